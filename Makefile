@@ -1,0 +1,204 @@
+# peertrack — top-level Makefile.
+#
+#   make            build every program into bin/
+#   make run        install missing deps, build, run peertrackd on its embedded defaults
+#   make check      install missing deps, build, run every test (plain and sanitized)
+#   make test       run the test suite against the current build
+#   make asan       the whole test suite under AddressSanitizer + UBSan (build-asan/)
+#   make install    PREFIX=/usr/local DESTDIR= honoured
+#   make clean
+#
+# Layout: src/<module>/*.c. Everything except the programs' own main files goes
+# into one static archive (build/libpeertrack.a) that every program and test
+# links, so a module is compiled once and shared, never copied.
+
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+DOCDIR     ?= $(PREFIX)/share/doc/peertrack
+DESTDIR    ?=
+
+VERSION    := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+PKG_CONFIG ?= pkg-config
+CC         ?= cc
+
+# BUILD=asan selects the sanitizer build; its objects live apart so the two
+# builds never mix.
+BUILD ?= release
+ifeq ($(BUILD),asan)
+  O        := build-asan
+  BIN      := build-asan/bin
+  SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+  OPTFLAGS := -O1 -g
+else
+  O        := build
+  BIN      := bin
+  SANFLAGS :=
+  OPTFLAGS := -O2 -g
+endif
+
+PKGS      := libwebsockets libuv jansson openssl inih sqlite3 libsystemd
+PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+
+CFLAGS   ?= $(OPTFLAGS)
+CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
+            -Wstrict-prototypes -Wmissing-prototypes -fno-strict-aliasing \
+            -D_GNU_SOURCE -DPT_VERSION='"$(VERSION)"' \
+            -Iinclude $(PKG_CFLAGS) $(SANFLAGS) -MMD -MP
+LDFLAGS  += $(SANFLAGS)
+LDLIBS   += $(PKG_LIBS) -lm -lpthread
+
+# Programs: the main file of each, kept out of the shared archive.
+MAINS := src/daemon/main.c src/ctl/main.c src/peer/main.c src/bench/main.c
+# The peer links GStreamer; its sources are built only with its own flags.
+PEER_SRC := $(wildcard src/peer/*.c)
+BENCH_SRC := $(wildcard src/bench/*.c)
+LIB_SRC := $(filter-out $(MAINS) $(PEER_SRC) $(BENCH_SRC), \
+             $(wildcard src/core/*.c src/net/*.c src/store/*.c src/admin/*.c src/daemon/*.c src/ctl/*.c))
+LIB_OBJ := $(LIB_SRC:%.c=$(O)/%.o)
+LIB     := $(O)/libpeertrack.a
+
+PROGRAMS := $(BIN)/peertrackd
+ifneq ($(wildcard src/ctl/main.c),)
+  PROGRAMS += $(BIN)/peertrackctl
+endif
+ifneq ($(wildcard src/bench/main.c),)
+  PROGRAMS += $(BIN)/peertrack-bench
+endif
+# peertrack-peer needs GStreamer; it is built when its dev packages exist.
+GST_PKGS := gstreamer-1.0 gstreamer-webrtc-1.0 gstreamer-sdp-1.0 nice glib-2.0 libwebsockets
+HAVE_GST := $(shell $(PKG_CONFIG) --exists $(GST_PKGS) 2>/dev/null && echo 1)
+ifneq ($(wildcard src/peer/main.c),)
+ifeq ($(HAVE_GST),1)
+  PROGRAMS += $(BIN)/peertrack-peer
+endif
+endif
+
+UNIT_SRC  := $(wildcard tests/unit/test_*.c)
+UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(O)/tests/unit/%)
+ITEST_LIB_SRC := $(wildcard tests/integration/lib/*.c)
+ITEST_LIB_OBJ := $(ITEST_LIB_SRC:%.c=$(O)/%.o)
+ITEST_SRC := $(wildcard tests/integration/test_*.c)
+ITEST_BIN := $(ITEST_SRC:tests/integration/%.c=$(O)/tests/integration/%)
+FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN  := $(FUZZ_SRC:tests/fuzz/%.c=$(O)/tests/fuzz/%)
+TEST_BINS := $(UNIT_BIN) $(ITEST_BIN) $(FUZZ_BIN)
+EXTRA_BINS :=
+ifneq ($(wildcard tests/bench/*.c),)
+  EXTRA_BINS += $(patsubst tests/bench/%.c,$(O)/tests/bench/%,$(wildcard tests/bench/*.c))
+endif
+
+.PHONY: all run check test unit integration asan install uninstall clean deps tests-build bench
+all: $(PROGRAMS)
+
+deps:
+	@scripts/install-deps.sh
+
+# -- the shared archive and the programs ------------------------------------
+$(O)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(LIB): $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(BIN)/peertrackd: $(O)/src/daemon/main.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BIN)/peertrackctl: $(O)/src/ctl/main.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BIN)/peertrack-bench: $(BENCH_SRC:%.c=$(O)/%.o) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+GST_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(GST_PKGS))
+GST_LIBS   = $(shell $(PKG_CONFIG) --libs $(GST_PKGS))
+$(O)/src/peer/%.o: src/peer/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(GST_CFLAGS) -Wno-error=deprecated-declarations -c -o $@ $<
+
+$(BIN)/peertrack-peer: $(PEER_SRC:%.c=$(O)/%.o) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(GST_LIBS) $(LDLIBS)
+
+# -- tests -------------------------------------------------------------------
+$(O)/tests/unit/%: tests/unit/%.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests -o $@ $< $(LIB) $(LDFLAGS) $(LDLIBS) -lcmocka
+
+$(O)/tests/integration/lib/%.o: tests/integration/lib/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests -c -o $@ $<
+
+$(O)/tests/integration/%: tests/integration/%.c $(ITEST_LIB_OBJ) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests -o $@ $< $(ITEST_LIB_OBJ) $(LIB) $(LDFLAGS) $(LDLIBS) -lcmocka
+
+# Fuzz targets build as plain replay drivers (tests/fuzz/driver.c) so the
+# corpus runs in every test run; `make fuzz` builds them with libFuzzer.
+$(O)/tests/fuzz/%: tests/fuzz/%.c tests/fuzz/driver.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< tests/fuzz/driver.c $(LIB) $(LDFLAGS) $(LDLIBS)
+
+$(O)/tests/bench/%: tests/bench/%.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDFLAGS) $(LDLIBS)
+
+tests-build: $(PROGRAMS) $(TEST_BINS) $(EXTRA_BINS)
+
+# The runner exports where the binaries are, so the same scripts test both
+# the plain and the sanitized build.
+test: tests-build
+	PT_BUILD=$(O) PT_BIN=$(BIN) scripts/run-tests.sh
+
+unit: tests-build
+	PT_BUILD=$(O) PT_BIN=$(BIN) scripts/run-tests.sh unit
+
+integration: tests-build
+	PT_BUILD=$(O) PT_BIN=$(BIN) scripts/run-tests.sh integration
+
+asan:
+	$(MAKE) BUILD=asan test
+
+check: deps
+	$(MAKE) all
+	$(MAKE) test
+	$(MAKE) asan
+
+run: deps all
+	@mkdir -p var
+	$(BIN)/peertrackd
+
+bench: deps all
+	scripts/bench.sh
+
+# -- install -----------------------------------------------------------------
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR)/peertrack $(DESTDIR)$(DOCDIR)
+	install -m 0755 $(PROGRAMS) $(DESTDIR)$(BINDIR)/
+	install -m 0644 conf/peertrack.conf $(DESTDIR)$(SYSCONFDIR)/peertrack/peertrack.conf.example
+	test -e $(DESTDIR)$(SYSCONFDIR)/peertrack/peertrack.conf || \
+	  install -m 0644 conf/peertrack.conf $(DESTDIR)$(SYSCONFDIR)/peertrack/peertrack.conf
+	install -m 0644 README.md docs/*.md $(DESTDIR)$(DOCDIR)/
+	if [ -f systemd/peertrackd.service ]; then \
+	  install -d $(DESTDIR)$(UNITDIR) && \
+	  sed 's|@BINDIR@|$(BINDIR)|g; s|@SYSCONFDIR@|$(SYSCONFDIR)|g' systemd/peertrackd.service \
+	    > $(DESTDIR)$(UNITDIR)/peertrackd.service && chmod 0644 $(DESTDIR)$(UNITDIR)/peertrackd.service; \
+	fi
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(notdir $(PROGRAMS)))
+	rm -f $(DESTDIR)$(UNITDIR)/peertrackd.service
+	rm -rf $(DESTDIR)$(DOCDIR)
+
+clean:
+	rm -rf build build-asan bin
+
+-include $(shell find build build-asan -name '*.d' 2>/dev/null)

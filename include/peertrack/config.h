@@ -1,0 +1,111 @@
+/* config.h — peertrackd's settings.
+ *
+ * One table (src/daemon/config.c, pt_config_keys) drives everything about a
+ * key: its name, type, default, range, whether SIGHUP may change it, and its
+ * documentation. The INI loader, the defaults, `peertrackd --dump-config`
+ * (which prints conf/peertrack.conf) and docs/CONFIG.md all come from it.
+ *
+ * Errors name the place: "FILE:LINE: unknown key 'foo'",
+ * "FILE:LINE: max_connections: 0 is out of range 1..1000000".
+ */
+#ifndef PEERTRACK_CONFIG_H
+#define PEERTRACK_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include "peertrack/addr.h"
+#include "peertrack/match.h"
+
+enum pt_log_level { PT_LOG_ERROR = 0, PT_LOG_WARN, PT_LOG_INFO, PT_LOG_DEBUG };
+enum pt_log_format { PT_LOG_TEXT = 0, PT_LOG_JSON };
+
+#define PT_CONFIG_STR 256
+
+typedef struct pt_config {
+	/* [server] */
+	char listen[PT_CONFIG_STR];    /* "ADDR:PORT", "[v6]:PORT"; port 0 = any free port */
+	char state_dir[PT_CONFIG_STR];
+	/* [log] */
+	enum pt_log_level log_level;
+	enum pt_log_format log_format;
+	/* [limits] */
+	uint32_t max_connections;
+	uint32_t max_connections_per_ip;
+	uint32_t max_message_bytes;
+	uint32_t max_hashes_per_message;
+	uint32_t max_hashes_per_peer;
+	uint32_t max_lookup_peers;
+	uint32_t max_signal_bytes;
+	uint32_t rate_messages_per_sec;
+	uint32_t rate_burst;
+	uint32_t rate_abuse_strikes;
+	uint32_t send_queue_max_bytes;
+	uint32_t handshake_timeout_ms;
+	/* [liveness] */
+	uint32_t heartbeat_ms;
+	uint32_t timeout_ms;
+	/* [security] */
+	char allowed_origins[PT_CONFIG_STR * 4]; /* "*" or a blank/comma list */
+	bool allow_missing_origin;
+	pt_cidr_list trusted_proxies;            /* owned */
+	/* [matching] */
+	enum pt_match_strategy match_strategy;
+	uint32_t match_sample;
+	uint32_t match_half_life_ms;
+	uint32_t peer_left_window_ms;
+	uint32_t recent_contacts;
+} pt_config;
+
+enum pt_config_type {
+	PT_CFG_U32, PT_CFG_BOOL, PT_CFG_STR, PT_CFG_ENUM, PT_CFG_CIDRS
+};
+
+typedef struct pt_config_key {
+	const char *section;       /* INI section it is documented under */
+	const char *name;
+	enum pt_config_type type;
+	size_t offset;             /* into pt_config */
+	size_t size;               /* PT_CFG_STR: buffer size */
+	const char *def;           /* default, as it would be written in the file */
+	uint32_t min, max;         /* PT_CFG_U32 range, inclusive */
+	const char *const *enums;  /* PT_CFG_ENUM: NULL-terminated names, value = position */
+	bool reloadable;           /* SIGHUP applies it */
+	const char *doc;           /* one or more lines, no leading '#' */
+} pt_config_key;
+
+extern const pt_config_key pt_config_keys[];
+extern const size_t pt_config_nkeys;
+
+/* Fills every field with its default. Never fails (defaults are tested). */
+void pt_config_defaults(pt_config *c);
+
+/* Loads an INI file over c (sections are optional and only documentary:
+ * keys are unique across sections). 0, or -1 with err set to
+ * "FILE:LINE: ...". On error c may be partly changed: load into a copy. */
+int pt_config_load(pt_config *c, const char *path, char *err, size_t errlen);
+
+/* Sets one key from text (command line and environment overrides).
+ * 0, or -1 with err set to "KEY: ...". */
+int pt_config_set(pt_config *c, const char *key, const char *value, char *err, size_t errlen);
+
+/* Cross-field checks (timeout_ms > heartbeat_ms, ...). 0 or -1 + err. */
+int pt_config_validate(const pt_config *c, char *err, size_t errlen);
+
+/* Copies the reloadable keys of fresh into live. Writes into changed (if
+ * non-NULL) the names of non-reloadable keys whose values differ, so the
+ * caller can warn that they need a restart. Returns how many such keys. */
+int pt_config_reload(pt_config *live, const pt_config *fresh, char *changed, size_t changedlen);
+
+/* Writes the commented sample config (conf/peertrack.conf). */
+void pt_config_write_sample(FILE *f);
+
+/* Splits "listen" into host and port. 0 or -EINVAL. */
+int pt_config_listen_split(const char *listen, char *host, size_t hostlen, int *port);
+
+/* Deep copy and release (trusted_proxies owns memory). */
+int pt_config_copy(pt_config *dst, const pt_config *src);
+void pt_config_free(pt_config *c);
+
+#endif

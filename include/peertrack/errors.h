@@ -1,0 +1,38 @@
+/* errors.h — the protocol's stable error codes and WebSocket close codes.
+ * The strings are part of the wire protocol (docs/PROTOCOL.md): never
+ * rename one, only add. */
+#ifndef PEERTRACK_ERRORS_H
+#define PEERTRACK_ERRORS_H
+
+enum pt_err {
+	PT_OK = 0,
+	PT_E_BAD_JSON,        /* "bad-json": not parseable JSON text */
+	PT_E_BAD_MESSAGE,     /* "bad-message": JSON, but not a valid message */
+	PT_E_UNKNOWN_TYPE,    /* "unknown-type": "type" names no message */
+	PT_E_BAD_HASH,        /* "bad-hash": not 64 lowercase hex chars */
+	PT_E_TOO_MANY_HASHES, /* "too-many-hashes": per message or per peer */
+	PT_E_TOO_LARGE,       /* "too-large": a field over its size limit */
+	PT_E_RATE_LIMITED,    /* "rate-limited": message rate over the limit */
+	PT_E_PEER_GONE,       /* "peer-gone": signal target not connected */
+	PT_E_INTERNAL,        /* "internal": the server failed (out of memory) */
+	PT_E__COUNT
+};
+
+/* "bad-json" etc.; never NULL. */
+const char *pt_err_code(enum pt_err e);
+
+/* WebSocket close codes the server uses. */
+enum pt_close {
+	PT_CLOSE_GOING_AWAY     = 1001, /* server shutting down */
+	PT_CLOSE_POLICY         = 1008, /* origin refused, banned */
+	PT_CLOSE_TOO_BIG        = 1009, /* frame/message over max_message_bytes */
+	PT_CLOSE_INTERNAL       = 1011, /* server error */
+	PT_CLOSE_FULL           = 1013, /* max_connections reached: try later */
+	PT_CLOSE_TIMEOUT        = 4000, /* silent for timeout_ms */
+	PT_CLOSE_ABUSE          = 4001, /* kept flooding while rate-limited */
+	PT_CLOSE_SLOW_READER    = 4002, /* send queue over send_queue_max_bytes */
+	PT_CLOSE_KICKED         = 4003, /* an operator kicked the peer */
+	PT_CLOSE_TOO_MANY_FROM_IP = 4029 /* max_connections_per_ip reached */
+};
+
+#endif

@@ -1,0 +1,65 @@
+/* index.h — the live index: which peer holds which resource hash.
+ *
+ * Peers are small dense integers (handles) chosen by the caller — in the
+ * daemon, the peer's slot in the registry. Hashes are 32 raw bytes; the
+ * index knows nothing of any wire format, so every front-end shares it.
+ *
+ * Layout (flat, no per-entry malloc):
+ *   hashes  open-addressing table of uint32 slots -> hash records
+ *           {pt_hash, holders[] (dense peer handles), n}
+ *   entries pool of (peer, hash record, position in holders, peer links)
+ *   pairs   open-addressing table of uint32 slots -> entry, keyed by
+ *           (peer, hash record), for O(1) "does p hold h"
+ *   peers   per handle: head of its entry list and its count
+ * Add, remove and each entry of a whole-peer removal cost O(1) (expected);
+ * holders are a dense array, so matching samples them in O(1) each.
+ * Memory per (peer, hash) entry is ~40 bytes plus ~64 bytes per distinct
+ * hash (docs/DESIGN.md has the arithmetic).
+ *
+ * Errors are negative errno values. Not thread-safe: one loop owns it.
+ */
+#ifndef PEERTRACK_INDEX_H
+#define PEERTRACK_INDEX_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "peertrack/hash.h"
+
+typedef struct pt_index pt_index;
+
+/* seed keys the table hashes (see pt_hash_hash). NULL on ENOMEM. */
+pt_index *pt_index_new(uint64_t seed);
+void pt_index_free(pt_index *ix);
+
+/* 1 added, 0 the peer already held it, -ENOMEM (index unchanged). */
+int pt_index_add(pt_index *ix, uint32_t peer, const pt_hash *h);
+
+/* 1 removed, 0 the peer did not hold it. */
+int pt_index_remove(pt_index *ix, uint32_t peer, const pt_hash *h);
+
+/* 1 if peer holds h. */
+int pt_index_has(const pt_index *ix, uint32_t peer, const pt_hash *h);
+
+/* Removes every entry of peer; returns how many. */
+size_t pt_index_remove_peer(pt_index *ix, uint32_t peer);
+
+/* The holders of h as a dense array of peer handles (order unspecified,
+ * changes on every mutation). Valid until the next mutation. 0 and *out =
+ * NULL when nobody holds h. */
+size_t pt_index_holders(const pt_index *ix, const pt_hash *h, const uint32_t **out);
+
+/* How many hashes peer holds. */
+size_t pt_index_peer_count(const pt_index *ix, uint32_t peer);
+
+/* Calls fn for each hash peer holds (order unspecified). fn must not
+ * mutate the index. */
+void pt_index_peer_foreach(const pt_index *ix, uint32_t peer,
+                           void (*fn)(const pt_hash *h, void *arg), void *arg);
+
+/* Totals, for metrics. */
+size_t pt_index_entries(const pt_index *ix);
+size_t pt_index_hashes(const pt_index *ix);
+/* Bytes the index holds in its tables and pools (not malloc overhead). */
+size_t pt_index_memory(const pt_index *ix);
+
+#endif

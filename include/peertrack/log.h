@@ -1,0 +1,26 @@
+/* log.h — logging to stderr, one line per event, journald-friendly.
+ *
+ * Text lines are "LEVEL message" (journald adds the time; PT_LOG_TIME=1 in
+ * the environment adds an ISO time for plain terminals). JSON lines are
+ * {"ts":"...","level":"info","msg":"..."}. The logger is the one piece of
+ * process-wide state: every module logs, and threading a context through
+ * each call would buy nothing. It is set up by pt_log_configure only.
+ */
+#ifndef PEERTRACK_LOG_H
+#define PEERTRACK_LOG_H
+
+#include "peertrack/config.h"
+
+void pt_log_configure(enum pt_log_level level, enum pt_log_format format);
+bool pt_log_enabled(enum pt_log_level level);
+void pt_log(enum pt_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#define pt_log_error(...) pt_log(PT_LOG_ERROR, __VA_ARGS__)
+#define pt_log_warn(...)  pt_log(PT_LOG_WARN, __VA_ARGS__)
+#define pt_log_info(...)  pt_log(PT_LOG_INFO, __VA_ARGS__)
+#define pt_log_debug(...) do { if (pt_log_enabled(PT_LOG_DEBUG)) pt_log(PT_LOG_DEBUG, __VA_ARGS__); } while (0)
+
+/* Routes libwebsockets' own log lines (errors and warnings) here. */
+void pt_log_hook_lws(void);
+
+#endif

@@ -1,0 +1,76 @@
+/* msg.h — protocol v1 client messages: parse and validate one text frame
+ * into a struct pt_msg. One table (src/core/msg.c) names every message
+ * type, its fields and their validation; a front-end dispatches on
+ * msg.type with its own handler table, so handlers only ever see valid
+ * messages.
+ *
+ * Ownership: pt_msg_parse fills a caller-owned struct; pt_msg_clear frees
+ * what the parse allocated (hashes, data). pt_msg_clear is safe on a
+ * zeroed or already-cleared struct.
+ */
+#ifndef PEERTRACK_MSG_H
+#define PEERTRACK_MSG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+#include "peertrack/errors.h"
+#include "peertrack/hash.h"
+#include "peertrack/id.h"
+
+enum pt_msg_type {
+	PT_MSG_ANNOUNCE = 0,
+	PT_MSG_WITHDRAW,
+	PT_MSG_LOOKUP,
+	PT_MSG_SIGNAL,
+	PT_MSG_PING,
+	PT_MSG_REPORT,
+	PT_MSG__COUNT
+};
+
+#define PT_RID_MAX 64 /* longest string rid, in bytes */
+
+enum pt_rid_kind { PT_RID_NONE = 0, PT_RID_INT, PT_RID_STR };
+
+typedef struct pt_rid {
+	enum pt_rid_kind kind;
+	int64_t i;
+	uint8_t len;
+	char s[PT_RID_MAX + 1]; /* raw UTF-8, NUL-terminated; escape on output */
+} pt_rid;
+
+typedef struct pt_msg_limits {
+	uint32_t max_hashes_per_message;
+	uint32_t max_signal_bytes; /* size of the serialised "data" object */
+} pt_msg_limits;
+
+typedef struct pt_msg {
+	enum pt_msg_type type;
+	pt_rid rid;
+	/* announce, withdraw: distinct hashes, in first-seen order */
+	pt_hash *hashes;
+	size_t n_hashes;
+	/* lookup */
+	pt_hash hash;
+	uint32_t max; /* 0 when absent */
+	/* signal: the target, and "data" as compact JSON text */
+	pt_id to;
+	char *data;
+	size_t data_len;
+	/* report: byte counts since the previous report */
+	uint64_t from_peers, from_origin, to_peers;
+} pt_msg;
+
+/* Parses one frame. Returns PT_OK, or an error code with *why set to a
+ * short static human explanation. On error msg->rid is still filled when
+ * the frame was an object with a valid "rid", so the error can echo it;
+ * everything else in msg is cleared. */
+enum pt_err pt_msg_parse(const char *frame, size_t len, const pt_msg_limits *lim,
+                         pt_msg *msg, const char **why);
+
+void pt_msg_clear(pt_msg *msg);
+
+/* "announce" etc. */
+const char *pt_msg_type_name(enum pt_msg_type t);
+
+#endif
