@@ -68,7 +68,7 @@ ifneq ($(wildcard src/bench/main.c),)
   PROGRAMS += $(BIN)/peertrack-bench
 endif
 # peertrack-peer needs GStreamer; it is built when its dev packages exist.
-GST_PKGS := gstreamer-1.0 gstreamer-webrtc-1.0 gstreamer-sdp-1.0 nice glib-2.0 libwebsockets
+GST_PKGS := gstreamer-1.0 gstreamer-webrtc-1.0 gstreamer-sdp-1.0 nice glib-2.0 libsoup-3.0
 HAVE_GST := $(shell $(PKG_CONFIG) --exists $(GST_PKGS) 2>/dev/null && echo 1)
 ifneq ($(wildcard src/peer/main.c),)
 ifeq ($(HAVE_GST),1)

@@ -73,12 +73,16 @@ typedef struct pt_config_key {
 	const char *const *enums;  /* PT_CFG_ENUM: NULL-terminated names, value = position */
 	bool reloadable;           /* SIGHUP applies it */
 	const char *doc;           /* one or more lines, no leading '#' */
+	/* PT_CFG_STR: extra syntax check of a value, or NULL. 0, or -1 with
+	 * err set to a message that does not repeat the key. */
+	int (*check)(const char *value, char *err, size_t errlen);
 } pt_config_key;
 
 extern const pt_config_key pt_config_keys[];
 extern const size_t pt_config_nkeys;
 
-/* Fills every field with its default. Never fails (defaults are tested). */
+/* Fills every field with its default. Never fails (defaults are tested).
+ * c is treated as uninitialised: pt_config_free a loaded config first. */
 void pt_config_defaults(pt_config *c);
 
 /* Loads an INI file over c (sections are optional and only documentary:
@@ -100,6 +104,9 @@ int pt_config_reload(pt_config *live, const pt_config *fresh, char *changed, siz
 
 /* Writes the commented sample config (conf/peertrack.conf). */
 void pt_config_write_sample(FILE *f);
+
+/* Writes the key reference (docs/CONFIG.md). */
+void pt_config_write_markdown(FILE *f);
 
 /* Splits "listen" into host and port. 0 or -EINVAL. */
 int pt_config_listen_split(const char *listen, char *host, size_t hostlen, int *port);

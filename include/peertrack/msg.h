@@ -59,12 +59,16 @@ typedef struct pt_msg {
 	size_t data_len;
 	/* report: byte counts since the previous report */
 	uint64_t from_peers, from_origin, to_peers;
+	/* room for a `why` that names a position ("hashes[3]: ...") */
+	char why_buf[96];
 } pt_msg;
 
 /* Parses one frame. Returns PT_OK, or an error code with *why set to a
- * short static human explanation. On error msg->rid is still filled when
- * the frame was an object with a valid "rid", so the error can echo it;
- * everything else in msg is cleared. */
+ * short human explanation: a static string, or msg->why_buf when it names
+ * a position, so it stays valid until msg is parsed into or cleared again.
+ * On error msg->rid is still filled when the frame was an object with a
+ * valid "rid", so the error can echo it; everything else in msg is
+ * cleared. */
 enum pt_err pt_msg_parse(const char *frame, size_t len, const pt_msg_limits *lim,
                          pt_msg *msg, const char **why);
 

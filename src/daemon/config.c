@@ -1,0 +1,893 @@
+/* config.c — peertrackd's settings, driven by one key table.
+ *
+ * Every key is a row of pt_config_keys: the loader, the defaults, the
+ * reload rules, the sample file (conf/peertrack.conf) and the reference
+ * (docs/CONFIG.md) all read that row, so they cannot disagree. Tests
+ * compare the two generated files with the table byte for byte.
+ *
+ * The INI syntax is inih's. We feed it lines through our own reader so we
+ * know the line number of every key (Debian's inih calls handlers without
+ * one), can refuse over-long lines instead of having them split, and can
+ * tell a continuation line (indented) from a repeated key.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <ini.h>
+
+#include "peertrack/config.h"
+
+/* Enum fields are stored through an int. */
+_Static_assert(sizeof(enum pt_log_level) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum pt_log_format) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum pt_match_strategy) == sizeof(int), "enum size");
+
+static int check_listen(const char *v, char *err, size_t errlen);
+static int check_nonempty(const char *v, char *err, size_t errlen);
+static int check_origins(const char *v, char *err, size_t errlen);
+
+static const char *const log_levels[] = { "error", "warn", "info", "debug", NULL };
+static const char *const log_formats[] = { "text", "json", NULL };
+static const char *const strategies[] = { "proximity", "random", NULL };
+
+#define FIELD(name) offsetof(pt_config, name), sizeof(((pt_config *)0)->name)
+#define U32(sec, name, def, lo, hi, rel, doc) \
+	{ sec, #name, PT_CFG_U32, FIELD(name), def, lo, hi, NULL, rel, doc, NULL }
+#define BOOL(sec, name, def, rel, doc) \
+	{ sec, #name, PT_CFG_BOOL, FIELD(name), def, 0, 0, NULL, rel, doc, NULL }
+#define STR(sec, name, def, rel, check, doc) \
+	{ sec, #name, PT_CFG_STR, FIELD(name), def, 0, 0, NULL, rel, doc, check }
+#define ENUM(sec, name, def, names, rel, doc) \
+	{ sec, #name, PT_CFG_ENUM, FIELD(name), def, 0, 0, names, rel, doc, NULL }
+#define CIDRS(sec, name, def, rel, doc) \
+	{ sec, #name, PT_CFG_CIDRS, FIELD(name), def, 0, 0, NULL, rel, doc, NULL }
+
+/* Sections in file order, with the text that introduces each. */
+static const struct section {
+	const char *name;
+	const char *doc;
+} sections[] = {
+	{ "server", "Where peertrackd listens and keeps its files." },
+	{ "log", "Logging goes to stderr, one line per event (journald adds the time)." },
+	{ "limits", "Limits per connection and per message. Clients receive most of them\n"
+	            "in welcome.limits (docs/PROTOCOL.md)." },
+	{ "liveness", "Heartbeats and timeouts." },
+	{ "security", "Which browsers may connect, and which proxies may name the client address." },
+	{ "matching", "How lookup ranks the holders of a hash, and who hears of a peer leaving." },
+};
+
+const pt_config_key pt_config_keys[] = {
+	STR("server", listen, "127.0.0.1:8000", false, check_listen,
+	    "Address and port for WebSocket clients: HOST:PORT or [IPV6]:PORT.\n"
+	    "Port 0 picks any free port."),
+	STR("server", state_dir, "./var", false, check_nonempty,
+	    "Directory for the daemon's persistent state."),
+
+	ENUM("log", log_level, "info", log_levels, true,
+	     "Least severe level written."),
+	ENUM("log", log_format, "text", log_formats, true,
+	     "text: \"LEVEL message\" lines; json: one {\"ts\",\"level\",\"msg\"} object per line."),
+
+	U32("limits", max_connections, "10000", 1, 1000000, true,
+	    "Most WebSocket connections at once; one more is closed with 1013 (try later)."),
+	U32("limits", max_connections_per_ip, "64", 1, 1000000, true,
+	    "Most connections from one client address; one more is closed with 4029."),
+	U32("limits", max_message_bytes, "65536", 512, 16777216, true,
+	    "Largest client message, after reassembling fragments; larger closes with 1009."),
+	U32("limits", max_hashes_per_message, "256", 1, 65536, true,
+	    "Most hashes in one announce or withdraw (too-many-hashes)."),
+	U32("limits", max_hashes_per_peer, "4096", 1, 1000000, true,
+	    "Most hashes one peer may hold at once (too-many-hashes)."),
+	U32("limits", max_lookup_peers, "20", 1, 1000, true,
+	    "Most peers in one lookup answer; also the default of lookup.max."),
+	U32("limits", max_signal_bytes, "16384", 64, 16777216, true,
+	    "Largest signal.data, serialised compactly (too-large).\n"
+	    "Must be less than max_message_bytes."),
+	U32("limits", rate_messages_per_sec, "50", 1, 1000000, true,
+	    "Messages per second a peer may send, sustained; beyond that they are\n"
+	    "dropped and answered with rate-limited."),
+	U32("limits", rate_burst, "100", 1, 1000000, true,
+	    "Messages a peer may send in a burst above the sustained rate."),
+	U32("limits", rate_abuse_strikes, "50", 1, 1000000, true,
+	    "Rate-limited messages within about 10 s after which the peer is closed\n"
+	    "with 4001."),
+	U32("limits", send_queue_max_bytes, "1048576", 4096, 1073741824, true,
+	    "Most bytes queued for a slow client before it is closed with 4002."),
+	U32("limits", handshake_timeout_ms, "10000", 1000, 600000, true,
+	    "Time a client has to complete the WebSocket handshake."),
+
+	U32("liveness", heartbeat_ms, "15000", 50, 3600000, true,
+	    "Clients are asked to send something at least this often when idle;\n"
+	    "the server sends WebSocket pings at this interval."),
+	U32("liveness", timeout_ms, "45000", 100, 86400000, true,
+	    "A client silent this long is closed with 4000 and leaves the index.\n"
+	    "Must be greater than heartbeat_ms."),
+
+	STR("security", allowed_origins, "*", true, check_origins,
+	    "Browser origins allowed to connect: * for any, or scheme://host[:port]\n"
+	    "entries separated by blanks or commas. Others are closed with 1008.\n"
+	    "An indented line continues the list."),
+	BOOL("security", allow_missing_origin, "no", true,
+	     "Accept clients that send no Origin header (non-browser clients such as\n"
+	     "peertrack-peer)."),
+	CIDRS("security", trusted_proxies, "", true,
+	      "Addresses or CIDRs of reverse proxies whose X-Forwarded-For and X-Real-IP\n"
+	      "headers are believed, separated by blanks or commas. Empty: none.\n"
+	      "An indented line continues the list."),
+
+	ENUM("matching", match_strategy, "proximity", strategies, true,
+	     "proximity: closest network first, then least recently handed out, then\n"
+	     "random; random: random order only."),
+	U32("matching", match_sample, "64", 1, 65536, true,
+	    "Most holders ranked per lookup; above that, a uniform random sample of\n"
+	    "this size is ranked."),
+	U32("matching", match_half_life_ms, "30000", 1, 86400000, true,
+	    "Half-life of the per-peer hand-out counter that spreads load over seeders."),
+	U32("matching", peer_left_window_ms, "60000", 0, 86400000, true,
+	    "peer-left goes to peers that exchanged a signal with the leaver within\n"
+	    "this time. 0 turns peer-left off."),
+	U32("matching", recent_contacts, "16", 0, 256, true,
+	    "Signal contacts remembered per peer for peer-left. 0 turns peer-left off."),
+};
+
+const size_t pt_config_nkeys = sizeof(pt_config_keys) / sizeof(pt_config_keys[0]);
+
+static const char *const bool_true[] = { "yes", "true", "on", "1", NULL };
+static const char *const bool_false[] = { "no", "false", "off", "0", NULL };
+
+static const pt_config_key *find_key(const char *name)
+{
+	for (size_t i = 0; i < pt_config_nkeys; i++)
+		if (strcmp(pt_config_keys[i].name, name) == 0)
+			return &pt_config_keys[i];
+	return NULL;
+}
+
+static bool known_section(const char *name, size_t len)
+{
+	for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++)
+		if (strlen(sections[i].name) == len && memcmp(sections[i].name, name, len) == 0)
+			return true;
+	return false;
+}
+
+static int name_index(const char *const *names, const char *v)
+{
+	for (int i = 0; names[i]; i++)
+		if (strcmp(names[i], v) == 0)
+			return i;
+	return -1;
+}
+
+/* Writes names as "a|b|c". */
+static void join_names(const char *const *names, char *out, size_t outlen)
+{
+	size_t used = 0;
+
+	out[0] = '\0';
+	for (int i = 0; names[i] && used < outlen; i++) {
+		int n = snprintf(out + used, outlen - used, "%s%s", i ? "|" : "", names[i]);
+		if (n < 0)
+			break;
+		used += (size_t)n;
+	}
+}
+
+/* Decimal digits only: no sign, no blanks, no junk. -1 not a number,
+ * -2 above UINT32_MAX. */
+static int parse_u32(const char *s, uint32_t *out)
+{
+	uint64_t v = 0;
+	bool big = false;
+
+	if (!*s)
+		return -1;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return -1;
+		if (!big) {
+			v = v * 10 + (uint64_t)(*s - '0');
+			big = v > UINT32_MAX;
+		}
+	}
+	if (big)
+		return -2;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+static void *field(pt_config *c, const pt_config_key *k)
+{
+	return (char *)c + k->offset;
+}
+
+static const void *cfield(const pt_config *c, const pt_config_key *k)
+{
+	return (const char *)c + k->offset;
+}
+
+/* Sets one key from its text; err says what is wrong, without the key. */
+static int set_value(pt_config *c, const pt_config_key *k, const char *v, char *err,
+                     size_t errlen)
+{
+	char names[128];
+
+	switch (k->type) {
+	case PT_CFG_U32: {
+		uint32_t n = 0;
+		int r = parse_u32(v, &n);
+		if (r == -1) {
+			snprintf(err, errlen, "'%s' is not a number", v);
+			return -1;
+		}
+		if (r == -2 || n < k->min || n > k->max) {
+			snprintf(err, errlen, "%s is out of range %u..%u", v, k->min, k->max);
+			return -1;
+		}
+		memcpy(field(c, k), &n, sizeof(n));
+		return 0;
+	}
+	case PT_CFG_BOOL: {
+		bool b;
+		if (name_index(bool_true, v) >= 0) {
+			b = true;
+		} else if (name_index(bool_false, v) >= 0) {
+			b = false;
+		} else {
+			snprintf(err, errlen, "'%s' is not one of yes|no|true|false|on|off|1|0", v);
+			return -1;
+		}
+		memcpy(field(c, k), &b, sizeof(b));
+		return 0;
+	}
+	case PT_CFG_ENUM: {
+		int i = name_index(k->enums, v);
+		if (i < 0) {
+			join_names(k->enums, names, sizeof(names));
+			snprintf(err, errlen, "'%s' is not one of %s", v, names);
+			return -1;
+		}
+		memcpy(field(c, k), &i, sizeof(i));
+		return 0;
+	}
+	case PT_CFG_STR: {
+		size_t len = strlen(v);
+		if (len >= k->size) {
+			snprintf(err, errlen, "value is longer than %zu bytes", k->size - 1);
+			return -1;
+		}
+		if (k->check && k->check(v, err, errlen) < 0)
+			return -1;
+		memcpy(field(c, k), v, len + 1);
+		return 0;
+	}
+	case PT_CFG_CIDRS: {
+		pt_cidr_list l = { NULL, 0 };
+		const char *at = NULL;
+		size_t at_len = 0;
+		if (v[strspn(v, " \t,")] != '\0') {
+			int r = pt_cidr_list_parse(v, &l, &at, &at_len);
+			if (r == -ENOMEM) {
+				snprintf(err, errlen, "out of memory");
+				return -1;
+			}
+			if (r < 0) {
+				if (at)
+					snprintf(err, errlen, "'%.*s' is not an address or CIDR",
+					         (int)at_len, at);
+				else
+					snprintf(err, errlen, "'%s' is not a list of addresses or CIDRs", v);
+				return -1;
+			}
+		}
+		pt_cidr_list *dst = field(c, k);
+		pt_cidr_list_free(dst);
+		*dst = l;
+		return 0;
+	}
+	}
+	snprintf(err, errlen, "unsupported key type");
+	return -1;
+}
+
+void pt_config_defaults(pt_config *c)
+{
+	char err[256];
+
+	memset(c, 0, sizeof(*c));
+	for (size_t i = 0; i < pt_config_nkeys; i++)
+		if (set_value(c, &pt_config_keys[i], pt_config_keys[i].def, err, sizeof(err)) < 0)
+			abort(); /* a bad default is a bug, caught by test_config */
+}
+
+int pt_config_set(pt_config *c, const char *key, const char *value, char *err, size_t errlen)
+{
+	const pt_config_key *k = find_key(key);
+	char why[256];
+
+	if (!k) {
+		snprintf(err, errlen, "%s: unknown key", key);
+		return -1;
+	}
+	if (set_value(c, k, value, why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "%s: %s", key, why);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- the INI loader ------------------------------------------------------ */
+
+struct load {
+	pt_config *c;
+	FILE *f;
+	char *line;     /* getline buffer */
+	size_t cap;
+	int lineno;     /* of the line inih is working on */
+	bool indented;  /* that line starts with a blank: a continuation */
+	int err_line;   /* first error found by us (0: none) */
+	char err[256];
+	int set_on[sizeof(pt_config_keys) / sizeof(pt_config_keys[0])]; /* line, 0 = not yet */
+	const pt_config_key *last;  /* key of the previous key line */
+	char *acc;                  /* its value so far, for continuations */
+};
+
+static void fail(struct load *ld, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void fail(struct load *ld, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (ld->err_line)
+		return;
+	ld->err_line = ld->lineno;
+	va_start(ap, fmt);
+	vsnprintf(ld->err, sizeof(ld->err), fmt, ap);
+	va_end(ap);
+}
+
+/* inih's fgets-style reader: one whole line, or stop. */
+static char *read_line(char *str, int num, void *stream)
+{
+	struct load *ld = stream;
+
+	if (ld->err_line)
+		return NULL; /* first error wins; stop reading */
+	ssize_t n = getline(&ld->line, &ld->cap, ld->f);
+	if (n < 0)
+		return NULL;
+	ld->lineno++;
+	if (memchr(ld->line, '\0', (size_t)n)) {
+		fail(ld, "NUL byte in line");
+		return NULL;
+	}
+	/* inih needs room for "\r\n\0" after the text. */
+	if (n > num - 3) {
+		fail(ld, "line is longer than %d bytes", num - 3);
+		return NULL;
+	}
+	memcpy(str, ld->line, (size_t)n + 1);
+	ld->indented = n > 0 && (str[0] == ' ' || str[0] == '\t');
+
+	/* Check section names here: inih only reports sections with keys. */
+	const char *s = str + strspn(str, " \t");
+	if (*s == '[') {
+		const char *end = strchr(s, ']');
+		if (end && !known_section(s + 1, (size_t)(end - s - 1)))
+			fail(ld, "unknown section [%.*s]", (int)(end - s - 1), s + 1);
+	}
+	return str;
+}
+
+/* Keys whose value is a blank- or comma-separated list. */
+static bool is_list(const pt_config_key *k)
+{
+	return k->type == PT_CFG_CIDRS || k->check == check_origins;
+}
+
+static int on_key(void *user, const char *section, const char *name, const char *value)
+{
+	struct load *ld = user;
+	char why[200];
+
+	if (ld->err_line)
+		return 0;
+	if (*section && !known_section(section, strlen(section))) {
+		fail(ld, "unknown section [%s]", section);
+		return 0;
+	}
+	if (ld->indented) {
+		/* inih joins an indented line to the previous key. Only lists may
+		 * go on, so a stray indent cannot silently change a number. */
+		const pt_config_key *k = ld->last;
+		if (!k || !is_list(k)) {
+			fail(ld, "indented line: only lists may continue on the next line");
+			return 0;
+		}
+		size_t a = strlen(ld->acc), b = strlen(value);
+		char *acc = realloc(ld->acc, a + b + 2);
+		if (!acc) {
+			fail(ld, "out of memory");
+			return 0;
+		}
+		acc[a] = ' ';
+		memcpy(acc + a + 1, value, b + 1);
+		ld->acc = acc;
+		if (set_value(ld->c, k, acc, why, sizeof(why)) < 0) {
+			fail(ld, "%s: %s", k->name, why);
+			return 0;
+		}
+		return 1;
+	}
+
+	const pt_config_key *k = find_key(name);
+	if (!k) {
+		fail(ld, "unknown key '%s'", name);
+		return 0;
+	}
+	size_t i = (size_t)(k - pt_config_keys);
+	if (ld->set_on[i]) {
+		fail(ld, "%s: already set on line %d", name, ld->set_on[i]);
+		return 0;
+	}
+	ld->set_on[i] = ld->lineno;
+	if (set_value(ld->c, k, value, why, sizeof(why)) < 0) {
+		fail(ld, "%s: %s", name, why);
+		return 0;
+	}
+	free(ld->acc);
+	ld->acc = strdup(value);
+	if (!ld->acc) {
+		fail(ld, "out of memory");
+		return 0;
+	}
+	ld->last = k;
+	return 1;
+}
+
+int pt_config_load(pt_config *c, const char *path, char *err, size_t errlen)
+{
+	struct load ld = { .c = c };
+
+	ld.f = fopen(path, "r");
+	if (!ld.f) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	int r = ini_parse_stream(read_line, &ld, on_key, &ld);
+	bool io_error = ferror(ld.f);
+	fclose(ld.f);
+	free(ld.line);
+	free(ld.acc);
+
+	if (r > 0 && (!ld.err_line || r < ld.err_line)) {
+		snprintf(err, errlen, "%s:%d: syntax error: expected 'key = value' or '[section]'",
+		         path, r);
+		return -1;
+	}
+	if (ld.err_line) {
+		snprintf(err, errlen, "%s:%d: %s", path, ld.err_line, ld.err);
+		return -1;
+	}
+	if (r < 0 || io_error) {
+		snprintf(err, errlen, "%s: read error", path);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- value checks -------------------------------------------------------- */
+
+int pt_config_listen_split(const char *listen, char *host, size_t hostlen, int *port)
+{
+	const char *h, *colon;
+	size_t hlen;
+
+	if (listen[0] == '[') {
+		const char *end = strchr(listen, ']');
+		if (!end || end[1] != ':')
+			return -EINVAL;
+		h = listen + 1;
+		hlen = (size_t)(end - h);
+		colon = end + 1;
+	} else {
+		colon = strrchr(listen, ':');
+		if (!colon)
+			return -EINVAL;
+		h = listen;
+		hlen = (size_t)(colon - listen);
+		if (memchr(h, ':', hlen)) /* a bare IPv6 address needs brackets */
+			return -EINVAL;
+	}
+	if (hlen == 0 || hlen >= hostlen)
+		return -EINVAL;
+	for (size_t i = 0; i < hlen; i++)
+		if (h[i] == ' ' || h[i] == '\t' || h[i] == '[' || h[i] == ']' || h[i] == '/')
+			return -EINVAL;
+
+	const char *p = colon + 1;
+	long v = 0;
+	if (!*p || strlen(p) > 5)
+		return -EINVAL;
+	for (; *p; p++) {
+		if (*p < '0' || *p > '9')
+			return -EINVAL;
+		v = v * 10 + (*p - '0');
+	}
+	if (v > 65535)
+		return -EINVAL;
+	memcpy(host, h, hlen);
+	host[hlen] = '\0';
+	*port = (int)v;
+	return 0;
+}
+
+static int check_listen(const char *v, char *err, size_t errlen)
+{
+	char host[PT_CONFIG_STR];
+	int port;
+
+	if (pt_config_listen_split(v, host, sizeof(host), &port) < 0) {
+		snprintf(err, errlen, "'%s' is not HOST:PORT or [IPV6]:PORT (port 0..65535)", v);
+		return -1;
+	}
+	return 0;
+}
+
+static int check_nonempty(const char *v, char *err, size_t errlen)
+{
+	if (!*v) {
+		snprintf(err, errlen, "must not be empty");
+		return -1;
+	}
+	return 0;
+}
+
+static bool is_lower_alnum(char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9');
+}
+
+/* "*" or scheme://host[:port], lowercase as browsers send it, so a
+ * byte comparison with the Origin header is right. */
+static bool origin_ok(const char *s, size_t len)
+{
+	const char *end = s + len, *p = s;
+
+	if (len == 1 && *s == '*')
+		return true;
+	if (p == end || *p < 'a' || *p > 'z')
+		return false;
+	while (p < end && (is_lower_alnum(*p) || *p == '+' || *p == '-' || *p == '.'))
+		p++;
+	if (end - p < 3 || memcmp(p, "://", 3) != 0)
+		return false;
+	p += 3;
+	const char *host = p;
+	if (p < end && *p == '[') {
+		while (p < end && *p != ']') {
+			if (!(is_lower_alnum(*p) || *p == ':' || *p == '.' || *p == '['))
+				return false;
+			p++;
+		}
+		if (p == end || p - host < 3)
+			return false;
+		p++;
+	} else {
+		while (p < end && (is_lower_alnum(*p) || *p == '-' || *p == '.'))
+			p++;
+		if (p == host)
+			return false;
+	}
+	if (p == end)
+		return true;
+	if (*p++ != ':' || p == end || end - p > 5)
+		return false;
+	long port = 0;
+	for (; p < end; p++) {
+		if (*p < '0' || *p > '9')
+			return false;
+		port = port * 10 + (*p - '0');
+	}
+	return port >= 1 && port <= 65535;
+}
+
+static int check_origins(const char *v, char *err, size_t errlen)
+{
+	const char *p = v;
+
+	for (;;) {
+		p += strspn(p, " \t,");
+		if (!*p)
+			return 0;
+		size_t n = strcspn(p, " \t,");
+		if (!origin_ok(p, n)) {
+			snprintf(err, errlen, "'%.*s' is not * or a lowercase scheme://host[:port]",
+			         (int)n, p);
+			return -1;
+		}
+		p += n;
+	}
+}
+
+int pt_config_validate(const pt_config *c, char *err, size_t errlen)
+{
+	char why[256];
+
+	for (size_t i = 0; i < pt_config_nkeys; i++) {
+		const pt_config_key *k = &pt_config_keys[i];
+		if (k->type == PT_CFG_U32) {
+			uint32_t v;
+			memcpy(&v, cfield(c, k), sizeof(v));
+			if (v < k->min || v > k->max) {
+				snprintf(err, errlen, "%s: %u is out of range %u..%u", k->name, v, k->min,
+				         k->max);
+				return -1;
+			}
+		} else if (k->type == PT_CFG_ENUM) {
+			int v, n = 0;
+			memcpy(&v, cfield(c, k), sizeof(v));
+			while (k->enums[n])
+				n++;
+			if (v < 0 || v >= n) {
+				snprintf(err, errlen, "%s: %d is not a valid value", k->name, v);
+				return -1;
+			}
+		} else if (k->type == PT_CFG_STR) {
+			const char *s = cfield(c, k);
+			if (!memchr(s, '\0', k->size)) {
+				snprintf(err, errlen, "%s: not NUL-terminated", k->name);
+				return -1;
+			}
+			if (k->check && k->check(s, why, sizeof(why)) < 0) {
+				snprintf(err, errlen, "%s: %s", k->name, why);
+				return -1;
+			}
+		}
+	}
+	if (c->timeout_ms <= c->heartbeat_ms) {
+		snprintf(err, errlen, "timeout_ms (%u) must be greater than heartbeat_ms (%u)",
+		         c->timeout_ms, c->heartbeat_ms);
+		return -1;
+	}
+	if (c->max_signal_bytes >= c->max_message_bytes) {
+		snprintf(err, errlen, "max_signal_bytes (%u) must be less than max_message_bytes (%u)",
+		         c->max_signal_bytes, c->max_message_bytes);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- copy, reload, free -------------------------------------------------- */
+
+static int cidrs_dup(pt_cidr_list *dst, const pt_cidr_list *src)
+{
+	dst->v = NULL;
+	dst->n = 0;
+	if (!src->n)
+		return 0;
+	dst->v = malloc(src->n * sizeof(*src->v));
+	if (!dst->v)
+		return -ENOMEM;
+	memcpy(dst->v, src->v, src->n * sizeof(*src->v));
+	dst->n = src->n;
+	return 0;
+}
+
+static bool cidrs_equal(const pt_cidr_list *a, const pt_cidr_list *b)
+{
+	if (a->n != b->n)
+		return false;
+	for (size_t i = 0; i < a->n; i++)
+		if (a->v[i].prefix != b->v[i].prefix || !pt_addr_equal(&a->v[i].net, &b->v[i].net))
+			return false;
+	return true;
+}
+
+static bool value_equal(const pt_config *a, const pt_config *b, const pt_config_key *k)
+{
+	switch (k->type) {
+	case PT_CFG_STR:
+		return strcmp(cfield(a, k), cfield(b, k)) == 0;
+	case PT_CFG_CIDRS:
+		return cidrs_equal(cfield(a, k), cfield(b, k));
+	default:
+		return memcmp(cfield(a, k), cfield(b, k), k->size) == 0;
+	}
+}
+
+int pt_config_copy(pt_config *dst, const pt_config *src)
+{
+	*dst = *src;
+	if (cidrs_dup(&dst->trusted_proxies, &src->trusted_proxies) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+void pt_config_free(pt_config *c)
+{
+	pt_cidr_list_free(&c->trusted_proxies);
+	c->trusted_proxies.v = NULL;
+	c->trusted_proxies.n = 0;
+}
+
+int pt_config_reload(pt_config *live, const pt_config *fresh, char *changed, size_t changedlen)
+{
+	int n_changed = 0;
+	size_t used = 0;
+
+	if (changed && changedlen)
+		changed[0] = '\0';
+	/* Allocate first, so a failure leaves live untouched. */
+	pt_cidr_list proxies;
+	if (cidrs_dup(&proxies, &fresh->trusted_proxies) < 0)
+		return -ENOMEM;
+
+	for (size_t i = 0; i < pt_config_nkeys; i++) {
+		const pt_config_key *k = &pt_config_keys[i];
+		if (k->reloadable) {
+			if (k->type == PT_CFG_CIDRS) {
+				pt_cidr_list *l = field(live, k);
+				pt_cidr_list_free(l);
+				*l = proxies;
+			} else {
+				memcpy(field(live, k), cfield(fresh, k), k->size);
+			}
+			continue;
+		}
+		if (value_equal(live, fresh, k))
+			continue;
+		n_changed++;
+		if (changed && used < changedlen) {
+			int w = snprintf(changed + used, changedlen - used, "%s%s",
+			                 n_changed > 1 ? ", " : "", k->name);
+			if (w > 0)
+				used += (size_t)w;
+		}
+	}
+	return n_changed;
+}
+
+/* ---- generated documentation --------------------------------------------- */
+
+/* Writes each line of doc with prefix in front. */
+static void write_lines(FILE *f, const char *prefix, const char *doc)
+{
+	while (*doc) {
+		size_t n = strcspn(doc, "\n");
+		fprintf(f, "%s%.*s\n", prefix, (int)n, doc);
+		doc += n;
+		if (*doc == '\n')
+			doc++;
+	}
+}
+
+static void values_text(const pt_config_key *k, char *out, size_t outlen, bool markdown)
+{
+	char names[128];
+
+	switch (k->type) {
+	case PT_CFG_U32:
+		snprintf(out, outlen, markdown ? "%u … %u" : "range: %u..%u", k->min, k->max);
+		break;
+	case PT_CFG_BOOL:
+		snprintf(out, outlen, markdown ? "`yes`, `no`" : "one of: yes|no");
+		break;
+	case PT_CFG_ENUM:
+		if (markdown) {
+			size_t used = 0;
+			out[0] = '\0';
+			for (int i = 0; k->enums[i] && used < outlen; i++) {
+				int w = snprintf(out + used, outlen - used, "%s`%s`", i ? ", " : "",
+				                 k->enums[i]);
+				if (w < 0)
+					break;
+				used += (size_t)w;
+			}
+		} else {
+			join_names(k->enums, names, sizeof(names));
+			snprintf(out, outlen, "one of: %s", names);
+		}
+		break;
+	case PT_CFG_STR:
+		snprintf(out, outlen, "%s", markdown ? (is_list(k) ? "list" : "text") : "");
+		break;
+	case PT_CFG_CIDRS:
+		snprintf(out, outlen, "%s", markdown ? "list of addresses or CIDRs" : "");
+		break;
+	}
+}
+
+void pt_config_write_sample(FILE *f)
+{
+	char vals[160];
+
+	fputs("# peertrack.conf: settings of peertrackd.\n"
+	      "#\n"
+	      "# Every key is listed with its default value, so this file as shipped\n"
+	      "# changes nothing. Sections only group the keys: each key name is unique.\n"
+	      "# Keys marked \"reloadable with SIGHUP\" take effect on `kill -HUP`; the\n"
+	      "# others need a restart. Lines starting with '#' or ';' are comments.\n"
+	      "#\n"
+	      "# Generated from the key table in src/daemon/config.c; docs/CONFIG.md\n"
+	      "# has the same reference as a table.\n", f);
+	for (size_t s = 0; s < sizeof(sections) / sizeof(sections[0]); s++) {
+		fprintf(f, "\n[%s]\n", sections[s].name);
+		write_lines(f, "# ", sections[s].doc);
+		for (size_t i = 0; i < pt_config_nkeys; i++) {
+			const pt_config_key *k = &pt_config_keys[i];
+			if (strcmp(k->section, sections[s].name) != 0)
+				continue;
+			fputc('\n', f);
+			write_lines(f, "# ", k->doc);
+			values_text(k, vals, sizeof(vals), false);
+			if (vals[0])
+				fprintf(f, "# %s\n", vals);
+			if (k->reloadable)
+				fputs("# reloadable with SIGHUP\n", f);
+			if (k->def[0])
+				fprintf(f, "%s = %s\n", k->name, k->def);
+			else
+				fprintf(f, "%s =\n", k->name);
+		}
+	}
+}
+
+/* A doc as one table cell: lines joined, pipes escaped. */
+static void write_cell(FILE *f, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '\n')
+			fputc(' ', f);
+		else if (*s == '|')
+			fputs("\\|", f);
+		else
+			fputc(*s, f);
+	}
+}
+
+void pt_config_write_markdown(FILE *f)
+{
+	char vals[160];
+
+	fputs("# peertrackd configuration\n"
+	      "\n"
+	      "<!-- Generated by pt_config_write_markdown() from the key table in\n"
+	      "     src/daemon/config.c. Do not edit: tests/unit/test_config.c fails\n"
+	      "     when this file and the table differ. -->\n"
+	      "\n"
+	      "peertrackd reads an INI file; `conf/peertrack.conf` is a commented sample\n"
+	      "that lists every key with its default. Sections only group the keys (each\n"
+	      "key name is unique), but an unknown section, an unknown key or a key set\n"
+	      "twice is an error that names the file and line. Numbers are decimal, with\n"
+	      "no sign or unit. Keys with *yes* in the SIGHUP column are applied on\n"
+	      "reload (`kill -HUP`); the others need a restart. A line holds at most\n"
+	      "about 200 bytes (the INI parser's limit): lists (`allowed_origins`,\n"
+	      "`trusted_proxies`) continue on indented lines.\n"
+	      "\n"
+	      "Checked across keys: `timeout_ms` > `heartbeat_ms`, and\n"
+	      "`max_signal_bytes` < `max_message_bytes`.\n", f);
+	for (size_t s = 0; s < sizeof(sections) / sizeof(sections[0]); s++) {
+		fprintf(f, "\n## [%s]\n\n", sections[s].name);
+		write_cell(f, sections[s].doc);
+		fputs("\n\n| Key | Default | Values | SIGHUP | Description |\n"
+		      "|---|---|---|---|---|\n", f);
+		for (size_t i = 0; i < pt_config_nkeys; i++) {
+			const pt_config_key *k = &pt_config_keys[i];
+			if (strcmp(k->section, sections[s].name) != 0)
+				continue;
+			values_text(k, vals, sizeof(vals), true);
+			fprintf(f, "| `%s` | ", k->name);
+			if (k->def[0])
+				fprintf(f, "`%s`", k->def);
+			else
+				fputs("(empty)", f);
+			fprintf(f, " | %s | %s | ", vals, k->reloadable ? "yes" : "no");
+			write_cell(f, k->doc);
+			fputs(" |\n", f);
+		}
+	}
+}

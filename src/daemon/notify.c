@@ -1,0 +1,44 @@
+/* notify.c — systemd notification through libsystemd's sd_notify. */
+#include <stdbool.h>
+#include <systemd/sd-daemon.h>
+
+#include "peertrack/notify.h"
+
+void pt_notify_ready(int port)
+{
+	sd_notifyf(0, "READY=1\nSTATUS=listening on port %d", port);
+}
+
+void pt_notify_reloading(void)
+{
+	sd_notify(0, "RELOADING=1");
+}
+
+void pt_notify_reloaded(void)
+{
+	sd_notify(0, "READY=1");
+}
+
+void pt_notify_stopping(void)
+{
+	sd_notify(0, "STOPPING=1");
+}
+
+void pt_notify_watchdog(uint64_t now_ms)
+{
+	/* The interval cannot change while we run; ask systemd once. These two
+	 * statics are a cache of the environment, not state. */
+	static int checked;
+	static uint64_t every_ms, last_ms;
+	uint64_t usec;
+
+	if (!checked) {
+		checked = 1;
+		if (sd_watchdog_enabled(0, &usec) > 0)
+			every_ms = usec / 2000; /* ping at half the interval */
+	}
+	if (!every_ms || (last_ms && now_ms - last_ms < every_ms))
+		return;
+	last_ms = now_ms;
+	sd_notify(0, "WATCHDOG=1");
+}

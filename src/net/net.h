@@ -1,0 +1,187 @@
+/* net.h — private to src/net: the server context and the session, shared by
+ * the listener (server.c), the session life cycle (session.c), the /v1
+ * front-end (v1.c) and the HTTP endpoints (http.c).
+ *
+ * Threading: everything here runs on the loop thread.
+ */
+#ifndef PEERTRACK_NET_H
+#define PEERTRACK_NET_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <libwebsockets.h>
+#include <uv.h>
+
+#include "peertrack/addr.h"
+#include "peertrack/config.h"
+#include "peertrack/errors.h"
+#include "peertrack/id.h"
+#include "peertrack/index.h"
+#include "peertrack/iplimit.h"
+#include "peertrack/match.h"
+#include "peertrack/msg.h"
+#include "peertrack/ratelimit.h"
+#include "peertrack/registry.h"
+#include "peertrack/reply.h"
+#include "peertrack/server.h"
+
+/* Why a peer left, for logs and metrics. */
+enum pt_leave {
+	PT_LEAVE_CLOSED = 0, /* the client closed or the socket dropped */
+	PT_LEAVE_TIMEOUT,
+	PT_LEAVE_ABUSE,
+	PT_LEAVE_SLOW_READER,
+	PT_LEAVE_TOO_BIG,
+	PT_LEAVE_KICKED,
+	PT_LEAVE_SHUTDOWN,
+	PT_LEAVE_INTERNAL,
+	PT_LEAVE__COUNT
+};
+const char *pt_leave_name(enum pt_leave r);
+
+/* Refusals at connect time, for metrics. */
+enum pt_refuse {
+	PT_REFUSE_ORIGIN = 0,
+	PT_REFUSE_FULL,
+	PT_REFUSE_PER_IP,
+	PT_REFUSE_SHUTDOWN,
+	PT_REFUSE__COUNT
+};
+
+/* Counters since start; /metrics (and logs) read them. */
+typedef struct pt_stats {
+	uint64_t connections;                 /* accepted and admitted */
+	uint64_t refused[PT_REFUSE__COUNT];
+	uint64_t left[PT_LEAVE__COUNT];
+	uint64_t messages[PT_MSG__COUNT];     /* valid messages handled, by type */
+	uint64_t errors[PT_E__COUNT];         /* error replies, by code */
+	uint64_t relayed;                     /* signals delivered to a target queue */
+	uint64_t lookups_hit, lookups_miss;
+	uint64_t peer_left_sent;
+	uint64_t bytes_in, bytes_out;
+} pt_stats;
+
+typedef struct pt_origins {
+	bool any;       /* "*" present */
+	char **v;       /* lower-cased scheme://host[:port] */
+	size_t n;
+} pt_origins;
+
+/* One queued outgoing frame: the text follows LWS_PRE bytes of headroom. */
+typedef struct pt_out {
+	struct pt_out *next;
+	uint32_t len;
+	unsigned char buf[]; /* LWS_PRE + len */
+} pt_out;
+
+typedef struct pt_contact {
+	uint32_t handle, gen;
+	uint32_t at; /* pt_server_now32 of the last signal either way */
+} pt_contact;
+
+enum pt_session_state {
+	PT_SESSION_NEW = 0, /* not admitted (yet) */
+	PT_SESSION_LIVE,    /* in the registry, index and matcher */
+	PT_SESSION_CLOSING, /* retired; close frame pending */
+};
+
+/* Per connection; lives in lws' per-session user space (zeroed by lws). */
+typedef struct pt_session {
+	struct pt_server *srv;
+	struct lws *wsi;
+	enum pt_session_state state;
+	uint32_t handle;
+	pt_id id;
+	char id_str[PT_ID_CHARS + 1];
+	pt_addr addr;
+	bool ip_counted;      /* holds a slot in srv->iplimit */
+	bool ping_due;        /* send a WebSocket ping at the next writable */
+	bool rx_overflow;     /* discarding the rest of an oversized message */
+	uint16_t close_code;
+	const char *close_reason;
+	uint64_t connected_ms, last_rx_ms, last_ping_ms;
+	pt_bucket bucket;     /* message rate */
+	pt_bucket strikes;    /* rate-limited messages; empty = abuse */
+	pt_out *q_head, *q_tail;
+	uint32_t q_bytes, q_count;
+	char *rx;             /* reassembly of fragmented messages */
+	uint32_t rx_len, rx_cap;
+	pt_contact *contacts; /* ring of recent signal partners */
+	uint16_t n_contacts, contacts_cap, contacts_next;
+} pt_session;
+
+struct pt_server {
+	uv_loop_t *loop;
+	pt_config cfg;
+	char *config_path;
+	char **overrides;
+	pt_server_hooks hooks;
+	pt_origins origins;
+
+	struct lws_context *lws;
+	struct lws_vhost *vhost;
+	int port;
+	uint64_t t0_ms;
+
+	pt_registry *registry;
+	pt_index *index;
+	pt_match *match;
+	pt_iplimit *iplimit;
+
+	uv_timer_t sweep_timer;
+	uv_timer_t stop_timer;
+	uv_signal_t sig_term, sig_int, sig_hup;
+	uint32_t sockets;     /* WebSocket connections open, admitted or not */
+	int stop_phase;       /* 0 running, 1 closing peers, 2 destroying lws, 3 done */
+	uint64_t stop_deadline_ms;
+	uint64_t last_tick_ms;
+
+	pt_stats stats;
+	pt_buf scratch;       /* reply encoding, reused */
+	uint32_t *picks;      /* lookup results, max_lookup_peers long */
+	uint32_t picks_cap;
+};
+
+static inline uint64_t pt_server_now(const struct pt_server *s) { return uv_now(s->loop); }
+/* Milliseconds since start, wrapping after 49 days; compare by subtraction. */
+static inline uint32_t pt_server_now32(const struct pt_server *s)
+{
+	return (uint32_t)(uv_now(s->loop) - s->t0_ms);
+}
+
+/* origins.c-like helpers live in session.c */
+int pt_origins_parse(pt_origins *o, const char *list);
+void pt_origins_free(pt_origins *o);
+bool pt_origins_allow(const pt_origins *o, const char *origin);
+
+/* Client address: the TCP peer, or what a trusted proxy says (session.c). */
+int pt_session_client_addr(struct pt_server *srv, struct lws *wsi, pt_addr *out);
+
+/* Session life cycle (session.c). */
+int pt_session_admit(pt_session *s, struct pt_server *srv, struct lws *wsi);
+void pt_session_retire(pt_session *s, enum pt_leave why);
+/* Marks s for closing with code and retires it at once; the close frame
+ * goes out from the connection's next timer callback (lws 4.1 sends it
+ * politely only from a receive or timer callback, not from WRITEABLE). */
+void pt_session_close(pt_session *s, uint16_t code, const char *reason, enum pt_leave why);
+int pt_session_close_now(pt_session *s);
+void pt_session_closed(pt_session *s);
+/* Queues a copy of text for the client. Closes the session as a slow
+ * reader (and returns -1) if its queue would pass send_queue_max_bytes. */
+int pt_session_send(pt_session *s, const char *text, size_t len);
+int pt_session_send_buf(pt_session *s, const pt_buf *b);
+/* Sends the error reply; counts it. */
+void pt_session_error(pt_session *s, const pt_rid *rid, enum pt_err e, const char *why);
+/* Writes what is due (ping, then one queued frame). lws callback result. */
+int pt_session_writable(pt_session *s);
+/* Records that s and the peer `other` exchanged a signal. */
+void pt_session_contact(pt_session *s, pt_session *other);
+
+/* Front-ends (v1.c). */
+int pt_v1_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len);
+void pt_v1_dispatch(pt_session *s, const char *frame, size_t len);
+
+/* HTTP endpoints (http.c). */
+int pt_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len);
+
+#endif

@@ -1,0 +1,380 @@
+/* server.c — the listener: libwebsockets on the caller's libuv loop, the
+ * liveness sweep, signals, reload and the orderly shutdown. */
+#include <dlfcn.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "peertrack/log.h"
+#include "net.h"
+
+/* How long SIGTERM waits for peers to take their 1001 before the context is
+ * torn down regardless (the contract is an exit within 5 s). */
+#define STOP_GRACE_MS 2000
+
+static const struct lws_protocols protocols[] = {
+	/* First = the default for upgrades that name no subprotocol. */
+	{ "peertrack-v1", pt_v1_callback, sizeof(pt_session), 4096, 0, NULL, 0 },
+	{ "http", pt_http_callback, 0, 0, 0, NULL, 0 },
+	{ NULL, NULL, 0, 0, 0, NULL, 0 }
+};
+
+/* Every plain HTTP request goes to the "http" protocol (http.c). */
+static const struct lws_http_mount mount_http = {
+	.mountpoint = "/",
+	.mountpoint_len = 1,
+	.origin = "http",
+	.origin_protocol = LWSMPRO_CALLBACK,
+};
+
+static void apply_log(const pt_config *c)
+{
+	pt_log_configure(c->log_level, c->log_format);
+}
+
+static char **copy_strv(const char *const *v)
+{
+	size_t n = 0;
+	char **out;
+
+	while (v && v[n])
+		n++;
+	if (!(out = calloc(n + 1, sizeof(*out))))
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		if (!(out[i] = strdup(v[i]))) {
+			while (i--)
+				free(out[i]);
+			free(out);
+			return NULL;
+		}
+	return out;
+}
+
+pt_server *pt_server_new(uv_loop_t *loop, const pt_config *cfg, const char *config_path,
+                         const char *const *overrides, const pt_server_hooks *hooks)
+{
+	pt_server *s = calloc(1, sizeof(*s));
+	uint64_t seed;
+
+	if (!s)
+		return NULL;
+	s->loop = loop;
+	if (pt_config_copy(&s->cfg, cfg))
+		goto fail;
+	if (config_path && !(s->config_path = strdup(config_path)))
+		goto fail;
+	if (!(s->overrides = copy_strv(overrides)))
+		goto fail;
+	if (hooks)
+		s->hooks = *hooks;
+	if (pt_origins_parse(&s->origins, s->cfg.allowed_origins))
+		goto fail;
+	/* Table hashes are keyed: clients choose the hashes they announce. */
+	{
+		pt_id r;
+
+		if (pt_id_generate(&r))
+			goto fail;
+		memcpy(&seed, r.b, sizeof(seed));
+	}
+	s->registry = pt_registry_new(s->cfg.max_connections, seed);
+	s->index = pt_index_new(seed ^ 0x9e3779b97f4a7c15ull);
+	s->match = pt_match_new(seed ^ 0xc2b2ae3d27d4eb4full);
+	s->iplimit = pt_iplimit_new(seed ^ 0x165667b19e3779f9ull);
+	if (!s->registry || !s->index || !s->match || !s->iplimit)
+		goto fail;
+	pt_buf_init(&s->scratch, 0);
+	return s;
+fail:
+	pt_server_free(s);
+	return NULL;
+}
+
+int pt_server_port(const pt_server *s)
+{
+	return s->port;
+}
+
+/* -- liveness ------------------------------------------------------------ */
+
+/* One pass over the live peers: ping the quiet ones, drop the silent.
+ * O(peers) per pass, a few passes per heartbeat — cheap next to the
+ * traffic those peers generate, and it needs no per-peer timer. */
+static void sweep(uv_timer_t *t)
+{
+	pt_server *s = t->data;
+	uint64_t now = pt_server_now(s);
+	uint32_t limit = pt_registry_limit(s->registry);
+
+	for (uint32_t h = 0; h < limit; h++) {
+		pt_session *p = pt_registry_session(s->registry, h);
+
+		if (!p || p->state != PT_SESSION_LIVE)
+			continue;
+		if (now - p->last_rx_ms >= s->cfg.timeout_ms) {
+			pt_log_info("peer %s timed out", p->id_str);
+			pt_session_close(p, PT_CLOSE_TIMEOUT, "heartbeat timeout", PT_LEAVE_TIMEOUT);
+		} else if (now - p->last_rx_ms >= s->cfg.heartbeat_ms &&
+		           now - p->last_ping_ms >= s->cfg.heartbeat_ms) {
+			p->last_ping_ms = now;
+			p->ping_due = true;
+			lws_callback_on_writable(p->wsi);
+		}
+	}
+	if (s->hooks.tick && now - s->last_tick_ms >= 1000) {
+		s->last_tick_ms = now;
+		s->hooks.tick(s->hooks.arg);
+	}
+}
+
+static uint64_t sweep_interval(const pt_config *c)
+{
+	uint64_t ms = (c->heartbeat_ms < c->timeout_ms ? c->heartbeat_ms : c->timeout_ms) / 4;
+
+	if (ms < 10)
+		ms = 10;
+	if (ms > 1000)
+		ms = 1000; /* the tick hook wants about a second */
+	return ms;
+}
+
+/* -- shutdown ------------------------------------------------------------ */
+
+static void close_all(pt_server *s)
+{
+	uint32_t limit = pt_registry_limit(s->registry);
+
+	for (uint32_t h = 0; h < limit; h++) {
+		pt_session *p = pt_registry_session(s->registry, h);
+
+		if (p)
+			pt_session_close(p, PT_CLOSE_GOING_AWAY, "server shutting down", PT_LEAVE_SHUTDOWN);
+	}
+}
+
+static void close_handle(uv_handle_t *h)
+{
+	if (!uv_is_closing(h))
+		uv_close(h, NULL);
+}
+
+/* The stop sequence runs on a timer so each step happens on a later loop
+ * iteration — lws 4.1 on a foreign loop needs lws_context_destroy() twice,
+ * the second time after the loop has run dry (pt_server_free). */
+static void stop_step(uv_timer_t *t)
+{
+	pt_server *s = t->data;
+	uint64_t now = pt_server_now(s);
+
+	switch (s->stop_phase) {
+	case 1:
+		/* Wait for the peers to take their close frames, bounded. */
+		if (s->sockets == 0 || now >= s->stop_deadline_ms)
+			s->stop_phase = 2;
+		uv_timer_start(&s->stop_timer, stop_step, 50, 0);
+		break;
+	case 2:
+		/* Starts lws' teardown: its handles close through the loop, which
+		 * then runs dry; pt_server_free completes it once uv_run returned.
+		 * A second destroy here, while close callbacks are still pending,
+		 * would free wsi those callbacks then use. */
+		lws_context_destroy(s->lws);
+		s->stop_phase = 3;
+		close_handle((uv_handle_t *)&s->stop_timer);
+		break;
+	}
+}
+
+void pt_server_stop(pt_server *s)
+{
+	if (s->stop_phase)
+		return;
+	pt_log_info("stopping: closing the listener and %u peers", pt_registry_count(s->registry));
+	if (s->hooks.stopping)
+		s->hooks.stopping(s->hooks.arg);
+	s->stop_phase = 1;
+	s->stop_deadline_ms = pt_server_now(s) + STOP_GRACE_MS;
+	lws_context_deprecate(s->lws, NULL);
+	close_all(s);
+	uv_timer_stop(&s->sweep_timer);
+	close_handle((uv_handle_t *)&s->sweep_timer);
+	uv_signal_stop(&s->sig_hup);
+	close_handle((uv_handle_t *)&s->sig_hup);
+	close_handle((uv_handle_t *)&s->sig_term);
+	close_handle((uv_handle_t *)&s->sig_int);
+	uv_timer_start(&s->stop_timer, stop_step, 100, 0);
+}
+
+/* -- reload -------------------------------------------------------------- */
+
+int pt_server_reload(pt_server *s)
+{
+	pt_config fresh;
+	pt_origins origins = {0};
+	char err[512], changed[512] = "";
+
+	if (s->hooks.reloading)
+		s->hooks.reloading(s->hooks.arg);
+	pt_config_defaults(&fresh);
+	if (s->config_path && pt_config_load(&fresh, s->config_path, err, sizeof(err)))
+		goto refuse;
+	for (char **o = s->overrides; *o; o++) {
+		char key[64];
+		const char *eq = strchr(*o, '=');
+		size_t kl = eq ? (size_t)(eq - *o) : 0;
+
+		if (!eq || kl >= sizeof(key))
+			continue;
+		memcpy(key, *o, kl);
+		key[kl] = 0;
+		if (pt_config_set(&fresh, key, eq + 1, err, sizeof(err)))
+			goto refuse;
+	}
+	if (pt_config_validate(&fresh, err, sizeof(err)))
+		goto refuse;
+	if (pt_origins_parse(&origins, fresh.allowed_origins)) {
+		snprintf(err, sizeof(err), "out of memory");
+		goto refuse;
+	}
+	if (pt_config_reload(&s->cfg, &fresh, changed, sizeof(changed)) > 0)
+		pt_log_warn("reload: %s changed but needs a restart", changed);
+	pt_origins_free(&s->origins);
+	s->origins = origins;
+	pt_registry_set_max(s->registry, s->cfg.max_connections);
+	apply_log(&s->cfg);
+	uv_timer_set_repeat(&s->sweep_timer, sweep_interval(&s->cfg));
+	pt_config_free(&fresh);
+	pt_log_info("reloaded configuration%s%s", s->config_path ? " from " : "",
+	            s->config_path ? s->config_path : "");
+	if (s->hooks.reloaded)
+		s->hooks.reloaded(s->hooks.arg);
+	return 0;
+refuse:
+	pt_config_free(&fresh);
+	pt_log_error("reload refused, keeping the running configuration: %s", err);
+	if (s->hooks.reloaded)
+		s->hooks.reloaded(s->hooks.arg);
+	return -1;
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+	pt_server *s = h->data;
+
+	if (signum == SIGHUP)
+		pt_server_reload(s);
+	else
+		pt_server_stop(s);
+}
+
+/* -- start --------------------------------------------------------------- */
+
+int pt_server_start(pt_server *s)
+{
+	struct lws_context_creation_info info;
+	void *loops[1] = { s->loop };
+	char host[PT_CONFIG_STR];
+	int port;
+
+	apply_log(&s->cfg);
+	pt_log_hook_lws();
+	if (pt_config_listen_split(s->cfg.listen, host, sizeof(host), &port)) {
+		pt_log_error("listen: '%s' is not ADDR:PORT", s->cfg.listen);
+		return -1;
+	}
+
+	memset(&info, 0, sizeof(info));
+	info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_EXPLICIT_VHOSTS |
+	               LWS_SERVER_OPTION_VALIDATE_UTF8;
+	info.foreign_loops = loops;
+	info.port = CONTEXT_PORT_NO_LISTEN;
+	info.user = s;
+	/* Seconds; lws drops connections whose handshake stalls this long. */
+	info.timeout_secs = (s->cfg.handshake_timeout_ms + 999) / 1000;
+	/* Leave fds for the store, logs and the admin socket. */
+	info.fd_limit_per_thread = s->cfg.max_connections + 64;
+	/* lws clears s->lws when its teardown is complete. */
+	info.pcontext = &s->lws;
+	/* lws 4.1 loads its libuv glue as a plugin and may dlclose it from
+	 * inside that plugin's own close callback at teardown: pin it, so the
+	 * loop never returns into unmapped code. */
+	(void)dlopen("libwebsockets-evlib_uv.so", RTLD_NOW | RTLD_NODELETE);
+	s->lws = lws_create_context(&info);
+	if (!s->lws) {
+		pt_log_error("cannot create the libwebsockets context");
+		return -1;
+	}
+
+	memset(&info, 0, sizeof(info));
+	info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_VALIDATE_UTF8 |
+	               LWS_SERVER_OPTION_FAIL_UPON_UNABLE_TO_BIND;
+	info.vhost_name = "peertrack";
+	info.port = port;
+	info.iface = host;
+	info.protocols = protocols;
+	info.mounts = &mount_http;
+	info.timeout_secs = (s->cfg.handshake_timeout_ms + 999) / 1000;
+	if (!strchr(host, ':'))
+		info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
+	s->vhost = lws_create_vhost(s->lws, &info);
+	if (!s->vhost) {
+		pt_log_error("cannot listen on %s (address in use, or not a local address?)",
+		             s->cfg.listen);
+		return -1;
+	}
+	s->port = lws_get_vhost_listen_port(s->vhost);
+	s->t0_ms = pt_server_now(s);
+
+	uv_timer_init(s->loop, &s->sweep_timer);
+	uv_timer_init(s->loop, &s->stop_timer);
+	s->sweep_timer.data = s->stop_timer.data = s;
+	uv_timer_start(&s->sweep_timer, sweep, sweep_interval(&s->cfg), sweep_interval(&s->cfg));
+	uv_signal_init(s->loop, &s->sig_term);
+	uv_signal_init(s->loop, &s->sig_int);
+	uv_signal_init(s->loop, &s->sig_hup);
+	s->sig_term.data = s->sig_int.data = s->sig_hup.data = s;
+	uv_signal_start(&s->sig_term, on_signal, SIGTERM);
+	uv_signal_start(&s->sig_int, on_signal, SIGINT);
+	uv_signal_start(&s->sig_hup, on_signal, SIGHUP);
+
+	pt_log_info("listening on %s%s%s:%d", strchr(host, ':') ? "[" : "", host,
+	            strchr(host, ':') ? "]" : "", s->port);
+	if (s->hooks.ready)
+		s->hooks.ready(s->hooks.arg, s->port);
+	return 0;
+}
+
+void pt_server_free(pt_server *s)
+{
+	if (!s)
+		return;
+	if (s->lws) {
+		/* Start failed before the loop ran: tear lws down the same way,
+		 * letting its handles finish closing before the second destroy
+		 * unloads the event-lib plugin their callbacks live in. */
+		lws_context_destroy(s->lws);
+		/* After a stop, that call completed the teardown and
+		 * info.pcontext cleared s->lws. */
+		if (s->lws) {
+			uv_run(s->loop, UV_RUN_DEFAULT);
+			if (s->lws)
+				lws_context_destroy(s->lws);
+		}
+	}
+	pt_registry_free(s->registry);
+	pt_index_free(s->index);
+	pt_match_free(s->match);
+	pt_iplimit_free(s->iplimit);
+	pt_origins_free(&s->origins);
+	pt_buf_free(&s->scratch);
+	free(s->picks);
+	free(s->config_path);
+	if (s->overrides)
+		for (char **o = s->overrides; *o; o++)
+			free(*o);
+	free(s->overrides);
+	pt_config_free(&s->cfg);
+	free(s);
+}

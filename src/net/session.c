@@ -1,0 +1,429 @@
+/* session.c — one client connection's life: admission (origin, limits,
+ * id), the bounded send queue, retirement (index, registry, peer-left) and
+ * the close. Front-ends call in here; nothing here knows the wire format
+ * beyond the reply encoders. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "peertrack/log.h"
+#include "net.h"
+
+static const char *const leave_names[PT_LEAVE__COUNT] = {
+	[PT_LEAVE_CLOSED] = "closed",
+	[PT_LEAVE_TIMEOUT] = "timeout",
+	[PT_LEAVE_ABUSE] = "abuse",
+	[PT_LEAVE_SLOW_READER] = "slow-reader",
+	[PT_LEAVE_TOO_BIG] = "too-big",
+	[PT_LEAVE_KICKED] = "kicked",
+	[PT_LEAVE_SHUTDOWN] = "shutdown",
+	[PT_LEAVE_INTERNAL] = "internal",
+};
+
+const char *pt_leave_name(enum pt_leave r)
+{
+	return (unsigned)r < PT_LEAVE__COUNT ? leave_names[r] : "unknown";
+}
+
+/* -- allowed origins --------------------------------------------------- */
+
+void pt_origins_free(pt_origins *o)
+{
+	for (size_t i = 0; i < o->n; i++)
+		free(o->v[i]);
+	free(o->v);
+	memset(o, 0, sizeof(*o));
+}
+
+int pt_origins_parse(pt_origins *o, const char *list)
+{
+	pt_origins n = {0};
+	const char *p = list;
+
+	while (*p) {
+		size_t len;
+
+		p += strspn(p, " \t,");
+		len = strcspn(p, " \t,");
+		if (!len)
+			break;
+		if (len == 1 && *p == '*') {
+			n.any = true;
+		} else {
+			char **v = realloc(n.v, (n.n + 1) * sizeof(*v));
+			char *item;
+
+			if (!v)
+				goto oom;
+			n.v = v;
+			if (!(item = strndup(p, len)))
+				goto oom;
+			for (char *c = item; *c; c++)
+				*c = (char)(*c >= 'A' && *c <= 'Z' ? *c + 32 : *c);
+			n.v[n.n++] = item;
+		}
+		p += len;
+	}
+	pt_origins_free(o);
+	*o = n;
+	return 0;
+oom:
+	pt_origins_free(&n);
+	return -ENOMEM;
+}
+
+bool pt_origins_allow(const pt_origins *o, const char *origin)
+{
+	if (!origin || !*origin)
+		return false;
+	if (o->any)
+		return true;
+	for (size_t i = 0; i < o->n; i++)
+		if (!strcasecmp(o->v[i], origin))
+			return true;
+	return false;
+}
+
+/* -- client address ---------------------------------------------------- */
+
+/* The right-most address of an X-Forwarded-For list that is not a trusted
+ * proxy: every hop right of it was added by a proxy we trust, while
+ * anything left of it could have been written by the client. */
+static int xff_client(const pt_cidr_list *trusted, char *xff, pt_addr *out)
+{
+	char *end = xff + strlen(xff);
+
+	while (end > xff) {
+		char *start = end;
+		pt_addr a;
+
+		while (start > xff && start[-1] != ',')
+			start--;
+		char *t0 = start, *t1 = end;
+		while (t0 < t1 && (*t0 == ' ' || *t0 == '\t'))
+			t0++;
+		while (t1 > t0 && (t1[-1] == ' ' || t1[-1] == '\t'))
+			t1--;
+		if (pt_addr_parse(t0, (size_t)(t1 - t0), &a))
+			return -EINVAL; /* a malformed hop: believe nothing left of it */
+		if (!pt_cidr_list_contains(trusted, &a)) {
+			*out = a;
+			return 0;
+		}
+		*out = a; /* all trusted so far: the left-most one is the client */
+		end = start > xff ? start - 1 : xff;
+	}
+	return out->family ? 0 : -ENOENT;
+}
+
+int pt_session_client_addr(struct pt_server *srv, struct lws *wsi, pt_addr *out)
+{
+	char buf[512];
+	pt_addr peer = {0}, fwd = {0};
+	int n;
+
+	if (!lws_get_peer_simple(wsi, buf, sizeof(buf)) ||
+	    pt_addr_parse(buf, strlen(buf), &peer))
+		return -EINVAL;
+	*out = peer;
+	if (!srv->cfg.trusted_proxies.n || !pt_cidr_list_contains(&srv->cfg.trusted_proxies, &peer))
+		return 0;
+
+	n = lws_hdr_copy(wsi, buf, sizeof(buf), WSI_TOKEN_X_FORWARDED_FOR);
+	if (n > 0 && !xff_client(&srv->cfg.trusted_proxies, buf, &fwd)) {
+		*out = fwd;
+		return 0;
+	}
+	n = lws_hdr_custom_copy(wsi, buf, sizeof(buf), "x-real-ip:", 10);
+	if (n > 0 && !pt_addr_parse(buf, (size_t)n, &fwd))
+		*out = fwd;
+	return 0;
+}
+
+/* -- admission --------------------------------------------------------- */
+
+static void refuse(pt_session *s, uint16_t code, const char *reason, enum pt_refuse why)
+{
+	s->srv->stats.refused[why]++;
+	s->state = PT_SESSION_CLOSING;
+	s->close_code = code;
+	s->close_reason = reason;
+	lws_set_timer_usecs(s->wsi, 1);
+	lws_callback_on_writable(s->wsi);
+}
+
+int pt_session_admit(pt_session *s, struct pt_server *srv, struct lws *wsi)
+{
+	const pt_config *c = &srv->cfg;
+	char origin[256], addr[PT_ADDR_STRLEN];
+	uint64_t now = pt_server_now(srv);
+	int n, r;
+
+	memset(s, 0, sizeof(*s));
+	s->srv = srv;
+	s->wsi = wsi;
+	s->handle = PT_HANDLE_NONE;
+	s->connected_ms = s->last_rx_ms = s->last_ping_ms = now;
+	srv->sockets++;
+
+	if (pt_session_client_addr(srv, wsi, &s->addr)) {
+		refuse(s, PT_CLOSE_INTERNAL, "no client address", PT_REFUSE_FULL);
+		return 0;
+	}
+	pt_addr_format(&s->addr, addr);
+
+	if (srv->stop_phase) {
+		refuse(s, PT_CLOSE_GOING_AWAY, "server shutting down", PT_REFUSE_SHUTDOWN);
+		return 0;
+	}
+	n = lws_hdr_copy(wsi, origin, sizeof(origin), WSI_TOKEN_ORIGIN);
+	if (n <= 0 ? !c->allow_missing_origin : !pt_origins_allow(&srv->origins, origin)) {
+		pt_log_info("refused %s: origin '%s' not allowed", addr, n > 0 ? origin : "");
+		refuse(s, PT_CLOSE_POLICY, "origin not allowed", PT_REFUSE_ORIGIN);
+		return 0;
+	}
+	if (pt_registry_count(srv->registry) >= c->max_connections) {
+		refuse(s, PT_CLOSE_FULL, "server full", PT_REFUSE_FULL);
+		return 0;
+	}
+	r = pt_iplimit_acquire(srv->iplimit, &s->addr, c->max_connections_per_ip);
+	if (r == 0) {
+		pt_log_info("refused %s: max_connections_per_ip reached", addr);
+		refuse(s, PT_CLOSE_TOO_MANY_FROM_IP, "too many connections from your address",
+		       PT_REFUSE_PER_IP);
+		return 0;
+	}
+	if (r < 0)
+		goto internal;
+	s->ip_counted = true;
+
+	r = pt_registry_add(srv->registry, s, &s->handle, &s->id);
+	if (r == -EAGAIN) {
+		refuse(s, PT_CLOSE_FULL, "server full", PT_REFUSE_FULL);
+		return 0;
+	}
+	if (r < 0)
+		goto internal;
+	if (pt_match_set_peer(srv->match, s->handle, &s->addr)) {
+		pt_registry_remove(srv->registry, s->handle);
+		s->handle = PT_HANDLE_NONE;
+		goto internal;
+	}
+	if (c->recent_contacts) {
+		s->contacts = calloc(c->recent_contacts, sizeof(*s->contacts));
+		s->contacts_cap = s->contacts ? (uint16_t)c->recent_contacts : 0;
+	}
+	pt_id_encode(&s->id, s->id_str);
+	pt_bucket_init(&s->bucket, c->rate_burst, now);
+	pt_bucket_init(&s->strikes, c->rate_abuse_strikes, now);
+	s->state = PT_SESSION_LIVE;
+	srv->stats.connections++;
+	pt_log_debug("peer %s connected from %s", s->id_str, addr);
+	return 1;
+
+internal:
+	pt_log_error("admitting %s: out of memory", addr);
+	refuse(s, PT_CLOSE_INTERNAL, "server error", PT_REFUSE_FULL);
+	return 0;
+}
+
+/* -- leaving ------------------------------------------------------------ */
+
+static void notify_contacts(pt_session *s)
+{
+	struct pt_server *srv = s->srv;
+	uint32_t now = pt_server_now32(srv);
+	uint32_t window = srv->cfg.peer_left_window_ms;
+
+	if (!s->n_contacts)
+		return;
+	pt_buf_reset(&srv->scratch);
+	if (pt_reply_peer_left(&srv->scratch, &s->id))
+		return;
+	for (uint16_t i = 0; i < s->n_contacts; i++) {
+		const pt_contact *c = &s->contacts[i];
+		pt_session *o;
+
+		if (now - c->at > window || pt_registry_gen(srv->registry, c->handle) != c->gen)
+			continue;
+		o = pt_registry_session(srv->registry, c->handle);
+		if (!o || o->state != PT_SESSION_LIVE)
+			continue;
+		if (!pt_session_send_buf(o, &srv->scratch))
+			srv->stats.peer_left_sent++;
+	}
+}
+
+/* Takes a live peer out of everything that can find it — index, matcher,
+ * registry — at once, so no lookup or signal reaches it while its socket
+ * is still closing. Idempotent. */
+void pt_session_retire(pt_session *s, enum pt_leave why)
+{
+	struct pt_server *srv = s->srv;
+
+	if (s->state != PT_SESSION_LIVE)
+		return;
+	s->state = PT_SESSION_CLOSING;
+	srv->stats.left[why]++;
+	pt_index_remove_peer(srv->index, s->handle);
+	pt_match_clear_peer(srv->match, s->handle);
+	pt_registry_remove(srv->registry, s->handle);
+	pt_log_debug("peer %s left (%s)", s->id_str, pt_leave_name(why));
+	notify_contacts(s);
+}
+
+void pt_session_close(pt_session *s, uint16_t code, const char *reason, enum pt_leave why)
+{
+	if (s->close_code)
+		return;
+	pt_session_retire(s, why);
+	s->state = PT_SESSION_CLOSING;
+	s->close_code = code;
+	s->close_reason = reason;
+	lws_set_timer_usecs(s->wsi, 1);
+	lws_callback_on_writable(s->wsi);
+}
+
+/* Runs inside an lws callback of this connection (receive or timer) — the
+ * paths where lws sends our close frame and waits for the echo, bounded by
+ * its own close timeout. Returns the callback's result. */
+int pt_session_close_now(pt_session *s)
+{
+	lws_close_reason(s->wsi, (enum lws_close_status)s->close_code,
+	                 (unsigned char *)s->close_reason, strlen(s->close_reason));
+	return -1;
+}
+
+/* The socket is gone (LWS_CALLBACK_CLOSED or WSI_DESTROY): release all. */
+void pt_session_closed(pt_session *s)
+{
+	struct pt_server *srv = s->srv;
+	pt_out *o, *next;
+
+	if (!srv)
+		return; /* never admitted: lws zeroed it */
+	pt_session_retire(s, PT_LEAVE_CLOSED);
+	if (s->ip_counted)
+		pt_iplimit_release(srv->iplimit, &s->addr);
+	for (o = s->q_head; o; o = next) {
+		next = o->next;
+		free(o);
+	}
+	free(s->rx);
+	free(s->contacts);
+	srv->sockets--;
+	memset(s, 0, sizeof(*s));
+}
+
+/* -- sending ------------------------------------------------------------- */
+
+int pt_session_send(pt_session *s, const char *text, size_t len)
+{
+	pt_out *o;
+
+	if (s->state == PT_SESSION_CLOSING)
+		return -1;
+	if ((uint64_t)s->q_bytes + len > s->srv->cfg.send_queue_max_bytes) {
+		pt_session_close(s, PT_CLOSE_SLOW_READER, "send queue full", PT_LEAVE_SLOW_READER);
+		return -1;
+	}
+	if (!(o = malloc(sizeof(*o) + LWS_PRE + len))) {
+		pt_session_close(s, PT_CLOSE_INTERNAL, "out of memory", PT_LEAVE_INTERNAL);
+		return -1;
+	}
+	o->next = NULL;
+	o->len = (uint32_t)len;
+	memcpy(o->buf + LWS_PRE, text, len);
+	if (s->q_tail)
+		s->q_tail->next = o;
+	else
+		s->q_head = o;
+	s->q_tail = o;
+	s->q_bytes += (uint32_t)len;
+	s->q_count++;
+	lws_callback_on_writable(s->wsi);
+	return 0;
+}
+
+int pt_session_send_buf(pt_session *s, const pt_buf *b)
+{
+	return pt_session_send(s, pt_buf_text(b), b->len);
+}
+
+void pt_session_error(pt_session *s, const pt_rid *rid, enum pt_err e, const char *why)
+{
+	struct pt_server *srv = s->srv;
+
+	srv->stats.errors[e]++;
+	pt_buf_reset(&srv->scratch);
+	if (!pt_reply_error(&srv->scratch, rid, e, why))
+		pt_session_send_buf(s, &srv->scratch);
+}
+
+int pt_session_writable(pt_session *s)
+{
+	pt_out *o;
+
+	if (s->close_code) {
+		/* Re-arm from inside lws' service: a timer set from outside it
+		 * (the sweep, another peer's callback) may not be scheduled. */
+		lws_set_timer_usecs(s->wsi, 1);
+		return 0;
+	}
+	if (s->ping_due) {
+		unsigned char ping[LWS_PRE];
+
+		s->ping_due = false;
+		if (lws_write(s->wsi, ping + LWS_PRE, 0, LWS_WRITE_PING) < 0)
+			return -1;
+		if (s->q_head)
+			lws_callback_on_writable(s->wsi);
+		return 0;
+	}
+	if (!(o = s->q_head))
+		return 0;
+	if (lws_write(s->wsi, o->buf + LWS_PRE, o->len, LWS_WRITE_TEXT) < (int)o->len)
+		return -1;
+	s->srv->stats.bytes_out += o->len;
+	s->q_head = o->next;
+	if (!s->q_head)
+		s->q_tail = NULL;
+	s->q_bytes -= o->len;
+	s->q_count--;
+	free(o);
+	if (s->q_head)
+		lws_callback_on_writable(s->wsi);
+	return 0;
+}
+
+/* -- recent contacts, for peer-left ----------------------------------- */
+
+static void remember(pt_session *s, const pt_session *other)
+{
+	uint32_t gen = pt_registry_gen(s->srv->registry, other->handle);
+	uint32_t now = pt_server_now32(s->srv);
+
+	if (!s->contacts_cap)
+		return;
+	for (uint16_t i = 0; i < s->n_contacts; i++) {
+		if (s->contacts[i].handle == other->handle && s->contacts[i].gen == gen) {
+			s->contacts[i].at = now;
+			return;
+		}
+	}
+	/* Full: overwrite the oldest slot, round-robin. */
+	pt_contact *c = &s->contacts[s->contacts_next];
+	c->handle = other->handle;
+	c->gen = gen;
+	c->at = now;
+	s->contacts_next = (uint16_t)((s->contacts_next + 1) % s->contacts_cap);
+	if (s->n_contacts < s->contacts_cap)
+		s->n_contacts++;
+}
+
+void pt_session_contact(pt_session *s, pt_session *other)
+{
+	remember(s, other);
+	remember(other, s);
+}

@@ -1,0 +1,332 @@
+/* v1.c — the WebSocket front-end for protocol v1 (docs/PROTOCOL.md).
+ *
+ * Frames are reassembled up to max_message_bytes, rate-limited, parsed and
+ * validated once by pt_msg_parse, then dispatched through the handler table
+ * below: a handler only ever sees a valid message of its own type. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "peertrack/log.h"
+#include "net.h"
+
+typedef void (*v1_handler)(pt_session *s, const pt_msg *m);
+
+static void on_announce(pt_session *s, const pt_msg *m);
+static void on_withdraw(pt_session *s, const pt_msg *m);
+static void on_lookup(pt_session *s, const pt_msg *m);
+static void on_signal(pt_session *s, const pt_msg *m);
+static void on_ping(pt_session *s, const pt_msg *m);
+static void on_report(pt_session *s, const pt_msg *m);
+
+static const v1_handler handlers[PT_MSG__COUNT] = {
+	[PT_MSG_ANNOUNCE] = on_announce,
+	[PT_MSG_WITHDRAW] = on_withdraw,
+	[PT_MSG_LOOKUP] = on_lookup,
+	[PT_MSG_SIGNAL] = on_signal,
+	[PT_MSG_PING] = on_ping,
+	[PT_MSG_REPORT] = on_report,
+};
+
+static void send_ack(pt_session *s, const pt_rid *rid, size_t count)
+{
+	struct pt_server *srv = s->srv;
+
+	pt_buf_reset(&srv->scratch);
+	if (pt_reply_ack(&srv->scratch, rid, count, pt_index_peer_count(srv->index, s->handle)))
+		pt_session_error(s, rid, PT_E_INTERNAL, "out of memory");
+	else
+		pt_session_send_buf(s, &srv->scratch);
+}
+
+/* All-or-nothing: the per-peer limit is checked against the hashes that are
+ * really new before anything changes, and an insert that fails for lack of
+ * memory undoes the ones this message made (flagged as it goes). */
+static void on_announce(pt_session *s, const pt_msg *m)
+{
+	struct pt_server *srv = s->srv;
+	uint8_t small[512], *made = small;
+	size_t fresh = 0, added = 0;
+
+	for (size_t i = 0; i < m->n_hashes; i++)
+		fresh += !pt_index_has(srv->index, s->handle, &m->hashes[i]);
+	if (pt_index_peer_count(srv->index, s->handle) + fresh > srv->cfg.max_hashes_per_peer) {
+		pt_session_error(s, &m->rid, PT_E_TOO_MANY_HASHES,
+		                 "would hold more than max_hashes_per_peer");
+		return;
+	}
+	if (m->n_hashes > sizeof(small) && !(made = malloc(m->n_hashes))) {
+		pt_session_error(s, &m->rid, PT_E_INTERNAL, "out of memory");
+		return;
+	}
+	for (size_t i = 0; i < m->n_hashes; i++) {
+		int r = pt_index_add(srv->index, s->handle, &m->hashes[i]);
+
+		if (r < 0) {
+			while (i-- > 0)
+				if (made[i])
+					pt_index_remove(srv->index, s->handle, &m->hashes[i]);
+			pt_session_error(s, &m->rid, PT_E_INTERNAL, "out of memory");
+			goto out;
+		}
+		made[i] = (uint8_t)r;
+		added += (size_t)r;
+	}
+	send_ack(s, &m->rid, added);
+out:
+	if (made != small)
+		free(made);
+}
+
+
+static void on_withdraw(pt_session *s, const pt_msg *m)
+{
+	size_t removed = 0;
+
+	for (size_t i = 0; i < m->n_hashes; i++)
+		removed += (size_t)pt_index_remove(s->srv->index, s->handle, &m->hashes[i]);
+	send_ack(s, &m->rid, removed);
+}
+
+static void on_lookup(pt_session *s, const pt_msg *m)
+{
+	struct pt_server *srv = s->srv;
+	const pt_config *c = &srv->cfg;
+	const uint32_t *holders;
+	const pt_id *ids[1024];
+	size_t n = pt_index_holders(srv->index, &m->hash, &holders);
+	size_t k = c->max_lookup_peers, got;
+	pt_match_opts o = { c->match_strategy, c->match_sample, c->match_half_life_ms };
+
+	if (m->max && m->max < k)
+		k = m->max;
+	if (k > sizeof(ids) / sizeof(ids[0]))
+		k = sizeof(ids) / sizeof(ids[0]);
+	if (srv->picks_cap < k) {
+		uint32_t *p = realloc(srv->picks, k * sizeof(*p));
+		if (!p) {
+			pt_session_error(s, &m->rid, PT_E_INTERNAL, "out of memory");
+			return;
+		}
+		srv->picks = p;
+		srv->picks_cap = (uint32_t)k;
+	}
+	got = pt_match_pick(srv->match, &o, holders, n, s->handle, &s->addr,
+	                    pt_server_now(srv), srv->picks, k);
+	for (size_t i = 0; i < got; i++)
+		ids[i] = pt_registry_id(srv->registry, srv->picks[i]);
+	if (got)
+		srv->stats.lookups_hit++;
+	else
+		srv->stats.lookups_miss++;
+	pt_buf_reset(&srv->scratch);
+	if (pt_reply_peers(&srv->scratch, &m->rid, &m->hash, ids, got))
+		pt_session_error(s, &m->rid, PT_E_INTERNAL, "out of memory");
+	else
+		pt_session_send_buf(s, &srv->scratch);
+}
+
+static void on_signal(pt_session *s, const pt_msg *m)
+{
+	struct pt_server *srv = s->srv;
+	uint32_t h;
+	pt_session *t;
+
+	if (pt_id_equal(&m->to, &s->id)) {
+		pt_session_error(s, &m->rid, PT_E_BAD_MESSAGE, "to: cannot signal yourself");
+		return;
+	}
+	h = pt_registry_find(srv->registry, &m->to);
+	t = h == PT_HANDLE_NONE ? NULL : pt_registry_session(srv->registry, h);
+	if (!t || t->state != PT_SESSION_LIVE) {
+		pt_session_error(s, &m->rid, PT_E_PEER_GONE, "no connected peer has that id");
+		return;
+	}
+	pt_buf_reset(&srv->scratch);
+	if (pt_reply_signal(&srv->scratch, &s->id, m->data, m->data_len)) {
+		pt_session_error(s, &m->rid, PT_E_INTERNAL, "out of memory");
+		return;
+	}
+	if (pt_session_send_buf(t, &srv->scratch)) {
+		/* The target just got closed as a slow reader. */
+		pt_session_error(s, &m->rid, PT_E_PEER_GONE, "no connected peer has that id");
+		return;
+	}
+	srv->stats.relayed++;
+	pt_session_contact(s, t);
+}
+
+static void on_ping(pt_session *s, const pt_msg *m)
+{
+	struct pt_server *srv = s->srv;
+
+	pt_buf_reset(&srv->scratch);
+	if (!pt_reply_pong(&srv->scratch, &m->rid))
+		pt_session_send_buf(s, &srv->scratch);
+}
+
+static void on_report(pt_session *s, const pt_msg *m)
+{
+	/* Offload reports are kept by the store; without one they are only
+	 * acknowledged. */
+	send_ack(s, &m->rid, 0);
+}
+
+void pt_v1_dispatch(pt_session *s, const char *frame, size_t len)
+{
+	struct pt_server *srv = s->srv;
+	const pt_config *c = &srv->cfg;
+	pt_msg_limits lim = { c->max_hashes_per_message, c->max_signal_bytes };
+	pt_msg m = {0};
+	const char *why = NULL;
+	uint64_t now = pt_server_now(srv);
+	enum pt_err e;
+
+	if (!pt_bucket_take(&s->bucket, c->rate_messages_per_sec, c->rate_burst, now)) {
+		/* Each dropped message costs a strike; strikes refill over ~10 s.
+		 * A client that keeps flooding runs out and is cut off. */
+		uint32_t refill = c->rate_abuse_strikes / 10 ? c->rate_abuse_strikes / 10 : 1;
+
+		if (!pt_bucket_take(&s->strikes, refill, c->rate_abuse_strikes, now)) {
+			pt_log_info("peer %s closed: flooding", s->id_str);
+			pt_session_close(s, PT_CLOSE_ABUSE, "rate limit abuse", PT_LEAVE_ABUSE);
+			return;
+		}
+		pt_session_error(s, NULL, PT_E_RATE_LIMITED, "slow down");
+		return;
+	}
+	e = pt_msg_parse(frame, len, &lim, &m, &why);
+	if (e != PT_OK)
+		pt_session_error(s, &m.rid, e, why ? why : pt_err_code(e));
+	else {
+		srv->stats.messages[m.type]++;
+		handlers[m.type](s, &m);
+	}
+	pt_msg_clear(&m);
+}
+
+/* Collects fragments; returns the complete message or NULL. */
+static int receive(pt_session *s, const char *in, size_t len, bool first, bool final, bool binary)
+{
+	uint32_t max = s->srv->cfg.max_message_bytes;
+
+	s->srv->stats.bytes_in += len;
+	if (first) {
+		s->rx_len = 0;
+		s->rx_overflow = false;
+	}
+	if (s->rx_overflow || (uint64_t)s->rx_len + len > max) {
+		pt_session_close(s, PT_CLOSE_TOO_BIG, "message too big", PT_LEAVE_TOO_BIG);
+		return -1;
+	}
+	if (final && s->rx_len == 0) {
+		/* The common case: a whole message in one piece, no copy. */
+		if (binary)
+			pt_session_error(s, NULL, PT_E_BAD_MESSAGE, "binary frames are not accepted");
+		else
+			pt_v1_dispatch(s, in, len);
+		return 0;
+	}
+	if (s->rx_len + len > s->rx_cap) {
+		uint32_t cap = s->rx_cap ? s->rx_cap : 1024;
+		char *p;
+
+		while (cap < s->rx_len + len)
+			cap *= 2;
+		if (cap > max)
+			cap = max;
+		if (!(p = realloc(s->rx, cap))) {
+			pt_session_close(s, PT_CLOSE_INTERNAL, "out of memory", PT_LEAVE_INTERNAL);
+			return -1;
+		}
+		s->rx = p;
+		s->rx_cap = cap;
+	}
+	memcpy(s->rx + s->rx_len, in, len);
+	s->rx_len += (uint32_t)len;
+	if (final) {
+		if (binary)
+			pt_session_error(s, NULL, PT_E_BAD_MESSAGE, "binary frames are not accepted");
+		else
+			pt_v1_dispatch(s, s->rx, s->rx_len);
+		s->rx_len = 0;
+		/* Give large reassembly buffers back; idle peers stay small. */
+		if (s->rx_cap > 4096) {
+			free(s->rx);
+			s->rx = NULL;
+			s->rx_cap = 0;
+		}
+	}
+	return 0;
+}
+
+static void send_welcome(pt_session *s)
+{
+	struct pt_server *srv = s->srv;
+	const pt_config *c = &srv->cfg;
+	pt_welcome_limits lim = {
+		c->max_message_bytes, c->max_hashes_per_message, c->max_hashes_per_peer,
+		c->max_lookup_peers, c->max_signal_bytes, c->rate_messages_per_sec, c->rate_burst,
+	};
+
+	pt_buf_reset(&srv->scratch);
+	if (pt_reply_welcome(&srv->scratch, &s->id, c->heartbeat_ms, c->timeout_ms, &lim))
+		pt_session_close(s, PT_CLOSE_INTERNAL, "out of memory", PT_LEAVE_INTERNAL);
+	else
+		pt_session_send_buf(s, &srv->scratch);
+}
+
+int pt_v1_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+{
+	pt_session *s = user;
+	struct pt_server *srv = lws_context_user(lws_get_context(wsi));
+
+	switch (reason) {
+	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
+		/* Clients send no subprotocol, so lws binds every upgrade to
+		 * this, the default protocol: the path is checked here. */
+		char uri[64];
+		int n = lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI);
+
+		if (n <= 0 || strcmp(uri, "/v1"))
+			return 1;
+		return 0;
+	}
+	case LWS_CALLBACK_ESTABLISHED:
+		if (pt_session_admit(s, srv, wsi) > 0)
+			send_welcome(s);
+		return 0;
+
+	case LWS_CALLBACK_RECEIVE:
+		if (!s->srv || s->state != PT_SESSION_LIVE)
+			return 0; /* closing: drain and ignore */
+		s->last_rx_ms = pt_server_now(srv);
+		receive(s, in, len, lws_is_first_fragment(wsi), lws_is_final_fragment(wsi),
+		        lws_frame_is_binary(wsi));
+		return s->close_code ? pt_session_close_now(s) : 0;
+
+	case LWS_CALLBACK_TIMER:
+		return s->srv && s->close_code ? pt_session_close_now(s) : 0;
+
+	case LWS_CALLBACK_RECEIVE_PONG:
+		if (s->srv)
+			s->last_rx_ms = pt_server_now(srv);
+		return 0;
+
+	case LWS_CALLBACK_SERVER_WRITEABLE:
+		if (!s->srv)
+			return 0;
+		return pt_session_writable(s);
+
+	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+		return 0;
+
+	case LWS_CALLBACK_CLOSED:
+		pt_session_closed(s);
+		return 0;
+
+	default:
+		break;
+	}
+	return 0;
+}

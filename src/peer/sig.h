@@ -1,0 +1,46 @@
+/* sig.h — the peer's protocol v1 client: one WebSocket to peertrackd
+ * (libsoup, on the default GMainContext), one JSON object per text frame.
+ * Sends a `ping` every half heartbeat so the daemon never times us out. */
+#ifndef PEERTRACK_PEER_SIG_H
+#define PEERTRACK_PEER_SIG_H
+
+#include <stdint.h>
+#include <jansson.h>
+#include "peertrack/id.h"
+
+typedef struct pt_sig pt_sig;
+
+typedef struct pt_sig_cbs {
+	/* The welcome arrived: id is ours for the connection's life. */
+	void (*welcome)(void *arg, const char *id, json_t *welcome);
+	/* Any other message from the server (borrowed). */
+	void (*message)(void *arg, const char *type, json_t *msg);
+	/* The connection failed or closed; code is the close code, or 0 when
+	 * the WebSocket never opened. No callback follows. */
+	void (*closed)(void *arg, int code, const char *why);
+} pt_sig_cbs;
+
+/* Starts connecting to url (ws://host:port/v1) with the given Origin,
+ * from local address bind (NULL: any). NULL if url or bind is malformed. */
+pt_sig *pt_sig_new(const char *url, const char *origin, const char *bind,
+                   const pt_sig_cbs *cbs, void *arg);
+
+/* Sends msg (borrowed), adding "rid": a fresh integer, also returned (> 0).
+ * Returns -ENOTCONN before the welcome or after close, -ENOMEM. */
+int64_t pt_sig_request(pt_sig *s, json_t *msg);
+
+/* The rid the next pt_sig_request will use. */
+int64_t pt_sig_next_rid(const pt_sig *s);
+
+/* Sends msg as is. 0 or a negative errno. */
+int pt_sig_send(pt_sig *s, json_t *msg);
+
+/* Our id, "" before the welcome. */
+const char *pt_sig_id(const pt_sig *s);
+/* welcome.limits.<key>, or def when absent. */
+uint32_t pt_sig_limit(const pt_sig *s, const char *key, uint32_t def);
+
+/* Closes (normal closure) and frees; no callback is made afterwards. */
+void pt_sig_free(pt_sig *s);
+
+#endif

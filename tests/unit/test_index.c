@@ -1,0 +1,333 @@
+/* test_index.c — the live index: add/remove/has, holders, whole-peer
+ * removal, and a randomized differential test against a naive model. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "peertrack/index.h"
+
+static pt_hash H(uint32_t i)
+{
+	pt_hash h;
+	pt_hash_sha256(&i, sizeof i, &h);
+	return h;
+}
+
+static bool holders_has(const uint32_t *v, size_t n, uint32_t p)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i] == p)
+			return true;
+	return false;
+}
+
+static void test_add_remove_has(void **state)
+{
+	(void)state;
+	pt_index *ix = pt_index_new(7);
+	assert_non_null(ix);
+	pt_hash a = H(1), b = H(2);
+	const uint32_t *v;
+
+	assert_int_equal(pt_index_holders(ix, &a, &v), 0);
+	assert_null(v);
+	assert_int_equal(pt_index_has(ix, 0, &a), 0);
+	assert_int_equal(pt_index_remove(ix, 0, &a), 0);
+
+	assert_int_equal(pt_index_add(ix, 3, &a), 1);
+	assert_int_equal(pt_index_add(ix, 3, &a), 0); /* duplicate */
+	assert_int_equal(pt_index_has(ix, 3, &a), 1);
+	assert_int_equal(pt_index_has(ix, 2, &a), 0);
+	assert_int_equal(pt_index_has(ix, 3, &b), 0);
+	assert_int_equal(pt_index_has(ix, 1000000, &a), 0); /* beyond any peer */
+	assert_int_equal(pt_index_entries(ix), 1);
+	assert_int_equal(pt_index_hashes(ix), 1);
+	assert_int_equal(pt_index_peer_count(ix, 3), 1);
+
+	assert_int_equal(pt_index_add(ix, 5, &a), 1);
+	assert_int_equal(pt_index_add(ix, 3, &b), 1);
+	assert_int_equal(pt_index_holders(ix, &a, &v), 2);
+	assert_true(holders_has(v, 2, 3) && holders_has(v, 2, 5));
+	assert_int_equal(pt_index_holders(ix, &b, &v), 1);
+	assert_int_equal(v[0], 3);
+	assert_int_equal(pt_index_entries(ix), 3);
+	assert_int_equal(pt_index_hashes(ix), 2);
+	assert_int_equal(pt_index_peer_count(ix, 3), 2);
+
+	assert_int_equal(pt_index_remove(ix, 3, &a), 1);
+	assert_int_equal(pt_index_remove(ix, 3, &a), 0);
+	assert_int_equal(pt_index_has(ix, 3, &a), 0);
+	assert_int_equal(pt_index_holders(ix, &a, &v), 1);
+	assert_int_equal(v[0], 5);
+	assert_int_equal(pt_index_remove(ix, 5, &a), 1);
+	assert_int_equal(pt_index_holders(ix, &a, &v), 0); /* record gone */
+	assert_null(v);
+	assert_int_equal(pt_index_hashes(ix), 1);
+	assert_int_equal(pt_index_entries(ix), 1);
+
+	/* Re-adding after the record died works. */
+	assert_int_equal(pt_index_add(ix, 5, &a), 1);
+	assert_int_equal(pt_index_holders(ix, &a, &v), 1);
+	assert_int_equal(v[0], 5);
+
+	/* A large handle grows the peer array on demand. */
+	assert_int_equal(pt_index_add(ix, 250000, &b), 1);
+	assert_int_equal(pt_index_has(ix, 250000, &b), 1);
+	assert_int_equal(pt_index_peer_count(ix, 250000), 1);
+	/* The reserved value is refused. */
+	assert_int_equal(pt_index_add(ix, UINT32_MAX, &b), -EINVAL);
+	assert_int_equal(pt_index_peer_count(ix, UINT32_MAX), 0);
+	pt_index_free(ix);
+}
+
+struct collect {
+	pt_hash *v;
+	size_t n;
+};
+
+static void collect_fn(const pt_hash *h, void *arg)
+{
+	struct collect *c = arg;
+	c->v[c->n++] = *h;
+}
+
+static void test_peer_foreach(void **state)
+{
+	(void)state;
+	pt_index *ix = pt_index_new(1);
+	pt_hash got[10];
+	struct collect c = { got, 0 };
+	pt_index_peer_foreach(ix, 4, collect_fn, &c); /* unknown peer */
+	assert_int_equal(c.n, 0);
+	for (uint32_t i = 0; i < 10; i++)
+		assert_int_equal(pt_index_add(ix, 4, &(pt_hash){ .b = { (uint8_t)i } }), 1);
+	assert_int_equal(pt_index_remove(ix, 4, &(pt_hash){ .b = { 3 } }), 1);
+	c.n = 0;
+	pt_index_peer_foreach(ix, 4, collect_fn, &c);
+	assert_int_equal(c.n, 9);
+	unsigned seen = 0;
+	for (size_t i = 0; i < c.n; i++)
+		seen |= 1u << got[i].b[0];
+	assert_int_equal(seen, 0x3ffu & ~(1u << 3));
+	pt_index_free(ix);
+}
+
+/* Peer 0 holds 5000 hashes; peers 1..3 hold overlapping subsets of them.
+ * Dropping peer 0 must leave every other holder list exact. */
+static void test_remove_peer_with_thousands(void **state)
+{
+	(void)state;
+	enum { N = 5000 };
+	pt_index *ix = pt_index_new(0xabcdef);
+	for (uint32_t i = 0; i < N; i++) {
+		pt_hash h = H(i);
+		assert_int_equal(pt_index_add(ix, 0, &h), 1);
+		if (i % 2 == 0)
+			assert_int_equal(pt_index_add(ix, 1, &h), 1);
+		if (i % 3 == 0)
+			assert_int_equal(pt_index_add(ix, 2, &h), 1);
+		if (i % 5 == 0)
+			assert_int_equal(pt_index_add(ix, 3, &h), 1);
+	}
+	size_t others = pt_index_peer_count(ix, 1) + pt_index_peer_count(ix, 2) +
+	                pt_index_peer_count(ix, 3);
+	assert_int_equal(pt_index_peer_count(ix, 0), N);
+	assert_int_equal(pt_index_entries(ix), N + others);
+
+	assert_int_equal(pt_index_remove_peer(ix, 0), N);
+	assert_int_equal(pt_index_peer_count(ix, 0), 0);
+	assert_int_equal(pt_index_remove_peer(ix, 0), 0);
+	assert_int_equal(pt_index_entries(ix), others);
+
+	size_t hashes = 0;
+	for (uint32_t i = 0; i < N; i++) {
+		pt_hash h = H(i);
+		const uint32_t *v;
+		size_t n = pt_index_holders(ix, &h, &v);
+		size_t want = (i % 2 == 0) + (i % 3 == 0) + (i % 5 == 0);
+		assert_int_equal(n, want);
+		hashes += want > 0;
+		assert_false(holders_has(v, n, 0));
+		assert_int_equal(pt_index_has(ix, 0, &h), 0);
+		assert_int_equal(holders_has(v, n, 1), i % 2 == 0);
+		assert_int_equal(holders_has(v, n, 2), i % 3 == 0);
+		assert_int_equal(holders_has(v, n, 3), i % 5 == 0);
+	}
+	assert_int_equal(pt_index_hashes(ix), hashes);
+
+	/* And the others can still be removed one by one. */
+	for (uint32_t p = 1; p <= 3; p++) {
+		size_t n = pt_index_peer_count(ix, p);
+		assert_int_equal(pt_index_remove_peer(ix, p), n);
+	}
+	assert_int_equal(pt_index_entries(ix), 0);
+	assert_int_equal(pt_index_hashes(ix), 0);
+	pt_index_free(ix);
+}
+
+/* One hash, many holders: swap-removes from the middle keep every
+ * remaining holder findable, and the array shrinks back. */
+static void test_popular_hash(void **state)
+{
+	(void)state;
+	enum { P = 3000 };
+	pt_index *ix = pt_index_new(99);
+	pt_hash h = H(42);
+	for (uint32_t p = 0; p < P; p++)
+		assert_int_equal(pt_index_add(ix, p, &h), 1);
+	size_t peak = pt_index_memory(ix);
+	const uint32_t *v;
+	assert_int_equal(pt_index_holders(ix, &h, &v), P);
+	/* Remove every peer whose handle is not a multiple of 7, in an
+	 * order that hits the middle, the front and the back. */
+	for (uint32_t k = 0; k < P; k++) {
+		uint32_t p = (k * 1237) % P;
+		if (p % 7)
+			assert_int_equal(pt_index_remove(ix, p, &h), 1);
+	}
+	size_t n = pt_index_holders(ix, &h, &v);
+	assert_int_equal(n, (P + 6) / 7);
+	for (uint32_t p = 0; p < P; p++) {
+		assert_int_equal(holders_has(v, n, p), p % 7 == 0);
+		assert_int_equal(pt_index_has(ix, p, &h), p % 7 == 0);
+	}
+	assert_true(pt_index_memory(ix) < peak);
+	pt_index_free(ix);
+}
+
+/* The documented budget: ~40 bytes per entry and ~64 per distinct hash,
+ * measured on the index's own accounting, and memory given back. */
+static void test_memory_accounting(void **state)
+{
+	(void)state;
+	pt_index *ix = pt_index_new(5);
+	size_t empty = pt_index_memory(ix);
+	assert_true(empty > 0);
+
+	/* 20000 distinct hashes with one holder each. */
+	enum { N = 20000 };
+	for (uint32_t i = 0; i < N; i++) {
+		pt_hash h = H(i);
+		assert_int_equal(pt_index_add(ix, i % 100, &h), 1);
+	}
+	size_t one_each = pt_index_memory(ix) - empty;
+	/* Pools and tables double, so allow the worst case: twice the
+	 * budget of ~(40 + 64) bytes. */
+	assert_true(one_each < (size_t)N * 2 * (40 + 64));
+	assert_true(one_each > (size_t)N * (20 + 48)); /* entry + record at least */
+
+	/* 100 peers each holding all of 200 hashes: entries dominate. */
+	pt_index *jx = pt_index_new(6);
+	for (uint32_t i = 0; i < 200; i++) {
+		pt_hash h = H(i);
+		for (uint32_t p = 0; p < 100; p++)
+			assert_int_equal(pt_index_add(jx, p, &h), 1);
+	}
+	size_t per_entry = (pt_index_memory(jx) - empty) / 20000;
+	assert_true(per_entry <= 2 * 40);
+	assert_true(per_entry >= 24);
+
+	/* Removing everything gives the tables and holder arrays back. */
+	for (uint32_t p = 0; p < 100; p++)
+		pt_index_remove_peer(ix, p);
+	assert_int_equal(pt_index_entries(ix), 0);
+	assert_int_equal(pt_index_hashes(ix), 0);
+	size_t after = pt_index_memory(ix) - empty;
+	/* Only the pools (kept at their high-water size) remain. */
+	assert_true(after < one_each);
+	pt_index_free(ix);
+	pt_index_free(jx);
+}
+
+/* Randomized differential test: a bit matrix is the model. Every few
+ * hundred operations the whole index is compared with it. */
+static void test_differential(void **state)
+{
+	(void)state;
+	enum { P = 48, NH = 400, OPS = 120000 };
+	static uint8_t model[P][NH];
+	memset(model, 0, sizeof model);
+	static pt_hash hs[NH];
+	for (uint32_t i = 0; i < NH; i++)
+		hs[i] = H(i * 31 + 7);
+	pt_index *ix = pt_index_new(0x5eed);
+	uint64_t x = 0x2545f4914f6cdd1dULL;
+	size_t entries = 0;
+
+	for (int op = 0; op < OPS; op++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		uint32_t p = (uint32_t)(x % P), hi = (uint32_t)((x >> 16) % NH);
+		unsigned kind = (unsigned)((x >> 40) % 1000);
+		/* Bias towards adds in the first third and removes in the
+		 * last, so the index fills, churns and drains. */
+		unsigned add_cut = op < OPS / 3 ? 700 : op < 2 * OPS / 3 ? 500 : 300;
+		if (kind < 2) {
+			size_t n = 0;
+			for (uint32_t j = 0; j < NH; j++)
+				n += model[p][j];
+			assert_int_equal(pt_index_remove_peer(ix, p), n);
+			memset(model[p], 0, NH);
+			entries -= n;
+		} else if (kind < add_cut) {
+			int rc = pt_index_add(ix, p, &hs[hi]);
+			assert_int_equal(rc, !model[p][hi]);
+			entries += !model[p][hi];
+			model[p][hi] = 1;
+		} else if (kind < 950) {
+			int rc = pt_index_remove(ix, p, &hs[hi]);
+			assert_int_equal(rc, model[p][hi]);
+			entries -= model[p][hi];
+			model[p][hi] = 0;
+		} else {
+			assert_int_equal(pt_index_has(ix, p, &hs[hi]), model[p][hi]);
+		}
+		assert_int_equal(pt_index_entries(ix), entries);
+
+		if (op % 400 != 0 && op != OPS - 1)
+			continue;
+		size_t hashes = 0;
+		for (uint32_t j = 0; j < NH; j++) {
+			const uint32_t *v;
+			size_t n = pt_index_holders(ix, &hs[j], &v), want = 0;
+			uint8_t seen[P];
+			memset(seen, 0, sizeof seen);
+			for (size_t i = 0; i < n; i++) {
+				assert_true(v[i] < P);
+				assert_int_equal(seen[v[i]]++, 0); /* no duplicates */
+				assert_int_equal(model[v[i]][j], 1);
+			}
+			for (uint32_t q = 0; q < P; q++)
+				want += model[q][j];
+			assert_int_equal(n, want);
+			hashes += want > 0;
+		}
+		assert_int_equal(pt_index_hashes(ix), hashes);
+		for (uint32_t q = 0; q < P; q++) {
+			size_t want = 0;
+			for (uint32_t j = 0; j < NH; j++)
+				want += model[q][j];
+			assert_int_equal(pt_index_peer_count(ix, q), want);
+		}
+	}
+	pt_index_free(ix);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_add_remove_has),
+		cmocka_unit_test(test_peer_foreach),
+		cmocka_unit_test(test_remove_peer_with_thousands),
+		cmocka_unit_test(test_popular_hash),
+		cmocka_unit_test(test_memory_accounting),
+		cmocka_unit_test(test_differential),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
