@@ -90,7 +90,7 @@ ifneq ($(wildcard tests/bench/*.c),)
   EXTRA_BINS += $(patsubst tests/bench/%.c,$(O)/tests/bench/%,$(wildcard tests/bench/*.c))
 endif
 
-.PHONY: all run check test unit integration asan install uninstall clean deps tests-build bench
+.PHONY: all run check test unit integration asan install uninstall clean deps tests-build bench fuzz
 all: $(PROGRAMS)
 
 deps:
@@ -150,6 +150,15 @@ $(O)/tests/fuzz/%: tests/fuzz/%.c tests/fuzz/driver.c $(LIB)
 $(O)/tests/bench/%: tests/bench/%.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDFLAGS) $(LDLIBS)
+
+# libFuzzer builds of the fuzz targets (clang), with the core compiled in
+# so coverage reaches it: `make fuzz` then build/libfuzzer/fuzz_msg CORPUS_DIR.
+FUZZ_CC    ?= clang
+FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -std=gnu11 -D_GNU_SOURCE -Iinclude
+fuzz: $(FUZZ_SRC:tests/fuzz/%.c=build/libfuzzer/%)
+build/libfuzzer/%: tests/fuzz/%.c $(wildcard src/core/*.c)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(wildcard src/core/*.c) -ljansson -lcrypto
 
 tests-build: $(PROGRAMS) $(TEST_BINS) $(EXTRA_BINS)
 

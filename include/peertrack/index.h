@@ -31,7 +31,8 @@ typedef struct pt_index pt_index;
 pt_index *pt_index_new(uint64_t seed);
 void pt_index_free(pt_index *ix);
 
-/* 1 added, 0 the peer already held it, -ENOMEM (index unchanged). */
+/* 1 added, 0 the peer already held it, -ENOMEM (index unchanged), or
+ * -EINVAL for peer UINT32_MAX (reserved as the "none" marker). */
 int pt_index_add(pt_index *ix, uint32_t peer, const pt_hash *h);
 
 /* 1 removed, 0 the peer did not hold it. */

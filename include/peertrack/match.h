@@ -9,8 +9,8 @@
  * PT_MATCH_RANDOM skips 1 and 2.
  *
  * Cost is bounded: when a hash has more than `sample` holders, `sample`
- * of them are drawn uniformly at random (with a partial Fisher-Yates over
- * an index permutation, O(sample)) and only those are ranked. A lookup is
+ * of them are drawn uniformly at random (Floyd's algorithm, O(sample))
+ * and only those are ranked. A lookup is
  * therefore O(sample + k log k) whatever the holder count.
  *
  * The matcher keeps per-peer attributes in a flat array indexed by the

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "peertrack/fastsig.h"
 #include "peertrack/log.h"
 #include "net.h"
 
@@ -126,34 +127,40 @@ static void on_lookup(pt_session *s, const pt_msg *m)
 		pt_session_send_buf(s, &srv->scratch);
 }
 
-static void on_signal(pt_session *s, const pt_msg *m)
+/* Shared by the fast path and the full parser's handler. */
+static void relay(pt_session *s, const pt_rid *rid, const pt_id *to, const char *data, size_t len)
 {
 	struct pt_server *srv = s->srv;
 	uint32_t h;
 	pt_session *t;
 
-	if (pt_id_equal(&m->to, &s->id)) {
-		pt_session_error(s, &m->rid, PT_E_BAD_MESSAGE, "to: cannot signal yourself");
+	if (pt_id_equal(to, &s->id)) {
+		pt_session_error(s, rid, PT_E_BAD_MESSAGE, "to: cannot signal yourself");
 		return;
 	}
-	h = pt_registry_find(srv->registry, &m->to);
+	h = pt_registry_find(srv->registry, to);
 	t = h == PT_HANDLE_NONE ? NULL : pt_registry_session(srv->registry, h);
 	if (!t || t->state != PT_SESSION_LIVE) {
-		pt_session_error(s, &m->rid, PT_E_PEER_GONE, "no connected peer has that id");
+		pt_session_error(s, rid, PT_E_PEER_GONE, "no connected peer has that id");
 		return;
 	}
 	pt_buf_reset(&srv->scratch);
-	if (pt_reply_signal(&srv->scratch, &s->id, m->data, m->data_len)) {
-		pt_session_error(s, &m->rid, PT_E_INTERNAL, "out of memory");
+	if (pt_reply_signal(&srv->scratch, &s->id, data, len)) {
+		pt_session_error(s, rid, PT_E_INTERNAL, "out of memory");
 		return;
 	}
 	if (pt_session_send_buf(t, &srv->scratch)) {
 		/* The target just got closed as a slow reader. */
-		pt_session_error(s, &m->rid, PT_E_PEER_GONE, "no connected peer has that id");
+		pt_session_error(s, rid, PT_E_PEER_GONE, "no connected peer has that id");
 		return;
 	}
 	srv->stats.relayed++;
 	pt_session_contact(s, t);
+}
+
+static void on_signal(pt_session *s, const pt_msg *m)
+{
+	relay(s, &m->rid, &m->to, m->data, m->data_len);
 }
 
 static void on_ping(pt_session *s, const pt_msg *m)
@@ -178,6 +185,7 @@ void pt_v1_dispatch(pt_session *s, const char *frame, size_t len)
 	const pt_config *c = &srv->cfg;
 	pt_msg_limits lim = { c->max_hashes_per_message, c->max_signal_bytes };
 	pt_msg m = {0};
+	pt_fastsig fs;
 	const char *why = NULL;
 	uint64_t now = pt_server_now(srv);
 	enum pt_err e;
@@ -193,6 +201,13 @@ void pt_v1_dispatch(pt_session *s, const char *frame, size_t len)
 			return;
 		}
 		pt_session_error(s, NULL, PT_E_RATE_LIMITED, "slow down");
+		return;
+	}
+	/* Signals are most of the traffic: relay them without a JSON tree
+	 * when the fast path is sure; otherwise the full parser decides. */
+	if (pt_fastsig_parse(frame, len, c->max_signal_bytes, &fs)) {
+		srv->stats.messages[PT_MSG_SIGNAL]++;
+		relay(s, &fs.rid, &fs.to, fs.data, fs.data_len);
 		return;
 	}
 	e = pt_msg_parse(frame, len, &lim, &m, &why);

@@ -172,25 +172,45 @@ static void test_decay(void **state)
 		pt_match_free(m);
 	}
 
-	/* The remainder of a half-life carries: halvings happen at t0 + h,
-	 * t0 + 2h ... however the reads fall in between. A gets 4 at t0
-	 * (count 4), then is read at t0 + 1.5h (count 2, period start
-	 * t0 + h) and at t0 + 2h (count 1). B is given count 1 at t0 + 2h
-	 * too; then A and B tie, so both must come back within two picks. */
+	/* The remainder of a half-life carries: halvings fall at t0 + h,
+	 * t0 + 2h ... however the reads are spaced. A gets 8 at t0; a read at
+	 * t0 + 1.5h halves it once (4, period now starting at t0 + h), so at
+	 * t0 + 2h it halves again (2). B is brought to 3 at t0 + 1.5h and
+	 * stays 3. A must win at t0 + 2h; restarting the period at the read
+	 * would leave A at 4 and hand out B. */
 	pt_match *m = pt_match_new(5);
 	set(m, 1, "198.51.100.1");
 	set(m, 2, "198.51.100.2");
-	for (int i = 0; i < 4; i++)
-		pt_match_pick(m, &o, onlyA, 1, 0, &me, 50000, &out, 1);
 	const uint32_t onlyB[] = { 2 };
-	pt_match_pick(m, &o, both, 2, 0, &me, 50000 + 1500, &out, 1); /* B: 0 < 2 */
-	assert_int_equal(out, 2);
-	/* At t0 + 2h: A = 1; B (1 at t0 + 1.5h) has not reached its own
-	 * half-life and stays 1. A tie, so the next two picks give both. */
-	(void)onlyB;
+	const uint64_t t0 = 50000;
+	for (int i = 0; i < 8; i++)
+		pt_match_pick(m, &o, onlyA, 1, 0, &me, t0, &out, 1);
+	assert_int_equal(pt_match_pick(m, &o, both, 2, 0, &me, t0 + 1500, &out, 1), 1);
+	assert_int_equal(out, 2); /* B 0 < A 4 */
+	for (int i = 0; i < 2; i++)
+		pt_match_pick(m, &o, onlyB, 1, 0, &me, t0 + 1500, &out, 1);
+	assert_int_equal(pt_match_pick(m, &o, both, 2, 0, &me, t0 + 2000, &out, 1), 1);
+	assert_int_equal(out, 1); /* A 2 < B 3 */
+	pt_match_free(m);
+
+	/* 33 and more half-lives clear any counter (a shift by 32 or more
+	 * would be undefined, not zero). */
+	m = pt_match_new(6);
+	set(m, 1, "198.51.100.1");
+	set(m, 2, "198.51.100.2");
+	for (int i = 0; i < 300; i++)
+		pt_match_pick(m, &o, onlyA, 1, 0, &me, t0, &out, 1);
+	const uint64_t later = t0 + 33 * (uint64_t)half;
+	for (int i = 0; i < 2; i++)
+		pt_match_pick(m, &o, onlyB, 1, 0, &me, later, &out, 1);
+	assert_int_equal(pt_match_pick(m, &o, both, 2, 0, &me, later, &out, 1), 1);
+	assert_int_equal(out, 1); /* A 0 < B 2 */
+	/* And an absurd idle time neither overflows nor wraps. */
+	for (int i = 0; i < 2; i++)
+		pt_match_pick(m, &o, onlyA, 1, 0, &me, later, &out, 1);
 	unsigned seen = 0;
-	for (int i = 0; i < 2; i++) {
-		pt_match_pick(m, &o, both, 2, 0, &me, 50000 + 2000, &out, 1);
+	for (int i = 0; i < 2; i++) { /* both back to 0: one each */
+		assert_int_equal(pt_match_pick(m, &o, both, 2, 0, &me, UINT64_MAX, &out, 1), 1);
 		seen |= 1u << out;
 	}
 	assert_int_equal(seen, 0x6u);
