@@ -196,15 +196,21 @@ install: all
 	test -e $(DESTDIR)$(SYSCONFDIR)/peertrack/peertrack.conf || \
 	  install -m 0644 conf/peertrack.conf $(DESTDIR)$(SYSCONFDIR)/peertrack/peertrack.conf
 	install -m 0644 README.md docs/*.md $(DESTDIR)$(DOCDIR)/
-	if [ -f systemd/peertrackd.service ]; then \
-	  install -d $(DESTDIR)$(UNITDIR) && \
-	  sed 's|@BINDIR@|$(BINDIR)|g; s|@SYSCONFDIR@|$(SYSCONFDIR)|g' systemd/peertrackd.service \
-	    > $(DESTDIR)$(UNITDIR)/peertrackd.service && chmod 0644 $(DESTDIR)$(UNITDIR)/peertrackd.service; \
-	fi
+	install -d $(DESTDIR)$(DOCDIR)/examples
+	install -m 0644 conf/nginx/peertrack.conf $(DESTDIR)$(DOCDIR)/examples/nginx-peertrack.conf
+	install -m 0644 docker/Dockerfile docker/compose.yml $(DESTDIR)$(DOCDIR)/examples/
+	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(PREFIX)/lib/sysusers.d
+	sed 's|@BINDIR@|$(BINDIR)|g; s|@SYSCONFDIR@|$(SYSCONFDIR)|g; s|@DOCDIR@|$(DOCDIR)|g' \
+	  systemd/peertrackd.service > $(DESTDIR)$(UNITDIR)/peertrackd.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/peertrackd.service
+	install -m 0644 systemd/peertrack.sysusers $(DESTDIR)$(PREFIX)/lib/sysusers.d/peertrack.conf
 
+# The config file in use (peertrack.conf) stays: it is the operator's.
 uninstall:
 	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(notdir $(PROGRAMS)))
 	rm -f $(DESTDIR)$(UNITDIR)/peertrackd.service
+	rm -f $(DESTDIR)$(PREFIX)/lib/sysusers.d/peertrack.conf
+	rm -f $(DESTDIR)$(SYSCONFDIR)/peertrack/peertrack.conf.example
 	rm -rf $(DESTDIR)$(DOCDIR)
 
 clean:

@@ -20,6 +20,8 @@
 
 enum pt_log_level { PT_LOG_ERROR = 0, PT_LOG_WARN, PT_LOG_INFO, PT_LOG_DEBUG };
 enum pt_log_format { PT_LOG_TEXT = 0, PT_LOG_JSON };
+/* How much of a client address the store keeps. */
+enum pt_store_ip { PT_STORE_IP_FULL = 0, PT_STORE_IP_PREFIX, PT_STORE_IP_NONE };
 
 #define PT_CONFIG_STR 256
 
@@ -56,6 +58,17 @@ typedef struct pt_config {
 	uint32_t match_half_life_ms;
 	uint32_t peer_left_window_ms;
 	uint32_t recent_contacts;
+	/* [store] */
+	uint32_t store_flush_ms;
+	enum pt_store_ip store_ip;
+	uint32_t store_retention_days;
+	/* [admin] */
+	char admin_socket[PT_CONFIG_STR];        /* "" = state_dir/admin.sock */
+	pt_cidr_list metrics_allow;              /* owned */
+	/* [tls] */
+	char tls_cert[PT_CONFIG_STR];            /* "" = plain ws:// */
+	char tls_key[PT_CONFIG_STR];
+	char tls_ca[PT_CONFIG_STR];              /* "" = no client certificates */
 } pt_config;
 
 enum pt_config_type {
@@ -111,7 +124,7 @@ void pt_config_write_markdown(FILE *f);
 /* Splits "listen" into host and port. 0 or -EINVAL. */
 int pt_config_listen_split(const char *listen, char *host, size_t hostlen, int *port);
 
-/* Deep copy and release (trusted_proxies owns memory). */
+/* Deep copy and release (the CIDR lists own memory). */
 int pt_config_copy(pt_config *dst, const pt_config *src);
 void pt_config_free(pt_config *c);
 

@@ -25,6 +25,7 @@
 _Static_assert(sizeof(enum pt_log_level) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum pt_log_format) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum pt_match_strategy) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum pt_store_ip) == sizeof(int), "enum size");
 
 static int check_listen(const char *v, char *err, size_t errlen);
 static int check_nonempty(const char *v, char *err, size_t errlen);
@@ -33,6 +34,7 @@ static int check_origins(const char *v, char *err, size_t errlen);
 static const char *const log_levels[] = { "error", "warn", "info", "debug", NULL };
 static const char *const log_formats[] = { "text", "json", NULL };
 static const char *const strategies[] = { "proximity", "random", NULL };
+static const char *const store_ips[] = { "full", "prefix", "none", NULL };
 
 #define FIELD(name) offsetof(pt_config, name), sizeof(((pt_config *)0)->name)
 #define U32(sec, name, def, lo, hi, rel, doc) \
@@ -58,6 +60,13 @@ static const struct section {
 	{ "liveness", "Heartbeats and timeouts." },
 	{ "security", "Which browsers may connect, and which proxies may name the client address." },
 	{ "matching", "How lookup ranks the holders of a hash, and who hears of a peer leaving." },
+	{ "store", "The sqlite database state_dir/peertrack.db: sessions, per-resource counters,\n"
+	           "offload reports, bans and the admin audit log (docs/OPERATIONS.md)." },
+	{ "admin", "The operator's interfaces: the admin socket (peertrackctl) and the\n"
+	           "/metrics and /stats.json HTTP endpoints." },
+	{ "tls", "Native TLS (wss://) for deployments without a reverse proxy. SIGHUP\n"
+	         "re-reads the certificate files (renewals) without dropping connections;\n"
+	         "changing the paths needs a restart." },
 };
 
 const pt_config_key pt_config_keys[] = {
@@ -132,6 +141,31 @@ const pt_config_key pt_config_keys[] = {
 	    "this time. 0 turns peer-left off."),
 	U32("matching", recent_contacts, "16", 0, 256, true,
 	    "Signal contacts remembered per peer for peer-left. 0 turns peer-left off."),
+
+	U32("store", store_flush_ms, "1000", 10, 60000, false,
+	    "Events are batched in memory and committed by a writer thread at least\n"
+	    "this often (and on shutdown). A crash loses at most this much."),
+	ENUM("store", store_ip, "full", store_ips, true,
+	     "Client address kept with each session: full; prefix (the /24 of IPv4,\n"
+	     "the /48 of IPv6); none."),
+	U32("store", store_retention_days, "30", 1, 36500, false,
+	    "Sessions, reports, counters and audit entries older than this are pruned."),
+
+	STR("admin", admin_socket, "", false, NULL,
+	    "Unix socket of the admin interface (mode 0660), JSON lines. Empty:\n"
+	    "state_dir/admin.sock. Never exposed on TCP."),
+	CIDRS("admin", metrics_allow, "127.0.0.0/8 ::1", true,
+	      "Addresses or CIDRs that may read /metrics and /stats.json (judged on the\n"
+	      "TCP peer address, never on proxy headers); others get 403."),
+
+	STR("tls", tls_cert, "", false, NULL,
+	    "PEM certificate chain (leaf first, e.g. certbot's fullchain.pem). Set\n"
+	    "together with tls_key to serve wss:// and https:// on listen. Empty: plain."),
+	STR("tls", tls_key, "", false, NULL,
+	    "PEM private key of tls_cert (e.g. certbot's privkey.pem)."),
+	STR("tls", tls_ca, "", false, NULL,
+	    "PEM CA certificates for mutual TLS: when set, every client must present\n"
+	    "a certificate issued by one of them. Empty: no client certificates."),
 };
 
 const size_t pt_config_nkeys = sizeof(pt_config_keys) / sizeof(pt_config_keys[0]);
@@ -658,6 +692,14 @@ int pt_config_validate(const pt_config *c, char *err, size_t errlen)
 		         c->max_signal_bytes, c->max_message_bytes);
 		return -1;
 	}
+	if (!c->tls_cert[0] != !c->tls_key[0]) {
+		snprintf(err, errlen, "tls_cert and tls_key must be set together");
+		return -1;
+	}
+	if (c->tls_ca[0] && !c->tls_cert[0]) {
+		snprintf(err, errlen, "tls_ca needs tls_cert and tls_key");
+		return -1;
+	}
 	return 0;
 }
 
@@ -699,19 +741,38 @@ static bool value_equal(const pt_config *a, const pt_config *b, const pt_config_
 	}
 }
 
+void pt_config_free(pt_config *c)
+{
+	for (size_t i = 0; i < pt_config_nkeys; i++) {
+		const pt_config_key *k = &pt_config_keys[i];
+		if (k->type == PT_CFG_CIDRS) {
+			pt_cidr_list *l = field(c, k);
+			pt_cidr_list_free(l);
+			l->v = NULL;
+			l->n = 0;
+		}
+	}
+}
+
 int pt_config_copy(pt_config *dst, const pt_config *src)
 {
 	*dst = *src;
-	if (cidrs_dup(&dst->trusted_proxies, &src->trusted_proxies) < 0)
-		return -ENOMEM;
+	for (size_t i = 0; i < pt_config_nkeys; i++) {
+		const pt_config_key *k = &pt_config_keys[i];
+		if (k->type == PT_CFG_CIDRS) {
+			pt_cidr_list *l = field(dst, k);
+			l->v = NULL;
+			l->n = 0;
+		}
+	}
+	for (size_t i = 0; i < pt_config_nkeys; i++) {
+		const pt_config_key *k = &pt_config_keys[i];
+		if (k->type == PT_CFG_CIDRS && cidrs_dup(field(dst, k), cfield(src, k)) < 0) {
+			pt_config_free(dst);
+			return -ENOMEM;
+		}
+	}
 	return 0;
-}
-
-void pt_config_free(pt_config *c)
-{
-	pt_cidr_list_free(&c->trusted_proxies);
-	c->trusted_proxies.v = NULL;
-	c->trusted_proxies.n = 0;
 }
 
 int pt_config_reload(pt_config *live, const pt_config *fresh, char *changed, size_t changedlen)
@@ -722,9 +783,20 @@ int pt_config_reload(pt_config *live, const pt_config *fresh, char *changed, siz
 	if (changed && changedlen)
 		changed[0] = '\0';
 	/* Allocate first, so a failure leaves live untouched. */
-	pt_cidr_list proxies;
-	if (cidrs_dup(&proxies, &fresh->trusted_proxies) < 0)
-		return -ENOMEM;
+	pt_cidr_list lists[4];
+	size_t nl = 0;
+	for (size_t i = 0; i < pt_config_nkeys; i++) {
+		const pt_config_key *k = &pt_config_keys[i];
+		if (k->type != PT_CFG_CIDRS || !k->reloadable)
+			continue;
+		if (nl == sizeof(lists) / sizeof(lists[0]) || cidrs_dup(&lists[nl], cfield(fresh, k)) < 0) {
+			while (nl--)
+				pt_cidr_list_free(&lists[nl]);
+			return -ENOMEM;
+		}
+		nl++;
+	}
+	nl = 0;
 
 	for (size_t i = 0; i < pt_config_nkeys; i++) {
 		const pt_config_key *k = &pt_config_keys[i];
@@ -732,7 +804,7 @@ int pt_config_reload(pt_config *live, const pt_config *fresh, char *changed, siz
 			if (k->type == PT_CFG_CIDRS) {
 				pt_cidr_list *l = field(live, k);
 				pt_cidr_list_free(l);
-				*l = proxies;
+				*l = lists[nl++];
 			} else {
 				memcpy(field(live, k), cfield(fresh, k), k->size);
 			}

@@ -1,5 +1,6 @@
 /* notify.c — systemd notification through libsystemd's sd_notify. */
 #include <stdbool.h>
+#include <time.h>
 #include <systemd/sd-daemon.h>
 
 #include "peertrack/notify.h"
@@ -11,7 +12,13 @@ void pt_notify_ready(int port)
 
 void pt_notify_reloading(void)
 {
-	sd_notify(0, "RELOADING=1");
+	struct timespec ts;
+
+	/* MONOTONIC_USEC lets systemd >= 253 pair this with Type=notify-reload;
+	 * older ones ignore it. */
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu",
+	           (unsigned long long)ts.tv_sec * 1000000ull + (unsigned long long)ts.tv_nsec / 1000);
 }
 
 void pt_notify_reloaded(void)

@@ -1,25 +1,74 @@
 /* http.c — plain HTTP on the daemon's port: GET /healthz for load balancers
- * and container health checks. Anything else is 404. */
+ * and container health checks, GET /metrics (Prometheus) and GET
+ * /stats.json for monitoring (metrics.c), the latter two only to
+ * metrics_allow. Anything else is 404. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "peertrack/log.h"
 #include "net.h"
 
-static int respond(struct lws *wsi, unsigned status, const char *type, const char *body, size_t len)
+/* body sits at pt_buf_text(b), with LWS_PRE bytes of headroom in front
+ * (pt_buf head), so it goes out in one lws_write whatever its size: lws
+ * keeps what the socket does not take at once and completes the
+ * transaction once it has drained. */
+static int respond_buf(struct lws *wsi, unsigned status, const char *type, const pt_buf *b)
 {
-	unsigned char buf[LWS_PRE + 2048], *start = buf + LWS_PRE, *p = start, *end = buf + sizeof(buf) - 1;
+	unsigned char hdr[LWS_PRE + 512], *start = hdr + LWS_PRE, *p = start, *end = hdr + sizeof(hdr) - 1;
 
-	if (lws_add_http_common_headers(wsi, status, type, len, &p, end) ||
+	if (lws_add_http_common_headers(wsi, status, type, b->len, &p, end) ||
 	    lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
 	                                 (const unsigned char *)"no-store", 8, &p, end) ||
 	    lws_finalize_write_http_header(wsi, start, &p, end))
 		return -1;
-	if (len > sizeof(buf) - LWS_PRE)
-		return -1;
-	memcpy(buf + LWS_PRE, body, len);
-	if (lws_write(wsi, buf + LWS_PRE, len, LWS_WRITE_HTTP_FINAL) != (int)len)
+	if (lws_write(wsi, (unsigned char *)pt_buf_text(b), b->len, LWS_WRITE_HTTP_FINAL) != (int)b->len)
 		return -1;
 	return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+static int respond(struct lws *wsi, unsigned status, const char *type, const char *body, size_t len)
+{
+	pt_buf b;
+	int r;
+
+	pt_buf_init(&b, LWS_PRE);
+	if (pt_buf_append(&b, body, len)) {
+		pt_buf_free(&b);
+		return -1;
+	}
+	r = respond_buf(wsi, status, type, &b);
+	pt_buf_free(&b);
+	return r;
+}
+
+/* Metrics are judged on the TCP peer address: a proxy's forwarding
+ * headers must not open them, and the proxy should not forward them. */
+static bool metrics_allowed(struct pt_server *srv, struct lws *wsi)
+{
+	char buf[128];
+	pt_addr a;
+
+	if (!lws_get_peer_simple(wsi, buf, sizeof(buf)) || pt_addr_parse(buf, strlen(buf), &a))
+		return false;
+	return pt_cidr_list_contains(&srv->cfg.metrics_allow, &a);
+}
+
+static int serve_rendered(struct lws *wsi, struct pt_server *srv, const char *type,
+                          int (*render)(struct pt_server *s, pt_buf *b))
+{
+	pt_buf b;
+	int r;
+
+	if (!metrics_allowed(srv, wsi))
+		return respond(wsi, HTTP_STATUS_FORBIDDEN, "text/plain", "forbidden\n", 10);
+	pt_buf_init(&b, LWS_PRE);
+	if (render(srv, &b)) {
+		pt_buf_free(&b);
+		return respond(wsi, HTTP_STATUS_INTERNAL_SERVER_ERROR, "text/plain", "out of memory\n", 14);
+	}
+	r = respond_buf(wsi, HTTP_STATUS_OK, type, &b);
+	pt_buf_free(&b);
+	return r;
 }
 
 int pt_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
@@ -35,15 +84,22 @@ int pt_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
 		if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) <= 0)
 			return respond(wsi, HTTP_STATUS_METHOD_NOT_ALLOWED, "text/plain", "GET only\n", 9);
 		if (!strcmp(uri, "/healthz")) {
-			bool ok = srv->stop_phase == 0;
+			bool running = srv->stop_phase == 0, ok = running && pt_ops_healthy(srv);
 
 			n = snprintf(body, sizeof(body),
-			             "{\"status\":\"%s\",\"peers\":%u,\"uptime_ms\":%llu}\n",
-			             ok ? "ok" : "stopping", pt_registry_count(srv->registry),
+			             "{\"status\":\"%s\",\"store\":\"%s\",\"peers\":%u,\"uptime_ms\":%llu}\n",
+			             ok ? "ok" : running ? "unhealthy" : "stopping",
+			             srv->store && pt_ops_healthy(srv) ? "ok" : "failing",
+			             pt_registry_count(srv->registry),
 			             (unsigned long long)(pt_server_now(srv) - srv->t0_ms));
 			return respond(wsi, ok ? HTTP_STATUS_OK : HTTP_STATUS_SERVICE_UNAVAILABLE,
 			               "application/json", body, (size_t)n);
 		}
+		if (!strcmp(uri, "/metrics"))
+			return serve_rendered(wsi, srv, "text/plain; version=0.0.4; charset=utf-8",
+			                      pt_metrics_render);
+		if (!strcmp(uri, "/stats.json"))
+			return serve_rendered(wsi, srv, "application/json", pt_stats_render);
 		return respond(wsi, HTTP_STATUS_NOT_FOUND, "text/plain", "not found\n", 10);
 	}
 	default:

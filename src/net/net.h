@@ -13,6 +13,7 @@
 #include <uv.h>
 
 #include "peertrack/addr.h"
+#include "peertrack/banlist.h"
 #include "peertrack/config.h"
 #include "peertrack/errors.h"
 #include "peertrack/id.h"
@@ -24,6 +25,7 @@
 #include "peertrack/registry.h"
 #include "peertrack/reply.h"
 #include "peertrack/server.h"
+#include "peertrack/store.h"
 
 /* Why a peer left, for logs and metrics. */
 enum pt_leave {
@@ -35,6 +37,7 @@ enum pt_leave {
 	PT_LEAVE_KICKED,
 	PT_LEAVE_SHUTDOWN,
 	PT_LEAVE_INTERNAL,
+	PT_LEAVE_BANNED,
 	PT_LEAVE__COUNT
 };
 const char *pt_leave_name(enum pt_leave r);
@@ -45,6 +48,7 @@ enum pt_refuse {
 	PT_REFUSE_FULL,
 	PT_REFUSE_PER_IP,
 	PT_REFUSE_SHUTDOWN,
+	PT_REFUSE_BANNED,
 	PT_REFUSE__COUNT
 };
 
@@ -59,6 +63,8 @@ typedef struct pt_stats {
 	uint64_t lookups_hit, lookups_miss;
 	uint64_t peer_left_sent;
 	uint64_t bytes_in, bytes_out;
+	uint64_t reports;                     /* offload reports received */
+	uint64_t offload_from_peers, offload_from_origin, offload_to_peers; /* bytes */
 } pt_stats;
 
 typedef struct pt_origins {
@@ -132,6 +138,8 @@ struct pt_server {
 	uv_timer_t stop_timer;
 	uv_signal_t sig_term, sig_int, sig_hup;
 	uint32_t sockets;     /* WebSocket connections open, admitted or not */
+	uint32_t fd_cap;      /* peers the descriptor limit allows (see fd_budget) */
+	uint32_t max_peers;   /* min(max_connections, fd_cap) */
 	int stop_phase;       /* 0 running, 1 closing peers, 2 destroying lws, 3 done */
 	uint64_t stop_deadline_ms;
 	uint64_t last_tick_ms;
@@ -140,6 +148,13 @@ struct pt_server {
 	pt_buf scratch;       /* reply encoding, reused */
 	uint32_t *picks;      /* lookup results, max_lookup_peers long */
 	uint32_t picks_cap;
+
+	/* Operations (ops.c): the store, bans, the admin socket. */
+	pt_store *store;      /* NULL until started */
+	char *db_path;
+	pt_banlist bans;
+	struct pt_admin *admin;
+	uint64_t last_ops_tick_ms;
 };
 
 static inline uint64_t pt_server_now(const struct pt_server *s) { return uv_now(s->loop); }
@@ -180,6 +195,9 @@ void pt_session_contact(pt_session *s, pt_session *other);
 /* Front-ends (v1.c). */
 int pt_v1_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len);
 void pt_v1_dispatch(pt_session *s, const char *frame, size_t len);
+
+/* Operations hooks (ops.c): store, bans, admin socket. */
+#include "ops.h"
 
 /* HTTP endpoints (http.c). */
 int pt_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len);

@@ -5,6 +5,10 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include "peertrack/log.h"
 #include "net.h"
@@ -13,9 +17,20 @@
  * torn down regardless (the contract is an exit within 5 s). */
 #define STOP_GRACE_MS 2000
 
+/* lws asks protocols[0] to judge each client certificate (mutual TLS) and
+ * takes 0 as "accept" whatever OpenSSL found: pass OpenSSL's verdict
+ * (len = preverify_ok) through instead. */
+static int v1_tls_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+                           void *in, size_t len)
+{
+	if (reason == LWS_CALLBACK_OPENSSL_PERFORM_CLIENT_CERT_VERIFICATION)
+		return len ? 0 : 1;
+	return pt_v1_callback(wsi, reason, user, in, len);
+}
+
 static const struct lws_protocols protocols[] = {
 	/* First = the default for upgrades that name no subprotocol. */
-	{ "peertrack-v1", pt_v1_callback, sizeof(pt_session), 4096, 0, NULL, 0 },
+	{ "peertrack-v1", v1_tls_callback, sizeof(pt_session), 4096, 0, NULL, 0 },
 	{ "http", pt_http_callback, 0, 0, 0, NULL, 0 },
 	{ NULL, NULL, 0, 0, 0, NULL, 0 }
 };
@@ -127,6 +142,7 @@ static void sweep(uv_timer_t *t)
 		s->last_tick_ms = now;
 		s->hooks.tick(s->hooks.arg);
 	}
+	pt_ops_tick(s);
 }
 
 static uint64_t sweep_interval(const pt_config *c)
@@ -198,6 +214,7 @@ void pt_server_stop(pt_server *s)
 	s->stop_deadline_ms = pt_server_now(s) + STOP_GRACE_MS;
 	lws_context_deprecate(s->lws, NULL);
 	close_all(s);
+	pt_ops_stop(s);
 	uv_timer_stop(&s->sweep_timer);
 	close_handle((uv_handle_t *)&s->sweep_timer);
 	uv_signal_stop(&s->sig_hup);
@@ -205,6 +222,109 @@ void pt_server_stop(pt_server *s)
 	close_handle((uv_handle_t *)&s->sig_term);
 	close_handle((uv_handle_t *)&s->sig_int);
 	uv_timer_start(&s->stop_timer, stop_step, 100, 0);
+}
+
+/* -- TLS ----------------------------------------------------------------- */
+
+/* Loads the files into a scratch SSL_CTX: a missing file, bad PEM or a key
+ * that does not match its certificate (a renewal caught half-way) is found
+ * here, before the live context is touched. */
+static int tls_check(const pt_config *c, char *err, size_t errlen)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+	const char *what = NULL, *file = NULL;
+
+	if (!ctx) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	ERR_clear_error();
+	if (SSL_CTX_use_certificate_chain_file(ctx, c->tls_cert) != 1)
+		what = "cannot load the certificate", file = c->tls_cert;
+	else if (SSL_CTX_use_PrivateKey_file(ctx, c->tls_key, SSL_FILETYPE_PEM) != 1)
+		what = ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH
+		       ? "the private key does not match the certificate"
+		       : "cannot load the private key",
+		file = c->tls_key;
+	else if (SSL_CTX_check_private_key(ctx) != 1)
+		what = "the private key does not match the certificate", file = c->tls_key;
+	else if (c->tls_ca[0] && SSL_CTX_load_verify_file(ctx, c->tls_ca) != 1)
+		what = "cannot load the CA certificates", file = c->tls_ca;
+	if (what) {
+		char ossl[256] = "";
+		unsigned long e = ERR_peek_last_error();
+
+		if (e)
+			ERR_error_string_n(e, ossl, sizeof(ossl));
+		snprintf(err, errlen, "%s '%s'%s%s", what, file, *ossl ? ": " : "", ossl);
+	}
+	ERR_clear_error();
+	SSL_CTX_free(ctx);
+	return what ? -1 : 0;
+}
+
+static void tls_log_cert(pt_server *s, const char *verb)
+{
+	union lws_tls_cert_info_results r;
+	char cn[80] = "?", until[64] = "?";
+	struct tm tm;
+
+	if (!lws_tls_vhost_cert_info(s->vhost, LWS_TLS_CERT_INFO_COMMON_NAME, &r,
+	                             sizeof(r.ns.name) - 1))
+		snprintf(cn, sizeof(cn), "%.*s", (int)sizeof(r.ns.name), r.ns.name);
+	if (!lws_tls_vhost_cert_info(s->vhost, LWS_TLS_CERT_INFO_VALIDITY_TO, &r, 0) &&
+	    gmtime_r(&r.time, &tm))
+		strftime(until, sizeof(until), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	pt_log_info("TLS certificate %s: %s (CN %s, valid until %s)", verb, s->cfg.tls_cert, cn,
+	            until);
+}
+
+/* SIGHUP: picks up renewed files at the paths the server started with.
+ * Live connections keep the certificate they were set up with; new ones get
+ * the new one. A bad renewal leaves the running certificate in place. */
+static void tls_reload(pt_server *s)
+{
+	char err[512];
+
+	if (!s->cfg.tls_cert[0] || !s->vhost)
+		return;
+	if (tls_check(&s->cfg, err, sizeof(err))) {
+		pt_log_error("TLS reload refused, keeping the running certificate: %s", err);
+		return;
+	}
+	lws_tls_cert_updated(s->lws, s->cfg.tls_cert, s->cfg.tls_key, NULL, 0, NULL, 0);
+	tls_log_cert(s, "reloaded");
+}
+
+/* -- descriptor budget ---------------------------------------------------- */
+
+/* Every peer holds a descriptor. lws' table stops short of RLIMIT_NOFILE
+ * (the store, admin socket and logs need some), and the peer limit stops
+ * short of lws' table, so that past it connections are still accepted and
+ * refused cleanly with 1013 — never left in the backlog with accept()
+ * failing on EMFILE. */
+#define FD_RESERVE 32
+
+static unsigned fd_budget(pt_server *s)
+{
+	struct rlimit rl;
+	unsigned table, headroom;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > 1u << 24)
+		rl.rlim_cur = 1u << 24;
+	table = rl.rlim_cur > 2 * FD_RESERVE ? (unsigned)rl.rlim_cur - FD_RESERVE : FD_RESERVE;
+	headroom = table / 16 < 16 ? 16 : table / 16 > 1024 ? 1024 : table / 16;
+	s->fd_cap = table > 2 * headroom ? table - headroom : table / 2;
+	return table;
+}
+
+static void apply_max_peers(pt_server *s)
+{
+	s->max_peers = s->cfg.max_connections < s->fd_cap ? s->cfg.max_connections : s->fd_cap;
+	if (s->max_peers < s->cfg.max_connections)
+		pt_log_warn("max_connections %u exceeds what RLIMIT_NOFILE allows: at most %u peers",
+		            s->cfg.max_connections, s->max_peers);
+	pt_registry_set_max(s->registry, s->max_peers);
 }
 
 /* -- reload -------------------------------------------------------------- */
@@ -217,6 +337,9 @@ int pt_server_reload(pt_server *s)
 
 	if (s->hooks.reloading)
 		s->hooks.reloading(s->hooks.arg);
+	/* Certificates first and whatever the config file says: a renewal hook
+	 * must not depend on the file being valid. */
+	tls_reload(s);
 	pt_config_defaults(&fresh);
 	if (s->config_path && pt_config_load(&fresh, s->config_path, err, sizeof(err)))
 		goto refuse;
@@ -242,7 +365,7 @@ int pt_server_reload(pt_server *s)
 		pt_log_warn("reload: %s changed but needs a restart", changed);
 	pt_origins_free(&s->origins);
 	s->origins = origins;
-	pt_registry_set_max(s->registry, s->cfg.max_connections);
+	apply_max_peers(s);
 	apply_log(&s->cfg);
 	uv_timer_set_repeat(&s->sweep_timer, sweep_interval(&s->cfg));
 	pt_config_free(&fresh);
@@ -285,16 +408,31 @@ int pt_server_start(pt_server *s)
 		return -1;
 	}
 
+	if (s->cfg.tls_cert[0]) {
+		char err[512];
+
+		if (tls_check(&s->cfg, err, sizeof(err))) {
+			pt_log_error("TLS: %s", err);
+			return -1;
+		}
+	}
+	/* The store and the admin socket come up before the listener, so the
+	 * first client finds its bans loaded. */
+	if (pt_ops_start(s))
+		return -1;
+
 	memset(&info, 0, sizeof(info));
 	info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_EXPLICIT_VHOSTS |
 	               LWS_SERVER_OPTION_VALIDATE_UTF8;
+	if (s->cfg.tls_cert[0])
+		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
 	info.foreign_loops = loops;
 	info.port = CONTEXT_PORT_NO_LISTEN;
 	info.user = s;
 	/* Seconds; lws drops connections whose handshake stalls this long. */
 	info.timeout_secs = (s->cfg.handshake_timeout_ms + 999) / 1000;
-	/* Leave fds for the store, logs and the admin socket. */
-	info.fd_limit_per_thread = s->cfg.max_connections + 64;
+	info.fd_limit_per_thread = fd_budget(s);
+	apply_max_peers(s);
 	/* lws clears s->lws when its teardown is complete. */
 	info.pcontext = &s->lws;
 	/* lws 4.1 loads its libuv glue as a plugin and may dlclose it from
@@ -318,12 +456,24 @@ int pt_server_start(pt_server *s)
 	info.timeout_secs = (s->cfg.handshake_timeout_ms + 999) / 1000;
 	if (!strchr(host, ':'))
 		info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
+	if (s->cfg.tls_cert[0]) {
+		/* lws keeps copies of the paths; tls_reload names them again. */
+		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+		info.ssl_cert_filepath = s->cfg.tls_cert;
+		info.ssl_private_key_filepath = s->cfg.tls_key;
+		if (s->cfg.tls_ca[0]) {
+			info.options |= LWS_SERVER_OPTION_REQUIRE_VALID_OPENSSL_CLIENT_CERT;
+			info.ssl_ca_filepath = s->cfg.tls_ca;
+		}
+	}
 	s->vhost = lws_create_vhost(s->lws, &info);
 	if (!s->vhost) {
-		pt_log_error("cannot listen on %s (address in use, or not a local address?)",
-		             s->cfg.listen);
+		pt_log_error("cannot listen on %s (address in use, not a local address, or bad TLS "
+		             "files?)", s->cfg.listen);
 		return -1;
 	}
+	if (s->cfg.tls_cert[0])
+		tls_log_cert(s, "loaded");
 	s->port = lws_get_vhost_listen_port(s->vhost);
 	s->t0_ms = pt_server_now(s);
 
@@ -339,8 +489,8 @@ int pt_server_start(pt_server *s)
 	uv_signal_start(&s->sig_int, on_signal, SIGINT);
 	uv_signal_start(&s->sig_hup, on_signal, SIGHUP);
 
-	pt_log_info("listening on %s%s%s:%d", strchr(host, ':') ? "[" : "", host,
-	            strchr(host, ':') ? "]" : "", s->port);
+	pt_log_info("listening on %s%s%s:%d%s", strchr(host, ':') ? "[" : "", host,
+	            strchr(host, ':') ? "]" : "", s->port, s->cfg.tls_cert[0] ? " (TLS)" : "");
 	if (s->hooks.ready)
 		s->hooks.ready(s->hooks.arg, s->port);
 	return 0;
@@ -358,11 +508,16 @@ void pt_server_free(pt_server *s)
 		/* After a stop, that call completed the teardown and
 		 * info.pcontext cleared s->lws. */
 		if (s->lws) {
-			uv_run(s->loop, UV_RUN_DEFAULT);
+			/* lws' handles close over a few loop turns. Other handles
+			 * (the admin socket) may keep the loop alive, so turn it a
+			 * bounded number of times instead of until it is empty. */
+			for (int i = 0; i < 16; i++)
+				uv_run(s->loop, UV_RUN_NOWAIT);
 			if (s->lws)
 				lws_context_destroy(s->lws);
 		}
 	}
+	pt_ops_free(s);
 	pt_registry_free(s->registry);
 	pt_index_free(s->index);
 	pt_match_free(s->match);

@@ -19,6 +19,7 @@ static const char *const leave_names[PT_LEAVE__COUNT] = {
 	[PT_LEAVE_KICKED] = "kicked",
 	[PT_LEAVE_SHUTDOWN] = "shutdown",
 	[PT_LEAVE_INTERNAL] = "internal",
+	[PT_LEAVE_BANNED] = "banned",
 };
 
 const char *pt_leave_name(enum pt_leave r)
@@ -135,7 +136,13 @@ int pt_session_client_addr(struct pt_server *srv, struct lws *wsi, pt_addr *out)
 		*out = fwd;
 		return 0;
 	}
+	/* lws parses X-Real-IP as a known token when built with its uncommon
+	 * headers (Debian's is), and then it is not among the custom ones. */
+#if defined(LWS_WITH_HTTP_UNCOMMON_HEADERS) || defined(LWS_HTTP_HEADERS_ALL)
+	n = lws_hdr_copy(wsi, buf, sizeof(buf), WSI_TOKEN_HTTP_X_REAL_IP);
+#else
 	n = lws_hdr_custom_copy(wsi, buf, sizeof(buf), "x-real-ip:", 10);
+#endif
 	if (n > 0 && !pt_addr_parse(buf, (size_t)n, &fwd))
 		*out = fwd;
 	return 0;
@@ -177,13 +184,18 @@ int pt_session_admit(pt_session *s, struct pt_server *srv, struct lws *wsi)
 		refuse(s, PT_CLOSE_GOING_AWAY, "server shutting down", PT_REFUSE_SHUTDOWN);
 		return 0;
 	}
+	if (pt_ops_banned(srv, &s->addr)) {
+		pt_log_info("refused %s: banned", addr);
+		refuse(s, PT_CLOSE_POLICY, "banned", PT_REFUSE_BANNED);
+		return 0;
+	}
 	n = lws_hdr_copy(wsi, origin, sizeof(origin), WSI_TOKEN_ORIGIN);
 	if (n <= 0 ? !c->allow_missing_origin : !pt_origins_allow(&srv->origins, origin)) {
 		pt_log_info("refused %s: origin '%s' not allowed", addr, n > 0 ? origin : "");
 		refuse(s, PT_CLOSE_POLICY, "origin not allowed", PT_REFUSE_ORIGIN);
 		return 0;
 	}
-	if (pt_registry_count(srv->registry) >= c->max_connections) {
+	if (pt_registry_count(srv->registry) >= srv->max_peers) {
 		refuse(s, PT_CLOSE_FULL, "server full", PT_REFUSE_FULL);
 		return 0;
 	}
@@ -219,6 +231,7 @@ int pt_session_admit(pt_session *s, struct pt_server *srv, struct lws *wsi)
 	pt_bucket_init(&s->strikes, c->rate_abuse_strikes, now);
 	s->state = PT_SESSION_LIVE;
 	srv->stats.connections++;
+	pt_ops_session_open(s);
 	pt_log_debug("peer %s connected from %s", s->id_str, addr);
 	return 1;
 
@@ -269,6 +282,7 @@ void pt_session_retire(pt_session *s, enum pt_leave why)
 	pt_index_remove_peer(srv->index, s->handle);
 	pt_match_clear_peer(srv->match, s->handle);
 	pt_registry_remove(srv->registry, s->handle);
+	pt_ops_session_close(s, why);
 	pt_log_debug("peer %s left (%s)", s->id_str, pt_leave_name(why));
 	notify_contacts(s);
 }
@@ -372,10 +386,12 @@ int pt_session_writable(pt_session *s)
 		return 0;
 	}
 	if (s->ping_due) {
-		unsigned char ping[LWS_PRE];
+		/* With a payload: lws 4.1 does not report an empty pong
+		 * (LWS_CALLBACK_RECEIVE_PONG), and the pong is the heartbeat. */
+		unsigned char ping[LWS_PRE + 2] = { [LWS_PRE] = 'p', [LWS_PRE + 1] = 't' };
 
 		s->ping_due = false;
-		if (lws_write(s->wsi, ping + LWS_PRE, 0, LWS_WRITE_PING) < 0)
+		if (lws_write(s->wsi, ping + LWS_PRE, 2, LWS_WRITE_PING) < 0)
 			return -1;
 		if (s->q_head)
 			lws_callback_on_writable(s->wsi);

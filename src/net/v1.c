@@ -73,6 +73,7 @@ static void on_announce(pt_session *s, const pt_msg *m)
 		made[i] = (uint8_t)r;
 		added += (size_t)r;
 	}
+	pt_ops_count(srv, m->hashes, m->n_hashes, PT_CNT_ANNOUNCES);
 	send_ack(s, &m->rid, added);
 out:
 	if (made != small)
@@ -120,6 +121,8 @@ static void on_lookup(pt_session *s, const pt_msg *m)
 		srv->stats.lookups_hit++;
 	else
 		srv->stats.lookups_miss++;
+	pt_ops_count(srv, &m->hash, 1, PT_CNT_LOOKUPS);
+	pt_ops_count(srv, &m->hash, 1, got ? PT_CNT_HITS : PT_CNT_MISSES);
 	pt_buf_reset(&srv->scratch);
 	if (pt_reply_peers(&srv->scratch, &m->rid, &m->hash, ids, got))
 		pt_session_error(s, &m->rid, PT_E_INTERNAL, "out of memory");
@@ -174,8 +177,9 @@ static void on_ping(pt_session *s, const pt_msg *m)
 
 static void on_report(pt_session *s, const pt_msg *m)
 {
-	/* Offload reports are kept by the store; without one they are only
-	 * acknowledged. */
+	/* Counted and queued for the store (ops.c); the ack means "received",
+	 * not "on disk": the store commits within store_flush_ms. */
+	pt_ops_report(s, m);
 	send_ack(s, &m->rid, 0);
 }
 
@@ -318,7 +322,10 @@ int pt_v1_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user
 		s->last_rx_ms = pt_server_now(srv);
 		receive(s, in, len, lws_is_first_fragment(wsi), lws_is_final_fragment(wsi),
 		        lws_frame_is_binary(wsi));
-		return s->close_code ? pt_session_close_now(s) : 0;
+		/* A close decided here happens on the timer pt_session_close set:
+		 * lws 4.1 drops the socket without the close frame when RECEIVE
+		 * returns -1, and the client would never see 1009 or 4001. */
+		return 0;
 
 	case LWS_CALLBACK_TIMER:
 		return s->srv && s->close_code ? pt_session_close_now(s) : 0;

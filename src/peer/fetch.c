@@ -6,6 +6,7 @@
  * far; a SHA-256 mismatch at the end discards them all. */
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -47,7 +48,7 @@ static void try_next(pt_fetch *f);
 static void end_attempt(pt_fetch *f, const char *result, const char *detail)
 {
 	json_t *a = json_pack("{s:s,s:s,s:f}", "peer", f->peers[f->cur], "result", result,
-	                      "ms", pt_peer_now_ms() - f->t_offer);
+	                      "ms", round((pt_peer_now_ms() - f->t_offer) * 10) / 10);
 
 	if (a && detail)
 		json_object_set_new(a, "detail", json_string(detail));
@@ -75,23 +76,33 @@ static void fail_attempt(pt_fetch *f, const char *result, const char *detail)
 	try_next(f);
 }
 
+/* Timings to 0.1 ms: finer is noise, and it keeps the lines readable. */
+static json_t *ms(double v)
+{
+	return json_real(round(v * 10) / 10);
+}
+
 static json_t *result_json(pt_fetch *f, bool ok)
 {
 	double xfer = f->t_done - f->t_request;
-	json_t *o = json_pack("{s:s,s:b,s:s,s:I,s:f,s:O}",
+	json_t *o = json_pack("{s:s,s:b,s:s,s:I,s:f}",
 	                      "event", "fetched", "ok", ok, "hash", f->hex,
 	                      "bytes", (json_int_t)(f->finished ? f->size : f->data->len),
-	                      "lookup_ms", f->t_peers - f->t_lookup, "attempts", f->attempts);
+	                      "lookup_ms", round((f->t_peers - f->t_lookup) * 10) / 10);
 
 	if (o && ok) {
 		json_object_set_new(o, "peer", json_string(f->peers[f->cur]));
-		json_object_set_new(o, "offer_open_ms", json_real(f->t_open - f->t_offer));
-		json_object_set_new(o, "transfer_ms", json_real(xfer));
+		json_object_set_new(o, "offer_open_ms", ms(f->t_open - f->t_offer));
+		json_object_set_new(o, "transfer_ms", ms(xfer));
 		json_object_set_new(o, "mib_per_s",
-		                    json_real(xfer > 0 ? f->attempt_bytes / 1048576.0 / (xfer / 1000.0) : 0));
-		json_object_set_new(o, "total_ms", json_real(f->t_done - f->t0));
+		                    ms(xfer > 0 ? f->attempt_bytes / 1048576.0 / (xfer / 1000.0) : 0));
+		json_object_set_new(o, "startup_ms", ms(f->t_lookup - f->t0));
+		json_object_set_new(o, "total_ms", ms(f->t_done - f->t0));
 		json_object_set_new(o, "path", json_string(f->out));
 	}
+	/* Last, so a line-oriented reader finds the top-level "peer" first. */
+	if (o)
+		json_object_set(o, "attempts", f->attempts);
 	return o;
 }
 
@@ -340,6 +351,8 @@ void pt_fetch_start(pt_fetch *f)
 	if (f->max_peers)
 		json_object_set_new(m, "max", json_integer(f->max_peers));
 	f->t_lookup = pt_peer_now_ms();
+	if (f->app->verbose)
+		pt_peer_note(f->app, "ready to fetch after %.1f ms (connect, DTLS certificate)", f->t_lookup - f->t0);
 	f->lookup_rid = pt_sig_request(f->app->sig, m);
 	json_decref(m);
 	if (f->lookup_rid < 0)

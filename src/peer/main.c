@@ -48,7 +48,8 @@ static void usage(FILE *f)
 "      --max N          fetch: ask the daemon for at most N holders\n"
 "      --stay           fetch: keep serving after the download\n"
 "  -t, --timeout MS     a fetch attempt with no progress for MS fails over to the\n"
-"                       next holder (default %d)\n"
+"                       next holder; also the limit for the daemon's welcome\n"
+"                       (default %d)\n"
 "  -j, --json           results as JSON lines on stdout, with timings (lookup,\n"
 "                       offer->open, transfer, MiB/s)\n"
 "  -v, --verbose        progress on stderr\n"
@@ -84,7 +85,7 @@ void pt_peer_emit(pt_peer *p, json_t *obj, const char *fmt, ...)
 	va_list ap;
 
 	if (p->json && obj) {
-		char *s = json_dumps(obj, JSON_COMPACT);
+		char *s = json_dumps(obj, JSON_COMPACT | JSON_REAL_PRECISION(10));
 
 		if (s)
 			printf("%s\n", s);
@@ -211,6 +212,10 @@ static void on_welcome(void *arg, const char *id, json_t *w)
 {
 	pt_peer *p = arg;
 
+	if (p->connect_timer) {
+		g_source_remove(p->connect_timer);
+		p->connect_timer = 0;
+	}
 	memcpy(p->id, id, PT_ID_CHARS + 1);
 	pt_peer_emit(p, json_pack("{s:s,s:s}", "event", "id", "id", id), "id %s", id);
 	if (p->lookup_only) {
@@ -225,7 +230,18 @@ static void on_welcome(void *arg, const char *id, json_t *w)
 	}
 	if (p->pending_announce->len)
 		pt_peer_announce(p);
-	if (p->fetch)
+	/* A fetch waits for the certificate, so that offer->open measures the
+	 * connection, not the process's one-time key generation. */
+	if (p->fetch && p->warm)
+		pt_fetch_start(p->fetch);
+}
+
+static void on_warm(void *arg)
+{
+	pt_peer *p = arg;
+
+	p->warm = true;
+	if (p->fetch && p->id[0])
 		pt_fetch_start(p->fetch);
 }
 
@@ -306,6 +322,16 @@ static void on_closed(void *arg, int code, const char *why)
 
 static const pt_sig_cbs sig_cbs = { on_welcome, on_message, on_closed };
 
+static gboolean on_connect_timeout(gpointer data)
+{
+	pt_peer *p = data;
+
+	p->connect_timer = 0;
+	pt_peer_note(p, "no welcome from the daemon within %u ms", p->timeout_ms);
+	pt_peer_quit(p, PT_EXIT_SERVER);
+	return G_SOURCE_REMOVE;
+}
+
 static gboolean on_unix_signal(gpointer data)
 {
 	pt_peer *p = data;
@@ -354,7 +380,6 @@ int main(int argc, char **argv)
 	enum cmd cmd;
 	int c, rc;
 	GstElementFactory *wf;
-	guint sigs[2];
 	GThread *warm;
 
 	if (!server || !*server)
@@ -416,7 +441,7 @@ int main(int argc, char **argv)
 	}
 	gst_object_unref(wf);
 
-	warm = pt_rtc_warm_up();
+	warm = pt_rtc_warm_up(on_warm, &p);
 	p.loop = g_main_loop_new(NULL, FALSE);
 	p.resources = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)pt_resource_free);
 	p.serves = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, pt_serve_destroy);
@@ -451,15 +476,16 @@ int main(int argc, char **argv)
 		}
 	}
 	if (p.exit_code < 0) {
-		sigs[0] = g_unix_signal_add(SIGINT, on_unix_signal, &p);
-		sigs[1] = g_unix_signal_add(SIGTERM, on_unix_signal, &p);
+		p.connect_timer = g_timeout_add(p.timeout_ms, on_connect_timeout, &p);
+		g_unix_signal_add(SIGINT, on_unix_signal, &p);
+		g_unix_signal_add(SIGTERM, on_unix_signal, &p);
 		g_main_loop_run(p.loop);
-		g_source_remove(sigs[0]);
-		g_source_remove(sigs[1]);
 	}
 	rc = p.exit_code < 0 ? PT_EXIT_OK : p.exit_code;
 	g_thread_join(warm);
 
+	if (p.connect_timer)
+		g_source_remove(p.connect_timer);
 	pt_fetch_free(p.fetch);
 	pt_serve_free_all(&p);
 	pt_sig_free(p.sig);
@@ -467,6 +493,9 @@ int main(int argc, char **argv)
 	g_ptr_array_unref(p.pending_announce);
 	g_hash_table_unref(p.serves);
 	g_hash_table_unref(p.resources);
+	/* The SIGINT/SIGTERM sources stay: removing one restores the default,
+	 * fatal disposition, and a second SIGTERM (timeout(1) sends one to the
+	 * child and one to its group) must not kill us during the exit. */
 	g_main_loop_unref(p.loop);
 	gst_deinit();
 	return rc;

@@ -39,6 +39,8 @@ typedef struct pt_peer {
 	pt_sig *sig;
 	char id[PT_ID_CHARS + 1];
 	int exit_code;
+	guint connect_timer;  /* until the welcome */
+	bool warm;            /* the DTLS certificate exists (pt_rtc_warm_up) */
 	/* options */
 	bool json, verbose, corrupt;
 	unsigned timeout_ms;   /* a fetch attempt without progress this long fails */

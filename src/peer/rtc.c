@@ -540,6 +540,19 @@ void pt_rtc_free(pt_rtc *r)
 	rtc_unref(r);
 }
 
+typedef struct warm {
+	void (*done)(void *arg);
+	void *arg;
+} warm;
+
+static gboolean warm_done(gpointer data)
+{
+	warm *w = data;
+
+	w->done(w->arg);
+	return G_SOURCE_REMOVE;
+}
+
 static gpointer warm_up(gpointer data)
 {
 	/* dtlsdec fetches the process-wide certificate agent on creation. */
@@ -547,10 +560,15 @@ static gpointer warm_up(gpointer data)
 
 	if (e)
 		gst_object_unref(e);
+	g_idle_add_full(G_PRIORITY_DEFAULT, warm_done, data, g_free);
 	return NULL;
 }
 
-GThread *pt_rtc_warm_up(void)
+GThread *pt_rtc_warm_up(void (*done)(void *arg), void *arg)
 {
-	return g_thread_new("dtls-warm-up", warm_up, NULL);
+	warm *w = g_new(warm, 1);
+
+	w->done = done;
+	w->arg = arg;
+	return g_thread_new("dtls-warm-up", warm_up, w);
 }

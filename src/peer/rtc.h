@@ -50,10 +50,11 @@ void pt_rtc_set_low(pt_rtc *r, uint64_t low);
 
 void pt_rtc_free(pt_rtc *r);
 
-/* GStreamer generates one DTLS certificate per process, on first use, which
- * costs ~150 ms; this starts it on a thread so it overlaps with connecting
- * to the daemon. Join the returned thread (g_thread_join) before exiting. */
-GThread *pt_rtc_warm_up(void);
+/* GStreamer generates one DTLS certificate (RSA) per process, on first use,
+ * which costs 250-600 ms here; this starts it on a thread so it overlaps
+ * with connecting to the daemon, then calls done(arg) on the main loop.
+ * Join the returned thread (g_thread_join) before exiting. */
+GThread *pt_rtc_warm_up(void (*done)(void *arg), void *arg);
 
 /* True if an "a=candidate" value or a trickled candidate names 127.0.0.1
  * (shared with the SDP filter; exposed for tests). */

@@ -53,8 +53,8 @@ static int load_text(const char *text, pt_config *c, char *err, size_t errlen)
 static void test_table(void **state)
 {
 	(void)state;
-	/* Every field of struct pt_config is a row: 26 fields today. */
-	assert_int_equal(pt_config_nkeys, 26);
+	/* Every field of struct pt_config is a row: 34 fields today. */
+	assert_int_equal(pt_config_nkeys, 34);
 	size_t covered = 0;
 	for (size_t i = 0; i < pt_config_nkeys; i++) {
 		const pt_config_key *k = &pt_config_keys[i];
@@ -114,6 +114,11 @@ static void test_defaults(void **state)
 	assert_int_equal(c.match_half_life_ms, 30000);
 	assert_int_equal(c.peer_left_window_ms, 60000);
 	assert_int_equal(c.recent_contacts, 16);
+	assert_int_equal(c.store_flush_ms, 1000);
+	assert_int_equal(c.store_ip, PT_STORE_IP_FULL);
+	assert_int_equal(c.store_retention_days, 30);
+	assert_string_equal(c.admin_socket, "");
+	assert_int_equal(c.metrics_allow.n, 2);
 	pt_config_free(&c);
 }
 
@@ -356,33 +361,39 @@ static void test_validate(void **state)
 	assert_int_equal(pt_config_validate(&c, err, sizeof(err)), -1);
 	assert_string_equal(err, "timeout_ms (15000) must be greater than heartbeat_ms (15000)");
 
+	pt_config_free(&c);
 	pt_config_defaults(&c);
 	c.max_signal_bytes = c.max_message_bytes;
 	assert_int_equal(pt_config_validate(&c, err, sizeof(err)), -1);
 	assert_string_equal(err, "max_signal_bytes (65536) must be less than max_message_bytes (65536)");
 
+	pt_config_free(&c);
 	pt_config_defaults(&c);
 	c.rate_burst = 0;
 	assert_int_equal(pt_config_validate(&c, err, sizeof(err)), -1);
 	assert_string_equal(err, "rate_burst: 0 is out of range 1..1000000");
 
+	pt_config_free(&c);
 	pt_config_defaults(&c);
 	strcpy(c.listen, "nowhere");
 	assert_int_equal(pt_config_validate(&c, err, sizeof(err)), -1);
 	assert_string_equal(err, "listen: 'nowhere' is not HOST:PORT or [IPV6]:PORT (port 0..65535)");
 
+	pt_config_free(&c);
 	pt_config_defaults(&c);
 	strcpy(c.allowed_origins, "https://ok.example junk");
 	assert_int_equal(pt_config_validate(&c, err, sizeof(err)), -1);
 	assert_string_equal(err,
 	                    "allowed_origins: 'junk' is not * or a lowercase scheme://host[:port]");
 
+	pt_config_free(&c);
 	pt_config_defaults(&c);
 	c.log_level = (enum pt_log_level)9;
 	assert_int_equal(pt_config_validate(&c, err, sizeof(err)), -1);
 	assert_string_equal(err, "log_level: 9 is not a valid value");
 
 	/* A file can pass key by key and still fail the cross checks. */
+	pt_config_free(&c);
 	assert_int_equal(load_text("heartbeat_ms = 60000\n", &c, err, sizeof(err)), 0);
 	assert_int_equal(pt_config_validate(&c, err, sizeof(err)), -1);
 	assert_string_equal(err, "timeout_ms (45000) must be greater than heartbeat_ms (60000)");

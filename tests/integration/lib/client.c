@@ -231,6 +231,8 @@ static struct lws_context *context(void)
 	memset(&info, 0, sizeof(info));
 	info.port = CONTEXT_PORT_NO_LISTEN;
 	info.protocols = protocols;
+	/* Send Origin as given; lws would otherwise prefix "http://". */
+	info.options = LWS_SERVER_OPTION_JUST_USE_RAW_ORIGIN;
 	info.gid = -1;
 	info.uid = -1;
 	ctx = lws_create_context(&info);

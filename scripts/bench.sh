@@ -1,0 +1,248 @@
+#!/usr/bin/env bash
+# bench.sh — `make bench`: peertrackd against the echo/forward baseline
+# (tests/bench/echo_server.c) and the PeerJS server (npm `peer`), all on
+# 127.0.0.1, driven by bin/peertrack-bench. Results: one JSON object per
+# run in build/bench/runs-STAMP.jsonl, the summary (ratios pair by pair,
+# medians, spread) printed and written to build/bench/summary-STAMP.json.
+#
+#   scripts/bench.sh                 the whole suite (about 10 minutes)
+#   ROUNDS=3 DURATION=3 scripts/bench.sh   shorter
+#   ONLY="relay idle" scripts/bench.sh     some parts: relay latency idle tracker lookup
+#
+# Relay runs alternate A, B, C, A, B, C ... (peertrack, echo, peerjs) so a
+# slow phase of the machine hits every target alike; each round gives one
+# ratio per comparison. Every wait is bounded; a trap kills every server.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROUNDS="${ROUNDS:-5}" DURATION="${DURATION:-5}" WARMUP="${WARMUP:-1}"
+PAIRS="${PAIRS:-50}" SIZE="${SIZE:-500}"
+IDLE_SIZES="${IDLE_SIZES:-1000 5000 18000}" IDLE_REPEAT="${IDLE_REPEAT:-2}"
+HOLDERS="${HOLDERS:-10 100 1000 10000 17000}"
+ONLY="${ONLY:-relay latency idle tracker lookup}"
+BENCH=bin/peertrack-bench DAEMON=bin/peertrackd ECHO=build/tests/bench/echo_server
+PEERJS_DIR=tests/bench/peerjs
+
+make -s all build/tests/bench/echo_server >/dev/null
+mkdir -p build/bench
+stamp=$(date +%Y%m%d-%H%M%S)
+out="build/bench/runs-$stamp.jsonl" summary="build/bench/summary-$stamp.json"
+tmp=$(mktemp -d)
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	rm -rf "$tmp"
+}
+trap cleanup EXIT INT TERM
+
+have_peerjs=0
+if command -v node >/dev/null && command -v npm >/dev/null; then
+	if [ ! -d "$PEERJS_DIR/node_modules/peer" ]; then
+		(cd "$PEERJS_DIR" && timeout 300 npm ci --no-audit --no-fund >/dev/null) || true
+	fi
+	[ -d "$PEERJS_DIR/node_modules/peer" ] && have_peerjs=1
+fi
+[ $have_peerjs = 1 ] || echo "note: node/npm or the peer package missing: PeerJS runs skipped"
+
+# start NAME CMD...: runs CMD (its log in $tmp/NAME.log), waits up to 15 s
+# for "listening on 127.0.0.1:PORT"; sets PORT and PID.
+start() {
+	local name=$1; shift
+	"$@" >"$tmp/$name.log" 2>&1 &
+	PID=$!; pids+=("$PID")
+	for _ in $(seq 1 150); do
+		PORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$tmp/$name.log" | head -1)
+		[ -n "$PORT" ] && return 0
+		kill -0 "$PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	echo "$name did not start:" >&2; cat "$tmp/$name.log" >&2; exit 1
+}
+
+stop() {
+	kill "$1" 2>/dev/null || true
+	for _ in $(seq 1 100); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
+	kill -9 "$1" 2>/dev/null || true
+}
+
+start_daemon() {
+	rm -rf "$tmp/state"; mkdir -p "$tmp/state"
+	cat >"$tmp/pt.conf" <<EOF
+state_dir = $tmp/state
+max_connections = 19000
+max_connections_per_ip = 1000000
+rate_messages_per_sec = 1000000
+rate_burst = 1000000
+max_hashes_per_peer = 100000
+EOF
+	start daemon "$DAEMON" -c "$tmp/pt.conf" --listen 127.0.0.1:0
+	D_PORT=$PORT D_PID=$PID
+}
+start_echo() { start echo "$ECHO" --listen 127.0.0.1:0; E_PORT=$PORT E_PID=$PID; }
+start_peerjs() { start peerjs node "$PEERJS_DIR/start.js" 0; J_PORT=$PORT J_PID=$PID; }
+
+# bench LABEL ARGS...: one run, its JSON appended to $out (with the label).
+bench() {
+	local label=$1; shift
+	local line
+	if ! line=$(timeout 600 "$BENCH" --json --label "$label" "$@"); then
+		echo "run failed: $label $*" >&2
+		return 0
+	fi
+	echo "$line" >>"$out"
+	python3 -c 'import json,sys; r=json.loads(sys.argv[1]); print("  %-28s %10.0f/s  p50 %6d us  p99 %6d us  conn %6d  gen %.2f / target %.2f cores  rss/peer %6.0f B  load %.1f" % (r["label"], r["rate"], r["latency_us"]["p50"], r["latency_us"]["p99"], r["connected"], r["gen_cores"], r["target_cores"], r["rss_per_peer_bytes"], r["load_before"]))' "$line"
+}
+
+want() { case " $ONLY " in *" $1 "*) return 0 ;; esac; return 1; }
+
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), kernel $(uname -r)"
+echo "files: ulimit -Hn $(ulimit -Hn); results in $out"
+
+relay_args=(--mode relay --peers $((PAIRS * 2)) --size "$SIZE" --warmup "$WARMUP" --duration "$DURATION")
+if want relay || want latency; then
+	start_daemon; start_echo
+	if [ $have_peerjs = 1 ]; then start_peerjs; fi
+	for k in 1 4; do
+		want relay || break
+		echo "relay, $PAIRS pairs, $SIZE-byte payload, $k in flight per pair: $ROUNDS rounds of A/B/C"
+		for r in $(seq 1 "$ROUNDS"); do
+			bench "relay-k$k-peertrack-$r" "${relay_args[@]}" --inflight $k --target "127.0.0.1:$D_PORT" --target-pid "$D_PID"
+			bench "relay-k$k-echo-$r" "${relay_args[@]}" --inflight $k --proto echo --target "127.0.0.1:$E_PORT" --target-pid "$E_PID"
+			if [ $have_peerjs = 1 ]; then bench "relay-k$k-peerjs-$r" "${relay_args[@]}" --inflight $k --proto peerjs --target "127.0.0.1:$J_PORT" --target-pid "$J_PID"; fi
+		done
+	done
+	if want latency; then
+		# Half of peertrack's saturated rate (the best median of the runs above,
+		# or RATE=), open loop: latency counts from the scheduled send time.
+		sat=${RATE:-$(python3 - "$out" <<'EOF'
+import json, sys, statistics
+rs = [json.loads(l) for l in open(sys.argv[1])]
+best = 0
+for k in (1, 4):
+    v = [r["rate"] for r in rs if r["label"].startswith("relay-k%d-peertrack-" % k)]
+    if v: best = max(best, statistics.median(v))
+print(int(best) or 40000)
+EOF
+)}
+		half=$((sat / 2))
+		echo "latency at half of peertrack's saturated rate: $half msg/s (open loop), $ROUNDS rounds"
+		for r in $(seq 1 "$ROUNDS"); do
+			bench "latency-half-peertrack-$r" "${relay_args[@]}" --msg-rate "$half" --target "127.0.0.1:$D_PORT" --target-pid "$D_PID"
+			bench "latency-half-echo-$r" "${relay_args[@]}" --msg-rate "$half" --proto echo --target "127.0.0.1:$E_PORT" --target-pid "$E_PID"
+		done
+	fi
+	stop "$D_PID"; stop "$E_PID"
+	if [ $have_peerjs = 1 ]; then stop "$J_PID"; fi
+fi
+
+if want tracker; then
+	echo "tracker: 50 peers, closed loop, 80% lookup / 10% announce / 10% withdraw, Zipf(1.0) over 10000 hashes"
+	start_daemon
+	for r in $(seq 1 "$ROUNDS"); do
+		bench "tracker-$r" --mode tracker --peers 50 --hashes 10 --population 10000 --warmup "$WARMUP" --duration "$DURATION" --target "127.0.0.1:$D_PORT" --target-pid "$D_PID"
+	done
+	stop "$D_PID"
+fi
+
+if want lookup; then
+	echo "lookup cost against one hash's holder count: live (20 askers, closed loop), then in process"
+	start_daemon
+	for r in 1 2; do
+		for h in $HOLDERS; do
+			bench "lookup-h$h-$r" --mode lookup --holders "$h" --peers 20 --rate 5000 --warmup "$WARMUP" --duration "$DURATION" --target "127.0.0.1:$D_PORT" --target-pid "$D_PID"
+		done
+	done
+	stop "$D_PID"
+	line=$(timeout 600 "$BENCH" --mode scale --json --label scale --scale-list 10,100,1000,10000,100000)
+	echo "$line" >>"$out"
+	"$BENCH" --mode scale --scale-list 10,100,1000,10000,100000 | sed 's/^/  /'
+fi
+
+if want idle; then
+	echo "idle: N peers announcing 10 hashes each, then heartbeats only; a fresh server per run"
+	for n in $IDLE_SIZES; do
+		for r in $(seq 1 "$IDLE_REPEAT"); do
+			start_daemon
+			bench "idle-$n-peertrack-$r" --mode idle --peers "$n" --hashes 10 --workers 2 --rate 5000 --warmup 1 --duration 3 --target "127.0.0.1:$D_PORT" --target-pid "$D_PID"
+			stop "$D_PID"
+		done
+	done
+	n=$(echo "$IDLE_SIZES" | awk '{print $NF}')
+	start_echo
+	bench "idle-$n-echo-1" --mode idle --proto echo --peers "$n" --workers 2 --rate 5000 --warmup 1 --duration 3 --target "127.0.0.1:$E_PORT" --target-pid "$E_PID"
+	stop "$E_PID"
+	if [ $have_peerjs = 1 ]; then
+		start_peerjs
+		bench "idle-5000-peerjs-1" --mode idle --proto peerjs --peers 5000 --workers 2 --rate 2000 --warmup 1 --duration 3 --target "127.0.0.1:$J_PORT" --target-pid "$J_PID"
+		stop "$J_PID"
+	fi
+fi
+
+python3 - "$out" "$summary" <<'EOF'
+import json, statistics, sys
+rs = [json.loads(l) for l in open(sys.argv[1])]
+by = {r["label"]: r for r in rs}
+S = {"runs": sys.argv[1], "relay": {}, "latency": {}, "idle": {}, "tracker": {}, "lookup": {}}
+
+def series(prefix):
+    out = []
+    i = 1
+    while prefix + str(i) in by:
+        out.append(by[prefix + str(i)]); i += 1
+    return out
+
+def spread(v):
+    return {"median": statistics.median(v), "min": min(v), "max": max(v), "n": len(v)} if v else None
+
+print("\n== summary")
+for k in (1, 4):
+    a = series("relay-k%d-peertrack-" % k)
+    if not a: continue
+    entry = {"peertrack": spread([r["rate"] for r in a]),
+             "peertrack_p99_us": spread([r["latency_us"]["p99"] for r in a])}
+    line = "relay %d in flight: peertrack %.0f/s (%.0f..%.0f)" % (k, entry["peertrack"]["median"], entry["peertrack"]["min"], entry["peertrack"]["max"])
+    for other in ("echo", "peerjs"):
+        b = series("relay-k%d-%s-" % (k, other))
+        if not b: continue
+        ratios = [x["rate"] / y["rate"] for x, y in zip(a, b) if y["rate"] > 0]
+        entry[other] = spread([r["rate"] for r in b])
+        entry["ratio_vs_" + other] = {"pairs": [round(x, 3) for x in ratios], **spread(ratios)}
+        line += "; %s %.0f/s, ratio %.2f (%.2f..%.2f) %s" % (other, entry[other]["median"], entry["ratio_vs_" + other]["median"], min(ratios), max(ratios), [round(x, 2) for x in ratios])
+    entry["gen_cores"] = spread([r["gen_cores"] for r in a])
+    entry["target_cores"] = spread([r["target_cores"] for r in a])
+    entry["load"] = spread([r["load_before"] for r in a])
+    S["relay"]["k%d" % k] = entry
+    print(line)
+for t in ("peertrack", "echo"):
+    a = series("latency-half-%s-" % t)
+    if a:
+        S["latency"][t] = {"msg_rate": a[0]["msg_rate"], "rate": spread([r["rate"] for r in a]),
+                           "p50_us": spread([r["latency_us"]["p50"] for r in a]),
+                           "p99_us": spread([r["latency_us"]["p99"] for r in a]),
+                           "p999_us": spread([r["latency_us"]["p999"] for r in a])}
+        x = S["latency"][t]
+        print("latency at %.0f msg/s, %s: p50 %d us, p99 %d us (%d..%d), p99.9 %d us" % (x["msg_rate"], t, x["p50_us"]["median"], x["p99_us"]["median"], x["p99_us"]["min"], x["p99_us"]["max"], x["p999_us"]["median"]))
+a = series("tracker-")
+if a:
+    S["tracker"] = {"rate": spread([r["rate"] for r in a]), "p50_us": spread([r["latency_us"]["p50"] for r in a]),
+                    "p99_us": spread([r["latency_us"]["p99"] for r in a])}
+    print("tracker: %.0f req/s (%.0f..%.0f), p50 %d us, p99 %d us" % (S["tracker"]["rate"]["median"], S["tracker"]["rate"]["min"], S["tracker"]["rate"]["max"], S["tracker"]["p50_us"]["median"], S["tracker"]["p99_us"]["median"]))
+for r in rs:
+    if r["label"].startswith("lookup-h"):
+        h = r["holders"]
+        S["lookup"].setdefault(str(h), []).append({"rate": r["rate"], "p50_us": r["latency_us"]["p50"], "p99_us": r["latency_us"]["p99"]})
+    if r["label"] == "scale":
+        S["lookup"]["in_process"] = r["points"]
+for h, v in S["lookup"].items():
+    if h != "in_process":
+        print("lookup, %s holders: %s req/s, p50 %s us" % (h, [round(x["rate"]) for x in v], [x["p50_us"] for x in v]))
+for r in rs:
+    if r["label"].startswith("idle-"):
+        _, n, proto, i = r["label"].split("-")
+        S["idle"].setdefault(proto + "-" + n, []).append({"connected": r["connected"], "rss_per_peer_bytes": r["rss_per_peer_bytes"],
+            "rss_before_kb": r["rss_before_kb"], "rss_end_kb": r["rss_end_kb"], "connect_rate": r["connect_rate"], "load": r["load_before"]})
+for k, v in S["idle"].items():
+    print("idle %s: %s bytes/peer, %s connected, %s conn/s" % (k, [round(x["rss_per_peer_bytes"]) for x in v], [x["connected"] for x in v], [round(x["connect_rate"]) for x in v]))
+json.dump(S, open(sys.argv[2], "w"), indent=1)
+print("summary:", sys.argv[2])
+EOF

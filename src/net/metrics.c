@@ -1,0 +1,162 @@
+/* metrics.c — GET /metrics (Prometheus text exposition format 0.0.4) and
+ * GET /stats.json, from the counters in pt_stats, the live tables and the
+ * store's health. Rendered on the loop thread from memory only. */
+#include <errno.h>
+#include <inttypes.h>
+
+#include "net.h"
+
+static const char *const refuse_names[PT_REFUSE__COUNT] = {
+	[PT_REFUSE_ORIGIN] = "origin",
+	[PT_REFUSE_FULL] = "full",
+	[PT_REFUSE_PER_IP] = "per-ip",
+	[PT_REFUSE_SHUTDOWN] = "shutdown",
+	[PT_REFUSE_BANNED] = "banned",
+};
+
+static int head(pt_buf *b, const char *name, const char *type, const char *help)
+{
+	return pt_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static int one(pt_buf *b, const char *name, const char *type, const char *help, uint64_t v)
+{
+	if (head(b, name, type, help))
+		return -ENOMEM;
+	return pt_buf_printf(b, "%s %" PRIu64 "\n", name, v);
+}
+
+/* name{label="..."} v, one line per label value. */
+static int labelled(pt_buf *b, const char *name, const char *type, const char *help,
+                    const char *label, const char *(*lname)(int), const uint64_t *v, int n)
+{
+	if (head(b, name, type, help))
+		return -ENOMEM;
+	for (int i = 0; i < n; i++)
+		if (pt_buf_printf(b, "%s{%s=\"%s\"} %" PRIu64 "\n", name, label, lname(i), v[i]))
+			return -ENOMEM;
+	return 0;
+}
+
+static const char *msg_name(int i) { return pt_msg_type_name((enum pt_msg_type)i); }
+static const char *leave_name(int i) { return pt_leave_name((enum pt_leave)i); }
+static const char *refuse_name(int i) { return refuse_names[i] ? refuse_names[i] : "other"; }
+
+int pt_metrics_render(struct pt_server *s, pt_buf *b)
+{
+	const pt_stats *st = &s->stats;
+	pt_store_health h = {0};
+	int r = 0;
+
+	if (s->store)
+		pt_store_health_get(s->store, &h);
+
+	r |= one(b, "peertrack_up", "gauge", "1 while the loop and the store are healthy",
+	         pt_ops_healthy(s));
+	r |= one(b, "peertrack_uptime_seconds", "gauge", "Seconds since the daemon started",
+	         (pt_server_now(s) - s->t0_ms) / 1000);
+	r |= one(b, "peertrack_connections_total", "counter", "WebSocket clients admitted",
+	         st->connections);
+	r |= labelled(b, "peertrack_refused_total", "counter", "Clients refused at connect, by reason",
+	              "reason", refuse_name, st->refused, PT_REFUSE__COUNT);
+	r |= one(b, "peertrack_sockets", "gauge", "WebSocket connections open, admitted or not",
+	         s->sockets);
+	r |= one(b, "peertrack_peers", "gauge", "Live peers", pt_registry_count(s->registry));
+	r |= one(b, "peertrack_index_entries", "gauge", "(peer, hash) pairs in the index",
+	         pt_index_entries(s->index));
+	r |= one(b, "peertrack_index_hashes", "gauge", "Distinct hashes in the index",
+	         pt_index_hashes(s->index));
+	r |= one(b, "peertrack_index_memory_bytes", "gauge", "Bytes held by the index tables",
+	         pt_index_memory(s->index));
+	r |= labelled(b, "peertrack_messages_total", "counter", "Valid client messages, by type",
+	              "type", msg_name, st->messages, PT_MSG__COUNT);
+	if (head(b, "peertrack_errors_total", "counter", "Error replies sent, by code"))
+		return -ENOMEM;
+	/* Codes start after PT_OK. */
+	for (int i = 1; i < PT_E__COUNT; i++)
+		r |= pt_buf_printf(b, "peertrack_errors_total{code=\"%s\"} %" PRIu64 "\n",
+		                   pt_err_code((enum pt_err)i), st->errors[i]);
+	r |= labelled(b, "peertrack_disconnects_total", "counter", "Peers that left, by reason",
+	              "reason", leave_name, st->left, PT_LEAVE__COUNT);
+	r |= one(b, "peertrack_rate_limited_total", "counter", "Messages dropped by the rate limit",
+	         st->errors[PT_E_RATE_LIMITED]);
+	r |= one(b, "peertrack_relayed_total", "counter", "Signals relayed to their target",
+	         st->relayed);
+	if (head(b, "peertrack_lookups_total", "counter", "Lookups, by whether any peer was found"))
+		return -ENOMEM;
+	r |= pt_buf_printf(b, "peertrack_lookups_total{result=\"hit\"} %" PRIu64 "\n"
+	                      "peertrack_lookups_total{result=\"miss\"} %" PRIu64 "\n",
+	                   st->lookups_hit, st->lookups_miss);
+	r |= one(b, "peertrack_peer_left_sent_total", "counter", "peer-left notices sent",
+	         st->peer_left_sent);
+	if (head(b, "peertrack_ws_bytes_total", "counter", "WebSocket payload bytes, by direction"))
+		return -ENOMEM;
+	r |= pt_buf_printf(b, "peertrack_ws_bytes_total{direction=\"in\"} %" PRIu64 "\n"
+	                      "peertrack_ws_bytes_total{direction=\"out\"} %" PRIu64 "\n",
+	                   st->bytes_in, st->bytes_out);
+	r |= one(b, "peertrack_reports_total", "counter", "Offload reports received", st->reports);
+	if (head(b, "peertrack_offload_bytes_total", "counter",
+	         "Bytes clients reported fetching, by source (peers = origin traffic saved)"))
+		return -ENOMEM;
+	r |= pt_buf_printf(b, "peertrack_offload_bytes_total{source=\"peers\"} %" PRIu64 "\n"
+	                      "peertrack_offload_bytes_total{source=\"origin\"} %" PRIu64 "\n",
+	                   st->offload_from_peers, st->offload_from_origin);
+	r |= one(b, "peertrack_uploaded_to_peers_bytes_total", "counter",
+	         "Bytes clients reported serving to other peers", st->offload_to_peers);
+	r |= one(b, "peertrack_bans", "gauge", "Bans in the list (some may have expired)",
+	         s->bans.n);
+	r |= one(b, "peertrack_store_queue_depth", "gauge", "Store events waiting for a commit",
+	         h.queue_depth);
+	r |= one(b, "peertrack_store_flushes_total", "counter", "Store commits", h.flushes);
+	r |= one(b, "peertrack_store_errors_total", "counter", "Store commits that failed",
+	         h.errors);
+	r |= one(b, "peertrack_store_dropped_total", "counter",
+	         "Store events lost (queue full or failed commit)", h.dropped);
+	if (head(b, "peertrack_store_flush_seconds", "gauge", "Duration of the last store commit"))
+		return -ENOMEM;
+	r |= pt_buf_printf(b, "peertrack_store_flush_seconds %" PRIu64 ".%06" PRIu64 "\n",
+	                   h.last_flush_us / 1000000, h.last_flush_us % 1000000);
+	return r ? -ENOMEM : 0;
+}
+
+int pt_stats_render(struct pt_server *s, pt_buf *b)
+{
+	const pt_stats *st = &s->stats;
+	pt_store_health h = {0};
+	uint64_t fp = st->offload_from_peers, fo = st->offload_from_origin;
+	int r = 0;
+
+	if (s->store)
+		pt_store_health_get(s->store, &h);
+	r |= pt_buf_printf(b, "{\"uptime_ms\":%" PRIu64 ",\"peers\":%u,\"sockets\":%u,"
+	                      "\"connections\":%" PRIu64 ",\"index\":{\"entries\":%zu,\"hashes\":%zu},"
+	                      "\"lookups\":{\"hit\":%" PRIu64 ",\"miss\":%" PRIu64 "},"
+	                      "\"relayed\":%" PRIu64 ",\"messages\":{",
+	                   pt_server_now(s) - s->t0_ms, pt_registry_count(s->registry), s->sockets,
+	                   st->connections, pt_index_entries(s->index), pt_index_hashes(s->index),
+	                   st->lookups_hit, st->lookups_miss, st->relayed);
+	for (int i = 0; i < PT_MSG__COUNT; i++)
+		r |= pt_buf_printf(b, "%s\"%s\":%" PRIu64, i ? "," : "",
+		                   pt_msg_type_name((enum pt_msg_type)i), st->messages[i]);
+	r |= pt_buf_printf(b, "},\"errors\":{");
+	for (int i = 1; i < PT_E__COUNT; i++)
+		r |= pt_buf_printf(b, "%s\"%s\":%" PRIu64, i > 1 ? "," : "", pt_err_code((enum pt_err)i),
+		                   st->errors[i]);
+	r |= pt_buf_printf(b, "},\"disconnects\":{");
+	for (int i = 0; i < PT_LEAVE__COUNT; i++)
+		r |= pt_buf_printf(b, "%s\"%s\":%" PRIu64, i ? "," : "",
+		                   pt_leave_name((enum pt_leave)i), st->left[i]);
+	r |= pt_buf_printf(b, "},\"offload\":{\"reports\":%" PRIu64 ",\"from_peers\":%" PRIu64
+	                      ",\"from_origin\":%" PRIu64 ",\"to_peers\":%" PRIu64 ",\"ratio\":",
+	                   st->reports, fp, fo, st->offload_to_peers);
+	if (fp + fo)
+		r |= pt_buf_printf(b, "%.6f", (double)fp / (double)(fp + fo));
+	else
+		r |= pt_buf_printf(b, "null");
+	r |= pt_buf_printf(b, "},\"store\":{\"ok\":%s,\"queue_depth\":%" PRIu64 ",\"flushes\":%" PRIu64
+	                      ",\"errors\":%" PRIu64 ",\"dropped\":%" PRIu64
+	                      ",\"last_flush_us\":%" PRIu64 "},\"bans\":%zu}\n",
+	                   h.ok ? "true" : "false", h.queue_depth, h.flushes, h.errors, h.dropped,
+	                   h.last_flush_us, s->bans.n);
+	return r ? -ENOMEM : 0;
+}

@@ -1,0 +1,271 @@
+/* echo_server.c — the baseline for `make bench`: the least a relay built on
+ * peertrackd's own stack (libwebsockets 4.1 on a libuv loop, one thread)
+ * can do. No JSON, no ids, no index: on connect the client gets its 4-byte
+ * connection index (one binary frame, little endian); every binary frame it
+ * sends starts with the index of the connection to forward it to, and is
+ * forwarded with those 4 bytes replaced by the sender's index. A frame is
+ * copied once into the target's queue and written from its WRITEABLE
+ * callback, as peertrackd does, so the difference between the two is what
+ * peertrackd does per message beyond moving bytes.
+ *
+ *   echo_server [--listen 127.0.0.1:PORT]     prints "listening on 127.0.0.1:PORT"
+ *
+ * SIGTERM/SIGINT stop it. Loopback only.
+ */
+#include <arpa/inet.h>
+#include <dlfcn.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <libwebsockets.h>
+#include <uv.h>
+
+typedef struct out {
+	struct out *next;
+	size_t len;
+	unsigned char buf[]; /* LWS_PRE + len */
+} out;
+
+typedef struct sess {
+	uint32_t idx;
+	bool live;
+	out *head, *tail;
+} sess;
+
+typedef struct server {
+	uv_loop_t loop;
+	struct lws_context *lws;
+	struct lws_vhost *vhost;
+	struct lws **conns;   /* by index */
+	uint32_t cap, next;
+	uint32_t *free_idx;   /* indexes of closed connections, reused */
+	uint32_t n_free;
+	uv_signal_t sig_term, sig_int;
+	uv_timer_t stop_timer;
+	bool stopping;
+} server;
+
+static int queue(struct lws *wsi, sess *s, const void *data, size_t len, uint32_t from)
+{
+	out *o = malloc(sizeof(*o) + LWS_PRE + len);
+
+	if (!o)
+		return -1;
+	o->next = NULL;
+	o->len = len;
+	memcpy(o->buf + LWS_PRE, data, len);
+	memcpy(o->buf + LWS_PRE, &from, 4);
+	if (s->tail)
+		s->tail->next = o;
+	else
+		s->head = o;
+	s->tail = o;
+	lws_callback_on_writable(wsi);
+	return 0;
+}
+
+static int grow(server *sv)
+{
+	uint32_t cap = sv->cap ? sv->cap * 2 : 1024;
+	struct lws **c = realloc(sv->conns, cap * sizeof(*c));
+	uint32_t *f;
+
+	if (!c)
+		return -1;
+	sv->conns = c;
+	memset(c + sv->cap, 0, (cap - sv->cap) * sizeof(*c));
+	if (!(f = realloc(sv->free_idx, cap * sizeof(*f))))
+		return -1;
+	sv->free_idx = f;
+	sv->cap = cap;
+	return 0;
+}
+
+static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                    size_t len)
+{
+	server *sv = lws_context_user(lws_get_context(wsi));
+	sess *s = user;
+
+	switch (reason) {
+	case LWS_CALLBACK_ESTABLISHED:
+		if (sv->n_free) {
+			s->idx = sv->free_idx[--sv->n_free];
+		} else {
+			if (sv->next == sv->cap && grow(sv))
+				return -1;
+			s->idx = sv->next++;
+		}
+		sv->conns[s->idx] = wsi;
+		s->live = true;
+		return queue(wsi, s, &s->idx, 4, s->idx);
+	case LWS_CALLBACK_RECEIVE: {
+		uint32_t to;
+
+		/* Whole small frames only: the bench never fragments. */
+		if (len < 4 || !lws_is_first_fragment(wsi) || !lws_is_final_fragment(wsi))
+			return 0;
+		memcpy(&to, in, 4);
+		if (to < sv->next && sv->conns[to]) {
+			struct lws *t = sv->conns[to];
+
+			if (queue(t, lws_wsi_user(t), in, len, s->idx))
+				return -1;
+		}
+		return 0;
+	}
+	case LWS_CALLBACK_SERVER_WRITEABLE: {
+		out *o = s->head;
+
+		if (!o)
+			return 0;
+		if (!(s->head = o->next))
+			s->tail = NULL;
+		if (lws_write(wsi, o->buf + LWS_PRE, o->len, LWS_WRITE_BINARY) < (int)o->len) {
+			free(o);
+			return -1;
+		}
+		free(o);
+		if (s->head)
+			lws_callback_on_writable(wsi);
+		return 0;
+	}
+	case LWS_CALLBACK_CLOSED:
+		if (s->live) {
+			s->live = false;
+			sv->conns[s->idx] = NULL;
+			sv->free_idx[sv->n_free++] = s->idx;
+		}
+		while (s->head) {
+			out *o = s->head;
+
+			s->head = o->next;
+			free(o);
+		}
+		s->tail = NULL;
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+static const struct lws_protocols protocols[] = {
+	{ "forward", callback, sizeof(sess), 4096, 0, NULL, 0 },
+	{ NULL, NULL, 0, 0, 0, NULL, 0 }
+};
+
+static void close_cb(uv_handle_t *h)
+{
+	(void)h;
+}
+
+/* lws 4.1 on a foreign loop: destroy once from inside the loop, let the
+ * loop run dry, destroy again after uv_run (as peertrackd does). */
+static void stop_step(uv_timer_t *t)
+{
+	server *sv = t->data;
+
+	lws_context_destroy(sv->lws);
+	uv_close((uv_handle_t *)&sv->stop_timer, close_cb);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+	server *sv = h->data;
+
+	(void)signum;
+	if (sv->stopping)
+		return;
+	sv->stopping = true;
+	uv_close((uv_handle_t *)&sv->sig_term, close_cb);
+	uv_close((uv_handle_t *)&sv->sig_int, close_cb);
+	uv_timer_start(&sv->stop_timer, stop_step, 10, 0);
+}
+
+int main(int argc, char **argv)
+{
+	struct lws_context_creation_info info;
+	char host[64] = "127.0.0.1";
+	int port = 0;
+	server sv;
+	void *loops[1];
+	struct rlimit rl;
+	struct in_addr a;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--listen") && i + 1 < argc) {
+			const char *colon = strrchr(argv[++i], ':');
+
+			if (!colon || (size_t)(colon - argv[i]) >= sizeof(host))
+				goto usage;
+			memcpy(host, argv[i], (size_t)(colon - argv[i]));
+			host[colon - argv[i]] = 0;
+			port = atoi(colon + 1);
+		} else {
+			goto usage;
+		}
+	}
+	if (inet_pton(AF_INET, host, &a) != 1 || (ntohl(a.s_addr) >> 24) != 127)
+		goto usage;
+	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	getrlimit(RLIMIT_NOFILE, &rl);
+	signal(SIGPIPE, SIG_IGN);
+	lws_set_log_level(LLL_ERR | LLL_WARN, NULL);
+
+	memset(&sv, 0, sizeof(sv));
+	uv_loop_init(&sv.loop);
+	loops[0] = &sv.loop;
+	memset(&info, 0, sizeof(info));
+	info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+	info.foreign_loops = loops;
+	info.port = CONTEXT_PORT_NO_LISTEN;
+	info.user = &sv;
+	info.fd_limit_per_thread = (unsigned)(rl.rlim_cur > 1000000 ? 1000000 : rl.rlim_cur);
+	info.pcontext = &sv.lws;
+	(void)dlopen("libwebsockets-evlib_uv.so", RTLD_NOW | RTLD_NODELETE);
+	if (!(sv.lws = lws_create_context(&info))) {
+		fprintf(stderr, "echo_server: cannot create the lws context\n");
+		return 1;
+	}
+	memset(&info, 0, sizeof(info));
+	info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_DISABLE_IPV6 |
+	               LWS_SERVER_OPTION_FAIL_UPON_UNABLE_TO_BIND;
+	info.vhost_name = "forward";
+	info.port = port;
+	info.iface = host;
+	info.protocols = protocols;
+	if (!(sv.vhost = lws_create_vhost(sv.lws, &info))) {
+		fprintf(stderr, "echo_server: cannot listen on %s:%d\n", host, port);
+		lws_context_destroy(sv.lws);
+		uv_run(&sv.loop, UV_RUN_DEFAULT);
+		if (sv.lws)
+			lws_context_destroy(sv.lws);
+		uv_loop_close(&sv.loop);
+		return 1;
+	}
+	uv_signal_init(&sv.loop, &sv.sig_term);
+	uv_signal_init(&sv.loop, &sv.sig_int);
+	uv_timer_init(&sv.loop, &sv.stop_timer);
+	sv.sig_term.data = sv.sig_int.data = sv.stop_timer.data = &sv;
+	uv_signal_start(&sv.sig_term, on_signal, SIGTERM);
+	uv_signal_start(&sv.sig_int, on_signal, SIGINT);
+	printf("listening on %s:%d\n", host, lws_get_vhost_listen_port(sv.vhost));
+	fflush(stdout);
+
+	uv_run(&sv.loop, UV_RUN_DEFAULT);
+	if (sv.lws)
+		lws_context_destroy(sv.lws);
+	uv_loop_close(&sv.loop);
+	free(sv.conns);
+	free(sv.free_idx);
+	return 0;
+usage:
+	fprintf(stderr, "usage: echo_server [--listen 127.0.0.1:PORT]\n");
+	return 2;
+}

@@ -1,0 +1,60 @@
+# lib.sh — shared by the browser tests (sourced, not run): checks the tools,
+# installs playwright-core with `npm ci` when node_modules is missing, and
+# runs driver.mjs in fresh network and PID namespaces.
+#
+# The network namespace holds only `lo`, so Chromium cannot use the host's
+# other addresses even as the source of a check to 127.0.0.1 (it would,
+# given the chance: it pairs every local interface with the remote
+# candidates). The PID namespace makes cleanup certain: when the driver
+# goes, the kernel kills every process it left (daemon, Chromium, peers).
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+PT_ROOT="${PT_ROOT:-$(cd "$here/../.." && pwd)}"
+PT_BIN="${PT_BIN:-bin}"
+case "$PT_BIN" in /*) ;; *) PT_BIN="$PT_ROOT/$PT_BIN" ;; esac
+export PT_BIN PT_ROOT
+
+say() { printf 'browser: %s\n' "$*" >&2; }
+die() { say "FAIL: $*"; exit 1; }
+
+browser_prereqs() {
+	local need_peer=$1
+	[ -x "$PT_BIN/peertrackd" ] || die "$PT_BIN/peertrackd not built"
+	if [ "$need_peer" = yes ]; then
+		[ -x "$PT_BIN/peertrack-peer" ] || die "$PT_BIN/peertrack-peer not built"
+		# As in tests/conformance/lib.sh: the peer's own sanitizer settings.
+		export PT_PEER_ASAN_OPTIONS="${ASAN_OPTIONS:-}:fast_unwind_on_malloc=0"
+		export PT_PEER_LSAN_OPTIONS="suppressions=$PT_ROOT/tests/conformance/lsan-peer.supp:print_suppressions=0"
+	fi
+	[ -x /usr/bin/chromium ] || die "/usr/bin/chromium missing (Debian package chromium)"
+	command -v node >/dev/null || die "node missing (Debian package nodejs)"
+	command -v ip >/dev/null || die "ip missing (Debian package iproute2)"
+	if ! command -v npm >/dev/null; then
+		# Debian's nodejs ships npm apart; a nodejs that bundles npm conflicts
+		# with that package, so it cannot be listed in scripts/deps-extra.txt.
+		[ "$(id -u)" -eq 0 ] || die "npm missing (Debian package npm)"
+		say "installing npm"
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends npm >&2 ||
+			die "cannot install npm"
+	fi
+	if [ ! -d "$here/node_modules/playwright-core" ]; then
+		say "npm ci (playwright-core; it downloads no browser)"
+		(cd "$here" && timeout 300 npm ci --no-audit --no-fund >&2) || die "npm ci failed"
+	fi
+}
+
+# run_driver MODE — the driver, bounded, in its own namespaces.
+run_driver() {
+	local mode=$1 ns=(unshare --net --pid --fork --kill-child --mount-proc)
+	[ "$(id -u)" -eq 0 ] || ns+=(--map-root-user)
+	"${ns[@]}" true 2>/dev/null || die "cannot create network/PID namespaces (unshare)"
+	local pid rc=0
+	timeout -k 5 150 "${ns[@]}" sh -c 'ip link set lo up && exec node "$0" "$1"' \
+		"$here/driver.mjs" "$mode" &
+	pid=$!
+	trap 'kill -TERM $pid 2>/dev/null || true; wait $pid 2>/dev/null || true' EXIT
+	wait $pid || rc=$?
+	trap - EXIT
+	return $rc
+}

@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# bench-smoke.sh — peertrack-bench runs (about 2 s each) in every mode against
+# a real daemon with a few peers, and once against the echo/forward baseline;
+# each run must report sane, non-zero figures. Not a benchmark: `make bench`
+# is (scripts/bench.sh).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+PT_BIN="${PT_BIN:-bin}" PT_BUILD="${PT_BUILD:-build}"
+BENCH="$PT_BIN/peertrack-bench" ECHO="$PT_BUILD/tests/bench/echo_server"
+for f in "$BENCH" "$PT_BIN/peertrackd"; do
+	[ -x "$f" ] || { echo "missing $f (build it first)"; exit 1; }
+done
+
+tmp=$(mktemp -d); pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+# Starts "$@" with stdout+stderr in $tmp/$name.log and waits (bounded) for
+# its "listening on 127.0.0.1:PORT" line; sets PORT and PID.
+start() {
+	local name=$1; shift
+	"$@" >"$tmp/$name.log" 2>&1 &
+	PID=$!; pids+=("$PID")
+	for _ in $(seq 1 150); do
+		PORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$tmp/$name.log" | head -1)
+		[ -n "$PORT" ] && return 0
+		kill -0 "$PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	echo "$name did not start:"; cat "$tmp/$name.log"; exit 1
+}
+
+mkdir -p "$tmp/state"
+cat >"$tmp/pt.conf" <<EOF
+state_dir = $tmp/state
+max_connections_per_ip = 100000
+rate_messages_per_sec = 1000000
+rate_burst = 1000000
+EOF
+start daemon "$PT_BIN/peertrackd" -c "$tmp/pt.conf" --listen 127.0.0.1:0
+DPORT=$PORT DPID=$PID
+
+# check FILE EXPR...: each python expression over the run's JSON `r` must hold.
+check() {
+	local file=$1; shift
+	python3 - "$file" "$@" <<'EOF'
+import json, sys
+r = json.load(open(sys.argv[1]))
+bad = [e for e in sys.argv[2:] if not eval(e, {}, {"r": r})]
+if bad:
+    print("FAILED:", "; ".join(bad)); print(json.dumps(r, indent=1)); sys.exit(1)
+EOF
+}
+
+run() {
+	local name=$1; shift
+	echo "== $name: peertrack-bench $*"
+	timeout 60 "$BENCH" --json --warmup 0.3 --duration 1.5 "$@" >"$tmp/$name.json"
+	cat "$tmp/$name.json"
+}
+
+base=(--target "127.0.0.1:$DPORT" --target-pid "$DPID")
+run idle "${base[@]}" --mode idle --peers 40 --hashes 10 --workers 2
+check "$tmp/idle.json" 'r["connected"] == 40' 'r["failed"] == 0' 'r["refused"] == 0' \
+	'r["src_mismatch"] == 0' 'r["rss_end_kb"] > 0' 'r["connect_rate"] > 0' 'r["workers"] == 2'
+
+run relay "${base[@]}" --mode relay --peers 8 --inflight 2
+check "$tmp/relay.json" 'r["connected"] == 8' 'r["received"] > 100' 'r["errors"] == 0' \
+	'0 < r["latency_us"]["p50"] <= r["latency_us"]["p99"] <= r["latency_us"]["max"]' \
+	'r["latency_us"]["count"] == r["received"]' 'r["target_cpu_s"] > 0' 'r["gen_cpu_s"] > 0'
+
+run relay-open "${base[@]}" --mode relay --peers 8 --msg-rate 500
+check "$tmp/relay-open.json" 'r["received"] > 300' 'r["received"] < 1500' 'r["errors"] == 0'
+
+run tracker "${base[@]}" --mode tracker --peers 10 --population 500
+check "$tmp/tracker.json" 'r["connected"] == 10' 'r["received"] > 100' 'r["errors"] == 0' \
+	'r["latency_us"]["p50"] > 0'
+
+run lookup "${base[@]}" --mode lookup --holders 20 --peers 4
+check "$tmp/lookup.json" 'r["connected"] == 24' 'r["received"] > 100' 'r["errors"] == 0'
+
+# Without an Origin header the daemon refuses (1008): the generator must
+# count refusals, not report them as connected peers.
+run no-origin "${base[@]}" --mode idle --peers 4 --origin none || true
+check "$tmp/no-origin.json" 'r["refused"] == 4' 'r["close_codes"]["1008"] == 4'
+
+if [ -x "$ECHO" ]; then
+	start echo "$ECHO" --listen 127.0.0.1:0
+	run echo --target "127.0.0.1:$PORT" --target-pid "$PID" --proto echo --mode relay --peers 8
+	check "$tmp/echo.json" 'r["connected"] == 8' 'r["received"] > 100' 'r["errors"] == 0'
+fi
+
+echo "== scale"
+timeout 60 "$BENCH" --mode scale --scale-list 10,1000 --json >"$tmp/scale.json"
+cat "$tmp/scale.json"
+check "$tmp/scale.json" 'len(r["points"]) == 2' 'all(p["ns_median"] > 0 for p in r["points"])'
+
+kill -0 "$DPID" || { echo "daemon died"; cat "$tmp/daemon.log"; exit 1; }
+echo "bench smoke: ok"

@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# systemd.sh — the unit (systemd/peertrackd.service) passes
+# `systemd-analyze verify` without a single complaint and has what the
+# deployment needs; the daemon speaks the notify protocol: READY=1 once its
+# port answers, WATCHDOG=1 pings at half WATCHDOG_USEC, RELOADING=1 then
+# READY=1 around SIGHUP, STOPPING=1 on SIGTERM — in that order.
+. "$(dirname "$0")/lib/deploy.sh"
+
+UNIT="$PT_ROOT/systemd/peertrackd.service"
+[ -f "$UNIT" ] || pt_fail "no $UNIT"
+
+# -- the unit ------------------------------------------------------------------
+# As `make install` would write it, pointing at the binary under test.
+mkdir -p "$WORK/etc/peertrack"
+sed "s|@BINDIR@|$PT_BIN|g; s|@SYSCONFDIR@|$WORK/etc|g; s|@DOCDIR@|/usr/share/doc/peertrack|g" "$UNIT" >"$WORK/peertrackd.service"
+grep -q '@[A-Z]*@' "$WORK/peertrackd.service" && pt_fail "unit: placeholder left: $(grep '@[A-Z]*@' "$WORK/peertrackd.service")"
+if command -v systemd-analyze >/dev/null; then
+	# verify exits 0 on unknown keys and bad values: any output is a failure.
+	rc=0; out=$(cd "$WORK" && systemd-analyze verify "$WORK/peertrackd.service" 2>&1) || rc=$?
+	[ $rc -eq 0 ] && [ -z "$out" ] || pt_fail "systemd-analyze verify (rc $rc): $out"
+	pt_log "systemd-analyze verify: clean"
+else
+	pt_fail "systemd-analyze missing (Debian package systemd)"
+fi
+for want in '^Type=notify$' '^WatchdogSec=' '^ExecReload=' '^User=peertrack$' '^StateDirectory=' \
+	'^RuntimeDirectory=' '^ConfigurationDirectory=' '^NoNewPrivileges=yes$' '^ProtectSystem=strict$' \
+	'^ProtectHome=yes$' '^PrivateTmp=yes$' '^RestrictAddressFamilies=' \
+	'^SystemCallFilter=@system-service$' '^CapabilityBoundingSet=$' '^LimitNOFILE=[0-9]+$'; do
+	grep -Eq "$want" "$UNIT" || pt_fail "unit lacks /$want/"
+done
+# Enough descriptors for the default connection limit, plus headroom.
+nofile=$(sed -n 's/^LimitNOFILE=//p' "$UNIT")
+maxconn=$(sed -n 's/^max_connections = //p' "$PT_ROOT/conf/peertrack.conf")
+[ -n "$maxconn" ] && [ "$nofile" -ge $((maxconn + 64)) ] ||
+	pt_fail "LimitNOFILE=$nofile is not above max_connections=$maxconn + 64"
+pt_log "unit: notify, watchdog, reload, dedicated user, directories, hardening, LimitNOFILE=$nofile"
+
+# -- the notify protocol ----------------------------------------------------------
+# A datagram socket playing systemd: one line per notification on stdout.
+pt_spawn notify python3 -u -c '
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+print("bound", flush=True)
+s.settimeout(1.0)
+end = time.monotonic() + 120
+while time.monotonic() < end:
+    try:
+        msg = s.recv(4096).decode()
+    except socket.timeout:
+        continue
+    print(msg.replace("\n", " "), flush=True)
+    if "STOPPING=1" in msg:
+        break
+' "$WORK/notify.sock"
+pt_wait_line "$WORK/notify.out" '^bound$' 10 >/dev/null
+
+cat >"$WORK/d.conf" <<EOF
+[security]
+allow_missing_origin = yes
+EOF
+mkdir -p "$WORK/d.state"
+# WATCHDOG_USEC=2 s: pings every second or so.
+pt_spawn d env NOTIFY_SOCKET="$WORK/notify.sock" WATCHDOG_USEC=2000000 "$DAEMON" -c "$WORK/d.conf" --listen 127.0.0.1:0 --set "state_dir=$WORK/d.state"
+
+ready=$(pt_wait_line "$WORK/notify.out" 'READY=1' 20)
+port=$(printf '%s\n' "$ready" | sed -nE 's/.*listening on port ([0-9]+).*/\1/p')
+[ -n "$port" ] || pt_fail "READY=1 without the port in STATUS: '$ready'"
+# READY means serving: the port answers at once.
+out=$(curl -s --max-time 5 "http://127.0.0.1:$port/healthz") || pt_fail "port $port not answering after READY=1"
+case "$out" in *'"status":"ok"'*) ;; *) pt_fail "/healthz after READY=1: '$out'" ;; esac
+pt_log "READY=1 ($ready); /healthz answers on port $port"
+
+# Two watchdog pings after READY, about a second apart.
+pt_wait_line "$WORK/notify.out" 'WATCHDOG=1' 10 "$(grep -n 'READY=1' "$WORK/notify.out" | head -1 | cut -d: -f1)" >/dev/null
+mark=$(pt_lines "$WORK/notify.out")
+pt_wait_line "$WORK/notify.out" 'WATCHDOG=1' 10 "$mark" >/dev/null
+pt_log "WATCHDOG=1 pings arrive (WATCHDOG_USEC=2000000)"
+
+mark=$(pt_lines "$WORK/notify.out")
+kill -HUP "$pid_d"
+pt_wait_line "$WORK/notify.out" 'RELOADING=1' 10 "$mark" >/dev/null
+pt_wait_line "$WORK/notify.out" '^READY=1' 10 "$(grep -n 'RELOADING=1' "$WORK/notify.out" | tail -1 | cut -d: -f1)" >/dev/null
+pt_log "SIGHUP: RELOADING=1 then READY=1"
+
+kill -TERM "$pid_d"
+rc=0; pt_wait_exit "$pid_d" 10 || rc=$?
+[ $rc -eq 0 ] || pt_fail "daemon exit status $rc"
+pt_wait_line "$WORK/notify.out" 'STOPPING=1' 10 >/dev/null
+
+# The whole sequence, in order (watchdog pings may fall anywhere after READY).
+seq=$(grep -v '^bound$' "$WORK/notify.out" | grep -v '^WATCHDOG=1$' | sed -E 's/^(READY=1|RELOADING=1|STOPPING=1).*/\1/' | tr '\n' ' ')
+[ "$seq" = "READY=1 RELOADING=1 READY=1 STOPPING=1 " ] || pt_fail "notification order: '$seq'"
+first_wd=$(grep -n '^WATCHDOG=1$' "$WORK/notify.out" | head -1 | cut -d: -f1)
+first_ready=$(grep -n '^READY=1' "$WORK/notify.out" | head -1 | cut -d: -f1)
+[ "$first_wd" -gt "$first_ready" ] || pt_fail "WATCHDOG=1 before READY=1"
+pt_log "order: READY=1, WATCHDOG=1..., RELOADING=1, READY=1, STOPPING=1"
+
+# Without NOTIFY_SOCKET nothing breaks (not started by systemd).
+pt_daemon plain "[security]
+allow_missing_origin = yes"
+kill -TERM "$pid_plain"
+rc=0; pt_wait_exit "$pid_plain" 10 || rc=$?
+[ $rc -eq 0 ] || pt_fail "daemon without NOTIFY_SOCKET: exit status $rc"
+pt_log "ok"

@@ -1,0 +1,363 @@
+/* test_admin.c — peertrackctl against a real daemon: every command as a
+ * table and as --json, exit codes, per-command help, bans (a banned address
+ * is refused with 1008 and a connected one is dropped at once), kick (4003),
+ * the audit log, and the database commands with the daemon stopped (--db). */
+#include <errno.h>
+#include <libgen.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <cmocka.h>
+
+#include "integration/lib/harness.h"
+
+#define BASE_CONF "allow_missing_origin = yes\nstore_flush_ms = 100\n"
+
+static char sock_path[512], db_path[512];
+
+static void paths(pt_daemon *d)
+{
+	char conf[400];
+	const char *dir;
+
+	snprintf(conf, sizeof(conf), "%s", ptd_conf_path(d));
+	dir = dirname(conf);
+	snprintf(sock_path, sizeof(sock_path), "%s/state/admin.sock", dir);
+	snprintf(db_path, sizeof(db_path), "%s/state/peertrack.db", dir);
+}
+
+/* Runs peertrackctl with the printf-formatted arguments; returns its exit
+ * status and its stdout in *out (malloc'd). */
+static int ctl(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int ctl(char **out, const char *fmt, ...)
+{
+	const char *bin = getenv("PT_BIN");
+	char args[1024], cmd[1600], buf[4096];
+	size_t len = 0;
+	va_list ap;
+	FILE *p;
+	int st;
+
+	va_start(ap, fmt);
+	vsnprintf(args, sizeof(args), fmt, ap);
+	va_end(ap);
+	snprintf(cmd, sizeof(cmd), "%s/peertrackctl %s", bin && *bin ? bin : "bin", args);
+	p = popen(cmd, "r");
+	PT_CHECK(p, "popen failed");
+	*out = calloc(1, 1);
+	for (size_t n; (n = fread(buf, 1, sizeof(buf), p)) > 0;) {
+		*out = realloc(*out, len + n + 1);
+		memcpy(*out + len, buf, n);
+		len += n;
+		(*out)[len] = 0;
+	}
+	st = pclose(p);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* ctl --json on the socket; asserts exit 0 and returns the parsed result. */
+static json_t *ctl_json(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static json_t *ctl_json(const char *fmt, ...)
+{
+	char args[1024], *out = NULL;
+	json_error_t e;
+	va_list ap;
+	json_t *j;
+	int rc;
+
+	va_start(ap, fmt);
+	vsnprintf(args, sizeof(args), fmt, ap);
+	va_end(ap);
+	rc = ctl(&out, "--socket '%s' --json %s", sock_path, args);
+	PT_CHECK(rc == 0, "peertrackctl %s: exit %d: %s", args, rc, out);
+	j = json_loads(out, JSON_DECODE_ANY, &e);
+	PT_CHECK(j, "peertrackctl %s: not JSON (%s): %s", args, e.text, out);
+	free(out);
+	return j;
+}
+
+/* ctl (table output) on the socket; asserts the exit code; returns stdout. */
+static char *ctl_text(int want, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static char *ctl_text(int want, const char *fmt, ...)
+{
+	char args[1024], *out = NULL;
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	vsnprintf(args, sizeof(args), fmt, ap);
+	va_end(ap);
+	rc = ctl(&out, "--socket '%s' %s 2>/dev/null", sock_path, args);
+	PT_CHECK(rc == want, "peertrackctl %s: exit %d, wanted %d: %s", args, rc, want, out);
+	return out;
+}
+
+static void test_commands(void **state)
+{
+	pt_daemon *d = ptd_start(BASE_CONF);
+	int port = ptd_port(d);
+	ptc *a = ptc_join(port, NULL), *b = ptc_join(port, NULL);
+	char hash[65], *out;
+	json_t *j, *r;
+	(void)state;
+
+	paths(d);
+	pt_hash_of(5, 9, hash);
+	json_decref(ptc_hashes(a, "announce", NULL, &hash, 1));
+	r = ptc_call(a, "{\"type\":\"report\",\"from_peers\":9000,\"from_origin\":1000,\"to_peers\":10}");
+	PT_CHECK(pt_jtype_is(r, "ack"), "report: no ack");
+	json_decref(r);
+	char ids[2][32];
+	assert_int_equal(ptc_lookup(b, hash, 0, ids, 2), 1);
+
+	/* status */
+	j = ctl_json("status");
+	assert_int_equal(pt_jint(j, "peers"), 2);
+	assert_int_equal(pt_jint(j, "index_hashes"), 1);
+	assert_true(json_is_true(json_object_get(json_object_get(j, "store"), "ok")));
+	json_decref(j);
+	out = ctl_text(0, "status");
+	assert_non_null(strstr(out, "peers          2 of"));
+	free(out);
+
+	/* peers, with filters and limit */
+	j = ctl_json("peers");
+	assert_int_equal(pt_jint(j, "total"), 2);
+	assert_int_equal(json_array_size(json_object_get(j, "peers")), 2);
+	json_decref(j);
+	j = ctl_json("peers --has %s", hash);
+	assert_int_equal(pt_jint(j, "total"), 1);
+	assert_string_equal(pt_jstr(json_array_get(json_object_get(j, "peers"), 0), "id"), ptc_id(a));
+	json_decref(j);
+	j = ctl_json("peers --ip 10.0.0.0/8");
+	assert_int_equal(pt_jint(j, "total"), 0);
+	json_decref(j);
+	j = ctl_json("peers --limit 1");
+	assert_int_equal(json_array_size(json_object_get(j, "peers")), 1);
+	json_decref(j);
+	out = ctl_text(0, "peers");
+	assert_non_null(strstr(out, "ID "));
+	assert_non_null(strstr(out, ptc_id(a)));
+	assert_non_null(strstr(out, ptc_id(b)));
+	free(out);
+
+	/* peer ID */
+	j = ctl_json("peer %s", ptc_id(a));
+	assert_int_equal(pt_jint(j, "hashes"), 1);
+	assert_string_equal(json_string_value(json_array_get(json_object_get(j, "hash_list"), 0)), hash);
+	json_decref(j);
+	out = ctl_text(0, "peer %s", ptc_id(a));
+	assert_non_null(strstr(out, hash));
+	free(out);
+	free(ctl_text(1, "peer AAAAAAAAAAAAAAAAAAAAAAAA")); /* well-formed, unknown */
+	free(ctl_text(2, "peer not-an-id"));
+
+	/* who-has */
+	j = ctl_json("who-has %s", hash);
+	assert_int_equal(pt_jint(j, "total"), 1);
+	json_decref(j);
+	out = ctl_text(0, "who-has %s", hash);
+	assert_non_null(strstr(out, ptc_id(a)));
+	free(out);
+	free(ctl_text(2, "who-has ABC"));
+
+	/* Database reads: wait for the flush that carries the counters. */
+	for (int i = 0;; i++) {
+		j = ctl_json("resources --top 5");
+		if (json_array_size(j) == 1 && pt_jint(json_array_get(j, 0), "lookups") == 1)
+			break;
+		json_decref(j);
+		PT_CHECK(i < 100, "resources never showed the lookup");
+		ptc_service(50);
+	}
+	assert_string_equal(pt_jstr(json_array_get(j, 0), "hash"), hash);
+	assert_int_equal(pt_jint(json_array_get(j, 0), "announces"), 1);
+	assert_int_equal(pt_jint(json_array_get(j, 0), "hits"), 1);
+	assert_int_equal(pt_jint(json_array_get(j, 0), "holders"), 1);
+	json_decref(j);
+	out = ctl_text(0, "resources --top 5");
+	assert_non_null(strstr(out, "LOOKUPS"));
+	free(out);
+
+	j = ctl_json("stats --since 1h");
+	assert_int_equal(pt_jint(j, "from_peers"), 9000);
+	assert_int_equal(pt_jint(j, "from_origin"), 1000);
+	assert_true(json_real_value(json_object_get(j, "offload_ratio")) == 0.9);
+	assert_int_equal(pt_jint(j, "sessions"), 2);
+	json_decref(j);
+	out = ctl_text(0, "stats");
+	assert_non_null(strstr(out, "90.0%"));
+	free(out);
+	free(ctl_text(2, "stats --since yesterday"));
+
+	j = ctl_json("history --limit 10");
+	assert_int_equal(json_array_size(j), 2);
+	json_decref(j);
+	out = ctl_text(0, "history");
+	assert_non_null(strstr(out, "(live)"));
+	free(out);
+
+	/* kick: the peer is closed with 4003, audited */
+	j = ctl_json("kick %s --reason 'testing kick'", ptc_id(b));
+	assert_string_equal(pt_jstr(j, "kicked"), ptc_id(b));
+	json_decref(j);
+	assert_int_equal(ptc_wait_close(b, PT_T_REPLY_MS), 4003);
+	free(ctl_text(1, "kick %s", ptc_id(b)));
+
+	/* reload */
+	out = ctl_text(0, "reload");
+	assert_non_null(strstr(out, "reloaded"));
+	free(out);
+
+	/* help, from the daemon's table */
+	j = ctl_json("help");
+	assert_true(json_array_size(j) >= 14);
+	json_decref(j);
+	j = ctl_json("help ban");
+	assert_string_equal(pt_jstr(j, "name"), "ban");
+	json_decref(j);
+
+	/* audit: kick and reload, newest first */
+	for (int i = 0;; i++) {
+		j = ctl_json("audit");
+		if (json_array_size(j) >= 2)
+			break;
+		json_decref(j);
+		PT_CHECK(i < 100, "audit never showed the actions");
+		ptc_service(50);
+	}
+	assert_string_equal(pt_jstr(json_array_get(j, 0), "action"), "reload");
+	assert_string_equal(pt_jstr(json_array_get(j, 1), "action"), "kick");
+	assert_non_null(strstr(pt_jstr(json_array_get(j, 1), "detail"), "testing kick"));
+	json_decref(j);
+
+	/* Usage errors never reach the daemon; per-command help exits 0. */
+	free(ctl_text(2, "nosuchcommand"));
+	free(ctl_text(2, "peers --nope 1"));
+	free(ctl_text(2, "peers --limit 0"));
+	free(ctl_text(2, "ban"));
+	out = ctl_text(0, "ban --help");
+	assert_non_null(strstr(out, "usage: peertrackctl ban IP|CIDR"));
+	free(out);
+	/* status needs the daemon: with --db it is a usage error. */
+	PT_CHECK(ctl(&out, "--db '%s' status 2>/dev/null", db_path) == 2, "status --db: %s", out);
+	free(out);
+
+	ptc_close(a);
+	/* Stop without ptd_stop, which would delete the state directory. */
+	ptd_signal(d, SIGTERM);
+	assert_int_equal(ptd_wait_exit(d, 10000), 0);
+
+	/* Stopped: the socket is unreachable (3), the database still answers. */
+	free(ctl_text(3, "status"));
+	PT_CHECK(ctl(&out, "--db '%s' --json stats --since 1h", db_path) == 0, "stats --db: %s", out);
+	j = json_loads(out, 0, NULL);
+	free(out);
+	PT_CHECK(j, "stats --db: not JSON");
+	assert_int_equal(pt_jint(j, "from_peers"), 9000);
+	json_decref(j);
+	PT_CHECK(ctl(&out, "--db '%s' history", db_path) == 0, "history --db: %s", out);
+	assert_non_null(strstr(out, "kicked"));   /* b's session and its reason */
+	assert_non_null(strstr(out, "closed"));   /* a closed itself */
+	free(out);
+	PT_CHECK(ctl(&out, "--db '%s' resources", db_path) == 0, "resources --db: %s", out);
+	assert_non_null(strstr(out, hash));
+	free(out);
+	PT_CHECK(ctl(&out, "--db '%s' --json audit", db_path) == 0, "audit --db: %s", out);
+	free(out);
+	PT_CHECK(ctl(&out, "--db /nonexistent/peertrack.db stats 2>/dev/null") == 3, "missing db");
+	free(out);
+	ptd_free(d);
+}
+
+static void test_bans(void **state)
+{
+	pt_daemon *d = ptd_start(BASE_CONF);
+	int port = ptd_port(d);
+	ptc_opts from2 = { .source = "127.0.0.2" }, from3 = { .source = "127.0.0.3" };
+	ptc *victim = ptc_join(port, &from2), *bystander = ptc_join(port, &from3), *late;
+	json_t *j;
+	char *out;
+	(void)state;
+
+	paths(d);
+	/* The ban drops the connected peer at once, with 1008. */
+	j = ctl_json("ban 127.0.0.2 --for 1h --reason 'flooding'");
+	assert_int_equal(pt_jint(j, "dropped"), 1);
+	assert_true(pt_jint(j, "expires_at") > 0);
+	json_decref(j);
+	assert_int_equal(ptc_wait_close(victim, PT_T_REPLY_MS), 1008);
+	ptc_roundtrip(bystander);
+
+	/* A new connection from it is refused with 1008. */
+	late = ptc_connect(port, &from2);
+	if (late)
+		assert_int_equal(ptc_wait_close(late, PT_T_REPLY_MS), 1008);
+	ptc_close(late);
+
+	/* A range ban covers the others; bans lists both. */
+	j = ctl_json("ban 127.0.0.0/30");
+	assert_int_equal(pt_jint(j, "dropped"), 1);
+	json_decref(j);
+	assert_int_equal(ptc_wait_close(bystander, PT_T_REPLY_MS), 1008);
+	j = ctl_json("bans");
+	assert_int_equal(json_array_size(j), 2);
+	assert_string_equal(pt_jstr(json_array_get(j, 0), "reason"), "flooding");
+	json_decref(j);
+	out = ctl_text(0, "bans");
+	assert_non_null(strstr(out, "127.0.0.0/30"));
+	assert_non_null(strstr(out, "never"));
+	free(out);
+
+	/* unban: exactly the range as banned; unknown ones fail with 1. */
+	free(ctl_text(1, "unban 127.0.0.0/29"));
+	free(ctl_text(0, "unban 127.0.0.0/30"));
+	late = ptc_join(port, &from3);
+	ptc_roundtrip(late);
+	ptc_close(late);
+	/* 127.0.0.2 is still banned. */
+	late = ptc_connect(port, &from2);
+	if (late)
+		assert_int_equal(ptc_wait_close(late, PT_T_REPLY_MS), 1008);
+	ptc_close(late);
+	ptc_close(victim);
+	ptc_close(bystander);
+
+	/* Bans survive a restart: the file keeps them. */
+	ptd_signal(d, SIGTERM);
+	assert_int_equal(ptd_wait_exit(d, 10000), 0);
+	{
+		char *conf_text = NULL, dir[512];
+		snprintf(dir, sizeof(dir), "%s", db_path);
+		*strrchr(dir, '/') = 0;
+		/* A second daemon on the same state dir (admin socket elsewhere). */
+		if (asprintf(&conf_text, BASE_CONF "log_level = info\n") < 0)
+			fail();
+		const char *argv[] = { "--set", NULL, NULL };
+		char setdir[600];
+		snprintf(setdir, sizeof(setdir), "state_dir=%s", dir);
+		argv[1] = setdir;
+		pt_daemon *d2 = ptd_spawn(conf_text, "127.0.0.1:0", argv);
+		free(conf_text);
+		PT_CHECK(d2, "cannot spawn");
+		PT_CHECK(ptd_wait_log(d2, "1 ban(s) in force", PT_T_START_MS) >= 0, "bans not reloaded");
+		PT_CHECK(ptd_wait_log(d2, "listening on", PT_T_START_MS) >= 0, "no second start");
+		assert_int_equal(ptd_stop(d2), 0);
+	}
+	ptd_free(d);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(test_commands, pt_teardown),
+		cmocka_unit_test_teardown(test_bans, pt_teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

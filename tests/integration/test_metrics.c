@@ -1,0 +1,286 @@
+/* test_metrics.c — GET /metrics, /stats.json and /healthz on a real daemon:
+ * values move as traffic is driven, the text parses as the Prometheus
+ * exposition format (every sample typed, HELP/TYPE well-formed, values
+ * numbers), a large body arrives whole, and metrics_allow is enforced on
+ * the TCP peer address. */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "integration/lib/harness.h"
+
+#define BASE_CONF "allow_missing_origin = yes\nstore_flush_ms = 100\n"
+
+/* GET path from source (a loopback address); returns the status, body in
+ * *body (malloc'd, NUL-terminated). -1 on failure. */
+static int http_get(int port, const char *source, const char *path, char **body)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	struct sockaddr_in src = { .sin_family = AF_INET };
+	char req[256], *buf = NULL;
+	size_t len = 0, cap = 0;
+	uint64_t deadline = pt_now_ms() + PT_T_REPLY_MS;
+	int fd, status = -1;
+
+	*body = NULL;
+	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+	inet_pton(AF_INET, source, &src.sin_addr);
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&src, sizeof(src)) ||
+	    connect(fd, (struct sockaddr *)&sa, sizeof(sa)))
+		goto out;
+	snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", path);
+	if (write(fd, req, strlen(req)) != (ssize_t)strlen(req))
+		goto out;
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		uint64_t now = pt_now_ms();
+		ssize_t n;
+
+		if (now >= deadline || poll(&p, 1, (int)(deadline - now)) <= 0)
+			goto out;
+		if (cap - len < 4096) {
+			buf = realloc(buf, cap + 65536);
+			cap += 65536;
+		}
+		n = read(fd, buf + len, cap - len - 1);
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+		buf[len] = 0;
+		/* Done once Content-Length bytes of body are in. */
+		char *hend = strstr(buf, "\r\n\r\n"), *cl = strcasestr(buf, "content-length:");
+		if (hend && cl && cl < hend && len - (size_t)(hend + 4 - buf) >= strtoul(cl + 15, NULL, 10))
+			break;
+	}
+	if (!buf || sscanf(buf, "HTTP/1.1 %d", &status) != 1)
+		goto out;
+	char *hend = strstr(buf, "\r\n\r\n");
+	*body = strdup(hend ? hend + 4 : "");
+out:
+	free(buf);
+	if (fd >= 0)
+		close(fd);
+	return status;
+}
+
+/* The value of the sample whose line starts with `series` + ' ', or -1. */
+static double sample(const char *text, const char *series)
+{
+	size_t n = strlen(series);
+
+	for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+		if (!strncmp(p, series, n) && p[n] == ' ')
+			return strtod(p + n + 1, NULL);
+	return -1;
+}
+
+static bool name_ok(const char *s, size_t n)
+{
+	if (!n || !(isalpha((unsigned char)s[0]) || s[0] == '_' || s[0] == ':'))
+		return false;
+	for (size_t i = 1; i < n; i++)
+		if (!(isalnum((unsigned char)s[i]) || s[i] == '_' || s[i] == ':'))
+			return false;
+	return true;
+}
+
+/* Text exposition format 0.0.4: HELP and TYPE lines, then samples
+ * name{label="value",...} number; each sampled family typed before use. */
+static void check_exposition(const char *text)
+{
+	char typed[128][96];
+	int ntyped = 0, samples = 0;
+	const char *p = text;
+
+	PT_CHECK(text[strlen(text) - 1] == '\n', "metrics: no final newline");
+	while (*p) {
+		const char *eol = strchr(p, '\n');
+		size_t len = (size_t)(eol - p);
+		char line[512];
+
+		PT_CHECK(eol && len < sizeof(line), "metrics: bad line");
+		memcpy(line, p, len);
+		line[len] = 0;
+		p = eol + 1;
+		if (!strncmp(line, "# HELP ", 7)) {
+			size_t n = strcspn(line + 7, " ");
+			PT_CHECK(name_ok(line + 7, n) && line[7 + n] == ' ', "metrics: bad HELP: %s", line);
+		} else if (!strncmp(line, "# TYPE ", 7)) {
+			size_t n = strcspn(line + 7, " ");
+			const char *t = line + 7 + n + 1;
+			PT_CHECK(name_ok(line + 7, n), "metrics: bad TYPE name: %s", line);
+			PT_CHECK(!strcmp(t, "counter") || !strcmp(t, "gauge") || !strcmp(t, "untyped") ||
+			         !strcmp(t, "histogram") || !strcmp(t, "summary"), "metrics: bad type: %s", line);
+			PT_CHECK(ntyped < 128, "too many families");
+			snprintf(typed[ntyped++], sizeof(typed[0]), "%.*s", (int)n, line + 7);
+		} else {
+			size_t n = strcspn(line, "{ ");
+			const char *q = line + n;
+			bool known = false;
+			char *end;
+
+			PT_CHECK(line[0] != '#', "metrics: unknown comment: %s", line);
+			PT_CHECK(name_ok(line, n), "metrics: bad sample name: %s", line);
+			for (int i = 0; i < ntyped; i++)
+				known |= strlen(typed[i]) == n && !strncmp(typed[i], line, n);
+			PT_CHECK(known, "metrics: sample before its TYPE: %s", line);
+			if (*q == '{') {
+				q++;
+				while (*q != '}') {
+					size_t ln = strcspn(q, "=");
+					PT_CHECK(name_ok(q, ln) && q[ln] == '=' && q[ln + 1] == '"', "metrics: bad label: %s", line);
+					q += ln + 2;
+					while (*q && *q != '"')
+						q += *q == '\\' ? 2 : 1;
+					PT_CHECK(*q == '"', "metrics: unterminated label: %s", line);
+					q++;
+					if (*q == ',')
+						q++;
+					else
+						PT_CHECK(*q == '}', "metrics: bad label list: %s", line);
+				}
+				q++;
+			}
+			PT_CHECK(*q == ' ', "metrics: no value: %s", line);
+			strtod(q + 1, &end);
+			PT_CHECK(end != q + 1 && *end == 0, "metrics: value not a number: %s", line);
+			samples++;
+		}
+	}
+	PT_CHECK(samples > 40, "metrics: only %d samples", samples);
+}
+
+static void test_metrics_move(void **state)
+{
+	pt_daemon *d = ptd_start(BASE_CONF);
+	int port = ptd_port(d);
+	char *body = NULL, hash[65], other[65], ids[4][32];
+	ptc *a, *b;
+	json_t *r;
+	(void)state;
+
+	assert_int_equal(http_get(port, "127.0.0.1", "/metrics", &body), 200);
+	check_exposition(body);
+	assert_true(sample(body, "peertrack_peers") == 0);
+	assert_true(sample(body, "peertrack_messages_total{type=\"announce\"}") == 0);
+	assert_true(sample(body, "peertrack_up") == 1);
+	free(body);
+
+	a = ptc_join(port, NULL);
+	b = ptc_join(port, NULL);
+	pt_hash_of(1, 77, hash);
+	pt_hash_of(2, 77, other);
+	json_decref(ptc_hashes(a, "announce", NULL, &hash, 1));
+	assert_int_equal(ptc_lookup(b, hash, 0, ids, 4), 1);  /* hit */
+	assert_int_equal(ptc_lookup(b, other, 0, ids, 4), 0); /* miss */
+	r = ptc_call(a, "{\"type\":\"report\",\"rid\":5,\"from_peers\":3000,\"from_origin\":1000,\"to_peers\":700}");
+	PT_CHECK(pt_jtype_is(r, "ack"), "report: no ack");
+	assert_int_equal(pt_jint(r, "rid"), 5);
+	json_decref(r);
+	r = ptc_call(a, "{\"type\":\"lookup\",\"hash\":\"NOPE\"}");
+	pt_expect_error(r, "bad-hash");
+
+	assert_int_equal(http_get(port, "127.0.0.1", "/metrics", &body), 200);
+	check_exposition(body);
+	assert_true(sample(body, "peertrack_peers") == 2);
+	assert_true(sample(body, "peertrack_connections_total") == 2);
+	assert_true(sample(body, "peertrack_index_entries") == 1);
+	assert_true(sample(body, "peertrack_index_hashes") == 1);
+	assert_true(sample(body, "peertrack_messages_total{type=\"announce\"}") == 1);
+	assert_true(sample(body, "peertrack_messages_total{type=\"lookup\"}") == 2);
+	assert_true(sample(body, "peertrack_messages_total{type=\"report\"}") == 1);
+	assert_true(sample(body, "peertrack_lookups_total{result=\"hit\"}") == 1);
+	assert_true(sample(body, "peertrack_lookups_total{result=\"miss\"}") == 1);
+	assert_true(sample(body, "peertrack_errors_total{code=\"bad-hash\"}") == 1);
+	assert_true(sample(body, "peertrack_offload_bytes_total{source=\"peers\"}") == 3000);
+	assert_true(sample(body, "peertrack_offload_bytes_total{source=\"origin\"}") == 1000);
+	assert_true(sample(body, "peertrack_uploaded_to_peers_bytes_total") == 700);
+	assert_true(sample(body, "peertrack_store_queue_depth") >= 0);
+	assert_true(sample(body, "peertrack_store_flush_seconds") >= 0);
+	free(body);
+
+	/* Disconnects by reason. */
+	ptc_close(b);
+	for (int i = 0; i < 100; i++) {
+		assert_int_equal(http_get(port, "127.0.0.1", "/metrics", &body), 200);
+		double left = sample(body, "peertrack_disconnects_total{reason=\"closed\"}");
+		free(body);
+		if (left == 1)
+			break;
+		PT_CHECK(i < 99, "the disconnect was never counted");
+		ptc_service(20);
+	}
+
+	assert_int_equal(http_get(port, "127.0.0.1", "/stats.json", &body), 200);
+	json_error_t e;
+	json_t *j = json_loads(body, 0, &e);
+	PT_CHECK(j, "stats.json: %s", e.text);
+	assert_int_equal(pt_jint(j, "peers"), 1);
+	assert_int_equal(pt_jint(json_object_get(j, "offload"), "from_peers"), 3000);
+	assert_true(json_real_value(json_object_get(json_object_get(j, "offload"), "ratio")) == 0.75);
+	json_decref(j);
+	free(body);
+
+	assert_int_equal(http_get(port, "127.0.0.1", "/healthz", &body), 200);
+	assert_non_null(strstr(body, "\"store\":\"ok\""));
+	free(body);
+	ptc_close(a);
+	assert_int_equal(ptd_stop(d), 0);
+}
+
+static void test_metrics_allow(void **state)
+{
+	pt_daemon *d = ptd_start(BASE_CONF "metrics_allow = 127.0.0.1, 127.0.9.0/24\n");
+	int port = ptd_port(d);
+	char *body = NULL;
+	(void)state;
+
+	assert_int_equal(http_get(port, "127.0.0.1", "/metrics", &body), 200);
+	free(body);
+	assert_int_equal(http_get(port, "127.0.9.9", "/stats.json", &body), 200);
+	free(body);
+	assert_int_equal(http_get(port, "127.0.0.3", "/metrics", &body), 403);
+	free(body);
+	assert_int_equal(http_get(port, "127.0.0.3", "/stats.json", &body), 403);
+	free(body);
+	/* Health stays open to everyone (load balancers). */
+	assert_int_equal(http_get(port, "127.0.0.3", "/healthz", &body), 200);
+	free(body);
+	assert_int_equal(ptd_stop(d), 0);
+}
+
+/* The body is larger than http.c's old fixed 2 KiB buffer and arrives
+ * whole (Content-Length bytes). */
+static void test_metrics_large(void **state)
+{
+	pt_daemon *d = ptd_start(BASE_CONF);
+	char *body = NULL;
+	(void)state;
+
+	assert_int_equal(http_get(ptd_port(d), "127.0.0.1", "/metrics", &body), 200);
+	assert_true(strlen(body) > 2048);
+	assert_non_null(strstr(body, "peertrack_store_flush_seconds "));
+	free(body);
+	assert_int_equal(ptd_stop(d), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(test_metrics_move, pt_teardown),
+		cmocka_unit_test_teardown(test_metrics_allow, pt_teardown),
+		cmocka_unit_test_teardown(test_metrics_large, pt_teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
