@@ -10,6 +10,7 @@
 #include <string.h>
 #include <arpa/inet.h>
 
+#include "peertrack/mix.h"
 #include "peertrack/addr.h"
 
 static const uint8_t v4mapped_prefix[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
@@ -75,16 +76,6 @@ bool pt_addr_equal(const pt_addr *a, const pt_addr *b)
 	return a->family == b->family && memcmp(a->b, b->b, addr_len(a)) == 0;
 }
 
-static uint64_t fmix64(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdULL;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ULL;
-	x ^= x >> 33;
-	return x;
-}
-
 /* Only the bytes that belong to the family count, so two equal addresses
  * hash equally even if one carries junk past its length. */
 uint32_t pt_addr_hash(const pt_addr *a, uint64_t seed)
@@ -94,9 +85,9 @@ uint32_t pt_addr_hash(const pt_addr *a, uint64_t seed)
 	uint64_t w0, w1;
 	memcpy(&w0, b, 8);
 	memcpy(&w1, b + 8, 8);
-	uint64_t x = fmix64(seed ^ a->family);
-	x = fmix64(x ^ w0) + 0x9e3779b97f4a7c15ULL;
-	x = fmix64(x ^ w1);
+	uint64_t x = pt_mix64(seed ^ a->family);
+	x = pt_mix64(x ^ w0) + 0x9e3779b97f4a7c15ULL;
+	x = pt_mix64(x ^ w1);
 	return (uint32_t)(x ^ x >> 32);
 }
 

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <openssl/evp.h>
 
+#include "peertrack/mix.h"
 #include "peertrack/hash.h"
 
 static int nibble(unsigned char c)
@@ -46,16 +47,6 @@ bool pt_hash_equal(const pt_hash *a, const pt_hash *b)
 	return memcmp(a->b, b->b, PT_HASH_BYTES) == 0;
 }
 
-static uint64_t fmix64(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdULL;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ULL;
-	x ^= x >> 33;
-	return x;
-}
-
 /* All 32 bytes go through the chain, not just the first 8: clients choose
  * the "hashes" they announce, and a table keyed on a prefix would let one
  * client pile any number of distinct hashes onto one bucket whatever the
@@ -66,9 +57,9 @@ uint32_t pt_hash_hash(const pt_hash *h, uint64_t seed)
 	for (size_t i = 0; i < PT_HASH_BYTES; i += 8) {
 		uint64_t w;
 		memcpy(&w, h->b + i, 8);
-		x = fmix64(x ^ w) + 0x9e3779b97f4a7c15ULL;
+		x = pt_mix64(x ^ w) + 0x9e3779b97f4a7c15ULL;
 	}
-	x = fmix64(x);
+	x = pt_mix64(x);
 	return (uint32_t)(x ^ x >> 32);
 }
 

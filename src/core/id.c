@@ -7,6 +7,7 @@
 #include <string.h>
 #include <openssl/rand.h>
 
+#include "peertrack/mix.h"
 #include "peertrack/id.h"
 
 static const char b64url[64] =
@@ -75,16 +76,6 @@ bool pt_id_equal(const pt_id *a, const pt_id *b)
 	return memcmp(a->b, b->b, PT_ID_BYTES) == 0;
 }
 
-static uint64_t fmix64(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdULL;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ULL;
-	x ^= x >> 33;
-	return x;
-}
-
 uint32_t pt_id_hash(const pt_id *id)
 {
 	uint64_t w0, w1;
@@ -92,6 +83,6 @@ uint32_t pt_id_hash(const pt_id *id)
 	memcpy(&w0, id->b, 8);
 	memcpy(&w1, id->b + 8, 8);
 	memcpy(&w2, id->b + 16, 2);
-	uint64_t x = fmix64(w0 ^ fmix64(w1 ^ ((uint64_t)w2 << 48 | PT_ID_BYTES)));
+	uint64_t x = pt_mix64(w0 ^ pt_mix64(w1 ^ ((uint64_t)w2 << 48 | PT_ID_BYTES)));
 	return (uint32_t)(x ^ x >> 32);
 }

@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "peertrack/mix.h"
 #include "peertrack/index.h"
 
 #define NONE       UINT32_MAX
@@ -75,19 +76,9 @@ struct pt_index {
 
 typedef uint32_t (*item_hash_fn)(const pt_index *ix, uint32_t item);
 
-static uint64_t fmix64(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdULL;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ULL;
-	x ^= x >> 33;
-	return x;
-}
-
 static uint32_t pair_hash(const pt_index *ix, uint32_t peer, uint32_t rec)
 {
-	uint64_t x = fmix64(((uint64_t)peer << 32 | rec) ^ ix->pair_seed);
+	uint64_t x = pt_mix64(((uint64_t)peer << 32 | rec) ^ ix->pair_seed);
 	return (uint32_t)(x ^ x >> 32);
 }
 
@@ -294,7 +285,7 @@ pt_index *pt_index_new(uint64_t seed)
 	if (!ix)
 		return NULL;
 	ix->seed = seed;
-	ix->pair_seed = fmix64(seed ^ 0x5851f42d4c957f2dULL);
+	ix->pair_seed = pt_mix64(seed ^ 0x5851f42d4c957f2dULL);
 	ix->recs_free = ix->ents_free = NONE;
 	if (table_init(&ix->htab, MIN_TABLE) < 0 || table_init(&ix->ptab, MIN_TABLE) < 0) {
 		pt_index_free(ix);

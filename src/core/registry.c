@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "peertrack/mix.h"
 #include "peertrack/registry.h"
 
 #define LIVE      (UINT32_MAX - 1) /* next_free of a live slot */
@@ -31,19 +32,9 @@ struct pt_registry {
 	uint64_t seed;
 };
 
-static uint64_t fmix64(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdULL;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ULL;
-	x ^= x >> 33;
-	return x;
-}
-
 static uint32_t id_home(const pt_registry *r, const pt_id *id)
 {
-	return (uint32_t)fmix64(pt_id_hash(id) ^ r->seed) & (r->map_cap - 1);
+	return (uint32_t)pt_mix64(pt_id_hash(id) ^ r->seed) & (r->map_cap - 1);
 }
 
 static uint32_t *map_new(uint32_t cap)

@@ -296,24 +296,59 @@ static GstPromise *promise_for(pt_rtc *r, GstPromiseChangeFunc fn)
 	return gst_promise_new_with_change_func(fn, rtc_ref(r), (GDestroyNotify)rtc_unref);
 }
 
-/* webrtcbin thread: our offer/answer exists; publish it, then apply it. */
+typedef struct local_desc {
+	pt_rtc *r; /* holds a reference */
+	char *text;
+} local_desc;
+
+static void local_desc_free(gpointer data)
+{
+	local_desc *l = data;
+
+	rtc_unref(l->r);
+	g_free(l->text);
+	g_free(l);
+}
+
+/* webrtcbin thread: our description is applied, so an answer coming back
+ * can no longer overtake it: publish it now. */
+static void on_local_set(GstPromise *p, gpointer data)
+{
+	local_desc *l = data;
+	pt_rtc *r = l->r;
+	const GstStructure *reply;
+
+	if (g_atomic_int_get(&r->dead) || gst_promise_wait(p) != GST_PROMISE_RESULT_REPLIED) {
+		gst_promise_unref(p);
+		return;
+	}
+	reply = gst_promise_get_reply(p);
+	if (reply && gst_structure_has_field(reply, "error"))
+		post(r, EV_FAILED, "local description refused", NULL, 0, NULL);
+	else
+		post(r, EV_LOCAL_SDP, r->offerer ? "offer" : "answer", l->text, 0, NULL);
+	gst_promise_unref(p);
+}
+
+/* webrtcbin thread: our offer/answer exists; apply it, then publish it. */
 static void on_local_created(GstPromise *p, gpointer data)
 {
 	pt_rtc *r = data;
 	const char *type = r->offerer ? "offer" : "answer";
 	const GstStructure *reply;
 	GstWebRTCSessionDescription *desc = NULL;
-	char *text;
+	local_desc *l;
 
 	if (g_atomic_int_get(&r->dead) || gst_promise_wait(p) != GST_PROMISE_RESULT_REPLIED)
 		goto fail;
 	reply = gst_promise_get_reply(p);
 	if (!reply || !gst_structure_get(reply, type, GST_TYPE_WEBRTC_SESSION_DESCRIPTION, &desc, NULL))
 		goto fail;
-	text = gst_sdp_message_as_text(desc->sdp);
-	post(r, EV_LOCAL_SDP, type, text, 0, NULL);
-	g_free(text);
-	g_signal_emit_by_name(r->webrtc, "set-local-description", desc, NULL);
+	l = g_new0(local_desc, 1);
+	l->r = rtc_ref(r);
+	l->text = gst_sdp_message_as_text(desc->sdp);
+	g_signal_emit_by_name(r->webrtc, "set-local-description", desc,
+	                      gst_promise_new_with_change_func(on_local_set, l, local_desc_free));
 	gst_webrtc_session_description_free(desc);
 	gst_promise_unref(p);
 	return;

@@ -94,7 +94,7 @@ function servePage() {
 async function startDaemon(pagePort) {
   const conf = join(work, 'peertrack.conf');
   // Browsers send their page's origin; peertrack-peer sends http://127.0.0.1.
-  writeFileSync(conf, `heartbeat_ms = 2000\ntimeout_ms = 10000\n` +
+  writeFileSync(conf, `state_dir = ${work}\nheartbeat_ms = 2000\ntimeout_ms = 10000\n` +
     `allowed_origins = http://127.0.0.1:${pagePort} http://127.0.0.1\n`);
   const d = daemon = start('daemon', join(BIN, 'peertrackd'), ['--listen', '127.0.0.1:0', '-c', conf]);
   const l = await d.line(/listening on 127\.0\.0\.1:\d+/, 10000);
@@ -178,7 +178,7 @@ async function cInterop(url, pageUrl) {
   const seeded = await b1.page.evaluate((b64) => window.ptSeed(b64), b.toString('base64'));
   if (seeded !== hb) throw new Error(`page announced ${seeded}, wanted ${hb}`);
   const out = join(work, 'b.got');
-  const fetcher = startPeer('c-fetcher', ['--server', url, '--json', '-v', 'fetch', hb, '-o', out]);
+  const fetcher = startPeer('c-fetcher', ['--server', url, '--timeout', '30000', '--json', '-v', 'fetch', hb, '-o', out]);
   const code = await exitWithin(fetcher, 45000);
   if (code !== 0) throw new Error(`C fetcher exited ${code}:\n${fetcher.dump()}`);
   const got = readFileSync(out);

@@ -2,6 +2,7 @@
 # Conformance 1 — C to C: a seeder and fetchers move 1 MiB and 16 MiB files
 # through a real peertrackd; contents are verified with SHA-256, and a third
 # client's lookup then names both the seeder and the fetcher as holders.
+# Every peer sends Origin: http://127.0.0.1, the only origin allowed here.
 . "$(dirname "$0")/lib.sh"
 
 pt_daemon
@@ -28,4 +29,10 @@ for f in small big; do
 	printf '%s\n' "$holders" | grep -qxF -- "$fetcher" || pt_fail "$f: lookup lacks the fetcher $fetcher: $holders"
 	[ "$(printf '%s\n' "$holders" | grep -c .)" -eq 2 ] || pt_fail "$f: lookup: $holders"
 done
+# The daemon only takes the allowed Origin (http://127.0.0.1 here).
+rc=0
+timeout 20 "${PEER[@]}" --server "$PT_URL" --origin http://127.0.0.2 lookup "$h" \
+	>"$WORK/origin.out" 2>"$WORK/origin.err" || rc=$?
+[ $rc -eq 2 ] && grep -q '(1008' "$WORK/origin.err" ||
+	pt_fail "a foreign Origin was not refused with 1008 (exit $rc): $(cat "$WORK/origin.err")"
 pt_log "ok"

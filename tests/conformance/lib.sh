@@ -20,6 +20,13 @@ pt_fail() { pt_log "FAIL: $*"; exit 1; }
 PEER=(env "ASAN_OPTIONS=${ASAN_OPTIONS:-}:fast_unwind_on_malloc=0"
       "LSAN_OPTIONS=suppressions=$PT_ROOT/tests/conformance/lsan-peer.supp:print_suppressions=0"
       "$PEER")
+# Liveness settings of the test daemon, and the peers' no-progress timeout:
+# short, so failures show fast, but with room for a loaded 2-core machine
+# (sanitized GStreamer connects in seconds there, not milliseconds).
+case "${PT_BUILD:-}" in
+*-asan) PT_HB=1000 PT_TO=5000; PEER+=(--timeout 30000) ;;
+*) PT_HB=500 PT_TO=2500; PEER+=(--timeout 15000) ;;
+esac
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/peertrack-conf.XXXXXX")"
 PIDS=()
@@ -101,9 +108,10 @@ pt_wait_line() {
 # heartbeats; sets PT_URL.
 pt_daemon() {
 	cat >"$WORK/peertrack.conf" <<CONF
+state_dir = $WORK
 [liveness]
-heartbeat_ms = 500
-timeout_ms = 1500
+heartbeat_ms = $PT_HB
+timeout_ms = $PT_TO
 [security]
 allowed_origins = ${PT_ORIGINS:-http://127.0.0.1}
 allow_missing_origin = no

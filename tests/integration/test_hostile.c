@@ -208,10 +208,16 @@ static void send_flood(ctx *x, ptc *c)
 	         limited);
 	PT_CHECK(limited >= 1 && pongs >= 300, "%d rate-limited, %d pongs", limited, pongs);
 	assert_true(ptc_is_open(c));
-	/* Persisting: cut off once the strikes are used up. */
+	/* Persisting: cut off once the strikes are used up. The client is
+	 * still writing when the server closes, so the close frame can be
+	 * lost to the TCP reset; the log line says why it went. */
+	size_t mark = ptd_log_count(x->d);
 	for (int i = 0; i < 1500; i++)
 		ptc_send(c, "{\"type\":\"ping\"}");
-	assert_int_equal(ptc_wait_close(c, 5000), 4001);
+	int code = ptc_wait_close(c, 5000);
+	PT_CHECK(code == 4001 || code == -1, "flood: close code %d, want 4001", code);
+	PT_CHECK(ptd_wait_log_from(x->d, mark, "closed: flooding", PT_T_REPLY_MS) >= 0,
+	         "flood: the daemon did not close the flooder for abuse");
 }
 
 static void send_per_ip(ctx *x, ptc *c)
@@ -621,12 +627,15 @@ static void test_slow_reader(void **state)
 	ptc_drain(s);
 	rss1 = ptd_rss_kb(d);
 	free(data);
-#if !defined(__SANITIZE_ADDRESS__)
-	/* The queue cap bounds what it holds for the reader; ASan's quarantine
-	 * makes RSS meaningless there. */
-	PT_CHECK(rss0 > 0 && rss1 > 0 && rss1 - rss0 < 32 * 1024,
-	         "daemon RSS grew from %ld to %ld KiB", rss0, rss1);
+	/* The queue cap bounds what it holds for the reader. Under ASan the
+	 * quarantine of freed memory makes RSS meaningless: a loose bound. */
+#if defined(__SANITIZE_ADDRESS__)
+	const long bound_kb = 512 * 1024;
+#else
+	const long bound_kb = 32 * 1024;
 #endif
+	PT_CHECK(rss0 > 0 && rss1 > 0 && rss1 - rss0 < bound_kb,
+	         "daemon RSS grew from %ld to %ld KiB", rss0, rss1);
 	/* When it finally reads, it finds the close code after what fitted. */
 	code = ptr_wait_close(slow, 10000);
 	PT_CHECK(code == 4002 || code == -1, "slow reader: close code %d", code);

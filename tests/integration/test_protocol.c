@@ -71,7 +71,6 @@ static void test_welcome(void **state)
 
 	/* 100 clients, 100 distinct well-formed ids. */
 	char ids[100][32];
-	snprintf(ids[0], sizeof(ids[0]), "%s", "");
 	ptc_close(c[0]);
 	for (int i = 0; i < 100; i++) {
 		c[i] = ptc_join(ptd_port(d), NULL);

@@ -79,20 +79,24 @@ static void test_kill9_during_burst(void **state)
 	PT_CHECK(sqlite3_step(st) == SQLITE_ROW, "integrity_check: no row");
 	assert_string_equal((const char *)sqlite3_column_text(st, 0), "ok");
 	sqlite3_finalize(st);
-	PT_CHECK(sqlite3_prepare_v2(db, "SELECT count(*) FROM reports WHERE from_peers = ?1", -1, &st,
-	                            NULL) == SQLITE_OK, "prepare");
+	/* One pass over the table: which tags are there. */
+	static unsigned char present[MAX_REPORTS + 1];
+	memset(present, 0, sizeof(present));
+	PT_CHECK(sqlite3_prepare_v2(db, "SELECT from_peers FROM reports", -1, &st, NULL) == SQLITE_OK,
+	         "prepare");
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		long long tag = sqlite3_column_int64(st, 0);
+		if (tag >= 1 && tag <= MAX_REPORTS)
+			present[tag]++;
+	}
+	sqlite3_finalize(st);
 	for (int i = 0; i < n; i++) {
 		if (kill_at - acked_at[i] <= FLUSH_MS + COMMIT_SLACK_MS)
 			continue;
 		expected++;
-		sqlite3_bind_int(st, 1, i + 1);
-		PT_CHECK(sqlite3_step(st) == SQLITE_ROW, "count");
-		PT_CHECK(sqlite3_column_int(st, 0) == 1,
-		         "report %d (acked %llu ms before the kill) is missing", i,
+		PT_CHECK(present[i + 1] == 1, "report %d (acked %llu ms before the kill) is missing", i,
 		         (unsigned long long)(kill_at - acked_at[i]));
-		sqlite3_reset(st);
 	}
-	sqlite3_finalize(st);
 	PT_CHECK(expected > 10, "too few reports old enough to check (%d of %d)", expected, n);
 	/* Nothing was invented, nothing doubled. */
 	PT_CHECK(scalar(db, "SELECT count(*) FROM reports WHERE from_peers < 1000000") <= n, "extra rows");

@@ -42,6 +42,22 @@ struct pt_daemon {
 
 static pt_daemon *daemons;
 
+/* Appends one line; called with d->mu held. Out of memory, the line is
+ * kept as a NULL entry (printed as "(oom)") or, at worst, dropped. */
+static void push_line(pt_daemon *d, const char *text)
+{
+	if (d->n == d->cap) {
+		size_t cap = d->cap ? d->cap * 2 : 64;
+		char **v = realloc(d->lines, cap * sizeof(*v));
+
+		if (!v)
+			return;
+		d->lines = v;
+		d->cap = cap;
+	}
+	d->lines[d->n++] = strdup(text);
+}
+
 static void *read_stderr(void *arg)
 {
 	pt_daemon *d = arg;
@@ -67,15 +83,7 @@ static void *read_stderr(void *arg)
 		pthread_mutex_lock(&d->mu);
 		while ((nl = memchr(start, '\n', acc_len - (size_t)(start - acc)))) {
 			*nl = 0;
-			if (d->n == d->cap) {
-				size_t cap = d->cap ? d->cap * 2 : 64;
-				char **v = realloc(d->lines, cap * sizeof(*v));
-				if (!v)
-					break;
-				d->lines = v;
-				d->cap = cap;
-			}
-			d->lines[d->n++] = strdup(start);
+			push_line(d, start);
 			start = nl + 1;
 		}
 		pthread_cond_broadcast(&d->cv);
@@ -85,9 +93,9 @@ static void *read_stderr(void *arg)
 		pt_client_wake();
 	}
 	pthread_mutex_lock(&d->mu);
-	if (acc_len && d->n < d->cap) {
+	if (acc_len) {
 		acc[acc_len] = 0;
-		d->lines[d->n++] = strdup(acc);
+		push_line(d, acc);
 	}
 	d->eof = true;
 	pthread_cond_broadcast(&d->cv);
