@@ -208,7 +208,15 @@ for k in (1, 4):
         entry[other] = spread([r["rate"] for r in b])
         entry["ratio_vs_" + other] = {"pairs": [round(x, 3) for x in ratios], **spread(ratios)}
         line += "; %s %.0f/s, ratio %.2f (%.2f..%.2f) %s" % (other, entry[other]["median"], entry["ratio_vs_" + other]["median"], min(ratios), max(ratios), [round(x, 2) for x in ratios])
+        # Messages per second of the target's CPU: steadier than raw rates
+        # when other work shares the cores.
+        eff = [(x["rate"] / x["target_cores"]) / (y["rate"] / y["target_cores"])
+               for x, y in zip(a, b) if x["target_cores"] > 0 and y["target_cores"] > 0 and y["rate"] > 0]
+        if eff:
+            entry["per_cpu_ratio_vs_" + other] = {"pairs": [round(x, 3) for x in eff], **spread(eff)}
+            line += " [per target CPU-second: %.2f (%.2f..%.2f)]" % (statistics.median(eff), min(eff), max(eff))
     entry["gen_cores"] = spread([r["gen_cores"] for r in a])
+    entry["gen_per_target_cpu"] = spread([r["gen_cores"] / r["target_cores"] for r in a if r["target_cores"] > 0])
     entry["target_cores"] = spread([r["target_cores"] for r in a])
     entry["load"] = spread([r["load_before"] for r in a])
     S["relay"]["k%d" % k] = entry

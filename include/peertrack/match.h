@@ -43,7 +43,8 @@ int pt_match_set_peer(pt_match *m, uint32_t peer, const pt_addr *addr);
 void pt_match_clear_peer(pt_match *m, uint32_t peer);
 
 /* Picks up to k holders, best first, into out (room for k). Never returns
- * `asker`. Counts a hand-out for each picked peer. Returns how many. */
+ * `asker`. Counts a hand-out for the first only (the peer the asker will
+ * try; the rest are fallbacks). Returns how many. */
 size_t pt_match_pick(pt_match *m, const pt_match_opts *o,
                      const uint32_t *holders, size_t n_holders,
                      uint32_t asker, const pt_addr *asker_addr,

@@ -300,15 +300,18 @@ size_t pt_match_pick(pt_match *m, const pt_match_opts *o,
 		k = c;
 	qsort(m->cands, k, sizeof *m->cands, cand_qsort_cmp);
 
-	for (size_t i = 0; i < k; i++) {
-		uint32_t peer = m->cands[i].peer;
-		out[i] = peer;
-		if (peer < m->peers_cap) {
-			struct mpeer *p = &m->peers[peer];
-			decayed(p, now_ms, half_life);
-			if (p->handouts < UINT32_MAX)
-				p->handouts++;
-		}
+	for (size_t i = 0; i < k; i++)
+		out[i] = m->cands[i].peer;
+	/* Only the first answer counts as a hand-out: it is the peer the asker
+	 * will try; the rest are fallbacks. Counting every returned peer would
+	 * raise all counters together whenever a lookup returns every holder,
+	 * and the counter would stop spreading anything. */
+	if (k && out[0] < m->peers_cap) {
+		struct mpeer *p = &m->peers[out[0]];
+
+		decayed(p, now_ms, half_life);
+		if (p->handouts < UINT32_MAX)
+			p->handouts++;
 	}
 	return k;
 }

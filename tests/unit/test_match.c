@@ -133,6 +133,28 @@ static void test_handout_spreading(void **state)
 	pt_match_free(m);
 }
 
+/* Lookups that return every holder must still spread the first choice:
+ * only the first answer is counted as a hand-out. */
+static void test_handout_first_only(void **state)
+{
+	(void)state;
+	pt_match *m = pt_match_new(5);
+	const uint32_t holders[] = { 1, 2, 3, 4 };
+	uint32_t out[4];
+	unsigned firsts = 0;
+
+	for (uint32_t p = 1; p <= 4; p++)
+		set(m, p, "198.51.100.7");
+	pt_addr me = A("203.0.113.1");
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(pt_match_pick(m, &prox, holders, 4, 0, &me, 500, out, 4), 4);
+		assert_false(firsts & (1u << out[0]));
+		firsts |= 1u << out[0];
+	}
+	assert_int_equal(firsts, 0x1eu);
+	pt_match_free(m);
+}
+
 /* A's counter is 8 at t0 (B is fresh). Undecayed, B wins the next picks
  * until it has caught up; after three half-lives A is down to 1 and is
  * handed out again within three picks. */
@@ -340,6 +362,7 @@ int main(void)
 		cmocka_unit_test(test_proximity_order),
 		cmocka_unit_test(test_asker_never_returned),
 		cmocka_unit_test(test_handout_spreading),
+		cmocka_unit_test(test_handout_first_only),
 		cmocka_unit_test(test_decay),
 		cmocka_unit_test(test_random_ignores_proximity),
 		cmocka_unit_test(test_sampling_bounds_work),
