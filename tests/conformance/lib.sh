@@ -24,8 +24,8 @@ PEER=(env "ASAN_OPTIONS=${ASAN_OPTIONS:-}:fast_unwind_on_malloc=0"
 # short, so failures show fast, but with room for a loaded 2-core machine
 # (sanitized GStreamer connects in seconds there, not milliseconds).
 case "${PT_BUILD:-}" in
-*-asan) PT_HB=1000 PT_TO=5000; PEER+=(--timeout 30000) ;;
-*) PT_HB=500 PT_TO=2500; PEER+=(--timeout 15000) ;;
+*-asan) PT_HB=2000 PT_TO=12000; PEER+=(--timeout 30000) ;;
+*) PT_HB=1000 PT_TO=5000; PEER+=(--timeout 15000) ;;
 esac
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/peertrack-conf.XXXXXX")"
