@@ -28,9 +28,16 @@ static int v1_tls_callback(struct lws *wsi, enum lws_callback_reasons reason, vo
 	return pt_v1_callback(wsi, reason, user, in, len);
 }
 
+#define PT_RX_BUFFER 1024
+
 static const struct lws_protocols protocols[] = {
 	/* First = the default for upgrades that name no subprotocol. */
-	{ "peertrack-v1", v1_tls_callback, sizeof(pt_session), 4096, 0, NULL, 0 },
+	/* lws keeps an rx buffer of rx_buffer_size per connection for its whole
+	 * life: at 4096 it alone would be most of an idle peer's memory. 1024
+	 * holds a typical ICE candidate or small SDP whole; larger messages
+	 * arrive in fragments that v1.c reassembles. Sends are not bounded by
+	 * it (tx_packet_size). */
+	{ "peertrack-v1", v1_tls_callback, sizeof(pt_session), PT_RX_BUFFER, 0, NULL, 1u << 20 },
 	{ "http", pt_http_callback, 0, 0, 0, NULL, 0 },
 	{ NULL, NULL, 0, 0, 0, NULL, 0 }
 };

@@ -222,10 +222,6 @@ int pt_session_admit(pt_session *s, struct pt_server *srv, struct lws *wsi)
 		s->handle = PT_HANDLE_NONE;
 		goto internal;
 	}
-	if (c->recent_contacts) {
-		s->contacts = calloc(c->recent_contacts, sizeof(*s->contacts));
-		s->contacts_cap = s->contacts ? (uint16_t)c->recent_contacts : 0;
-	}
 	pt_id_encode(&s->id, s->id_str);
 	pt_bucket_init(&s->bucket, c->rate_burst, now);
 	pt_bucket_init(&s->strikes, c->rate_abuse_strikes, now);
@@ -420,8 +416,15 @@ static void remember(pt_session *s, const pt_session *other)
 	uint32_t gen = pt_registry_gen(s->srv->registry, other->handle);
 	uint32_t now = pt_server_now32(s->srv);
 
-	if (!s->contacts_cap)
-		return;
+	/* Allocated on the first signal: most peers of a CDN page only
+	 * announce and look up, and idle peers should cost little. */
+	if (!s->contacts_cap) {
+		uint32_t cap = s->srv->cfg.recent_contacts;
+
+		if (!cap || !(s->contacts = calloc(cap, sizeof(*s->contacts))))
+			return;
+		s->contacts_cap = (uint16_t)cap;
+	}
 	for (uint16_t i = 0; i < s->n_contacts; i++) {
 		if (s->contacts[i].handle == other->handle && s->contacts[i].gen == gen) {
 			s->contacts[i].at = now;

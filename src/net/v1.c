@@ -268,13 +268,11 @@ static int receive(pt_session *s, const char *in, size_t len, bool first, bool f
 			pt_session_error(s, NULL, PT_E_BAD_MESSAGE, "binary frames are not accepted");
 		else
 			pt_v1_dispatch(s, s->rx, s->rx_len);
-		s->rx_len = 0;
-		/* Give large reassembly buffers back; idle peers stay small. */
-		if (s->rx_cap > 4096) {
-			free(s->rx);
-			s->rx = NULL;
-			s->rx_cap = 0;
-		}
+		/* Give the reassembly buffer back: only large messages need
+		 * one, and an idle peer should hold nothing. */
+		free(s->rx);
+		s->rx = NULL;
+		s->rx_len = s->rx_cap = 0;
 	}
 	return 0;
 }
