@@ -199,6 +199,13 @@ void pt_v1_dispatch(pt_session *s, const char *frame, size_t len);
 /* Operations hooks (ops.c): store, bans, admin socket. */
 #include "ops.h"
 
+/* Native TLS (tls.c). pt_tls_check loads the configured files into a
+ * scratch context: 0, or -1 with err saying which file and why. */
+int pt_tls_check(const pt_config *c, char *err, size_t errlen);
+void pt_tls_log_cert(struct pt_server *s, const char *verb);
+/* SIGHUP: renewed files at the same paths, for new connections. */
+void pt_tls_reload(struct pt_server *s);
+
 /* HTTP endpoints (http.c). */
 int pt_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len);
 
