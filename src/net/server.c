@@ -231,14 +231,19 @@ void pt_server_stop(pt_server *s)
 
 /* -- descriptor budget ---------------------------------------------------- */
 
-/* Every peer holds a descriptor. lws' table stops short of RLIMIT_NOFILE
- * (the store, admin socket and logs need some), and the peer limit stops
- * short of lws' table, so that past it connections are still accepted and
- * refused cleanly with 1013 — never left in the backlog with accept()
- * failing on EMFILE. */
+/* Every peer holds a descriptor. The peer limit stops short of
+ * RLIMIT_NOFILE by a reserve (store, admin socket, logs) and a headroom of
+ * descriptors for connections that are accepted only to be refused cleanly
+ * with 1013 — so accept() does not fail with EMFILE, which lws 4.1 would
+ * retry in a busy loop.
+ *
+ * lws' own table is left at its default (the rlimit): given a smaller
+ * fd_limit_per_thread, lws 4.1 finds the connection of every socket event
+ * by scanning its whole table instead of indexing it — at 5000 peers that
+ * scan was half the daemon's CPU (docs/BENCHMARKS.md). */
 #define FD_RESERVE 32
 
-static unsigned fd_budget(pt_server *s)
+static void fd_budget(pt_server *s)
 {
 	struct rlimit rl;
 	unsigned table, headroom;
@@ -248,7 +253,6 @@ static unsigned fd_budget(pt_server *s)
 	table = rl.rlim_cur > 2 * FD_RESERVE ? (unsigned)rl.rlim_cur - FD_RESERVE : FD_RESERVE;
 	headroom = table / 16 < 16 ? 16 : table / 16 > 1024 ? 1024 : table / 16;
 	s->fd_cap = table > 2 * headroom ? table - headroom : table / 2;
-	return table;
 }
 
 static void apply_max_peers(pt_server *s)
@@ -364,7 +368,7 @@ int pt_server_start(pt_server *s)
 	info.user = s;
 	/* Seconds; lws drops connections whose handshake stalls this long. */
 	info.timeout_secs = (s->cfg.handshake_timeout_ms + 999) / 1000;
-	info.fd_limit_per_thread = fd_budget(s);
+	fd_budget(s);
 	apply_max_peers(s);
 	/* lws clears s->lws when its teardown is complete. */
 	info.pcontext = &s->lws;
