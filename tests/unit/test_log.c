@@ -203,6 +203,23 @@ static void test_lws_hook(void **state)
 	pt_log_configure(PT_LOG_INFO, PT_LOG_TEXT);
 }
 
+/* A line lws repeats in a loop is written once, then counted. */
+static void test_lws_repeats(void **state)
+{
+	(void)state;
+	pt_log_configure(PT_LOG_INFO, PT_LOG_TEXT);
+	pt_log_hook_lws();
+	capture();
+	for (int i = 0; i < 1000; i++)
+		lwsl_err("accept: errno %d\n", 24);
+	lwsl_err("something else\n");
+	char *out = release();
+	assert_string_equal(out, "ERROR accept: errno 24\n"
+	                         "ERROR (libwebsockets: last message repeated 999 times)\n"
+	                         "ERROR something else\n");
+	free(out);
+}
+
 #define THREADS 4
 #define LINES 200
 #define LINE_LEN 3000
@@ -253,6 +270,7 @@ int main(void)
 		cmocka_unit_test(test_json),
 		cmocka_unit_test(test_long_line),
 		cmocka_unit_test(test_lws_hook),
+		cmocka_unit_test(test_lws_repeats),
 		cmocka_unit_test(test_threads),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
