@@ -105,7 +105,9 @@ pt_server *pt_server_new(uv_loop_t *loop, const pt_config *cfg, const char *conf
 	s->iplimit = pt_iplimit_new(seed ^ 0x165667b19e3779f9ull);
 	if (!s->registry || !s->index || !s->match || !s->iplimit)
 		goto fail;
-	pt_buf_init(&s->scratch, 0);
+	/* Replies are encoded with lws' header room in front, so a frame can
+	 * go to the socket straight from here (pt_session_send_buf). */
+	pt_buf_init(&s->scratch, LWS_PRE);
 	return s;
 fail:
 	pt_server_free(s);

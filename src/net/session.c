@@ -356,8 +356,32 @@ int pt_session_send(pt_session *s, const char *text, size_t len)
 	return 0;
 }
 
+/* Writes the frame now when nothing is queued before it and the socket
+ * takes it: a relayed signal then costs one send() instead of a queue
+ * entry, two epoll_ctl calls and a WRITEABLE callback. Anything else — a
+ * backlog, a pending ping, a full socket — takes the bounded queue, so
+ * order and the slow-reader limit hold. A partial write is kept by lws and
+ * finished before our next WRITEABLE. */
+static int send_direct(pt_session *s, const pt_buf *b)
+{
+	if (b->head < LWS_PRE || s->q_head || s->ping_due || lws_send_pipe_choked(s->wsi))
+		return 0;
+	if (lws_write(s->wsi, (unsigned char *)pt_buf_text(b), b->len, LWS_WRITE_TEXT) < (int)b->len) {
+		pt_session_close(s, PT_CLOSE_INTERNAL, "write failed", PT_LEAVE_CLOSED);
+		return -1;
+	}
+	s->srv->stats.bytes_out += b->len;
+	return 1;
+}
+
 int pt_session_send_buf(pt_session *s, const pt_buf *b)
 {
+	int r;
+
+	if (s->state == PT_SESSION_CLOSING)
+		return -1;
+	if ((r = send_direct(s, b)))
+		return r < 0 ? -1 : 0;
 	return pt_session_send(s, pt_buf_text(b), b->len);
 }
 
