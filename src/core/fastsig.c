@@ -72,6 +72,18 @@ static size_t utf8_seq(const unsigned char *p, const unsigned char *end)
 	return n;
 }
 
+#define ONES  0x0101010101010101ull
+#define HIGHS 0x8080808080808080ull
+
+/* Non-zero when one of the 8 bytes is < 0x20, '"', '\\' or >= 0x80 (the
+ * classic "has a zero byte" bit trick, per condition). */
+static inline uint64_t special8(uint64_t x)
+{
+	uint64_t q = x ^ (ONES * '"'), b = x ^ (ONES * '\\');
+
+	return ((x - ONES * 0x20) | ((q - ONES) & ~q) | ((b - ONES) & ~b) | x) & HIGHS;
+}
+
 /* A string at s->p (on the opening quote). Sets its raw content span and
  * whether it holds escapes. Rejects what jansson rejects: raw control
  * characters, bad escapes, \u0000, unpaired surrogates, bad UTF-8. */
@@ -82,7 +94,22 @@ static int scan_string(scan *s, const char **start, size_t *len, int *escaped)
 	*escaped = 0;
 	*start = p;
 	while (p < s->end) {
-		unsigned char c = (unsigned char)*p;
+		unsigned char c;
+
+		/* Eight bytes at a time over plain ASCII — nearly all of an
+		 * SDP — stopping at a quote, backslash, control byte or
+		 * non-ASCII byte, which the byte loop below then judges. */
+		while (s->end - p >= 8) {
+			uint64_t x;
+
+			memcpy(&x, p, 8);
+			if (special8(x))
+				break;
+			p += 8;
+		}
+		if (p >= s->end)
+			break;
+		c = (unsigned char)*p;
 
 		if (c == '"') {
 			*len = (size_t)(p - *start);

@@ -356,15 +356,18 @@ int pt_session_send(pt_session *s, const char *text, size_t len)
 	return 0;
 }
 
-/* Writes the frame now when nothing is queued before it and the socket
- * takes it: a relayed signal then costs one send() instead of a queue
- * entry, two epoll_ctl calls and a WRITEABLE callback. Anything else — a
- * backlog, a pending ping, a full socket — takes the bounded queue, so
- * order and the slow-reader limit hold. A partial write is kept by lws and
- * finished before our next WRITEABLE. */
+/* Writes the frame now when nothing is queued before it: a relayed signal
+ * then costs one send() instead of a queue entry, two epoll_ctl calls and a
+ * WRITEABLE callback. Anything else — a backlog, a pending ping, a frame
+ * lws still holds from a partial write — takes the bounded queue, so order
+ * and the slow-reader limit hold. */
 static int send_direct(pt_session *s, const pt_buf *b)
 {
-	if (b->head < LWS_PRE || s->q_head || s->ping_due || lws_send_pipe_choked(s->wsi))
+	/* lws_partial_buffered, not lws_send_pipe_choked: the latter costs a
+	 * poll() per message. A full socket is fine here — lws keeps what the
+	 * kernel refused (one frame at most, since then this path is closed)
+	 * and drains it before our next WRITEABLE. */
+	if (b->head < LWS_PRE || s->q_head || s->ping_due || lws_partial_buffered(s->wsi))
 		return 0;
 	if (lws_write(s->wsi, (unsigned char *)pt_buf_text(b), b->len, LWS_WRITE_TEXT) < (int)b->len) {
 		pt_session_close(s, PT_CLOSE_INTERNAL, "write failed", PT_LEAVE_CLOSED);

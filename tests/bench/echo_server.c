@@ -3,10 +3,12 @@
  * can do. No JSON, no ids, no index: on connect the client gets its 4-byte
  * connection index (one binary frame, little endian); every binary frame it
  * sends starts with the index of the connection to forward it to, and is
- * forwarded with those 4 bytes replaced by the sender's index. A frame is
- * copied once into the target's queue and written from its WRITEABLE
- * callback, as peertrackd does, so the difference between the two is what
- * peertrackd does per message beyond moving bytes.
+ * forwarded with those 4 bytes replaced by the sender's index. A frame goes
+ * out the way peertrackd sends (src/net/session.c): written at once when
+ * nothing is queued for the target and its socket takes it, else copied
+ * into the target's queue and written from its WRITEABLE callback — so the
+ * difference between the two is what peertrackd does per message beyond
+ * moving bytes.
  *
  *   echo_server [--listen 127.0.0.1:PORT]     prints "listening on 127.0.0.1:PORT"
  *
@@ -50,9 +52,16 @@ typedef struct server {
 
 static int queue(struct lws *wsi, sess *s, const void *data, size_t len, uint32_t from)
 {
-	out *o = malloc(sizeof(*o) + LWS_PRE + len);
+	out *o;
 
-	if (!o)
+	if (!s->head && !lws_partial_buffered(wsi) && len <= 65536) {
+		unsigned char frame[LWS_PRE + 65536];
+
+		memcpy(frame + LWS_PRE, data, len);
+		memcpy(frame + LWS_PRE, &from, 4);
+		return lws_write(wsi, frame + LWS_PRE, len, LWS_WRITE_BINARY) < (int)len ? -1 : 0;
+	}
+	if (!(o = malloc(sizeof(*o) + LWS_PRE + len)))
 		return -1;
 	o->next = NULL;
 	o->len = len;
