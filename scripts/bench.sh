@@ -44,20 +44,7 @@ if command -v node >/dev/null && command -v npm >/dev/null; then
 fi
 [ $have_peerjs = 1 ] || echo "note: node/npm or the peer package missing: PeerJS runs skipped"
 
-# start NAME CMD...: runs CMD (its log in $tmp/NAME.log), waits up to 15 s
-# for "listening on 127.0.0.1:PORT"; sets PORT and PID.
-start() {
-	local name=$1; shift
-	"$@" >"$tmp/$name.log" 2>&1 &
-	PID=$!; pids+=("$PID")
-	for _ in $(seq 1 150); do
-		PORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$tmp/$name.log" | head -1)
-		[ -n "$PORT" ] && return 0
-		kill -0 "$PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	echo "$name did not start:" >&2; cat "$tmp/$name.log" >&2; exit 1
-}
+. "$(dirname "$0")/lib/start.sh"
 
 stop() {
 	kill "$1" 2>/dev/null || true
@@ -75,11 +62,11 @@ rate_messages_per_sec = 1000000
 rate_burst = 1000000
 max_hashes_per_peer = 100000
 EOF
-	start daemon "$DAEMON" -c "$tmp/pt.conf" --listen 127.0.0.1:0
+	pt_start daemon "$DAEMON" -c "$tmp/pt.conf" --listen 127.0.0.1:0
 	D_PORT=$PORT D_PID=$PID
 }
-start_echo() { start echo "$ECHO" --listen 127.0.0.1:0; E_PORT=$PORT E_PID=$PID; }
-start_peerjs() { start peerjs node "$PEERJS_DIR/start.js" 0; J_PORT=$PORT J_PID=$PID; }
+start_echo() { pt_start echo "$ECHO" --listen 127.0.0.1:0; E_PORT=$PORT E_PID=$PID; }
+start_peerjs() { pt_start peerjs node "$PEERJS_DIR/start.js" 0; J_PORT=$PORT J_PID=$PID; }
 
 # bench LABEL ARGS...: one run, its JSON appended to $out (with the label).
 bench() {

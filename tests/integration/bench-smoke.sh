@@ -19,20 +19,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Starts "$@" with stdout+stderr in $tmp/$name.log and waits (bounded) for
-# its "listening on 127.0.0.1:PORT" line; sets PORT and PID.
-start() {
-	local name=$1; shift
-	"$@" >"$tmp/$name.log" 2>&1 &
-	PID=$!; pids+=("$PID")
-	for _ in $(seq 1 150); do
-		PORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$tmp/$name.log" | head -1)
-		[ -n "$PORT" ] && return 0
-		kill -0 "$PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	echo "$name did not start:"; cat "$tmp/$name.log"; exit 1
-}
+. "$(dirname "$0")/../../scripts/lib/start.sh"
 
 mkdir -p "$tmp/state"
 cat >"$tmp/pt.conf" <<EOF
@@ -41,7 +28,7 @@ max_connections_per_ip = 100000
 rate_messages_per_sec = 1000000
 rate_burst = 1000000
 EOF
-start daemon "$PT_BIN/peertrackd" -c "$tmp/pt.conf" --listen 127.0.0.1:0
+pt_start daemon "$PT_BIN/peertrackd" -c "$tmp/pt.conf" --listen 127.0.0.1:0
 DPORT=$PORT DPID=$PID
 
 # check FILE EXPR...: each python expression over the run's JSON `r` must hold.
@@ -89,7 +76,7 @@ run no-origin "${base[@]}" --mode idle --peers 4 --origin none || true
 check "$tmp/no-origin.json" 'r["refused"] == 4' 'r["close_codes"]["1008"] == 4'
 
 if [ -x "$ECHO" ]; then
-	start echo "$ECHO" --listen 127.0.0.1:0
+	pt_start echo "$ECHO" --listen 127.0.0.1:0
 	run echo --target "127.0.0.1:$PORT" --target-pid "$PID" --proto echo --mode relay --peers 8
 	check "$tmp/echo.json" 'r["connected"] == 8' 'r["received"] > 100' 'r["errors"] == 0'
 fi
