@@ -225,6 +225,15 @@ void pt_v1_dispatch(pt_session *s, const char *frame, size_t len)
 }
 
 /* Collects fragments; returns the complete message or NULL. */
+/* One complete message: text goes to dispatch, binary is refused. */
+static void deliver(pt_session *s, const char *msg, size_t len, bool binary)
+{
+	if (binary)
+		pt_session_error(s, NULL, PT_E_BAD_MESSAGE, "binary frames are not accepted");
+	else
+		pt_v1_dispatch(s, msg, len);
+}
+
 static int receive(pt_session *s, const char *in, size_t len, bool first, bool final, bool binary)
 {
 	uint32_t max = s->srv->cfg.max_message_bytes;
@@ -240,10 +249,7 @@ static int receive(pt_session *s, const char *in, size_t len, bool first, bool f
 	}
 	if (final && s->rx_len == 0) {
 		/* The common case: a whole message in one piece, no copy. */
-		if (binary)
-			pt_session_error(s, NULL, PT_E_BAD_MESSAGE, "binary frames are not accepted");
-		else
-			pt_v1_dispatch(s, in, len);
+		deliver(s, in, len, binary);
 		return 0;
 	}
 	if (s->rx_len + len > s->rx_cap) {
@@ -264,10 +270,7 @@ static int receive(pt_session *s, const char *in, size_t len, bool first, bool f
 	memcpy(s->rx + s->rx_len, in, len);
 	s->rx_len += (uint32_t)len;
 	if (final) {
-		if (binary)
-			pt_session_error(s, NULL, PT_E_BAD_MESSAGE, "binary frames are not accepted");
-		else
-			pt_v1_dispatch(s, s->rx, s->rx_len);
+		deliver(s, s->rx, s->rx_len, binary);
 		/* Give the reassembly buffer back: only large messages need
 		 * one, and an idle peer should hold nothing. */
 		free(s->rx);

@@ -443,18 +443,23 @@ static void queue_frame(ptc *c, const void *bytes, size_t len, int flags)
 		lws_callback_on_writable(c->wsi);
 }
 
-void ptc_send(ptc *c, const char *fmt, ...)
+static void queue_vtext(ptc *c, const char *fmt, va_list ap)
 {
-	va_list ap;
 	char *text = NULL;
-	int n;
+	int n = vasprintf(&text, fmt, ap);
 
-	va_start(ap, fmt);
-	n = vasprintf(&text, fmt, ap);
-	va_end(ap);
 	PT_CHECK(n >= 0, "out of memory");
 	queue_frame(c, text, (size_t)n, LWS_WRITE_TEXT);
 	free(text);
+}
+
+void ptc_send(ptc *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	queue_vtext(c, fmt, ap);
+	va_end(ap);
 }
 
 void ptc_send_raw(ptc *c, const void *bytes, size_t len, bool binary)
@@ -551,15 +556,10 @@ json_t *ptc_call(ptc *c, const char *fmt, ...)
 {
 	static const char *const replies[] = { "ack", "peers", "pong", "error", NULL };
 	va_list ap;
-	char *text = NULL;
-	int n;
 
 	va_start(ap, fmt);
-	n = vasprintf(&text, fmt, ap);
+	queue_vtext(c, fmt, ap);
 	va_end(ap);
-	PT_CHECK(n >= 0, "out of memory");
-	queue_frame(c, text, (size_t)n, LWS_WRITE_TEXT);
-	free(text);
 	return recv_types(c, replies, PT_T_REPLY_MS);
 }
 
