@@ -62,6 +62,7 @@ typedef struct pt_config {
 	uint32_t store_flush_ms;
 	enum pt_store_ip store_ip;
 	uint32_t store_retention_days;
+	uint32_t store_cache_kib;
 	/* [admin] */
 	char admin_socket[PT_CONFIG_STR];        /* "" = state_dir/admin.sock */
 	pt_cidr_list metrics_allow;              /* owned */

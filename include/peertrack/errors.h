@@ -24,6 +24,7 @@ const char *pt_err_code(enum pt_err e);
 /* WebSocket close codes the server uses. */
 enum pt_close {
 	PT_CLOSE_GOING_AWAY     = 1001, /* server shutting down */
+	PT_CLOSE_BAD_DATA       = 1007, /* a text message that is not UTF-8 */
 	PT_CLOSE_POLICY         = 1008, /* origin refused, banned */
 	PT_CLOSE_TOO_BIG        = 1009, /* frame/message over max_message_bytes */
 	PT_CLOSE_INTERNAL       = 1011, /* server error */

@@ -39,6 +39,7 @@ typedef struct pt_store_opts {
 	uint32_t flush_ms;         /* >= 1 */
 	uint32_t retention_days;   /* >= 1 */
 	uint32_t max_queue;        /* events kept before dropping; 0 = 1000000 */
+	uint32_t cache_kib;        /* sqlite page cache; 0 = sqlite's default */
 } pt_store_opts;
 
 /* Opens (creating and migrating as needed), marks sessions a crash left

@@ -123,6 +123,7 @@ struct bench_conn {
 	uint32_t pending;        /* replies awaited */
 	char *rx; uint32_t rx_len, rx_cap;
 	char *tx; uint32_t tx_len, tx_off, tx_cap;
+	char *sig; uint32_t sig_len, sig_t; /* relay: the message to the partner, its time digits at sig_t */
 };
 
 struct bench_worker {

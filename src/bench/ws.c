@@ -84,7 +84,9 @@ static void drop(bench_worker *w, bench_conn *c)
 	}
 	free(c->rx);
 	free(c->tx);
-	c->rx = c->tx = NULL;
+	free(c->sig);
+	c->rx = c->tx = c->sig = NULL;
+	c->sig_len = 0;
 	c->rx_len = c->rx_cap = c->tx_len = c->tx_off = c->tx_cap = 0;
 	if (c->state == C_CONNECTING || c->state == C_HANDSHAKE)
 		w->connecting--;

@@ -220,6 +220,24 @@ static void swap_cand(struct cand *a, struct cand *b)
 	*b = t;
 }
 
+/* The k answers in order: insertion sort for the usual handful (no
+ * function pointer per comparison), qsort beyond. */
+static void sort_cands(struct cand *v, size_t k)
+{
+	if (k > 32) {
+		qsort(v, k, sizeof *v, cand_qsort_cmp);
+		return;
+	}
+	for (size_t i = 1; i < k; i++) {
+		struct cand x = v[i];
+		size_t j = i;
+
+		for (; j > 0 && cand_cmp(&x, &v[j - 1]) < 0; j--)
+			v[j] = v[j - 1];
+		v[j] = x;
+	}
+}
+
 /* Moves the k smallest of v[0..n) to v[0..k), in no order (k < n). */
 static void select_k(pt_match *m, struct cand *v, size_t n, size_t k)
 {
@@ -298,7 +316,7 @@ size_t pt_match_pick(pt_match *m, const pt_match_opts *o,
 		select_k(m, m->cands, c, k);
 	else
 		k = c;
-	qsort(m->cands, k, sizeof *m->cands, cand_qsort_cmp);
+	sort_cands(m->cands, k);
 
 	for (size_t i = 0; i < k; i++)
 		out[i] = m->cands[i].peer;

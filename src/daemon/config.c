@@ -150,6 +150,10 @@ const pt_config_key pt_config_keys[] = {
 	     "the /48 of IPv6); none."),
 	U32("store", store_retention_days, "30", 1, 36500, false,
 	    "Sessions, reports, counters and audit entries older than this are pruned."),
+	U32("store", store_cache_kib, "256", 64, 1048576, false,
+	    "Page cache of the store's sqlite connection (PRAGMA cache_size). The\n"
+	    "writer touches recent rows only; a larger cache is daemon memory that\n"
+	    "buys little."),
 
 	STR("admin", admin_socket, "", false, NULL,
 	    "Unix socket of the admin interface (mode 0660), JSON lines. Empty:\n"

@@ -38,6 +38,7 @@ enum pt_leave {
 	PT_LEAVE_SHUTDOWN,
 	PT_LEAVE_INTERNAL,
 	PT_LEAVE_BANNED,
+	PT_LEAVE_BAD_DATA,
 	PT_LEAVE__COUNT
 };
 const char *pt_leave_name(enum pt_leave r);

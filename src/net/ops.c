@@ -53,6 +53,7 @@ int pt_ops_start(struct pt_server *s)
 	o.path = s->db_path;
 	o.flush_ms = c->store_flush_ms;
 	o.retention_days = c->store_retention_days;
+	o.cache_kib = c->store_cache_kib;
 	if (pt_store_open(&o, &s->bans, pt_store_wall_ms(), &s->store, err, sizeof(err))) {
 		pt_log_error("store: %s", err);
 		return -1;

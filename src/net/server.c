@@ -361,8 +361,9 @@ int pt_server_start(pt_server *s)
 		return -1;
 
 	memset(&info, 0, sizeof(info));
-	info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_EXPLICIT_VHOSTS |
-	               LWS_SERVER_OPTION_VALIDATE_UTF8;
+	/* No LWS_SERVER_OPTION_VALIDATE_UTF8: v1.c validates each message
+	 * once, as part of parsing it (see pt_v1_dispatch). */
+	info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
 	if (s->cfg.tls_cert[0])
 		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
 	info.foreign_loops = loops;
@@ -385,8 +386,7 @@ int pt_server_start(pt_server *s)
 	}
 
 	memset(&info, 0, sizeof(info));
-	info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_VALIDATE_UTF8 |
-	               LWS_SERVER_OPTION_FAIL_UPON_UNABLE_TO_BIND;
+	info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_FAIL_UPON_UNABLE_TO_BIND;
 	info.vhost_name = "peertrack";
 	info.port = port;
 	info.iface = host;

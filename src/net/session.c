@@ -20,6 +20,7 @@ static const char *const leave_names[PT_LEAVE__COUNT] = {
 	[PT_LEAVE_SHUTDOWN] = "shutdown",
 	[PT_LEAVE_INTERNAL] = "internal",
 	[PT_LEAVE_BANNED] = "banned",
+	[PT_LEAVE_BAD_DATA] = "bad-utf8",
 };
 
 const char *pt_leave_name(enum pt_leave r)

@@ -804,6 +804,15 @@ int pt_store_open(const pt_store_opts *o, pt_banlist *bans, uint64_t now_ms, pt_
 		snprintf(err, errlen, "%s: %.200s", o->path, why);
 		goto fail;
 	}
+	if (o->cache_kib) {
+		char sql[64];
+
+		snprintf(sql, sizeof(sql), "PRAGMA cache_size = -%u", o->cache_kib);
+		if (exec(s->db, sql, why, sizeof(why))) {
+			snprintf(err, errlen, "%s: %.200s", o->path, why);
+			goto fail;
+		}
+	}
 	if ((r = migrate(s->db, why, sizeof(why)))) {
 		snprintf(err, errlen, "%s: %.200s", o->path, why);
 		goto fail;
