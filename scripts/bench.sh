@@ -52,19 +52,25 @@ stop() {
 	kill -9 "$1" 2>/dev/null || true
 }
 
+# start_daemon [NAME [EXTRA-CONFIG-LINE]]: sets D_PORT and D_PID.
 start_daemon() {
-	rm -rf "$tmp/state"; mkdir -p "$tmp/state"
-	cat >"$tmp/pt.conf" <<EOF
-state_dir = $tmp/state
+	local name=${1:-daemon}
+	rm -rf "$tmp/$name-state"; mkdir -p "$tmp/$name-state"
+	cat >"$tmp/$name.conf" <<EOF
+state_dir = $tmp/$name-state
 max_connections = 19000
 max_connections_per_ip = 1000000
 rate_messages_per_sec = 1000000
 rate_burst = 1000000
 max_hashes_per_peer = 100000
+${2:-}
 EOF
-	pt_start daemon "$DAEMON" -c "$tmp/pt.conf" --listen 127.0.0.1:0
+	pt_start "$name" "$DAEMON" -c "$tmp/$name.conf" --listen 127.0.0.1:0
 	D_PORT=$PORT D_PID=$PID
 }
+# The same daemon with 4 KiB lws receive buffers (ws_rx_buffer_bytes): the
+# relay/memory trade-off, measured beside the default.
+RX4K="ws_rx_buffer_bytes = 4096"
 start_echo() { pt_start echo "$ECHO" --listen 127.0.0.1:0; E_PORT=$PORT E_PID=$PID; }
 start_peerjs() { pt_start peerjs node "$PEERJS_DIR/start.js" 0; J_PORT=$PORT J_PID=$PID; }
 
@@ -87,13 +93,15 @@ echo "files: ulimit -Hn $(ulimit -Hn); results in $out"
 
 relay_args=(--mode relay --peers $((PAIRS * 2)) --size "$SIZE" --warmup "$WARMUP" --duration "$DURATION")
 if want relay || want latency; then
+	start_daemon rx4k "$RX4K"; X_PORT=$D_PORT X_PID=$D_PID
 	start_daemon; start_echo
 	if [ $have_peerjs = 1 ]; then start_peerjs; fi
 	for k in 1 4; do
 		want relay || break
-		echo "relay, $PAIRS pairs, $SIZE-byte payload, $k in flight per pair: $ROUNDS rounds of A/B/C"
+		echo "relay, $PAIRS pairs, $SIZE-byte payload, $k in flight per pair: $ROUNDS rounds of A/A'/B/C"
 		for r in $(seq 1 "$ROUNDS"); do
 			bench "relay-k$k-peertrack-$r" "${relay_args[@]}" --inflight $k --target "127.0.0.1:$D_PORT" --target-pid "$D_PID"
+			bench "relay-k$k-rx4k-$r" "${relay_args[@]}" --inflight $k --target "127.0.0.1:$X_PORT" --target-pid "$X_PID"
 			bench "relay-k$k-echo-$r" "${relay_args[@]}" --inflight $k --proto echo --target "127.0.0.1:$E_PORT" --target-pid "$E_PID"
 			if [ $have_peerjs = 1 ]; then bench "relay-k$k-peerjs-$r" "${relay_args[@]}" --inflight $k --proto peerjs --target "127.0.0.1:$J_PORT" --target-pid "$J_PID"; fi
 		done
@@ -118,7 +126,7 @@ EOF
 			bench "latency-half-echo-$r" "${relay_args[@]}" --msg-rate "$half" --proto echo --target "127.0.0.1:$E_PORT" --target-pid "$E_PID"
 		done
 	fi
-	stop "$D_PID"; stop "$E_PID"
+	stop "$D_PID"; stop "$X_PID"; stop "$E_PID"
 	if [ $have_peerjs = 1 ]; then stop "$J_PID"; fi
 fi
 
@@ -155,6 +163,9 @@ if want idle; then
 		done
 	done
 	n=$(echo "$IDLE_SIZES" | awk '{print $NF}')
+	start_daemon rx4k "$RX4K"
+	bench "idle-$n-rx4k-1" --mode idle --peers "$n" --hashes 10 --workers 2 --rate 5000 --warmup 1 --duration 3 --target "127.0.0.1:$D_PORT" --target-pid "$D_PID"
+	stop "$D_PID"
 	start_echo
 	bench "idle-$n-echo-1" --mode idle --proto echo --peers "$n" --workers 2 --rate 5000 --warmup 1 --duration 3 --target "127.0.0.1:$E_PORT" --target-pid "$E_PID"
 	stop "$E_PID"
@@ -182,12 +193,12 @@ def spread(v):
     return {"median": statistics.median(v), "min": min(v), "max": max(v), "n": len(v)} if v else None
 
 print("\n== summary")
-for k in (1, 4):
-    a = series("relay-k%d-peertrack-" % k)
+for k, variant in ((1, "peertrack"), (1, "rx4k"), (4, "peertrack"), (4, "rx4k")):
+    a = series("relay-k%d-%s-" % (k, variant))
     if not a: continue
     entry = {"peertrack": spread([r["rate"] for r in a]),
              "peertrack_p99_us": spread([r["latency_us"]["p99"] for r in a])}
-    line = "relay %d in flight: peertrack %.0f/s (%.0f..%.0f)" % (k, entry["peertrack"]["median"], entry["peertrack"]["min"], entry["peertrack"]["max"])
+    line = "relay %d in flight: %s %.0f/s (%.0f..%.0f)" % (k, variant, entry["peertrack"]["median"], entry["peertrack"]["min"], entry["peertrack"]["max"])
     for other in ("echo", "peerjs"):
         b = series("relay-k%d-%s-" % (k, other))
         if not b: continue
@@ -206,7 +217,7 @@ for k in (1, 4):
     entry["gen_per_target_cpu"] = spread([r["gen_cores"] / r["target_cores"] for r in a if r["target_cores"] > 0])
     entry["target_cores"] = spread([r["target_cores"] for r in a])
     entry["load"] = spread([r["load_before"] for r in a])
-    S["relay"]["k%d" % k] = entry
+    S["relay"]["k%d" % k + ("" if variant == "peertrack" else "-" + variant)] = entry
     print(line)
 for t in ("peertrack", "echo"):
     a = series("latency-half-%s-" % t)

@@ -45,6 +45,7 @@ typedef struct pt_config {
 	uint32_t rate_abuse_strikes;
 	uint32_t send_queue_max_bytes;
 	uint32_t handshake_timeout_ms;
+	uint32_t ws_rx_buffer_bytes;
 	/* [liveness] */
 	uint32_t heartbeat_ms;
 	uint32_t timeout_ms;

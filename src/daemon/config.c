@@ -108,6 +108,12 @@ const pt_config_key pt_config_keys[] = {
 	    "Most bytes queued for a slow client before it is closed with 4002."),
 	U32("limits", handshake_timeout_ms, "10000", 1000, 600000, true,
 	    "Time a client has to complete the WebSocket handshake."),
+	U32("limits", ws_rx_buffer_bytes, "1024", 256, 65536, false,
+	    "libwebsockets' receive buffer, held by every connection for its whole\n"
+	    "life; also the most one read() takes from a socket. 1024 keeps an idle\n"
+	    "peer near 3.5 KB; 4096 costs 3 KB more per peer and relays ~10% more\n"
+	    "when clients pipeline signals (docs/BENCHMARKS.md). Larger messages\n"
+	    "arrive in pieces and are reassembled, so this is not a message limit."),
 
 	U32("liveness", heartbeat_ms, "15000", 50, 3600000, true,
 	    "Clients are asked to send something at least this often when idle;\n"

@@ -117,6 +117,8 @@ typedef struct pt_session {
 	uint16_t n_contacts, contacts_cap, contacts_next;
 } pt_session;
 
+#define PT_PROTOCOLS 3 /* v1, http, terminator */
+
 struct pt_server {
 	uv_loop_t *loop;
 	pt_config cfg;
@@ -127,6 +129,7 @@ struct pt_server {
 
 	struct lws_context *lws;
 	struct lws_vhost *vhost;
+	struct lws_protocols protocols[PT_PROTOCOLS]; /* the vhost's; lws points here */
 	int port;
 	uint64_t t0_ms;
 

@@ -26,19 +26,26 @@ static int v1_tls_callback(struct lws *wsi, enum lws_callback_reasons reason, vo
 	return pt_v1_callback(wsi, reason, user, in, len);
 }
 
-#define PT_RX_BUFFER 1024
-
-static const struct lws_protocols protocols[] = {
+/* The vhost's protocols; [0].rx_buffer_size comes from ws_rx_buffer_bytes
+ * (see set_protocols). */
+static const struct lws_protocols protocols_template[PT_PROTOCOLS] = {
 	/* First = the default for upgrades that name no subprotocol. */
-	/* lws keeps an rx buffer of rx_buffer_size per connection for its whole
-	 * life: at 4096 it alone would be most of an idle peer's memory. 1024
-	 * holds a typical ICE candidate or small SDP whole; larger messages
-	 * arrive in fragments that v1.c reassembles. Sends are not bounded by
-	 * it (tx_packet_size). */
-	{ "peertrack-v1", v1_tls_callback, sizeof(pt_session), PT_RX_BUFFER, 0, NULL, 1u << 20 },
+	{ "peertrack-v1", v1_tls_callback, sizeof(pt_session), 1024, 0, NULL, 1u << 20 },
 	{ "http", pt_http_callback, 0, 0, 0, NULL, 0 },
 	{ NULL, NULL, 0, 0, 0, NULL, 0 }
 };
+
+/* lws keeps an rx buffer of rx_buffer_size per connection for its whole
+ * life, and reads a socket at most that much at a time: the one knob
+ * trades an idle peer's memory against reads per relayed message. Larger
+ * messages arrive in fragments that v1.c reassembles; sends are not
+ * bounded by it (tx_packet_size). lws keeps the pointer: the array lives
+ * in the server. */
+static void set_protocols(pt_server *s)
+{
+	memcpy(s->protocols, protocols_template, sizeof(s->protocols));
+	s->protocols[0].rx_buffer_size = s->cfg.ws_rx_buffer_bytes;
+}
 
 /* Every plain HTTP request goes to the "http" protocol (http.c). */
 static const struct lws_http_mount mount_http = {
@@ -390,7 +397,8 @@ int pt_server_start(pt_server *s)
 	info.vhost_name = "peertrack";
 	info.port = port;
 	info.iface = host;
-	info.protocols = protocols;
+	set_protocols(s);
+	info.protocols = s->protocols;
 	info.mounts = &mount_http;
 	info.timeout_secs = (s->cfg.handshake_timeout_ms + 999) / 1000;
 	if (!strchr(host, ':'))

@@ -163,6 +163,8 @@ struct cnt {
 	bool used;
 };
 
+#define BATCH_KEEP 256 /* events / counter slots a batch keeps between flushes */
+
 struct batch {
 	struct ev *ev;
 	size_t n, cap;
@@ -663,7 +665,13 @@ static void *writer(void *arg)
 		uint64_t took = mono_us() - t0;
 		size_t lost = work.n + work.ncnt;
 
-		batch_clear(&work);
+		/* A burst (a wave of connects, a large announce) grows a batch;
+		 * give that back instead of keeping its high-water mark, twice
+		 * over (two batches alternate), for the daemon's whole life. */
+		if (work.cap > BATCH_KEEP || work.cnt_cap > BATCH_KEEP)
+			batch_free(&work);
+		else
+			batch_clear(&work);
 		pthread_mutex_lock(&s->mu);
 		s->committed = upto;
 		s->last_flush_us = took;

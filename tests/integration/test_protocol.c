@@ -323,6 +323,56 @@ static void test_signal_relay(void **state)
 	assert_int_equal(ptd_stop(d), 0);
 }
 
+/* A receive buffer smaller than the messages: lws hands each one over in
+ * pieces, some cut between two messages of one read, and v1.c must put
+ * every one back together exactly. Sent back to back so reads straddle. */
+static void test_small_rx_buffer(void **state)
+{
+	pt_daemon *d = ptd_start(BASE_CONF "[limits]\nws_rx_buffer_bytes = 256\n");
+	ptc *a = ptc_join(ptd_port(d), NULL), *b = ptc_join(ptd_port(d), NULL);
+	enum { N = 12 };
+	char *data[N];
+	(void)state;
+
+	for (int i = 0; i < N; i++) {
+		size_t len = 40 + (size_t)i * 311; /* 40 .. 3461 bytes of SDP */
+		char *p = malloc(2 * len + 64);
+
+		PT_CHECK(p, "out of memory");
+		int n = sprintf(p, "{\"i\":%d,\"sdp\":\"", i);
+		/* Letters with an "é" (two bytes) now and then: pieces may
+		 * also cut a UTF-8 sequence. */
+		for (size_t k = 0; k < len; k++) {
+			if (k % 14 == 13) {
+				p[n++] = (char)0xc3;
+				p[n++] = (char)0xa9;
+			} else {
+				p[n++] = (char)('a' + k % 26);
+			}
+		}
+		strcpy(p + n, "\"}");
+		data[i] = p;
+	}
+	for (int i = 0; i < N; i++)
+		ptc_send(a, "{\"type\":\"signal\",\"to\":\"%s\",\"data\":%s}", ptc_id(b), data[i]);
+	for (int i = 0; i < N; i++) {
+		json_t *want = json_loads(data[i], 0, NULL);
+		json_t *got = ptc_recv_type(b, "signal", PT_T_REPLY_MS);
+
+		PT_CHECK(want, "test data %d is not JSON", i);
+		PT_CHECK(got, "signal %d not delivered", i);
+		PT_CHECK(json_equal(json_object_get(got, "data"), want), "signal %d changed in transit", i);
+		json_decref(got);
+		json_decref(want);
+		free(data[i]);
+	}
+	ptc_roundtrip(a);
+	assert_int_equal(ptc_pending(a), 0);
+	ptc_close(a);
+	ptc_close(b);
+	assert_int_equal(ptd_stop(d), 0);
+}
+
 static void test_peer_gone(void **state)
 {
 	pt_daemon *d = ptd_start(BASE_CONF);
@@ -438,6 +488,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_lookup, pt_teardown),
 		cmocka_unit_test_teardown(test_rid_echo, pt_teardown),
 		cmocka_unit_test_teardown(test_signal_relay, pt_teardown),
+		cmocka_unit_test_teardown(test_small_rx_buffer, pt_teardown),
 		cmocka_unit_test_teardown(test_peer_gone, pt_teardown),
 		cmocka_unit_test_teardown(test_peer_left, pt_teardown),
 		cmocka_unit_test_teardown(test_ping, pt_teardown),
