@@ -17,7 +17,7 @@ cd "$(dirname "$0")/.."
 ROUNDS="${ROUNDS:-5}" DURATION="${DURATION:-5}" WARMUP="${WARMUP:-1}"
 PAIRS="${PAIRS:-50}" SIZE="${SIZE:-500}"
 IDLE_SIZES="${IDLE_SIZES:-1000 5000 18000}" IDLE_REPEAT="${IDLE_REPEAT:-2}"
-HOLDERS="${HOLDERS:-10 100 1000 10000 17000}"
+HOLDERS="${HOLDERS:-10 100 1000 10000 17000}" LOOKUP_ROUNDS="${LOOKUP_ROUNDS:-3}"
 ONLY="${ONLY:-relay latency idle tracker lookup}"
 BENCH=bin/peertrack-bench DAEMON=bin/peertrackd ECHO=build/tests/bench/echo_server
 PEERJS_DIR=tests/bench/peerjs
@@ -142,7 +142,7 @@ fi
 if want lookup; then
 	echo "lookup cost against one hash's holder count: live (20 askers, closed loop), then in process"
 	start_daemon
-	for r in 1 2; do
+	for r in $(seq 1 "$LOOKUP_ROUNDS"); do
 		for h in $HOLDERS; do
 			bench "lookup-h$h-$r" --mode lookup --holders "$h" --peers 20 --rate 5000 --warmup "$WARMUP" --duration "$DURATION" --target "127.0.0.1:$D_PORT" --target-pid "$D_PID"
 		done
@@ -225,9 +225,12 @@ for t in ("peertrack", "echo"):
         S["latency"][t] = {"msg_rate": a[0]["msg_rate"], "rate": spread([r["rate"] for r in a]),
                            "p50_us": spread([r["latency_us"]["p50"] for r in a]),
                            "p99_us": spread([r["latency_us"]["p99"] for r in a]),
-                           "p999_us": spread([r["latency_us"]["p999"] for r in a])}
+                           "p999_us": spread([r["latency_us"]["p999"] for r in a]),
+                           # The same offered load for both: the target's CPU per
+                           # message, free of closed-loop batching effects.
+                           "cpu_us_per_msg": spread([1e6 * r["target_cores"] / r["rate"] for r in a if r["rate"] > 0])}
         x = S["latency"][t]
-        print("latency at %.0f msg/s, %s: p50 %d us, p99 %d us (%d..%d), p99.9 %d us" % (x["msg_rate"], t, x["p50_us"]["median"], x["p99_us"]["median"], x["p99_us"]["min"], x["p99_us"]["max"], x["p999_us"]["median"]))
+        print("latency at %.0f msg/s, %s: p50 %d us, p99 %d us (%d..%d), p99.9 %d us; target CPU %.2f us/msg (%.2f..%.2f)" % (x["msg_rate"], t, x["p50_us"]["median"], x["p99_us"]["median"], x["p99_us"]["min"], x["p99_us"]["max"], x["p999_us"]["median"], x["cpu_us_per_msg"]["median"], x["cpu_us_per_msg"]["min"], x["cpu_us_per_msg"]["max"]))
 a = series("tracker-")
 if a:
     S["tracker"] = {"rate": spread([r["rate"] for r in a]), "p50_us": spread([r["latency_us"]["p50"] for r in a]),
@@ -239,9 +242,11 @@ for r in rs:
         S["lookup"].setdefault(str(h), []).append({"rate": r["rate"], "p50_us": r["latency_us"]["p50"], "p99_us": r["latency_us"]["p99"]})
     if r["label"] == "scale":
         S["lookup"]["in_process"] = r["points"]
+live = {h: statistics.median([x["rate"] for x in v]) for h, v in S["lookup"].items() if h != "in_process"}
 for h, v in S["lookup"].items():
     if h != "in_process":
-        print("lookup, %s holders: %s req/s, p50 %s us" % (h, [round(x["rate"]) for x in v], [x["p50_us"] for x in v]))
+        ref = statistics.median(live.values())
+        print("lookup, %s holders: median %.0f req/s (%+.0f%% vs the median of all holder counts), runs %s, p50 %s us" % (h, live[h], 100 * (live[h] / ref - 1), [round(x["rate"]) for x in v], [x["p50_us"] for x in v]))
 for r in rs:
     if r["label"].startswith("idle-"):
         _, n, proto, i = r["label"].split("-")

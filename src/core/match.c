@@ -10,11 +10,13 @@
  * O(sample), using a small open-addressing set of drawn positions. Each
  * candidate gets one 64-bit key
  *
- *     proximity << 40 | min(hand-outs, 2^24 - 1) << 16 | 16 random bits
+ *     proximity << 56 | min(hand-outs, 2^24 - 1) << 32 | 16 random bits << 16
+ *     | its index among the candidates
  *
- * (the random key alone for PT_MATCH_RANDOM), ties broken by handle, so
- * the order is total; quickselect brings the k best to the front and only
- * those k are sorted. All scratch memory lives in struct pt_match and is
+ * (random bits alone above the index for PT_MATCH_RANDOM): distinct keys,
+ * so the order is total and one integer compare decides it; quickselect
+ * brings the k best to the front and only those k are sorted. The index
+ * leads back to the peer. All scratch memory lives in struct pt_match and is
  * reused, so a pick allocates nothing once the buffers have grown.
  */
 #include <errno.h>
@@ -33,15 +35,14 @@ struct mpeer {
 	uint64_t last_ms;  /* start of the current half-life */
 };
 
-struct cand {
-	uint64_t key;
-	uint32_t peer;
-};
+#define INDEX_BITS 16u /* match_sample <= 65536 */
+#define INDEX_MASK ((1ull << INDEX_BITS) - 1)
 
 struct pt_match {
 	struct mpeer *peers;
 	uint32_t peers_cap;
-	struct cand *cands;
+	uint32_t *cand_peer; /* the candidates, in sampling order */
+	uint64_t *cand_key;  /* their keys, permuted by the selection */
 	size_t cands_cap;
 	uint32_t *set; /* drawn positions; power-of-two capacity */
 	size_t set_cap;
@@ -95,11 +96,17 @@ static uint64_t bounded(pt_match *m, uint64_t n)
 
 static int grow_scratch(pt_match *m, size_t sample)
 {
+	if (sample > INDEX_MASK + 1)
+		sample = INDEX_MASK + 1;
 	if (m->cands_cap < sample) {
-		struct cand *c = realloc(m->cands, sample * sizeof *c);
-		if (!c)
+		uint32_t *p = realloc(m->cand_peer, sample * sizeof *p);
+		if (!p)
 			return -ENOMEM;
-		m->cands = c;
+		m->cand_peer = p;
+		uint64_t *k = realloc(m->cand_key, sample * sizeof *k);
+		if (!k)
+			return -ENOMEM;
+		m->cand_key = k;
 		m->cands_cap = sample;
 	}
 	size_t set_cap = m->set_cap ? m->set_cap : 1;
@@ -134,7 +141,8 @@ void pt_match_free(pt_match *m)
 	if (!m)
 		return;
 	free(m->peers);
-	free(m->cands);
+	free(m->cand_peer);
+	free(m->cand_key);
 	free(m->set);
 	free(m);
 }
@@ -201,54 +209,50 @@ static bool set_insert(pt_match *m, uint32_t pos)
 	return true;
 }
 
-static int cand_cmp(const struct cand *a, const struct cand *b)
+static int key_qsort_cmp(const void *a, const void *b)
 {
-	if (a->key != b->key)
-		return a->key < b->key ? -1 : 1;
-	return a->peer < b->peer ? -1 : a->peer > b->peer;
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
 }
 
-static int cand_qsort_cmp(const void *a, const void *b)
+static void swap_key(uint64_t *a, uint64_t *b)
 {
-	return cand_cmp(a, b);
-}
-
-static void swap_cand(struct cand *a, struct cand *b)
-{
-	struct cand t = *a;
+	uint64_t t = *a;
 	*a = *b;
 	*b = t;
 }
 
-/* The k answers in order: insertion sort for the usual handful (no
- * function pointer per comparison), qsort beyond. */
-static void sort_cands(struct cand *v, size_t k)
+/* The k answers in order: insertion sort for the usual handful, qsort
+ * beyond. */
+static void sort_keys(uint64_t *v, size_t k)
 {
 	if (k > 32) {
-		qsort(v, k, sizeof *v, cand_qsort_cmp);
+		qsort(v, k, sizeof *v, key_qsort_cmp);
 		return;
 	}
 	for (size_t i = 1; i < k; i++) {
-		struct cand x = v[i];
+		uint64_t x = v[i];
 		size_t j = i;
 
-		for (; j > 0 && cand_cmp(&x, &v[j - 1]) < 0; j--)
+		for (; j > 0 && x < v[j - 1]; j--)
 			v[j] = v[j - 1];
 		v[j] = x;
 	}
 }
 
 /* Moves the k smallest of v[0..n) to v[0..k), in no order (k < n). */
-static void select_k(pt_match *m, struct cand *v, size_t n, size_t k)
+static void select_k(pt_match *m, uint64_t *v, size_t n, size_t k)
 {
 	size_t lo = 0, hi = n;
 	while (hi - lo > 1) {
-		swap_cand(&v[lo + bounded(m, hi - lo)], &v[hi - 1]);
+		swap_key(&v[lo + bounded(m, hi - lo)], &v[hi - 1]);
+		uint64_t pivot = v[hi - 1];
 		size_t st = lo;
 		for (size_t i = lo; i < hi - 1; i++)
-			if (cand_cmp(&v[i], &v[hi - 1]) < 0)
-				swap_cand(&v[i], &v[st++]);
-		swap_cand(&v[st], &v[hi - 1]);
+			if (v[i] < pivot)
+				swap_key(&v[i], &v[st++]);
+		swap_key(&v[st], &v[hi - 1]);
 		if (st == k - 1 || st == k)
 			return;
 		if (st > k)
@@ -267,6 +271,8 @@ size_t pt_match_pick(pt_match *m, const pt_match_opts *o,
 		return 0;
 	uint32_t half_life = o->half_life_ms ? o->half_life_ms : 1;
 	size_t sample = o->sample ? o->sample : 1;
+	if (sample > INDEX_MASK + 1)
+		sample = INDEX_MASK + 1;
 	if (sample > n_holders)
 		sample = n_holders;
 	if (grow_scratch(m, sample) < 0) {
@@ -281,7 +287,7 @@ size_t pt_match_pick(pt_match *m, const pt_match_opts *o,
 	if (n_holders <= sample) {
 		for (size_t i = 0; i < n_holders; i++)
 			if (holders[i] != asker)
-				m->cands[c++].peer = holders[i];
+				m->cand_peer[c++] = holders[i];
 	} else {
 		/* Floyd: for j in n-s .. n-1 draw t in [0, j]; take t if new,
 		 * else j (never drawn before, as every draw so far was < j). */
@@ -293,15 +299,15 @@ size_t pt_match_pick(pt_match *m, const pt_match_opts *o,
 				set_insert(m, (uint32_t)pos);
 			}
 			if (holders[pos] != asker)
-				m->cands[c++].peer = holders[pos];
+				m->cand_peer[c++] = holders[pos];
 		}
 	}
 
 	for (size_t i = 0; i < c; i++) {
 		uint64_t r = next_rand(m);
-		uint32_t peer = m->cands[i].peer;
+		uint32_t peer = m->cand_peer[i];
 		if (o->strategy == PT_MATCH_RANDOM) {
-			m->cands[i].key = r;
+			m->cand_key[i] = (r & ~INDEX_MASK) | i;
 			continue;
 		}
 		struct mpeer *p = peer < m->peers_cap ? &m->peers[peer] : NULL;
@@ -309,17 +315,17 @@ size_t pt_match_pick(pt_match *m, const pt_match_opts *o,
 		uint64_t ho = p ? decayed(p, now_ms, half_life) : 0;
 		if (ho > HANDOUT_MAX)
 			ho = HANDOUT_MAX;
-		m->cands[i].key = prox << 40 | ho << 16 | (r >> 48);
+		m->cand_key[i] = prox << 56 | ho << 32 | (r >> 48) << 16 | i;
 	}
 
 	if (k < c)
-		select_k(m, m->cands, c, k);
+		select_k(m, m->cand_key, c, k);
 	else
 		k = c;
-	sort_cands(m->cands, k);
+	sort_keys(m->cand_key, k);
 
 	for (size_t i = 0; i < k; i++)
-		out[i] = m->cands[i].peer;
+		out[i] = m->cand_peer[m->cand_key[i] & INDEX_MASK];
 	/* Only the first answer counts as a hand-out: it is the peer the asker
 	 * will try; the rest are fallbacks. Counting every returned peer would
 	 * raise all counters together whenever a lookup returns every holder,

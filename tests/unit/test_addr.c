@@ -304,6 +304,52 @@ static void test_proximity(void **state)
 	assert_int_equal(pt_addr_proximity(&a, &unset), 3);
 	pt_addr m = A("::ffff:10.1.2.3");
 	assert_int_equal(pt_addr_proximity(&a, &m), 0);
+
+	/* Only the low 64 bits differ: same /48. Bytes past a v4 address's
+	 * four do not count. */
+	pt_addr low = A("2001:db8:1:2::6");
+	assert_int_equal(pt_addr_proximity(&b, &low), 1);
+	pt_addr junk = a;
+	junk.b[7] = 0xee;
+	assert_int_equal(pt_addr_proximity(&a, &junk), 0);
+}
+
+/* The byte-wise definition, for the randomized comparison below. */
+static unsigned proximity_ref(const pt_addr *a, const pt_addr *b)
+{
+	size_t len = a->family == 4 ? 4 : 16, near = a->family == 4 ? 3 : 6,
+	       far = a->family == 4 ? 2 : 4;
+
+	if (a->family == 0 || a->family != b->family)
+		return 3;
+	if (!memcmp(a->b, b->b, len))
+		return 0;
+	return !memcmp(a->b, b->b, near) ? 1 : !memcmp(a->b, b->b, far) ? 2 : 3;
+}
+
+static void test_proximity_random(void **state)
+{
+	(void)state;
+	uint64_t x = 0x9e3779b97f4a7c15ull;
+
+	for (int i = 0; i < 200000; i++) {
+		pt_addr a, b;
+
+		memset(&a, 0, sizeof a);
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		a.family = (x & 1) ? 4 : 6;
+		for (int j = 0; j < 16; j++)
+			a.b[j] = (uint8_t)(x >> (j * 4));
+		b = a;
+		/* Change one byte at a random place (or none): every prefix
+		 * length gets hit. */
+		int at = (int)((x >> 40) % 18);
+		if (at < 16)
+			b.b[at] ^= (uint8_t)(1u << ((x >> 50) % 8));
+		if (proximity_ref(&a, &b) != pt_addr_proximity(&a, &b))
+			fail_msg("pair %d (family %d, byte %d): %u, want %u", i, a.family, at,
+			         pt_addr_proximity(&a, &b), proximity_ref(&a, &b));
+	}
 }
 
 int main(void)
@@ -316,6 +362,7 @@ int main(void)
 		cmocka_unit_test(test_cidr_rejects),
 		cmocka_unit_test(test_list),
 		cmocka_unit_test(test_proximity),
+		cmocka_unit_test(test_proximity_random),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
