@@ -69,6 +69,7 @@ typedef struct bench_opts {
 	double msg_rate;        /* relay: open loop at this total rate (0: closed loop) */
 	int size;               /* relay: bytes of payload per message */
 	int holders;            /* lookup: peers holding the hot hash */
+	int lookup_max;         /* tracker/lookup: the "max" of each lookup */
 	int per_addr;           /* connections per source address */
 	uint32_t src_base;      /* first source address (host order) */
 	int heartbeat_ms;       /* app-level heartbeat (0: the server's hint) */

@@ -83,6 +83,7 @@ static void usage(FILE *f)
 	        "  --population P --zipf S tracker: distinct hashes and popularity skew (10000, 1.0)\n"
 	        "  --mix L,A               tracker: %% lookups, %% announces, rest withdraws (80,10)\n"
 	        "  --holders H             lookup: holders of the hot hash (default 10)\n"
+	        "  --lookup-max K          tracker/lookup: peers asked for per lookup (default 20)\n"
 	        "  --scale-list N,N,...    scale: holder counts (default 10,100,1000,10000,100000)\n"
 	        "  --per-addr N            connections per source address (default 32)\n"
 	        "  --src-base A.B.C.D      first source address (default 127.16.0.1)\n"
@@ -104,6 +105,7 @@ static int parse_opts(int argc, char **argv, bench_opts *o)
 		{ "per-addr", 1, 0, 'a' }, { "src-base", 1, 0, 'b' }, { "origin", 1, 0, 'o' },
 		{ "path", 1, 0, 'q' }, { "heartbeat-ms", 1, 0, 'B' }, { "label", 1, 0, 'l' },
 		{ "json", 0, 0, 'j' }, { "scale-list", 1, 0, 'S' }, { "help", 0, 0, 'h' },
+		{ "lookup-max", 1, 0, 'L' },
 		{ 0, 0, 0, 0 }
 	};
 	struct in_addr a;
@@ -123,6 +125,7 @@ static int parse_opts(int argc, char **argv, bench_opts *o)
 	o->size = 500;
 	o->hashes = 10;
 	o->population = 10000;
+	o->lookup_max = 20;
 	o->zipf = 1.0;
 	o->pct_lookup = 80;
 	o->pct_announce = 10;
@@ -173,6 +176,7 @@ static int parse_opts(int argc, char **argv, bench_opts *o)
 				return -1;
 			break;
 		case 'H': o->holders = atoi(optarg); break;
+		case 'L': o->lookup_max = atoi(optarg); break;
 		case 'a': o->per_addr = atoi(optarg); break;
 		case 'b':
 			if (inet_pton(AF_INET, optarg, &a) != 1)
@@ -194,7 +198,7 @@ static int parse_opts(int argc, char **argv, bench_opts *o)
 	if (o->peers < 1 || o->workers < 1 || o->rate <= 0 || o->max_pending < 1 ||
 	    o->warmup_s < 0 || o->duration_s <= 0 || o->inflight < 1 || o->size < 0 ||
 	    o->size > 1 << 20 || o->hashes < 0 || o->population < 1 || o->per_addr < 1 ||
-	    o->holders < 0 || o->port <= 0 || o->port > 65535)
+	    o->holders < 0 || o->lookup_max < 1 || o->port <= 0 || o->port > 65535)
 		return -1;
 	/* Loopback only: the target and every source address. */
 	if (inet_pton(AF_INET, o->host, &a) != 1 || (ntohl(a.s_addr) >> 24) != 127) {
@@ -451,10 +455,10 @@ static void print_json(const bench_opts *o, const summary *s)
 
 	printf("{\"mode\":\"%s\",\"proto\":\"%s\",\"label\":\"%s\",\"target\":\"%s:%d\","
 	       "\"peers\":%u,\"workers\":%d,\"inflight\":%d,\"msg_rate\":%.0f,\"size\":%d,"
-	       "\"hashes\":%d,\"holders\":%d,\"population\":%d,\"zipf\":%.2f,",
+	       "\"hashes\":%d,\"holders\":%d,\"lookup_max\":%d,\"population\":%d,\"zipf\":%.2f,",
 	       mode_name(o->mode), proto_name(o->proto), o->label, o->host, o->port, s->conns,
-	       s->workers, o->inflight, o->msg_rate, o->size, o->hashes, o->holders, o->population,
-	       o->zipf);
+	       s->workers, o->inflight, o->msg_rate, o->size, o->hashes, o->holders, o->lookup_max,
+	       o->population, o->zipf);
 	printf("\"connected\":%llu,\"failed\":%llu,\"refused\":%llu,\"src_mismatch\":%llu,"
 	       "\"close_codes\":{\"1000\":%llu,\"1001\":%llu,\"1008\":%llu,\"1011\":%llu,"
 	       "\"1013\":%llu,\"4000\":%llu,\"4029\":%llu,\"other\":%llu},",

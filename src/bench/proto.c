@@ -185,8 +185,8 @@ int bench_proto_lookup(bench_worker *w, bench_conn *c, const char *hex)
 
 	if (!p || w->o->proto != PROTO_PEERTRACK)
 		return -1;
-	len = (size_t)sprintf(p, "{\"type\":\"lookup\",\"rid\":%u,\"hash\":\"%.64s\",\"max\":20}",
-	                      ++c->rid, hex);
+	len = (size_t)sprintf(p, "{\"type\":\"lookup\",\"rid\":%u,\"hash\":\"%.64s\",\"max\":%d}",
+	                      ++c->rid, hex, w->o->lookup_max);
 	c->pending++;
 	return bench_ws_send(w, c, p, len, false);
 }

@@ -182,6 +182,8 @@ static uint32_t decayed(struct mpeer *p, uint64_t now_ms, uint32_t half_life_ms)
 		p->last_ms = now_ms; /* nothing to halve: restart the period */
 		return 0;
 	}
+	if (now_ms - p->last_ms < half_life_ms)
+		return p->handouts; /* within the period: no division */
 	uint64_t periods = (now_ms - p->last_ms) / half_life_ms;
 	if (periods >= 32) {
 		p->handouts = 0;
@@ -290,18 +292,30 @@ size_t pt_match_pick(pt_match *m, const pt_match_opts *o,
 				m->cand_peer[c++] = holders[i];
 	} else {
 		/* Floyd: for j in n-s .. n-1 draw t in [0, j]; take t if new,
-		 * else j (never drawn before, as every draw so far was < j). */
+		 * else j (never drawn before, as every draw so far was < j).
+		 * Positions first (kept in cand_key for the moment), holders
+		 * after: in a large holder array each is a cache miss, and
+		 * prefetched together they overlap instead of queueing. */
 		memset(m->set, 0xff, m->set_cap * sizeof *m->set);
-		for (size_t j = n_holders - sample; j < n_holders; j++) {
+		for (size_t j = n_holders - sample, i = 0; j < n_holders; j++, i++) {
 			size_t pos = (size_t)bounded(m, j + 1);
 			if (!set_insert(m, (uint32_t)pos)) {
 				pos = j;
 				set_insert(m, (uint32_t)pos);
 			}
-			if (holders[pos] != asker)
-				m->cand_peer[c++] = holders[pos];
+			m->cand_key[i] = pos;
+			__builtin_prefetch(&holders[pos]);
+		}
+		for (size_t i = 0; i < sample; i++) {
+			uint32_t peer = holders[m->cand_key[i]];
+			if (peer != asker)
+				m->cand_peer[c++] = peer;
 		}
 	}
+	/* The same for the peers' records, read by the ranking below. */
+	for (size_t i = 0; i < c; i++)
+		if (m->cand_peer[i] < m->peers_cap)
+			__builtin_prefetch(&m->peers[m->cand_peer[i]]);
 
 	for (size_t i = 0; i < c; i++) {
 		uint64_t r = next_rand(m);
