@@ -251,9 +251,17 @@ static void select_k(pt_match *m, uint64_t *v, size_t n, size_t k)
 		swap_key(&v[lo + bounded(m, hi - lo)], &v[hi - 1]);
 		uint64_t pivot = v[hi - 1];
 		size_t st = lo;
-		for (size_t i = lo; i < hi - 1; i++)
-			if (v[i] < pivot)
-				swap_key(&v[i], &v[st++]);
+		/* Branch-free Lomuto: random keys make "< pivot" a coin toss
+		 * for the branch predictor. Always swapping is harmless, as
+		 * v[st..i] all belong to the ">= pivot" side. */
+		for (size_t i = lo; i < hi - 1; i++) {
+			uint64_t x = v[i];
+			size_t lt = x < pivot;
+
+			v[i] = v[st];
+			v[st] = x;
+			st += lt;
+		}
 		swap_key(&v[st], &v[hi - 1]);
 		if (st == k - 1 || st == k)
 			return;
