@@ -73,14 +73,35 @@ static json_t *col_int(sqlite3_stmt *st, int i)
 	return json_integer(sqlite3_column_int64(st, i));
 }
 
-/* Runs a finished statement's rows through fn; -EIO on a step error. */
-static int rows(sqlite3 *db, sqlite3_stmt *st, json_t *arr,
-                json_t *(*fn)(sqlite3_stmt *st), char *err, size_t errlen)
+/* A result row as an object keyed by the SELECT's column names: the SQL
+ * below is the one description of each listing. Integers stay integers,
+ * text stays text, NULL is null (the schema stores nothing else). */
+static json_t *named_row(sqlite3_stmt *st)
+{
+	json_t *o = json_object();
+	int n = sqlite3_column_count(st);
+
+	if (!o)
+		return NULL;
+	for (int i = 0; i < n; i++) {
+		json_t *v = sqlite3_column_type(st, i) == SQLITE_INTEGER ? col_int(st, i)
+		                                                          : col_text(st, i);
+
+		if (json_object_set_new(o, sqlite3_column_name(st, i), v)) {
+			json_decref(o);
+			return NULL;
+		}
+	}
+	return o;
+}
+
+/* Appends a finished statement's rows to arr; -EIO on a step error. */
+static int rows(sqlite3 *db, sqlite3_stmt *st, json_t *arr, char *err, size_t errlen)
 {
 	int rc;
 
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		json_t *o = fn(st);
+		json_t *o = named_row(st);
 
 		if (!o || json_array_append_new(arr, o)) {
 			snprintf(err, errlen, "out of memory");
@@ -207,51 +228,9 @@ out:
 
 /* -- top resources, history, audit ---------------------------------------- */
 
-static json_t *top_row(sqlite3_stmt *st)
-{
-	json_t *o = json_object();
-
-	if (!o)
-		return NULL;
-	json_object_set_new(o, "hash", col_text(st, 0));
-	json_object_set_new(o, "announces", col_int(st, 1));
-	json_object_set_new(o, "lookups", col_int(st, 2));
-	json_object_set_new(o, "hits", col_int(st, 3));
-	json_object_set_new(o, "misses", col_int(st, 4));
-	json_object_set_new(o, "updated_at", col_int(st, 5));
-	return o;
-}
-
-static json_t *history_row(sqlite3_stmt *st)
-{
-	json_t *o = json_object();
-
-	if (!o)
-		return NULL;
-	json_object_set_new(o, "id", col_text(st, 0));
-	json_object_set_new(o, "connected_at", col_int(st, 1));
-	json_object_set_new(o, "disconnected_at", col_int(st, 2));
-	json_object_set_new(o, "reason", col_text(st, 3));
-	json_object_set_new(o, "ip", col_text(st, 4));
-	return o;
-}
-
-static json_t *audit_row(sqlite3_stmt *st)
-{
-	json_t *o = json_object();
-
-	if (!o)
-		return NULL;
-	json_object_set_new(o, "at", col_int(st, 0));
-	json_object_set_new(o, "actor", col_text(st, 1));
-	json_object_set_new(o, "action", col_text(st, 2));
-	json_object_set_new(o, "detail", col_text(st, 3));
-	return o;
-}
-
 /* One SELECT with up to two integer parameters into an array of rows. */
 static int select_rows(const char *path, const char *sql, int64_t p1, int64_t p2,
-                       json_t *(*fn)(sqlite3_stmt *st), json_t **out, char *err, size_t errlen)
+                       json_t **out, char *err, size_t errlen)
 {
 	sqlite3 *db;
 	sqlite3_stmt *st = NULL;
@@ -271,7 +250,7 @@ static int select_rows(const char *path, const char *sql, int64_t p1, int64_t p2
 	sqlite3_bind_int64(st, 1, p1);
 	if (sqlite3_bind_parameter_count(st) >= 2)
 		sqlite3_bind_int64(st, 2, p2);
-	if ((r = rows(db, st, arr, fn, err, errlen)))
+	if ((r = rows(db, st, arr, err, errlen)))
 		goto out;
 	*out = arr;
 	arr = NULL;
@@ -287,7 +266,7 @@ int pt_store_query_top(const char *path, unsigned n, json_t **out, char *err, si
 	return select_rows(path,
 	                   "SELECT hash, announces, lookups, hits, misses, updated_at FROM resources"
 	                   " ORDER BY lookups DESC, announces DESC, hash LIMIT ?1",
-	                   n, 0, top_row, out, err, errlen);
+	                   n, 0, out, err, errlen);
 }
 
 int pt_store_query_history(const char *path, uint64_t since_ms, unsigned limit, json_t **out,
@@ -296,12 +275,12 @@ int pt_store_query_history(const char *path, uint64_t since_ms, unsigned limit, 
 	return select_rows(path,
 	                   "SELECT id, connected_at, disconnected_at, reason, ip FROM sessions"
 	                   " WHERE connected_at >= ?1 ORDER BY connected_at DESC, id LIMIT ?2",
-	                   (int64_t)since_ms, limit, history_row, out, err, errlen);
+	                   (int64_t)since_ms, limit, out, err, errlen);
 }
 
 int pt_store_query_audit(const char *path, unsigned limit, json_t **out, char *err,
                          size_t errlen)
 {
 	return select_rows(path, "SELECT at, actor, action, detail FROM audit ORDER BY id DESC LIMIT ?1",
-	                   limit, 0, audit_row, out, err, errlen);
+	                   limit, 0, out, err, errlen);
 }

@@ -313,6 +313,29 @@ static void test_bans_persist(void **state)
 	pt_banlist_free(&l);
 }
 
+/* A listing row has exactly these keys, each of the type given by its letter
+ * (s string, i integer, n null, S string or null, I integer or null). */
+static void assert_row_shape(const json_t *row, const char *keys, const char *types)
+{
+	char buf[256];
+	size_t n = 0;
+
+	snprintf(buf, sizeof(buf), "%s", keys);
+	for (char *k = strtok(buf, " "); k; k = strtok(NULL, " "), n++) {
+		const json_t *v = json_object_get(row, k);
+		char t = types[n];
+
+		if (!v)
+			fail_msg("row lacks \"%s\"", k);
+		if ((t == 's' && !json_is_string(v)) || (t == 'i' && !json_is_integer(v)) ||
+		    (t == 'n' && !json_is_null(v)) || (t == 'S' && !json_is_string(v) && !json_is_null(v)) ||
+		    (t == 'I' && !json_is_integer(v) && !json_is_null(v)))
+			fail_msg("\"%s\" has the wrong type (want %c)", k, t);
+	}
+	assert_int_equal(json_object_size(row), n);
+	assert_int_equal(strlen(types), n);
+}
+
 static void test_reads(void **state)
 {
 	(void)state;
@@ -378,6 +401,7 @@ static void test_reads(void **state)
 	assert_int_equal(json_integer_value(json_object_get(json_array_get(res, 0), "lookups")), 30);
 	assert_int_equal(json_integer_value(json_object_get(json_array_get(res, 1), "lookups")), 20);
 	assert_int_equal(strlen(json_string_value(json_object_get(json_array_get(res, 0), "hash"))), 64);
+	assert_row_shape(json_array_get(res, 0), "hash announces lookups hits misses updated_at", "siiiii");
 	json_decref(res);
 
 	/* history: newest first, addresses as configured */
@@ -391,6 +415,8 @@ static void test_reads(void **state)
 	assert_string_equal(json_string_value(json_object_get(json_array_get(res, 4), "ip")),
 	                    "203.0.113.77");
 	assert_true(json_is_null(json_object_get(json_array_get(res, 0), "disconnected_at")));
+	assert_row_shape(json_array_get(res, 0), "id connected_at disconnected_at reason ip", "sinSs");
+	assert_row_shape(json_array_get(res, 4), "id connected_at disconnected_at reason ip", "siISs");
 	json_decref(res);
 	assert_int_equal(pt_store_query_history(path, 0, 2, &res, err, sizeof(err)), 0);
 	assert_int_equal(json_array_size(res), 2);
@@ -400,6 +426,7 @@ static void test_reads(void **state)
 	assert_int_equal(pt_store_query_audit(path, 10, &res, err, sizeof(err)), 0);
 	assert_int_equal(json_array_size(res), 2);
 	assert_string_equal(json_string_value(json_object_get(json_array_get(res, 0), "action")), "kick");
+	assert_row_shape(json_array_get(res, 0), "at actor action detail", "isss");
 	json_decref(res);
 
 	/* Reads also work with the writer gone (the daemon stopped). */
