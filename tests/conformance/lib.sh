@@ -1,16 +1,8 @@
 # lib.sh — shared by the conformance tests (sourced, not run). Each test runs
 # a real peertrackd on 127.0.0.1 and peertrack-peer processes around it.
 # Every process started here is killed on exit; every wait is bounded.
-set -euo pipefail
-
-PT_ROOT="${PT_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
-PT_BIN="${PT_BIN:-bin}"
-case "$PT_BIN" in /*) ;; *) PT_BIN="$PT_ROOT/$PT_BIN" ;; esac
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/proc.sh"
 PEER="$PT_BIN/peertrack-peer"
-DAEMON="$PT_BIN/peertrackd"
-
-pt_log() { printf '%s: %s\n' "$(basename "$0" .sh)" "$*" >&2; }
-pt_fail() { pt_log "FAIL: $*"; exit 1; }
 
 [ -x "$DAEMON" ] || pt_fail "$DAEMON not built"
 [ -x "$PEER" ] || pt_fail "$PEER not built (GStreamer development packages missing?)"
@@ -28,9 +20,7 @@ case "${PT_BUILD:-}" in
 *) PT_HB=1000 PT_TO=5000; PEER+=(--timeout 15000) ;;
 esac
 
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/peertrack-conf.XXXXXX")"
-PIDS=()
-declare -A PNAME=() KILLED=()
+declare -A KILLED=()
 
 # On exit: SIGTERM everything still running, give it 3 s, then SIGKILL. Every
 # process must have ended with status 0 (SIGTERM included: the daemon and
@@ -68,41 +58,9 @@ pt_cleanup() {
 			[ $rc -ne 0 ] || rc=1
 		fi
 	done
-	if [ $rc -ne 0 ] || [ -n "${PT_KEEP:-}" ]; then
-		for f in "$WORK"/*.out "$WORK"/*.err; do
-			[ -s "$f" ] || continue
-			echo "---- $(basename "$f")" >&2; tail -n 30 "$f" >&2
-		done
-	fi
-	[ -n "${PT_KEEP:-}" ] && pt_log "kept $WORK" || rm -rf "$WORK"
-	exit $rc
+	pt_finish $rc 30 "$WORK"/*.out "$WORK"/*.err
 }
-trap pt_cleanup EXIT
-trap 'exit 130' INT TERM
-
-# pt_spawn NAME CMD... — runs CMD in the background, stdout in
-# $WORK/NAME.out, stderr in $WORK/NAME.err; sets pid_NAME.
-pt_spawn() {
-	local name=$1; shift
-	"$@" >"$WORK/$name.out" 2>"$WORK/$name.err" &
-	PIDS+=($!)
-	PNAME[$!]=$name
-	printf -v "pid_$name" '%s' $!
-}
-
-# pt_wait_line FILE REGEX SECONDS — waits for a line matching REGEX (ERE)
-# to appear in FILE and prints it; fails after SECONDS.
-pt_wait_line() {
-	local file=$1 re=$2 secs=$3 line deadline
-	deadline=$(( $(date +%s%N) + secs * 1000000000 ))
-	while :; do
-		if line=$(grep -m1 -E -- "$re" "$file" 2>/dev/null); then
-			printf '%s\n' "$line"; return 0
-		fi
-		[ "$(date +%s%N)" -lt $deadline ] || pt_fail "no line /$re/ in $(basename "$file") after ${secs}s"
-		sleep 0.02
-	done
-}
+pt_begin conf
 
 # pt_daemon — starts peertrackd on a free port of 127.0.0.1 with short
 # heartbeats; sets PT_URL.

@@ -1,20 +1,10 @@
 # deploy.sh — shared by the deployment tests (tests/integration/{tls,nginx,
 # systemd,docker-build}.sh); sourced, not run. Every process started here is
 # killed on exit, every wait is bounded, everything binds to 127.0.0.1.
-set -euo pipefail
-
-PT_ROOT="${PT_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)}"
-PT_BIN="${PT_BIN:-bin}"
-case "$PT_BIN" in /*) ;; *) PT_BIN="$PT_ROOT/$PT_BIN" ;; esac
-DAEMON="$PT_BIN/peertrackd"
+. "$(dirname "${BASH_SOURCE[0]}")/../../lib/proc.sh"
 WSCLIENT="$PT_ROOT/tests/integration/lib/wsclient.py"
 
-pt_log() { printf '%s: %s\n' "$(basename "$0" .sh)" "$*" >&2; }
-pt_fail() { pt_log "FAIL: $*"; exit 1; }
 pt_skip() { pt_log "skipped: $*"; exit 0; }
-
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/peertrack-deploy.XXXXXX")"
-PIDS=()
 
 pt_cleanup() {
 	local rc=$? pid n alive
@@ -27,40 +17,9 @@ pt_cleanup() {
 	done
 	for pid in "${PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
 	wait 2>/dev/null || true
-	if [ $rc -ne 0 ] || [ -n "${PT_KEEP:-}" ]; then
-		for f in "$WORK"/*.out "$WORK"/*.err "$WORK"/nginx/logs/error.log; do
-			[ -s "$f" ] || continue
-			echo "---- ${f#"$WORK"/}" >&2; tail -n 40 "$f" >&2
-		done
-	fi
-	[ -n "${PT_KEEP:-}" ] && pt_log "kept $WORK" || rm -rf "$WORK"
-	exit $rc
+	pt_finish $rc 40 "$WORK"/*.out "$WORK"/*.err "$WORK"/nginx/logs/error.log
 }
-trap pt_cleanup EXIT
-trap 'exit 130' INT TERM
-
-# pt_spawn NAME CMD... — runs CMD in the background, stdout in
-# $WORK/NAME.out, stderr in $WORK/NAME.err; sets pid_NAME.
-pt_spawn() {
-	local name=$1; shift
-	"$@" >"$WORK/$name.out" 2>"$WORK/$name.err" &
-	PIDS+=($!)
-	printf -v "pid_$name" '%s' $!
-}
-
-# pt_wait_line FILE REGEX SECONDS [FROM] — waits for a line matching REGEX
-# (ERE) in FILE, after its first FROM lines, and prints it.
-pt_wait_line() {
-	local file=$1 re=$2 secs=$3 from=${4:-0} line deadline
-	deadline=$(( $(date +%s%N) + secs * 1000000000 ))
-	while :; do
-		if line=$(tail -n +$((from + 1)) "$file" 2>/dev/null | grep -m1 -E -- "$re"); then
-			printf '%s\n' "$line"; return 0
-		fi
-		[ "$(date +%s%N)" -lt $deadline ] || pt_fail "no line /$re/ in $(basename "$file") after ${secs}s"
-		sleep 0.02
-	done
-}
+pt_begin deploy
 
 # pt_lines FILE — how many lines FILE has now (a mark for pt_wait_line).
 pt_lines() { wc -l <"$1"; }
