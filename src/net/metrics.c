@@ -94,6 +94,11 @@ int pt_metrics_render(struct pt_server *s, pt_buf *b)
 	r |= pt_buf_printf(b, "peertrack_ws_bytes_total{direction=\"in\"} %" PRIu64 "\n"
 	                      "peertrack_ws_bytes_total{direction=\"out\"} %" PRIu64 "\n",
 	                   st->bytes_in, st->bytes_out);
+	r |= one(b, "peertrack_ws_frames_sent_total", "counter", "WebSocket text frames sent",
+	         st->frames_out);
+	r |= one(b, "peertrack_ws_writes_total", "counter",
+	         "Socket writes that carried them (fewer: frames for one peer coalesced)",
+	         st->writes_out);
 	r |= one(b, "peertrack_reports_total", "counter", "Offload reports received", st->reports);
 	if (head(b, "peertrack_offload_bytes_total", "counter",
 	         "Bytes clients reported fetching, by source (peers = origin traffic saved)"))
@@ -131,10 +136,12 @@ int pt_stats_render(struct pt_server *s, pt_buf *b)
 	r |= pt_buf_printf(b, "{\"uptime_ms\":%" PRIu64 ",\"peers\":%u,\"sockets\":%u,"
 	                      "\"connections\":%" PRIu64 ",\"index\":{\"entries\":%zu,\"hashes\":%zu},"
 	                      "\"lookups\":{\"hit\":%" PRIu64 ",\"miss\":%" PRIu64 "},"
-	                      "\"relayed\":%" PRIu64 ",\"messages\":{",
+	                      "\"relayed\":%" PRIu64 ",\"sent\":{\"frames\":%" PRIu64
+	                      ",\"writes\":%" PRIu64 "},\"messages\":{",
 	                   pt_server_now(s) - s->t0_ms, pt_registry_count(s->registry), s->sockets,
 	                   st->connections, pt_index_entries(s->index), pt_index_hashes(s->index),
-	                   st->lookups_hit, st->lookups_miss, st->relayed);
+	                   st->lookups_hit, st->lookups_miss, st->relayed, st->frames_out,
+	                   st->writes_out);
 	for (int i = 0; i < PT_MSG__COUNT; i++)
 		r |= pt_buf_printf(b, "%s\"%s\":%" PRIu64, i ? "," : "",
 		                   pt_msg_type_name((enum pt_msg_type)i), st->messages[i]);

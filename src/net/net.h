@@ -64,6 +64,7 @@ typedef struct pt_stats {
 	uint64_t lookups_hit, lookups_miss;
 	uint64_t peer_left_sent;
 	uint64_t bytes_in, bytes_out;
+	uint64_t frames_out, writes_out;      /* text frames sent; socket writes that took them */
 	uint64_t reports;                     /* offload reports received */
 	uint64_t offload_from_peers, offload_from_origin, offload_to_peers; /* bytes */
 } pt_stats;
@@ -115,7 +116,23 @@ typedef struct pt_session {
 	uint32_t rx_len, rx_cap;
 	pt_contact *contacts; /* ring of recent signal partners */
 	uint16_t n_contacts, contacts_cap, contacts_next;
+	bool co_usable;       /* frames may be coalesced (coalesce.c) */
+	uint32_t co_slot;     /* 1 + place in the turn's list; 0: none */
+	uint32_t co_head, co_tail, co_bytes; /* this turn's frames */
 } pt_session;
+
+/* Frames waiting for the end of the loop turn (coalesce.c). */
+typedef struct pt_coalesce {
+	uv_check_t check;
+	uv_prepare_t prepare;
+	bool ready, active;
+	char *arena;          /* chained frames, reset every turn */
+	uint32_t len, cap;
+	char *gather;         /* one session's frames made contiguous */
+	uint32_t gather_cap;
+	pt_session **dirty;   /* sessions with frames this turn */
+	uint32_t n, dirty_cap;
+} pt_coalesce;
 
 #define PT_PROTOCOLS 3 /* v1, http, terminator */
 
@@ -149,6 +166,7 @@ struct pt_server {
 	uint64_t last_tick_ms;
 
 	pt_stats stats;
+	pt_coalesce co;
 	pt_buf scratch;       /* reply encoding, reused */
 	uint32_t *picks;      /* lookup results, max_lookup_peers long */
 	uint32_t picks_cap;
@@ -195,6 +213,21 @@ void pt_session_error(pt_session *s, const pt_rid *rid, enum pt_err e, const cha
 int pt_session_writable(pt_session *s);
 /* Records that s and the peer `other` exchanged a signal. */
 void pt_session_contact(pt_session *s, pt_session *other);
+
+/* Coalescing (coalesce.c): a session's frames of one loop turn go out in
+ * one write at its end. init after the loop exists; close (a last flush)
+ * before lws is destroyed; free with the server. usable: whether wsi's
+ * frames are ours to write raw (not an HTTP/2 stream). add: 0, or
+ * -ENOMEM/-EAGAIN (not ready) and the caller sends another way. write:
+ * s's frames now, before anything lws writes for s. drop: forget s's. */
+void pt_coalesce_init(struct pt_server *srv);
+bool pt_coalesce_usable(struct lws *wsi);
+int pt_coalesce_add(pt_session *s, const char *text, size_t len);
+void pt_coalesce_write(pt_session *s);
+void pt_coalesce_drop(pt_session *s);
+void pt_coalesce_flush(struct pt_server *srv);
+void pt_coalesce_close(struct pt_server *srv);
+void pt_coalesce_free(struct pt_server *srv);
 
 /* Front-ends (v1.c). */
 int pt_v1_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len);

@@ -210,6 +210,7 @@ static void stop_step(uv_timer_t *t)
 		 * then runs dry; pt_server_free completes it once uv_run returned.
 		 * A second destroy here, while close callbacks are still pending,
 		 * would free wsi those callbacks then use. */
+		pt_coalesce_close(s);
 		lws_context_destroy(s->lws);
 		s->stop_phase = 3;
 		close_handle((uv_handle_t *)&s->stop_timer);
@@ -424,6 +425,7 @@ int pt_server_start(pt_server *s)
 	s->port = lws_get_vhost_listen_port(s->vhost);
 	s->t0_ms = pt_server_now(s);
 
+	pt_coalesce_init(s);
 	uv_timer_init(s->loop, &s->sweep_timer);
 	uv_timer_init(s->loop, &s->stop_timer);
 	s->sweep_timer.data = s->stop_timer.data = s;
@@ -471,6 +473,7 @@ void pt_server_free(pt_server *s)
 	pt_iplimit_free(s->iplimit);
 	pt_origins_free(&s->origins);
 	pt_buf_free(&s->scratch);
+	pt_coalesce_free(s);
 	free(s->picks);
 	free(s->config_path);
 	if (s->overrides)

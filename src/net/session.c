@@ -226,6 +226,7 @@ int pt_session_admit(pt_session *s, struct pt_server *srv, struct lws *wsi)
 	pt_id_encode(&s->id, s->id_str);
 	pt_bucket_init(&s->bucket, c->rate_burst, now);
 	pt_bucket_init(&s->strikes, c->rate_abuse_strikes, now);
+	s->co_usable = pt_coalesce_usable(wsi);
 	s->state = PT_SESSION_LIVE;
 	srv->stats.connections++;
 	pt_ops_session_open(s);
@@ -301,6 +302,7 @@ void pt_session_close(pt_session *s, uint16_t code, const char *reason, enum pt_
  * its own close timeout. Returns the callback's result. */
 int pt_session_close_now(pt_session *s)
 {
+	pt_coalesce_write(s);
 	lws_close_reason(s->wsi, (enum lws_close_status)s->close_code,
 	                 (unsigned char *)s->close_reason, strlen(s->close_reason));
 	return -1;
@@ -315,6 +317,7 @@ void pt_session_closed(pt_session *s)
 	if (!srv)
 		return; /* never admitted: lws zeroed it */
 	pt_session_retire(s, PT_LEAVE_CLOSED);
+	pt_coalesce_drop(s);
 	if (s->ip_counted)
 		pt_iplimit_release(srv->iplimit, &s->addr);
 	for (o = s->q_head; o; o = next) {
@@ -335,7 +338,7 @@ int pt_session_send(pt_session *s, const char *text, size_t len)
 
 	if (s->state == PT_SESSION_CLOSING)
 		return -1;
-	if ((uint64_t)s->q_bytes + len > s->srv->cfg.send_queue_max_bytes) {
+	if ((uint64_t)s->q_bytes + s->co_bytes + len > s->srv->cfg.send_queue_max_bytes) {
 		pt_session_close(s, PT_CLOSE_SLOW_READER, "send queue full", PT_LEAVE_SLOW_READER);
 		return -1;
 	}
@@ -357,24 +360,36 @@ int pt_session_send(pt_session *s, const char *text, size_t len)
 	return 0;
 }
 
-/* Writes the frame now when nothing is queued before it: a relayed signal
- * then costs one send() instead of a queue entry, two epoll_ctl calls and a
- * WRITEABLE callback. Anything else — a backlog, a pending ping, a frame
- * lws still holds from a partial write — takes the bounded queue, so order
- * and the slow-reader limit hold. */
+/* Sends the frame without the queue when nothing is queued before it:
+ * coalesced with the session's other frames of this loop turn, or written
+ * at once where it cannot be (an HTTP/2 stream). Either costs far less than
+ * a queue entry, two epoll_ctl calls and a WRITEABLE callback. Anything
+ * else — a backlog, a pending ping, a frame lws still holds from a partial
+ * write — takes the bounded queue, so order and the slow-reader limit hold.
+ * 1 sent, 0 not taken, -1 closed. */
 static int send_direct(pt_session *s, const pt_buf *b)
 {
 	/* lws_partial_buffered, not lws_send_pipe_choked: the latter costs a
 	 * poll() per message. A full socket is fine here — lws keeps what the
-	 * kernel refused (one frame at most, since then this path is closed)
-	 * and drains it before our next WRITEABLE. */
-	if (b->head < LWS_PRE || s->q_head || s->ping_due || lws_partial_buffered(s->wsi))
+	 * kernel refused (one turn's frames at most, since then this path is
+	 * closed) and drains it before our next WRITEABLE. */
+	if (s->q_head || s->ping_due || lws_partial_buffered(s->wsi))
+		return 0;
+	if (s->co_usable && (uint64_t)s->co_bytes + b->len <= s->srv->cfg.send_queue_max_bytes &&
+	    !pt_coalesce_add(s, pt_buf_text(b), b->len)) {
+		s->srv->stats.bytes_out += b->len;
+		s->srv->stats.frames_out++;
+		return 1;
+	}
+	if (b->head < LWS_PRE || s->co_slot)
 		return 0;
 	if (lws_write(s->wsi, (unsigned char *)pt_buf_text(b), b->len, LWS_WRITE_TEXT) < (int)b->len) {
 		pt_session_close(s, PT_CLOSE_INTERNAL, "write failed", PT_LEAVE_CLOSED);
 		return -1;
 	}
 	s->srv->stats.bytes_out += b->len;
+	s->srv->stats.frames_out++;
+	s->srv->stats.writes_out++;
 	return 1;
 }
 
@@ -403,6 +418,7 @@ int pt_session_writable(pt_session *s)
 {
 	pt_out *o;
 
+	pt_coalesce_write(s);
 	if (s->close_code) {
 		/* Re-arm from inside lws' service: a timer set from outside it
 		 * (the sweep, another peer's callback) may not be scheduled. */
@@ -426,6 +442,8 @@ int pt_session_writable(pt_session *s)
 	if (lws_write(s->wsi, o->buf + LWS_PRE, o->len, LWS_WRITE_TEXT) < (int)o->len)
 		return -1;
 	s->srv->stats.bytes_out += o->len;
+	s->srv->stats.frames_out++;
+	s->srv->stats.writes_out++;
 	s->q_head = o->next;
 	if (!s->q_head)
 		s->q_tail = NULL;

@@ -275,12 +275,79 @@ static void test_metrics_large(void **state)
 	assert_int_equal(ptd_stop(d), 0);
 }
 
+static void sent_counters(int port, long long *frames, long long *writes)
+{
+	char *body = NULL;
+	json_error_t e;
+	json_t *j;
+
+	assert_int_equal(http_get(port, "127.0.0.1", "/stats.json", &body), 200);
+	j = json_loads(body, 0, &e);
+	PT_CHECK(j, "stats.json: %s", e.text);
+	*frames = pt_jint(json_object_get(j, "sent"), "frames");
+	*writes = pt_jint(json_object_get(j, "sent"), "writes");
+	json_decref(j);
+	free(body);
+}
+
+/* Twenty signals written by one client in one send reach their target
+ * whole and in order, in fewer socket writes than frames: what one loop
+ * turn produces for one peer leaves in one write (src/net/coalesce.c). */
+static void test_coalesced_burst(void **state)
+{
+	enum { N = 20 };
+	pt_daemon *d = ptd_start(BASE_CONF);
+	int port = ptd_port(d);
+	ptr *a = ptr_connect(port, NULL);
+	ptc *b = ptc_join(port, NULL);
+	unsigned char burst[N * 128];
+	size_t len = 0;
+	long long f0, w0, f1, w1;
+	json_t *welcome;
+	(void)state;
+
+	PT_CHECK(a && b, "clients did not connect");
+	welcome = ptr_recv_json(a, PT_T_REPLY_MS);
+	PT_CHECK(welcome && pt_jtype_is(welcome, "welcome"), "no welcome");
+	json_decref(welcome);
+	sent_counters(port, &f0, &w0);
+	for (int i = 0; i < N; i++) {
+		char text[120];
+		int n = snprintf(text, sizeof(text), "{\"type\":\"signal\",\"to\":\"%s\",\"data\":{\"i\":%d}}",
+		                 ptc_id(b), i);
+
+		assert_true(n > 0 && n < 126);
+		burst[len++] = 0x81;                  /* FIN, text */
+		burst[len++] = (unsigned char)(0x80 | n); /* masked, with a zero key */
+		memset(burst + len, 0, 4);
+		len += 4;
+		memcpy(burst + len, text, (size_t)n);
+		len += (size_t)n;
+	}
+	assert_int_equal(ptr_send_bytes(a, burst, len), 0);
+	for (int i = 0; i < N; i++) {
+		json_t *got = ptc_recv_type(b, "signal", PT_T_REPLY_MS);
+
+		PT_CHECK(got, "signal %d not delivered", i);
+		assert_int_equal(pt_jint(json_object_get(got, "data"), "i"), i);
+		json_decref(got);
+	}
+	sent_counters(port, &f1, &w1);
+	assert_int_equal(f1 - f0, N);
+	/* lws reads at most ws_rx_buffer_bytes (1024) per turn: ~10 frames. */
+	PT_CHECK(w1 - w0 >= 1 && w1 - w0 <= N / 4, "%lld writes for %d frames", w1 - w0, N);
+	ptr_free(a);
+	ptc_close(b);
+	assert_int_equal(ptd_stop(d), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_metrics_move, pt_teardown),
 		cmocka_unit_test_teardown(test_metrics_allow, pt_teardown),
 		cmocka_unit_test_teardown(test_metrics_large, pt_teardown),
+		cmocka_unit_test_teardown(test_coalesced_burst, pt_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -373,6 +373,48 @@ static void test_small_rx_buffer(void **state)
 	assert_int_equal(ptd_stop(d), 0);
 }
 
+/* Signals past 64 KiB leave with the 8-byte WebSocket length, coalesced
+ * with smaller ones around them, and arrive intact and in order. */
+static void test_large_signal(void **state)
+{
+	pt_daemon *d = ptd_start(BASE_CONF "[limits]\nmax_message_bytes = 262144\n"
+	                                   "max_signal_bytes = 200000\n");
+	ptc *a = ptc_join(ptd_port(d), NULL), *b = ptc_join(ptd_port(d), NULL);
+	static const size_t sizes[] = { 100000, 10, 70000, 65530, 200 };
+	enum { N = sizeof(sizes) / sizeof(sizes[0]) };
+	char *data[N];
+	(void)state;
+
+	for (int i = 0; i < N; i++) {
+		char *p = malloc(sizes[i] + 64);
+
+		PT_CHECK(p, "out of memory");
+		int n = sprintf(p, "{\"i\":%d,\"sdp\":\"", i);
+		for (size_t k = 0; k < sizes[i]; k++)
+			p[n++] = (char)('A' + (k * 7 + (size_t)i) % 26);
+		strcpy(p + n, "\"}");
+		data[i] = p;
+	}
+	for (int i = 0; i < N; i++)
+		ptc_send(a, "{\"type\":\"signal\",\"to\":\"%s\",\"data\":%s}", ptc_id(b), data[i]);
+	for (int i = 0; i < N; i++) {
+		json_t *want = json_loads(data[i], 0, NULL);
+		json_t *got = ptc_recv_type(b, "signal", PT_T_REPLY_MS);
+
+		PT_CHECK(want, "test data %d is not JSON", i);
+		PT_CHECK(got, "signal %d (%zu bytes) not delivered", i, sizes[i]);
+		PT_CHECK(json_equal(json_object_get(got, "data"), want), "signal %d changed in transit", i);
+		json_decref(got);
+		json_decref(want);
+		free(data[i]);
+	}
+	ptc_roundtrip(a);
+	assert_int_equal(ptc_pending(a), 0);
+	ptc_close(a);
+	ptc_close(b);
+	assert_int_equal(ptd_stop(d), 0);
+}
+
 static void test_peer_gone(void **state)
 {
 	pt_daemon *d = ptd_start(BASE_CONF);
@@ -489,6 +531,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_rid_echo, pt_teardown),
 		cmocka_unit_test_teardown(test_signal_relay, pt_teardown),
 		cmocka_unit_test_teardown(test_small_rx_buffer, pt_teardown),
+		cmocka_unit_test_teardown(test_large_signal, pt_teardown),
 		cmocka_unit_test_teardown(test_peer_gone, pt_teardown),
 		cmocka_unit_test_teardown(test_peer_left, pt_teardown),
 		cmocka_unit_test_teardown(test_ping, pt_teardown),

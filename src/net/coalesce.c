@@ -1,0 +1,251 @@
+/* coalesce.c — a client's frames written together, once per loop turn.
+ *
+ * A busy relay hands one peer several messages within one turn of the loop:
+ * signals pipelined by a pair, a burst of ICE candidates, the replies to a
+ * batch of requests. Written one by one, each costs a send() here, a TCP
+ * segment, and a wake-up and a read on the client's side. Instead each
+ * frame is built into one shared arena as it comes, chained per session,
+ * and each session's chain goes out in one write once the turn's I/O is
+ * done (uv_check). A uv_prepare does the same before the loop could next
+ * block, for frames added after the check ran (close callbacks).
+ *
+ * The write is raw (LWS_WRITE_HTTP on a ws connection is lws_issue_raw):
+ * the frames are ours, server to client, unmasked. So only connections
+ * whose bytes are ours to frame take this path — not an HTTP/2 stream, and
+ * never with permessage-deflate (not offered). lws still does the writing:
+ * TLS, and keeping whatever the kernel refused until the socket drains.
+ *
+ * Ordering: anything lws writes for a session on our behalf (a queued
+ * frame, a ping, the close frame) first flushes that session's chain.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "net.h"
+
+/* An arena or gather buffer that grew past this in a burst is freed after
+ * the turn, so a one-off spike does not stay resident. */
+#define KEEP_BYTES (256u * 1024u)
+#define WS_HDR_MAX 10
+
+/* One frame in the arena; the chain is by offset + 1 (0 ends it). */
+typedef struct chunk {
+	uint32_t next;
+	uint32_t len;
+	char data[]; /* header + payload */
+} chunk;
+
+static chunk *at(const pt_coalesce *co, uint32_t ref)
+{
+	return (chunk *)(co->arena + ref - 1);
+}
+
+static size_t ws_header(unsigned char *h, size_t len)
+{
+	h[0] = 0x81; /* FIN, text */
+	if (len < 126) {
+		h[1] = (unsigned char)len;
+		return 2;
+	}
+	if (len < 65536) {
+		h[1] = 126;
+		h[2] = (unsigned char)(len >> 8);
+		h[3] = (unsigned char)len;
+		return 4;
+	}
+	h[1] = 127;
+	for (int i = 0; i < 8; i++)
+		h[2 + i] = (unsigned char)((uint64_t)len >> (56 - 8 * i));
+	return 10;
+}
+
+static int grow(char **p, uint32_t *cap, size_t need)
+{
+	size_t n = *cap ? *cap : 16384;
+	char *q;
+
+	if (need > UINT32_MAX / 2)
+		return -ENOMEM;
+	while (n < need)
+		n *= 2;
+	if (!(q = realloc(*p, n)))
+		return -ENOMEM;
+	*p = q;
+	*cap = (uint32_t)n;
+	return 0;
+}
+
+static void on_check(uv_check_t *h)
+{
+	pt_coalesce_flush(h->data);
+}
+
+static void on_prepare(uv_prepare_t *h)
+{
+	pt_coalesce_flush(h->data);
+}
+
+void pt_coalesce_init(struct pt_server *srv)
+{
+	pt_coalesce *co = &srv->co;
+
+	uv_check_init(srv->loop, &co->check);
+	uv_prepare_init(srv->loop, &co->prepare);
+	co->check.data = co->prepare.data = srv;
+	co->ready = true;
+}
+
+bool pt_coalesce_usable(struct lws *wsi)
+{
+	return lws_get_network_wsi(wsi) == wsi;
+}
+
+int pt_coalesce_add(pt_session *s, const char *text, size_t len)
+{
+	struct pt_server *srv = s->srv;
+	pt_coalesce *co = &srv->co;
+	unsigned char h[WS_HDR_MAX];
+	size_t hl = ws_header(h, len);
+	size_t need = (sizeof(chunk) + hl + len + 7) & ~(size_t)7;
+	chunk *c;
+	uint32_t ref;
+
+	if (!co->ready)
+		return -EAGAIN;
+	if ((size_t)co->len + need > co->cap && grow(&co->arena, &co->cap, (size_t)co->len + need))
+		return -ENOMEM;
+	if (!s->co_slot) {
+		if (co->n == co->dirty_cap) {
+			uint32_t cap = co->dirty_cap ? co->dirty_cap * 2 : 64;
+			pt_session **d = realloc(co->dirty, cap * sizeof(*d));
+
+			if (!d)
+				return -ENOMEM;
+			co->dirty = d;
+			co->dirty_cap = cap;
+		}
+		co->dirty[co->n++] = s;
+		s->co_slot = co->n;
+		if (!co->active) {
+			co->active = true;
+			uv_check_start(&co->check, on_check);
+			uv_prepare_start(&co->prepare, on_prepare);
+		}
+	}
+	ref = co->len + 1;
+	c = at(co, ref);
+	c->next = 0;
+	c->len = (uint32_t)(hl + len);
+	memcpy(c->data, h, hl);
+	memcpy(c->data + hl, text, len);
+	co->len += (uint32_t)need;
+	if (s->co_tail)
+		at(co, s->co_tail)->next = ref;
+	else
+		s->co_head = ref;
+	s->co_tail = ref;
+	s->co_bytes += (uint32_t)(hl + len);
+	return 0;
+}
+
+/* Unchains s; its frames stay in the arena until the turn ends. */
+static void unlink_session(pt_coalesce *co, pt_session *s)
+{
+	co->dirty[s->co_slot - 1] = NULL;
+	s->co_slot = 0;
+	s->co_head = s->co_tail = 0;
+	s->co_bytes = 0;
+}
+
+void pt_coalesce_write(pt_session *s)
+{
+	pt_coalesce *co = &s->srv->co;
+	const chunk *c;
+	const char *p;
+	size_t len = s->co_bytes;
+
+	if (!s->co_slot)
+		return;
+	c = at(co, s->co_head);
+	if (!c->next) {
+		p = c->data;
+	} else {
+		char *g;
+
+		if (len > co->gather_cap && grow(&co->gather, &co->gather_cap, len)) {
+			unlink_session(co, s);
+			pt_session_close(s, PT_CLOSE_INTERNAL, "out of memory", PT_LEAVE_INTERNAL);
+			return;
+		}
+		g = co->gather;
+		for (uint32_t ref = s->co_head; ref; ref = at(co, ref)->next) {
+			memcpy(g, at(co, ref)->data, at(co, ref)->len);
+			g += at(co, ref)->len;
+		}
+		p = co->gather;
+	}
+	unlink_session(co, s);
+	/* lws returns the whole length when it kept a part the kernel refused;
+	 * less only when the connection is failing. */
+	if (lws_write(s->wsi, (unsigned char *)p, len, LWS_WRITE_HTTP) < (int)len)
+		pt_session_close(s, PT_CLOSE_INTERNAL, "write failed", PT_LEAVE_CLOSED);
+	else
+		s->srv->stats.writes_out++;
+}
+
+void pt_coalesce_drop(pt_session *s)
+{
+	if (s->co_slot)
+		unlink_session(&s->srv->co, s);
+}
+
+void pt_coalesce_flush(struct pt_server *srv)
+{
+	pt_coalesce *co = &srv->co;
+
+	/* pt_coalesce_write may close a session, which may send to others
+	 * (peer-left): those join the list and are written in this pass. */
+	for (uint32_t i = 0; i < co->n; i++)
+		if (co->dirty[i])
+			pt_coalesce_write(co->dirty[i]);
+	co->n = 0;
+	co->len = 0;
+	if (co->cap > KEEP_BYTES) {
+		free(co->arena);
+		co->arena = NULL;
+		co->cap = 0;
+	}
+	if (co->gather_cap > KEEP_BYTES) {
+		free(co->gather);
+		co->gather = NULL;
+		co->gather_cap = 0;
+	}
+	if (co->active) {
+		co->active = false;
+		uv_check_stop(&co->check);
+		uv_prepare_stop(&co->prepare);
+	}
+}
+
+void pt_coalesce_close(struct pt_server *srv)
+{
+	pt_coalesce *co = &srv->co;
+
+	if (!co->ready)
+		return;
+	pt_coalesce_flush(srv);
+	co->ready = false;
+	uv_close((uv_handle_t *)&co->check, NULL);
+	uv_close((uv_handle_t *)&co->prepare, NULL);
+}
+
+void pt_coalesce_free(struct pt_server *srv)
+{
+	pt_coalesce *co = &srv->co;
+
+	free(co->arena);
+	free(co->gather);
+	free(co->dirty);
+	memset(co, 0, sizeof(*co));
+}
