@@ -9,7 +9,8 @@
 #   ROUNDS=3 DURATION=3 scripts/bench.sh   shorter
 #   ONLY="relay idle" scripts/bench.sh     some parts: relay latency idle tracker lookup
 #
-# Relay runs alternate A, B, C, A, B, C ... (peertrack, echo, peerjs) so a
+# Relay runs alternate A, A', B, B', C ... (peertrack, peertrack with 4 KiB
+# receive buffers, the echo/forward baseline plain and coalescing, peerjs) so a
 # slow phase of the machine hits every target alike; each round gives one
 # ratio per comparison. Every wait is bounded; a trap kills every server.
 set -euo pipefail
@@ -72,6 +73,9 @@ EOF
 # relay/memory trade-off, measured beside the default.
 RX4K="ws_rx_buffer_bytes = 4096"
 start_echo() { pt_start echo "$ECHO" --listen 127.0.0.1:0; E_PORT=$PORT E_PID=$PID; }
+# The baseline sending the way peertrackd does (one write per peer per loop
+# turn): measured beside the plain forwarder so neither is handicapped.
+start_echo_co() { pt_start echoco "$ECHO" --listen 127.0.0.1:0 --coalesce; C_PORT=$PORT C_PID=$PID; }
 start_peerjs() { pt_start peerjs node "$PEERJS_DIR/start.js" 0; J_PORT=$PORT J_PID=$PID; }
 
 # bench LABEL ARGS...: one run, its JSON appended to $out (with the label).
@@ -94,15 +98,16 @@ echo "files: ulimit -Hn $(ulimit -Hn); results in $out"
 relay_args=(--mode relay --peers $((PAIRS * 2)) --size "$SIZE" --warmup "$WARMUP" --duration "$DURATION")
 if want relay || want latency; then
 	start_daemon rx4k "$RX4K"; X_PORT=$D_PORT X_PID=$D_PID
-	start_daemon; start_echo
+	start_daemon; start_echo; start_echo_co
 	if [ $have_peerjs = 1 ]; then start_peerjs; fi
 	for k in 1 4; do
 		want relay || break
-		echo "relay, $PAIRS pairs, $SIZE-byte payload, $k in flight per pair: $ROUNDS rounds of A/A'/B/C"
+		echo "relay, $PAIRS pairs, $SIZE-byte payload, $k in flight per pair: $ROUNDS rounds of A/A'/B/B'/C"
 		for r in $(seq 1 "$ROUNDS"); do
 			bench "relay-k$k-peertrack-$r" "${relay_args[@]}" --inflight $k --target "127.0.0.1:$D_PORT" --target-pid "$D_PID"
 			bench "relay-k$k-rx4k-$r" "${relay_args[@]}" --inflight $k --target "127.0.0.1:$X_PORT" --target-pid "$X_PID"
 			bench "relay-k$k-echo-$r" "${relay_args[@]}" --inflight $k --proto echo --target "127.0.0.1:$E_PORT" --target-pid "$E_PID"
+			bench "relay-k$k-echoco-$r" "${relay_args[@]}" --inflight $k --proto echo --target "127.0.0.1:$C_PORT" --target-pid "$C_PID"
 			if [ $have_peerjs = 1 ]; then bench "relay-k$k-peerjs-$r" "${relay_args[@]}" --inflight $k --proto peerjs --target "127.0.0.1:$J_PORT" --target-pid "$J_PID"; fi
 		done
 	done
@@ -126,7 +131,7 @@ EOF
 			bench "latency-half-echo-$r" "${relay_args[@]}" --msg-rate "$half" --proto echo --target "127.0.0.1:$E_PORT" --target-pid "$E_PID"
 		done
 	fi
-	stop "$D_PID"; stop "$X_PID"; stop "$E_PID"
+	stop "$D_PID"; stop "$X_PID"; stop "$E_PID"; stop "$C_PID"
 	if [ $have_peerjs = 1 ]; then stop "$J_PID"; fi
 fi
 
@@ -204,7 +209,7 @@ for k, variant in ((1, "peertrack"), (1, "rx4k"), (4, "peertrack"), (4, "rx4k"))
     entry = {"peertrack": spread([r["rate"] for r in a]),
              "peertrack_p99_us": spread([r["latency_us"]["p99"] for r in a])}
     line = "relay %d in flight: %s %.0f/s (%.0f..%.0f)" % (k, variant, entry["peertrack"]["median"], entry["peertrack"]["min"], entry["peertrack"]["max"])
-    for other in ("echo", "peerjs"):
+    for other in ("echo", "echoco", "peerjs"):
         b = series("relay-k%d-%s-" % (k, other))
         if not b: continue
         ratios = [x["rate"] / y["rate"] for x, y in zip(a, b) if y["rate"] > 0]

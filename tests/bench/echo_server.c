@@ -3,14 +3,19 @@
  * can do. No JSON, no ids, no index: on connect the client gets its 4-byte
  * connection index (one binary frame, little endian); every binary frame it
  * sends starts with the index of the connection to forward it to, and is
- * forwarded with those 4 bytes replaced by the sender's index. A frame goes
- * out the way peertrackd sends (src/net/session.c): written at once when
- * nothing is queued for the target and its socket takes it, else copied
- * into the target's queue and written from its WRITEABLE callback — so the
- * difference between the two is what peertrackd does per message beyond
- * moving bytes.
+ * forwarded with those 4 bytes replaced by the sender's index.
  *
- *   echo_server [--listen 127.0.0.1:PORT]     prints "listening on 127.0.0.1:PORT"
+ * By default each frame is written at once when nothing is queued for the
+ * target and its socket takes it, else copied into the target's queue and
+ * written from its WRITEABLE callback: the plain forwarder. --coalesce
+ * sends the way peertrackd does (src/net/coalesce.c): a target's frames of
+ * one loop turn leave in one write. Measured both ways, so the baseline is
+ * whichever is faster, not one handicapped by a strategy it lacks.
+ *
+ *   echo_server [--listen 127.0.0.1:PORT] [--rx-buffer BYTES] [--coalesce]
+ *       prints "listening on 127.0.0.1:PORT"; --rx-buffer is lws'
+ *       per-connection receive buffer (default 4096, peertrackd's
+ *       ws_rx_buffer_bytes)
  *
  * SIGTERM/SIGINT stop it. Loopback only.
  */
@@ -35,6 +40,10 @@ typedef struct sess {
 	uint32_t idx;
 	bool live;
 	out *head, *tail;
+	struct lws *wsi;
+	unsigned char *co;    /* this loop turn's frames, framed, for one write */
+	size_t co_len, co_cap;
+	uint32_t co_slot;     /* 1 + place in the server's list; 0: none */
 } sess;
 
 typedef struct server {
@@ -48,12 +57,90 @@ typedef struct server {
 	uv_signal_t sig_term, sig_int;
 	uv_timer_t stop_timer;
 	bool stopping;
+	bool coalesce;        /* --coalesce */
+	uv_check_t co_check;
+	uv_prepare_t co_prepare;
+	sess **dirty;         /* sessions with frames this turn */
+	uint32_t n_dirty, dirty_cap;
 } server;
+
+static void co_flush(server *sv);
+static void on_check(uv_check_t *h) { co_flush(h->data); }
+static void on_prepare(uv_prepare_t *h) { co_flush(h->data); }
+
+/* As peertrackd's src/net/coalesce.c: a frame joins its target's frames of
+ * this loop turn, written in one raw write once the turn's I/O is done. */
+static int coalesce(server *sv, sess *s, const void *data, size_t len, uint32_t from)
+{
+	unsigned char h[4];
+	size_t hl = 2;
+
+	h[0] = 0x82; /* FIN, binary */
+	if (len < 126) {
+		h[1] = (unsigned char)len;
+	} else {
+		h[1] = 126;
+		h[2] = (unsigned char)(len >> 8);
+		h[3] = (unsigned char)len;
+		hl = 4;
+	}
+	if (s->co_len + hl + len > s->co_cap) {
+		size_t cap = (s->co_len + hl + len) * 2;
+		unsigned char *p = realloc(s->co, cap);
+
+		if (!p)
+			return -1;
+		s->co = p;
+		s->co_cap = cap;
+	}
+	if (!s->co_slot) {
+		if (sv->n_dirty == sv->dirty_cap) {
+			uint32_t cap = sv->dirty_cap ? sv->dirty_cap * 2 : 64;
+			sess **d = realloc(sv->dirty, cap * sizeof(*d));
+
+			if (!d)
+				return -1;
+			sv->dirty = d;
+			sv->dirty_cap = cap;
+		}
+		if (!sv->n_dirty) {
+			uv_check_start(&sv->co_check, on_check);
+			uv_prepare_start(&sv->co_prepare, on_prepare);
+		}
+		sv->dirty[sv->n_dirty++] = s;
+		s->co_slot = sv->n_dirty;
+	}
+	memcpy(s->co + s->co_len, h, hl);
+	memcpy(s->co + s->co_len + hl, data, len);
+	memcpy(s->co + s->co_len + hl, &from, 4);
+	s->co_len += hl + len;
+	return 0;
+}
+
+static void co_flush(server *sv)
+{
+	for (uint32_t i = 0; i < sv->n_dirty; i++) {
+		sess *s = sv->dirty[i];
+
+		if (!s)
+			continue;
+		s->co_slot = 0;
+		if (lws_write(s->wsi, s->co, s->co_len, LWS_WRITE_HTTP) < (int)s->co_len)
+			lws_set_timeout(s->wsi, PENDING_TIMEOUT_KILLED_BY_PARENT, LWS_TO_KILL_ASYNC);
+		s->co_len = 0;
+	}
+	sv->n_dirty = 0;
+	uv_check_stop(&sv->co_check);
+	uv_prepare_stop(&sv->co_prepare);
+}
 
 static int queue(struct lws *wsi, sess *s, const void *data, size_t len, uint32_t from)
 {
+	server *sv = lws_context_user(lws_get_context(wsi));
 	out *o;
 
+	if (!s->head && !lws_partial_buffered(wsi) && len <= 65536 && sv->coalesce)
+		return coalesce(sv, s, data, len, from);
 	if (!s->head && !lws_partial_buffered(wsi) && len <= 65536) {
 		unsigned char frame[LWS_PRE + 65536];
 
@@ -109,6 +196,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 			s->idx = sv->next++;
 		}
 		sv->conns[s->idx] = wsi;
+		s->wsi = wsi;
 		s->live = true;
 		return queue(wsi, s, &s->idx, 4, s->idx);
 	case LWS_CALLBACK_RECEIVE: {
@@ -129,6 +217,14 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	case LWS_CALLBACK_SERVER_WRITEABLE: {
 		out *o = s->head;
 
+		if (s->co_slot) {
+			/* This turn's frames go before any queued after them. */
+			sv->dirty[s->co_slot - 1] = NULL;
+			s->co_slot = 0;
+			if (lws_write(wsi, s->co, s->co_len, LWS_WRITE_HTTP) < (int)s->co_len)
+				return -1;
+			s->co_len = 0;
+		}
 		if (!o)
 			return 0;
 		if (!(s->head = o->next))
@@ -155,14 +251,22 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 			free(o);
 		}
 		s->tail = NULL;
+		if (s->co_slot)
+			sv->dirty[s->co_slot - 1] = NULL;
+		s->co_slot = 0;
+		free(s->co);
+		s->co = NULL;
+		s->co_len = s->co_cap = 0;
 		return 0;
 	default:
 		return 0;
 	}
 }
 
-static const struct lws_protocols protocols[] = {
-	{ "forward", callback, sizeof(sess), 4096, 0, NULL, 0 },
+/* rx_buffer_size: --rx-buffer, as peertrackd's ws_rx_buffer_bytes (lws'
+ * default 4096 here unless given). */
+static struct lws_protocols protocols[] = {
+	{ "forward", callback, sizeof(sess), 4096, 0, NULL, 1u << 20 },
 	{ NULL, NULL, 0, 0, 0, NULL, 0 }
 };
 
@@ -177,6 +281,9 @@ static void stop_step(uv_timer_t *t)
 {
 	server *sv = t->data;
 
+	co_flush(sv);
+	uv_close((uv_handle_t *)&sv->co_check, close_cb);
+	uv_close((uv_handle_t *)&sv->co_prepare, close_cb);
 	lws_context_destroy(sv->lws);
 	uv_close((uv_handle_t *)&sv->stop_timer, close_cb);
 }
@@ -203,6 +310,7 @@ int main(int argc, char **argv)
 	void *loops[1];
 	struct rlimit rl;
 	struct in_addr a;
+	bool coalesce = false;
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--listen") && i + 1 < argc) {
@@ -213,6 +321,14 @@ int main(int argc, char **argv)
 			memcpy(host, argv[i], (size_t)(colon - argv[i]));
 			host[colon - argv[i]] = 0;
 			port = atoi(colon + 1);
+		} else if (!strcmp(argv[i], "--rx-buffer") && i + 1 < argc) {
+			long n = strtol(argv[++i], NULL, 10);
+
+			if (n < 128 || n > 1048576)
+				goto usage;
+			protocols[0].rx_buffer_size = (size_t)n;
+		} else if (!strcmp(argv[i], "--coalesce")) {
+			coalesce = true;
 		} else {
 			goto usage;
 		}
@@ -228,7 +344,11 @@ int main(int argc, char **argv)
 	lws_set_log_level(LLL_ERR | LLL_WARN, NULL);
 
 	memset(&sv, 0, sizeof(sv));
+	sv.coalesce = coalesce;
 	uv_loop_init(&sv.loop);
+	uv_check_init(&sv.loop, &sv.co_check);
+	uv_prepare_init(&sv.loop, &sv.co_prepare);
+	sv.co_check.data = sv.co_prepare.data = &sv;
 	loops[0] = &sv.loop;
 	memset(&info, 0, sizeof(info));
 	info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
@@ -251,6 +371,8 @@ int main(int argc, char **argv)
 	info.protocols = protocols;
 	if (!(sv.vhost = lws_create_vhost(sv.lws, &info))) {
 		fprintf(stderr, "echo_server: cannot listen on %s:%d\n", host, port);
+		uv_close((uv_handle_t *)&sv.co_check, close_cb);
+		uv_close((uv_handle_t *)&sv.co_prepare, close_cb);
 		lws_context_destroy(sv.lws);
 		uv_run(&sv.loop, UV_RUN_DEFAULT);
 		if (sv.lws)
@@ -273,8 +395,9 @@ int main(int argc, char **argv)
 	uv_loop_close(&sv.loop);
 	free(sv.conns);
 	free(sv.free_idx);
+	free(sv.dirty);
 	return 0;
 usage:
-	fprintf(stderr, "usage: echo_server [--listen 127.0.0.1:PORT]\n");
+	fprintf(stderr, "usage: echo_server [--listen 127.0.0.1:PORT] [--rx-buffer BYTES] [--coalesce]\n");
 	return 2;
 }
