@@ -24,6 +24,8 @@
 #include <stdio.h>
 #include <netinet/in.h>
 
+#include "peertrack/wsframe.h"
+
 /* -- histogram ---------------------------------------------------------- */
 
 /* Values below 2^HIST_SUB are exact; above, each power of two is split into
@@ -166,7 +168,7 @@ int bench_ws_poll(bench_worker *w, int64_t timeout_us);
 int bench_ws_send(bench_worker *w, bench_conn *c, const char *payload, size_t len, bool binary);
 void bench_ws_close(bench_worker *w, bench_conn *c, uint16_t code);
 /* Room for a frame header in front of a payload built in w->scratch. */
-#define BENCH_HDR 14
+#define BENCH_HDR PT_WS_HDR_MAX
 char *bench_scratch(bench_worker *w, size_t len);
 
 /* proto.c: adapters. on_message is called for every text/binary message. */

@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "peertrack/wsframe.h"
 #include "bench.h"
 
 #define RBUF 262144
@@ -189,22 +190,10 @@ static int write_or_queue(bench_worker *w, bench_conn *c, const char *buf, size_
 static int send_frame(bench_worker *w, bench_conn *c, int opcode, const char *payload,
                       size_t len)
 {
-	unsigned char hdr[BENCH_HDR];
-	size_t h = 0;
+	uint8_t hdr[PT_WS_HDR_MAX];
+	size_t h = pt_ws_header(hdr, (uint8_t)(PT_WS_FIN | opcode), true, len);
 	char *frame;
 
-	hdr[h++] = (unsigned char)(0x80 | opcode);
-	if (len < 126) {
-		hdr[h++] = (unsigned char)(0x80 | len);
-	} else if (len < 65536) {
-		hdr[h++] = 0x80 | 126;
-		hdr[h++] = (unsigned char)(len >> 8);
-		hdr[h++] = (unsigned char)len;
-	} else {
-		hdr[h++] = 0x80 | 127;
-		for (int i = 7; i >= 0; i--)
-			hdr[h++] = (unsigned char)((uint64_t)len >> (8 * i));
-	}
 	memset(hdr + h, 0, 4); /* the masking key: zero */
 	h += 4;
 	/* Payloads built in the scratch buffer get their header in place. */

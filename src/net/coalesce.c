@@ -22,12 +22,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "peertrack/wsframe.h"
 #include "net.h"
 
 /* An arena or gather buffer that grew past this in a burst is freed after
  * the turn, so a one-off spike does not stay resident. */
 #define KEEP_BYTES (256u * 1024u)
-#define WS_HDR_MAX 10
 
 /* One frame in the arena; the chain is by offset + 1 (0 ends it). */
 typedef struct chunk {
@@ -39,25 +39,6 @@ typedef struct chunk {
 static chunk *at(const pt_coalesce *co, uint32_t ref)
 {
 	return (chunk *)(co->arena + ref - 1);
-}
-
-static size_t ws_header(unsigned char *h, size_t len)
-{
-	h[0] = 0x81; /* FIN, text */
-	if (len < 126) {
-		h[1] = (unsigned char)len;
-		return 2;
-	}
-	if (len < 65536) {
-		h[1] = 126;
-		h[2] = (unsigned char)(len >> 8);
-		h[3] = (unsigned char)len;
-		return 4;
-	}
-	h[1] = 127;
-	for (int i = 0; i < 8; i++)
-		h[2 + i] = (unsigned char)((uint64_t)len >> (56 - 8 * i));
-	return 10;
 }
 
 static int grow(char **p, uint32_t *cap, size_t need)
@@ -105,8 +86,8 @@ int pt_coalesce_add(pt_session *s, const char *text, size_t len)
 {
 	struct pt_server *srv = s->srv;
 	pt_coalesce *co = &srv->co;
-	unsigned char h[WS_HDR_MAX];
-	size_t hl = ws_header(h, len);
+	uint8_t h[PT_WS_HDR_MAX];
+	size_t hl = pt_ws_header(h, PT_WS_FIN | PT_WS_TEXT, false, len);
 	size_t need = (sizeof(chunk) + hl + len + 7) & ~(size_t)7;
 	chunk *c;
 	uint32_t ref;

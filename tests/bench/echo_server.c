@@ -30,6 +30,8 @@
 #include <libwebsockets.h>
 #include <uv.h>
 
+#include "peertrack/wsframe.h"
+
 typedef struct out {
 	struct out *next;
 	size_t len;
@@ -72,18 +74,9 @@ static void on_prepare(uv_prepare_t *h) { co_flush(h->data); }
  * this loop turn, written in one raw write once the turn's I/O is done. */
 static int coalesce(server *sv, sess *s, const void *data, size_t len, uint32_t from)
 {
-	unsigned char h[4];
-	size_t hl = 2;
+	uint8_t h[PT_WS_HDR_MAX];
+	size_t hl = pt_ws_header(h, PT_WS_FIN | PT_WS_BINARY, false, len);
 
-	h[0] = 0x82; /* FIN, binary */
-	if (len < 126) {
-		h[1] = (unsigned char)len;
-	} else {
-		h[1] = 126;
-		h[2] = (unsigned char)(len >> 8);
-		h[3] = (unsigned char)len;
-		hl = 4;
-	}
 	if (s->co_len + hl + len > s->co_cap) {
 		size_t cap = (s->co_len + hl + len) * 2;
 		unsigned char *p = realloc(s->co, cap);

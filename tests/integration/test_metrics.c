@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "peertrack/wsframe.h"
 #include "integration/lib/harness.h"
 
 #define BASE_CONF "allow_missing_origin = yes\nstore_flush_ms = 100\n"
@@ -316,10 +317,9 @@ static void test_coalesced_burst(void **state)
 		int n = snprintf(text, sizeof(text), "{\"type\":\"signal\",\"to\":\"%s\",\"data\":{\"i\":%d}}",
 		                 ptc_id(b), i);
 
-		assert_true(n > 0 && n < 126);
-		burst[len++] = 0x81;                  /* FIN, text */
-		burst[len++] = (unsigned char)(0x80 | n); /* masked, with a zero key */
-		memset(burst + len, 0, 4);
+		assert_true(n > 0 && n < 120);
+		len += pt_ws_header(burst + len, PT_WS_FIN | PT_WS_TEXT, true, (size_t)n);
+		memset(burst + len, 0, 4); /* a zero masking key leaves the text as is */
 		len += 4;
 		memcpy(burst + len, text, (size_t)n);
 		len += (size_t)n;

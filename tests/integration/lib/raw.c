@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "peertrack/wsframe.h"
 #include "integration/lib/harness.h"
 #include "integration/lib/internal.h"
 
@@ -214,18 +215,7 @@ int ptr_send_frame(ptr *r, int opcode, bool fin, bool masked, const void *data, 
 
 	if (!f)
 		return -1;
-	f[h++] = (unsigned char)((fin ? 0x80 : 0) | (opcode & 0x0f));
-	if (len < 126) {
-		f[h++] = (unsigned char)((masked ? 0x80 : 0) | len);
-	} else if (len < 65536) {
-		f[h++] = (unsigned char)((masked ? 0x80 : 0) | 126);
-		f[h++] = (unsigned char)(len >> 8);
-		f[h++] = (unsigned char)len;
-	} else {
-		f[h++] = (unsigned char)((masked ? 0x80 : 0) | 127);
-		for (int i = 7; i >= 0; i--)
-			f[h++] = (unsigned char)((uint64_t)len >> (8 * i));
-	}
+	h = pt_ws_header(f, (uint8_t)((fin ? PT_WS_FIN : 0) | (opcode & 0x0f)), masked, len);
 	if (masked) {
 		memcpy(f + h, key, 4);
 		h += 4;
