@@ -326,6 +326,30 @@ static void test_signal_relay(void **state)
 /* A receive buffer smaller than the messages: lws hands each one over in
  * pieces, some cut between two messages of one read, and v1.c must put
  * every one back together exactly. Sent back to back so reads straddle. */
+/* a sends b the n signals data[] back to back; each must arrive intact and
+ * in order, and a get nothing back. Frees data[] and ends the test. */
+static void relay_intact(pt_daemon *d, ptc *a, ptc *b, char **data, int n)
+{
+	for (int i = 0; i < n; i++)
+		ptc_send(a, "{\"type\":\"signal\",\"to\":\"%s\",\"data\":%s}", ptc_id(b), data[i]);
+	for (int i = 0; i < n; i++) {
+		json_t *want = json_loads(data[i], 0, NULL);
+		json_t *got = ptc_recv_type(b, "signal", PT_T_REPLY_MS);
+
+		PT_CHECK(want, "test data %d is not JSON", i);
+		PT_CHECK(got, "signal %d (%zu bytes) not delivered", i, strlen(data[i]));
+		PT_CHECK(json_equal(json_object_get(got, "data"), want), "signal %d changed in transit", i);
+		json_decref(got);
+		json_decref(want);
+		free(data[i]);
+	}
+	ptc_roundtrip(a);
+	assert_int_equal(ptc_pending(a), 0);
+	ptc_close(a);
+	ptc_close(b);
+	assert_int_equal(ptd_stop(d), 0);
+}
+
 static void test_small_rx_buffer(void **state)
 {
 	pt_daemon *d = ptd_start(BASE_CONF "[limits]\nws_rx_buffer_bytes = 256\n");
@@ -353,24 +377,7 @@ static void test_small_rx_buffer(void **state)
 		strcpy(p + n, "\"}");
 		data[i] = p;
 	}
-	for (int i = 0; i < N; i++)
-		ptc_send(a, "{\"type\":\"signal\",\"to\":\"%s\",\"data\":%s}", ptc_id(b), data[i]);
-	for (int i = 0; i < N; i++) {
-		json_t *want = json_loads(data[i], 0, NULL);
-		json_t *got = ptc_recv_type(b, "signal", PT_T_REPLY_MS);
-
-		PT_CHECK(want, "test data %d is not JSON", i);
-		PT_CHECK(got, "signal %d not delivered", i);
-		PT_CHECK(json_equal(json_object_get(got, "data"), want), "signal %d changed in transit", i);
-		json_decref(got);
-		json_decref(want);
-		free(data[i]);
-	}
-	ptc_roundtrip(a);
-	assert_int_equal(ptc_pending(a), 0);
-	ptc_close(a);
-	ptc_close(b);
-	assert_int_equal(ptd_stop(d), 0);
+	relay_intact(d, a, b, data, N);
 }
 
 /* Signals past 64 KiB leave with the 8-byte WebSocket length, coalesced
@@ -395,24 +402,7 @@ static void test_large_signal(void **state)
 		strcpy(p + n, "\"}");
 		data[i] = p;
 	}
-	for (int i = 0; i < N; i++)
-		ptc_send(a, "{\"type\":\"signal\",\"to\":\"%s\",\"data\":%s}", ptc_id(b), data[i]);
-	for (int i = 0; i < N; i++) {
-		json_t *want = json_loads(data[i], 0, NULL);
-		json_t *got = ptc_recv_type(b, "signal", PT_T_REPLY_MS);
-
-		PT_CHECK(want, "test data %d is not JSON", i);
-		PT_CHECK(got, "signal %d (%zu bytes) not delivered", i, sizes[i]);
-		PT_CHECK(json_equal(json_object_get(got, "data"), want), "signal %d changed in transit", i);
-		json_decref(got);
-		json_decref(want);
-		free(data[i]);
-	}
-	ptc_roundtrip(a);
-	assert_int_equal(ptc_pending(a), 0);
-	ptc_close(a);
-	ptc_close(b);
-	assert_int_equal(ptd_stop(d), 0);
+	relay_intact(d, a, b, data, N);
 }
 
 static void test_peer_gone(void **state)
