@@ -5,7 +5,7 @@
 # run in build/bench/runs-STAMP.jsonl, the summary (ratios pair by pair,
 # medians, spread) printed and written to build/bench/summary-STAMP.json.
 #
-#   scripts/bench.sh                 the whole suite (about 10 minutes)
+#   scripts/bench.sh                 the whole suite (about 15 minutes)
 #   ROUNDS=3 DURATION=3 scripts/bench.sh   shorter
 #   ONLY="relay idle" scripts/bench.sh     some parts: relay latency idle tracker lookup
 #

@@ -111,9 +111,10 @@ const pt_config_key pt_config_keys[] = {
 	U32("limits", ws_rx_buffer_bytes, "1024", 256, 65536, false,
 	    "libwebsockets' receive buffer, held by every connection for its whole\n"
 	    "life; also the most one read() takes from a socket. 1024 keeps an idle\n"
-	    "peer near 3.5 KB; 4096 costs 3 KB more per peer and relays ~10% more\n"
-	    "when clients pipeline signals (docs/BENCHMARKS.md). Larger messages\n"
-	    "arrive in pieces and are reassembled, so this is not a message limit."),
+	    "peer near 3.5 KB; 4096 costs 3 KB more per peer and relays 12-21% more\n"
+	    "when clients pipeline signals: more frames for one peer per read, so\n"
+	    "more per coalesced write (docs/BENCHMARKS.md). Larger messages arrive\n"
+	    "in pieces and are reassembled, so this is not a message limit."),
 
 	U32("liveness", heartbeat_ms, "15000", 50, 3600000, true,
 	    "Clients are asked to send something at least this often when idle;\n"
