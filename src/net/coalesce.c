@@ -29,7 +29,8 @@
  * the turn, so a one-off spike does not stay resident. */
 #define KEEP_BYTES (256u * 1024u)
 
-/* One frame in the arena; the chain is by offset + 1 (0 ends it). */
+/* One frame in the arena, 4-byte aligned; the chain is by offset + 1
+ * (0 ends it). */
 typedef struct chunk {
 	uint32_t next;
 	uint32_t len;
@@ -38,23 +39,16 @@ typedef struct chunk {
 
 static chunk *at(const pt_coalesce *co, uint32_t ref)
 {
-	return (chunk *)(co->arena + ref - 1);
+	return (chunk *)(pt_buf_text(&co->arena) + ref - 1);
 }
 
-static int grow(char **p, uint32_t *cap, size_t need)
+/* A buffer a burst grew past KEEP_BYTES is freed, else kept for reuse. */
+static void trim(pt_buf *b)
 {
-	size_t n = *cap ? *cap : 16384;
-	char *q;
-
-	if (need > UINT32_MAX / 2)
-		return -ENOMEM;
-	while (n < need)
-		n *= 2;
-	if (!(q = realloc(*p, n)))
-		return -ENOMEM;
-	*p = q;
-	*cap = (uint32_t)n;
-	return 0;
+	if (b->cap > KEEP_BYTES)
+		pt_buf_free(b);
+	else
+		pt_buf_reset(b);
 }
 
 static void on_check(uv_check_t *h)
@@ -74,6 +68,8 @@ void pt_coalesce_init(struct pt_server *srv)
 	uv_check_init(srv->loop, &co->check);
 	uv_prepare_init(srv->loop, &co->prepare);
 	co->check.data = co->prepare.data = srv;
+	pt_buf_init(&co->arena, 0);
+	pt_buf_init(&co->gather, 0);
 	co->ready = true;
 }
 
@@ -86,23 +82,27 @@ int pt_coalesce_add(pt_session *s, const char *text, size_t len)
 {
 	struct pt_server *srv = s->srv;
 	pt_coalesce *co = &srv->co;
+	static const char pad[4];
 	uint8_t h[PT_WS_HDR_MAX];
 	size_t hl = pt_ws_header(h, PT_WS_FIN | PT_WS_TEXT, false, len);
-	size_t need = (sizeof(chunk) + hl + len + 7) & ~(size_t)7;
-	chunk *c;
-	uint32_t ref;
+	chunk c = { .next = 0, .len = (uint32_t)(hl + len) };
+	size_t off = co->arena.len;
 
 	if (!co->ready)
 		return -EAGAIN;
-	if ((size_t)co->len + need > co->cap && grow(&co->arena, &co->cap, (size_t)co->len + need))
+	if (off + sizeof(c) + hl + len + sizeof(pad) > UINT32_MAX / 2)
 		return -ENOMEM;
+	if (pt_buf_append(&co->arena, &c, sizeof(c)) || pt_buf_append(&co->arena, h, hl) ||
+	    pt_buf_append(&co->arena, text, len) ||
+	    pt_buf_append(&co->arena, pad, -(sizeof(c) + hl + len) & 3))
+		goto oom;
 	if (!s->co_slot) {
 		if (co->n == co->dirty_cap) {
 			uint32_t cap = co->dirty_cap ? co->dirty_cap * 2 : 64;
 			pt_session **d = realloc(co->dirty, cap * sizeof(*d));
 
 			if (!d)
-				return -ENOMEM;
+				goto oom;
 			co->dirty = d;
 			co->dirty_cap = cap;
 		}
@@ -114,20 +114,16 @@ int pt_coalesce_add(pt_session *s, const char *text, size_t len)
 			uv_prepare_start(&co->prepare, on_prepare);
 		}
 	}
-	ref = co->len + 1;
-	c = at(co, ref);
-	c->next = 0;
-	c->len = (uint32_t)(hl + len);
-	memcpy(c->data, h, hl);
-	memcpy(c->data + hl, text, len);
-	co->len += (uint32_t)need;
 	if (s->co_tail)
-		at(co, s->co_tail)->next = ref;
+		at(co, s->co_tail)->next = (uint32_t)off + 1;
 	else
-		s->co_head = ref;
-	s->co_tail = ref;
-	s->co_bytes += (uint32_t)(hl + len);
+		s->co_head = (uint32_t)off + 1;
+	s->co_tail = (uint32_t)off + 1;
+	s->co_bytes += c.len;
 	return 0;
+oom:
+	co->arena.len = off; /* what the failed appends added is dropped */
+	return -ENOMEM;
 }
 
 /* Unchains s; its frames stay in the arena until the turn ends. */
@@ -152,19 +148,15 @@ void pt_coalesce_write(pt_session *s)
 	if (!c->next) {
 		p = c->data;
 	} else {
-		char *g;
-
-		if (len > co->gather_cap && grow(&co->gather, &co->gather_cap, len)) {
-			unlink_session(co, s);
-			pt_session_close(s, PT_CLOSE_INTERNAL, "out of memory", PT_LEAVE_INTERNAL);
-			return;
-		}
-		g = co->gather;
+		pt_buf_reset(&co->gather);
 		for (uint32_t ref = s->co_head; ref; ref = at(co, ref)->next) {
-			memcpy(g, at(co, ref)->data, at(co, ref)->len);
-			g += at(co, ref)->len;
+			if (pt_buf_append(&co->gather, at(co, ref)->data, at(co, ref)->len)) {
+				unlink_session(co, s);
+				pt_session_close(s, PT_CLOSE_INTERNAL, "out of memory", PT_LEAVE_INTERNAL);
+				return;
+			}
 		}
-		p = co->gather;
+		p = pt_buf_text(&co->gather);
 	}
 	unlink_session(co, s);
 	/* lws returns the whole length when it kept a part the kernel refused;
@@ -191,17 +183,8 @@ void pt_coalesce_flush(struct pt_server *srv)
 		if (co->dirty[i])
 			pt_coalesce_write(co->dirty[i]);
 	co->n = 0;
-	co->len = 0;
-	if (co->cap > KEEP_BYTES) {
-		free(co->arena);
-		co->arena = NULL;
-		co->cap = 0;
-	}
-	if (co->gather_cap > KEEP_BYTES) {
-		free(co->gather);
-		co->gather = NULL;
-		co->gather_cap = 0;
-	}
+	trim(&co->arena);
+	trim(&co->gather);
 	if (co->active) {
 		co->active = false;
 		uv_check_stop(&co->check);
@@ -225,8 +208,8 @@ void pt_coalesce_free(struct pt_server *srv)
 {
 	pt_coalesce *co = &srv->co;
 
-	free(co->arena);
-	free(co->gather);
+	pt_buf_free(&co->arena);
+	pt_buf_free(&co->gather);
 	free(co->dirty);
 	memset(co, 0, sizeof(*co));
 }

@@ -126,10 +126,8 @@ typedef struct pt_coalesce {
 	uv_check_t check;
 	uv_prepare_t prepare;
 	bool ready, active;
-	char *arena;          /* chained frames, reset every turn */
-	uint32_t len, cap;
-	char *gather;         /* one session's frames made contiguous */
-	uint32_t gather_cap;
+	pt_buf arena;         /* chained frames, reset every turn */
+	pt_buf gather;        /* one session's frames made contiguous */
 	pt_session **dirty;   /* sessions with frames this turn */
 	uint32_t n, dirty_cap;
 } pt_coalesce;
