@@ -8,7 +8,7 @@
 #   make install    PREFIX=/usr/local DESTDIR= honoured
 #   make clean
 #
-# Layout: src/<module>/*.c. Everything except the programs' own main files goes
+# Layout: src/<layer>/*.c (docs/DESIGN.md, "Architecture"). Everything except the programs' own main files goes
 # into one static archive (build/libpeertrack.a) that every program and test
 # links, so a module is compiled once and shared, never copied.
 
@@ -60,7 +60,7 @@ MAINS := src/daemon/main.c src/ctl/main.c src/peer/main.c src/bench/main.c
 PEER_SRC := $(wildcard src/peer/*.c)
 BENCH_SRC := $(wildcard src/bench/*.c)
 LIB_SRC := $(filter-out $(MAINS) $(PEER_SRC) $(BENCH_SRC), \
-             $(wildcard src/core/*.c src/net/*.c src/store/*.c src/admin/*.c src/daemon/*.c src/ctl/*.c))
+             $(wildcard src/base/*.c src/core/*.c src/net/*.c src/store/*.c src/admin/*.c src/daemon/*.c src/ctl/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(O)/%.o)
 LIB     := $(O)/libpeertrack.a
 
@@ -160,9 +160,10 @@ $(O)/tests/bench/%: tests/bench/%.c $(LIB)
 FUZZ_CC    ?= clang
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -std=gnu11 -D_GNU_SOURCE -Iinclude
 fuzz: $(FUZZ_SRC:tests/fuzz/%.c=build/libfuzzer/%)
-build/libfuzzer/%: tests/fuzz/%.c $(wildcard src/core/*.c)
+FUZZ_LIB   := $(wildcard src/core/*.c src/base/*.c)
+build/libfuzzer/%: tests/fuzz/%.c $(FUZZ_LIB)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(wildcard src/core/*.c) -ljansson -lcrypto
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(FUZZ_LIB) -ljansson -lcrypto -linih
 
 tests-build: $(PROGRAMS) $(TEST_BINS) $(EXTRA_BINS)
 

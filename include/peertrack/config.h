@@ -1,6 +1,6 @@
 /* config.h — peertrackd's settings.
  *
- * One table (src/daemon/config.c, pt_config_keys) drives everything about a
+ * One table (src/base/config.c, pt_config_keys) drives everything about a
  * key: its name, type, default, range, whether SIGHUP may change it, and its
  * documentation. The INI loader, the defaults, `peertrackd --dump-config`
  * (which prints conf/peertrack.conf) and docs/CONFIG.md all come from it.
@@ -16,10 +16,8 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include "peertrack/addr.h"
-#include "peertrack/match.h"
+#include "peertrack/log.h"
 
-enum pt_log_level { PT_LOG_ERROR = 0, PT_LOG_WARN, PT_LOG_INFO, PT_LOG_DEBUG };
-enum pt_log_format { PT_LOG_TEXT = 0, PT_LOG_JSON };
 /* How much of a client address the store keeps. */
 enum pt_store_ip { PT_STORE_IP_FULL = 0, PT_STORE_IP_PREFIX, PT_STORE_IP_NONE };
 
@@ -54,7 +52,7 @@ typedef struct pt_config {
 	bool allow_missing_origin;
 	pt_cidr_list trusted_proxies;            /* owned */
 	/* [matching] */
-	enum pt_match_strategy match_strategy;
+	int match_strategy;            /* enum pt_match_strategy (match.h) */
 	uint32_t match_sample;
 	uint32_t match_half_life_ms;
 	uint32_t peer_left_window_ms;

@@ -4,19 +4,22 @@
 #ifndef PEERTRACK_ERRORS_H
 #define PEERTRACK_ERRORS_H
 
-enum pt_err {
-	PT_OK = 0,
-	PT_E_BAD_JSON,        /* "bad-json": not parseable JSON text */
-	PT_E_BAD_MESSAGE,     /* "bad-message": JSON, but not a valid message */
-	PT_E_UNKNOWN_TYPE,    /* "unknown-type": "type" names no message */
-	PT_E_BAD_HASH,        /* "bad-hash": not 64 lowercase hex chars */
-	PT_E_TOO_MANY_HASHES, /* "too-many-hashes": per message or per peer */
-	PT_E_TOO_LARGE,       /* "too-large": a field over its size limit */
-	PT_E_RATE_LIMITED,    /* "rate-limited": message rate over the limit */
-	PT_E_PEER_GONE,       /* "peer-gone": signal target not connected */
-	PT_E_INTERNAL,        /* "internal": the server failed (out of memory) */
-	PT_E__COUNT
-};
+/* X(enumerator, wire name): the protocol's error codes. */
+#define PT_ERRORS(X) \
+	X(PT_OK, "ok") \
+	X(PT_E_BAD_JSON, "bad-json")               /* not parseable JSON text */ \
+	X(PT_E_BAD_MESSAGE, "bad-message")         /* JSON, but not a valid message */ \
+	X(PT_E_UNKNOWN_TYPE, "unknown-type")       /* "type" names no message */ \
+	X(PT_E_BAD_HASH, "bad-hash")               /* not 64 lowercase hex chars */ \
+	X(PT_E_TOO_MANY_HASHES, "too-many-hashes") /* per message or per peer */ \
+	X(PT_E_TOO_LARGE, "too-large")             /* a field over its size limit */ \
+	X(PT_E_RATE_LIMITED, "rate-limited")       /* message rate over the limit */ \
+	X(PT_E_PEER_GONE, "peer-gone")             /* signal target not connected */ \
+	X(PT_E_INTERNAL, "internal")               /* the server failed (out of memory) */
+
+#define X(e, name) e,
+enum pt_err { PT_ERRORS(X) PT_E__COUNT };
+#undef X
 
 /* "bad-json" etc.; never NULL. */
 const char *pt_err_code(enum pt_err e);

@@ -26,6 +26,7 @@
 #include <jansson.h>
 #include "peertrack/addr.h"
 #include "peertrack/banlist.h"
+#include "peertrack/clock.h" /* times are pt_clock_wall_ms() */
 #include "peertrack/config.h"
 #include "peertrack/hash.h"
 #include "peertrack/id.h"
@@ -115,8 +116,5 @@ int pt_store_query_audit(const char *path, unsigned limit, json_t **out, char *e
  * outside 1..pt_store_schema_version()), for tests and tools. */
 int pt_store_schema_version(void);
 const char *pt_store_migration(int version);
-
-/* Wall-clock milliseconds. */
-uint64_t pt_store_wall_ms(void);
 
 #endif

@@ -203,7 +203,7 @@ static void audit(const areq *r, const char *detail)
 
 	pt_log_info("admin (%s): %s %s", r->c->actor, r->cmd->name, detail);
 	if (s->store)
-		pt_store_audit(s->store, r->c->actor, r->cmd->name, detail, pt_store_wall_ms());
+		pt_store_audit(s->store, r->c->actor, r->cmd->name, detail, pt_clock_wall_ms());
 }
 
 static json_t *peer_json(struct pt_server *s, const pt_session *p, uint64_t now, uint64_t wall)
@@ -283,7 +283,7 @@ static void do_peers(areq *r)
 {
 	struct pt_server *s = r->srv;
 	const pt_admin_val *ip = arg(r, "ip"), *has = arg(r, "has");
-	uint64_t limit = arg_u(r, "limit", 100), now = pt_server_now(s), wall = pt_store_wall_ms();
+	uint64_t limit = arg_u(r, "limit", 100), now = pt_server_now(s), wall = pt_clock_wall_ms();
 	uint32_t lim = pt_registry_limit(s->registry), n = 0;
 	pt_session **v = calloc(lim ? lim : 1, sizeof(*v));
 	json_t *arr = json_array(), *res;
@@ -333,7 +333,7 @@ static void do_peer(areq *r)
 		send_error(r->c, "not-found", "no live peer has that id");
 		return;
 	}
-	o = peer_json(s, p, pt_server_now(s), pt_store_wall_ms());
+	o = peer_json(s, p, pt_server_now(s), pt_clock_wall_ms());
 	hashes = json_array();
 	if (o && hashes) {
 		pt_index_peer_foreach(s->index, p->handle, add_hash, hashes);
@@ -350,7 +350,7 @@ static void do_who_has(areq *r)
 	struct pt_server *s = r->srv;
 	const uint32_t *holders;
 	size_t n = pt_index_holders(s->index, &arg(r, "hash")->hash, &holders);
-	uint64_t limit = arg_u(r, "limit", 100), now = pt_server_now(s), wall = pt_store_wall_ms();
+	uint64_t limit = arg_u(r, "limit", 100), now = pt_server_now(s), wall = pt_clock_wall_ms();
 	json_t *arr = json_array();
 
 	for (size_t i = 0; arr && i < n && i < limit; i++) {
@@ -432,7 +432,7 @@ static void do_bans(areq *r)
 	struct pt_server *s = r->srv;
 	json_t *arr = json_array();
 
-	pt_banlist_expire(&s->bans, pt_store_wall_ms());
+	pt_banlist_expire(&s->bans, pt_clock_wall_ms());
 	for (size_t i = 0; arr && i < s->bans.n; i++)
 		json_array_append_new(arr, ban_json(&s->bans.v[i]));
 	send_ok(r->c, arr);
@@ -522,7 +522,7 @@ static void do_db(areq *r)
 {
 	struct pt_server *s = r->srv;
 	struct work *w = calloc(1, sizeof(*w));
-	uint64_t now = pt_store_wall_ms();
+	uint64_t now = pt_clock_wall_ms();
 
 	if (!w || !(w->db_path = strdup(s->db_path))) {
 		free(w);

@@ -10,17 +10,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "peertrack/clock.h"
 #include "ctl.h"
 
 #define CALL_TIMEOUT_MS 30000
-
-static long long mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int write_all(int fd, const char *p, size_t n)
 {
@@ -43,7 +36,7 @@ int pt_ctl_call(const char *socket_path, const json_t *request, json_t **resp, c
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	char *line = NULL, *buf = NULL;
 	size_t len = 0, cap = 0;
-	long long deadline = mono_ms() + CALL_TIMEOUT_MS;
+	long long deadline = (long long)pt_clock_mono_ms() + CALL_TIMEOUT_MS;
 	json_error_t jerr;
 	int fd = -1, r;
 
@@ -70,7 +63,7 @@ int pt_ctl_call(const char *socket_path, const json_t *request, json_t **resp, c
 	}
 	for (;;) {
 		struct pollfd p = { .fd = fd, .events = POLLIN };
-		long long left = deadline - mono_ms();
+		long long left = deadline - (long long)pt_clock_mono_ms();
 		ssize_t got;
 
 		if (len && memchr(buf, '\n', len))

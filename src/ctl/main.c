@@ -130,7 +130,7 @@ static int parse_args(const pt_admin_cmd *c, int argc, char **argv, json_t *args
 static int run_offline(const char *db, const pt_admin_cmd *c, const pt_admin_val *v, json_t **res,
                        char *err, size_t errlen)
 {
-	uint64_t now = pt_store_wall_ms();
+	uint64_t now = pt_clock_wall_ms();
 	const pt_admin_val *since = pt_admin_get(c, v, "since");
 	uint64_t window = since && since->set ? since->u : 24ull * 3600 * 1000;
 	uint64_t from = window < now ? now - window : 0;

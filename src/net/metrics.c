@@ -6,14 +6,6 @@
 
 #include "net.h"
 
-static const char *const refuse_names[PT_REFUSE__COUNT] = {
-	[PT_REFUSE_ORIGIN] = "origin",
-	[PT_REFUSE_FULL] = "full",
-	[PT_REFUSE_PER_IP] = "per-ip",
-	[PT_REFUSE_SHUTDOWN] = "shutdown",
-	[PT_REFUSE_BANNED] = "banned",
-};
-
 static int head(pt_buf *b, const char *name, const char *type, const char *help)
 {
 	return pt_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
@@ -40,7 +32,7 @@ static int labelled(pt_buf *b, const char *name, const char *type, const char *h
 
 static const char *msg_name(int i) { return pt_msg_type_name((enum pt_msg_type)i); }
 static const char *leave_name(int i) { return pt_leave_name((enum pt_leave)i); }
-static const char *refuse_name(int i) { return refuse_names[i] ? refuse_names[i] : "other"; }
+static const char *refuse_name(int i) { return pt_refuse_name((enum pt_refuse)i); }
 
 int pt_metrics_render(struct pt_server *s, pt_buf *b)
 {

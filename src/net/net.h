@@ -27,31 +27,33 @@
 #include "peertrack/server.h"
 #include "peertrack/store.h"
 
-/* Why a peer left, for logs and metrics. */
-enum pt_leave {
-	PT_LEAVE_CLOSED = 0, /* the client closed or the socket dropped */
-	PT_LEAVE_TIMEOUT,
-	PT_LEAVE_ABUSE,
-	PT_LEAVE_SLOW_READER,
-	PT_LEAVE_TOO_BIG,
-	PT_LEAVE_KICKED,
-	PT_LEAVE_SHUTDOWN,
-	PT_LEAVE_INTERNAL,
-	PT_LEAVE_BANNED,
-	PT_LEAVE_BAD_DATA,
-	PT_LEAVE__COUNT
-};
-const char *pt_leave_name(enum pt_leave r);
+/* Why a peer left, for logs, the store and metrics: X(enumerator, name). */
+#define PT_LEAVES(X) \
+	X(PT_LEAVE_CLOSED, "closed") /* the client closed or the socket dropped */ \
+	X(PT_LEAVE_TIMEOUT, "timeout") \
+	X(PT_LEAVE_ABUSE, "abuse") \
+	X(PT_LEAVE_SLOW_READER, "slow-reader") \
+	X(PT_LEAVE_TOO_BIG, "too-big") \
+	X(PT_LEAVE_KICKED, "kicked") \
+	X(PT_LEAVE_SHUTDOWN, "shutdown") \
+	X(PT_LEAVE_INTERNAL, "internal") \
+	X(PT_LEAVE_BANNED, "banned") \
+	X(PT_LEAVE_BAD_DATA, "bad-utf8")
 
 /* Refusals at connect time, for metrics. */
-enum pt_refuse {
-	PT_REFUSE_ORIGIN = 0,
-	PT_REFUSE_FULL,
-	PT_REFUSE_PER_IP,
-	PT_REFUSE_SHUTDOWN,
-	PT_REFUSE_BANNED,
-	PT_REFUSE__COUNT
-};
+#define PT_REFUSALS(X) \
+	X(PT_REFUSE_ORIGIN, "origin") \
+	X(PT_REFUSE_FULL, "full") \
+	X(PT_REFUSE_PER_IP, "per-ip") \
+	X(PT_REFUSE_SHUTDOWN, "shutdown") \
+	X(PT_REFUSE_BANNED, "banned")
+
+#define X(e, name) e,
+enum pt_leave { PT_LEAVES(X) PT_LEAVE__COUNT };
+enum pt_refuse { PT_REFUSALS(X) PT_REFUSE__COUNT };
+#undef X
+const char *pt_leave_name(enum pt_leave r);
+const char *pt_refuse_name(enum pt_refuse r);
 
 /* Counters since start; /metrics (and logs) read them. */
 typedef struct pt_stats {

@@ -54,7 +54,7 @@ int pt_ops_start(struct pt_server *s)
 	o.flush_ms = c->store_flush_ms;
 	o.retention_days = c->store_retention_days;
 	o.cache_kib = c->store_cache_kib;
-	if (pt_store_open(&o, &s->bans, pt_store_wall_ms(), &s->store, err, sizeof(err))) {
+	if (pt_store_open(&o, &s->bans, pt_clock_wall_ms(), &s->store, err, sizeof(err))) {
 		pt_log_error("store: %s", err);
 		return -1;
 	}
@@ -95,21 +95,21 @@ void pt_ops_tick(struct pt_server *s)
 		return;
 	s->last_ops_tick_ms = now;
 	pt_store_sample(s->store, pt_registry_count(s->registry), pt_index_hashes(s->index),
-	                pt_store_wall_ms());
-	pt_banlist_expire(&s->bans, pt_store_wall_ms());
+	                pt_clock_wall_ms());
+	pt_banlist_expire(&s->bans, pt_clock_wall_ms());
 }
 
 /* -- bans -------------------------------------------------------------- */
 
 const pt_ban *pt_ops_banned(struct pt_server *s, const pt_addr *a)
 {
-	return s->bans.n ? pt_banlist_match(&s->bans, a, pt_store_wall_ms()) : NULL;
+	return s->bans.n ? pt_banlist_match(&s->bans, a, pt_clock_wall_ms()) : NULL;
 }
 
 int pt_ops_ban(struct pt_server *s, const pt_cidr *c, uint64_t for_ms, const char *reason,
                pt_ban *out)
 {
-	uint64_t now = pt_store_wall_ms();
+	uint64_t now = pt_clock_wall_ms();
 	uint32_t limit = pt_registry_limit(s->registry);
 	int dropped = 0;
 
@@ -149,7 +149,7 @@ void pt_ops_session_open(pt_session *p)
 	struct pt_server *s = p->srv;
 
 	if (s->store)
-		pt_store_session_open(s->store, &p->id, &p->addr, s->cfg.store_ip, pt_store_wall_ms());
+		pt_store_session_open(s->store, &p->id, &p->addr, s->cfg.store_ip, pt_clock_wall_ms());
 }
 
 void pt_ops_session_close(pt_session *p, enum pt_leave why)
@@ -157,7 +157,7 @@ void pt_ops_session_close(pt_session *p, enum pt_leave why)
 	struct pt_server *s = p->srv;
 
 	if (s->store)
-		pt_store_session_close(s->store, &p->id, pt_leave_name(why), pt_store_wall_ms());
+		pt_store_session_close(s->store, &p->id, pt_leave_name(why), pt_clock_wall_ms());
 }
 
 void pt_ops_report(pt_session *p, const pt_msg *m)
@@ -170,7 +170,7 @@ void pt_ops_report(pt_session *p, const pt_msg *m)
 	s->stats.offload_to_peers += m->to_peers;
 	if (s->store)
 		pt_store_report(s->store, &p->id, m->from_peers, m->from_origin, m->to_peers,
-		                pt_store_wall_ms());
+		                pt_clock_wall_ms());
 }
 
 void pt_ops_count(struct pt_server *s, const pt_hash *h, size_t n, enum pt_store_counter c)
@@ -179,7 +179,7 @@ void pt_ops_count(struct pt_server *s, const pt_hash *h, size_t n, enum pt_store
 
 	if (!s->store || !n)
 		return;
-	now = pt_store_wall_ms();
+	now = pt_clock_wall_ms();
 	for (size_t i = 0; i < n; i++)
 		pt_store_count(s->store, &h[i], c, 1, now);
 }
@@ -194,5 +194,5 @@ bool pt_ops_healthy(struct pt_server *s)
 	/* A loop that stopped sweeping would not answer at all; a store whose
 	 * last commit failed, or whose commits stopped, is unhealthy. */
 	return h.ok && (h.last_flush_ms == 0 ||
-	                pt_store_wall_ms() - h.last_flush_ms < 10ull * s->cfg.store_flush_ms + 10000);
+	                pt_clock_wall_ms() - h.last_flush_ms < 10ull * s->cfg.store_flush_ms + 10000);
 }

@@ -8,7 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include "peertrack/banlist.h"
-#include "peertrack/reply.h"
+#include "peertrack/buf.h"
 #include "peertrack/store.h"
 
 struct pt_server;

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "peertrack/log.h"
+#include "peertrack/lwslog.h"
 #include "net.h"
 
 /* How long SIGTERM waits for peers to take their 1001 before the context is

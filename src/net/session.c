@@ -10,22 +10,19 @@
 #include "peertrack/log.h"
 #include "net.h"
 
-static const char *const leave_names[PT_LEAVE__COUNT] = {
-	[PT_LEAVE_CLOSED] = "closed",
-	[PT_LEAVE_TIMEOUT] = "timeout",
-	[PT_LEAVE_ABUSE] = "abuse",
-	[PT_LEAVE_SLOW_READER] = "slow-reader",
-	[PT_LEAVE_TOO_BIG] = "too-big",
-	[PT_LEAVE_KICKED] = "kicked",
-	[PT_LEAVE_SHUTDOWN] = "shutdown",
-	[PT_LEAVE_INTERNAL] = "internal",
-	[PT_LEAVE_BANNED] = "banned",
-	[PT_LEAVE_BAD_DATA] = "bad-utf8",
-};
+#define X(e, name) [e] = name,
+static const char *const leave_names[PT_LEAVE__COUNT] = { PT_LEAVES(X) };
+static const char *const refuse_names[PT_REFUSE__COUNT] = { PT_REFUSALS(X) };
+#undef X
 
 const char *pt_leave_name(enum pt_leave r)
 {
 	return (unsigned)r < PT_LEAVE__COUNT ? leave_names[r] : "unknown";
+}
+
+const char *pt_refuse_name(enum pt_refuse r)
+{
+	return (unsigned)r < PT_REFUSE__COUNT ? refuse_names[r] : "other";
 }
 
 /* -- allowed origins --------------------------------------------------- */

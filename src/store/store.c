@@ -1,5 +1,5 @@
-/* store.c — the sqlite store's write side (store.h): schema migrations, the
- * in-memory batch the loop appends to, and the writer thread that commits
+/* store.c — the sqlite store's write side (store.h): applying the migrations
+ * (schema.c), the in-memory batch the loop appends to, and the writer thread that commits
  * it. Reads live in query.c.
  *
  * The loop thread's cost per event is a copy into an array under a mutex
@@ -15,91 +15,10 @@
 #include <sys/random.h>
 #include <sqlite3.h>
 
+#include "peertrack/clock.h"
 #include "peertrack/log.h"
 #include "peertrack/store.h"
 #include "store_int.h"
-
-/* -- schema --------------------------------------------------------------- */
-
-/* Forward migrations: entry i brings the schema from version i to i + 1.
- * Never edit a shipped entry; append a new one. */
-static const char *const migrations[] = {
-	/* 1: the tables */
-	"CREATE TABLE sessions ("
-	"  id TEXT PRIMARY KEY,"
-	"  connected_at INTEGER NOT NULL,"
-	"  disconnected_at INTEGER,"
-	"  reason TEXT,"
-	"  ip TEXT NOT NULL DEFAULT '');"
-	"CREATE TABLE resources ("
-	"  hash TEXT PRIMARY KEY,"
-	"  announces INTEGER NOT NULL DEFAULT 0,"
-	"  lookups INTEGER NOT NULL DEFAULT 0,"
-	"  hits INTEGER NOT NULL DEFAULT 0,"
-	"  misses INTEGER NOT NULL DEFAULT 0,"
-	"  updated_at INTEGER NOT NULL);"
-	"CREATE TABLE reports ("
-	"  id INTEGER PRIMARY KEY,"
-	"  at INTEGER NOT NULL,"
-	"  peer TEXT NOT NULL,"
-	"  from_peers INTEGER NOT NULL,"
-	"  from_origin INTEGER NOT NULL,"
-	"  to_peers INTEGER NOT NULL);"
-	"CREATE TABLE bans ("
-	"  cidr TEXT PRIMARY KEY,"
-	"  reason TEXT NOT NULL DEFAULT '',"
-	"  created_at INTEGER NOT NULL,"
-	"  expires_at INTEGER NOT NULL DEFAULT 0);"
-	"CREATE TABLE audit ("
-	"  id INTEGER PRIMARY KEY,"
-	"  at INTEGER NOT NULL,"
-	"  actor TEXT NOT NULL,"
-	"  action TEXT NOT NULL,"
-	"  detail TEXT NOT NULL DEFAULT '');",
-	/* 2: peers over time, and indexes for the time-range reads and pruning */
-	"CREATE TABLE samples ("
-	"  minute INTEGER PRIMARY KEY,"
-	"  peers_max INTEGER NOT NULL,"
-	"  peers_last INTEGER NOT NULL,"
-	"  hashes INTEGER NOT NULL);"
-	"CREATE INDEX sessions_connected_at ON sessions(connected_at);"
-	"CREATE INDEX reports_at ON reports(at);"
-	"CREATE INDEX audit_at ON audit(at);"
-	"CREATE INDEX resources_updated_at ON resources(updated_at);",
-};
-
-#define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
-
-int pt_store_schema_version(void)
-{
-	return N_MIGRATIONS;
-}
-
-const char *pt_store_migration(int version)
-{
-	return version >= 1 && version <= N_MIGRATIONS ? migrations[version - 1] : NULL;
-}
-
-uint64_t pt_store_wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-int pt_store_user_version(sqlite3 *db, int *v)
-{
-	sqlite3_stmt *st;
-	int rc = sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL);
-
-	if (rc != SQLITE_OK)
-		return -EIO;
-	rc = sqlite3_step(st);
-	*v = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
-	sqlite3_finalize(st);
-	return rc == SQLITE_ROW ? 0 : -EIO;
-}
 
 static int exec(sqlite3 *db, const char *sql, char *err, size_t errlen)
 {
@@ -124,15 +43,15 @@ static int migrate(sqlite3 *db, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot read the schema version: %s", sqlite3_errmsg(db));
 		return -EIO;
 	}
-	if (v > N_MIGRATIONS) {
+	if (v > pt_store_schema_version()) {
 		snprintf(err, errlen, "schema version %d is newer than this program's (%d)", v,
-		         N_MIGRATIONS);
+		         pt_store_schema_version());
 		return -EPROTO;
 	}
-	for (; v < N_MIGRATIONS; v++) {
+	for (; v < pt_store_schema_version(); v++) {
 		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", v + 1);
 		if (exec(db, "BEGIN IMMEDIATE", why, sizeof(why)) ||
-		    exec(db, migrations[v], why, sizeof(why)) || exec(db, sql, why, sizeof(why)) ||
+		    exec(db, pt_store_migration(v + 1), why, sizeof(why)) || exec(db, sql, why, sizeof(why)) ||
 		    exec(db, "COMMIT", why, sizeof(why))) {
 			exec(db, "ROLLBACK", sql, sizeof(sql));
 			snprintf(err, errlen, "migration to version %d: %.180s", v + 1, why);
@@ -598,7 +517,7 @@ static int commit(pt_store *s, const struct batch *b)
 	int r = 0;
 
 	if (!b->n && !b->ncnt && !b->sampled &&
-	    !(s->last_prune_ms == 0 || pt_store_wall_ms() - s->last_prune_ms >= 3600000))
+	    !(s->last_prune_ms == 0 || pt_clock_wall_ms() - s->last_prune_ms >= 3600000))
 		return 0;
 	if (step(s, ST_BEGIN))
 		return -EIO;
@@ -609,7 +528,7 @@ static int commit(pt_store *s, const struct batch *b)
 	if (!r)
 		r = write_sample(s, b);
 	if (!r)
-		r = prune(s, pt_store_wall_ms());
+		r = prune(s, pt_clock_wall_ms());
 	if (!r)
 		r = step(s, ST_COMMIT);
 	if (r)
@@ -626,14 +545,6 @@ static void deadline_after(struct timespec *ts, uint32_t ms)
 		ts->tv_sec++;
 		ts->tv_nsec -= 1000000000L;
 	}
-}
-
-static uint64_t mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
 static void *writer(void *arg)
@@ -660,9 +571,9 @@ static void *writer(void *arg)
 		uint64_t upto = s->appended;
 		pthread_mutex_unlock(&s->mu);
 
-		uint64_t t0 = mono_us();
+		uint64_t t0 = pt_clock_mono_us();
 		int r = commit(s, &work);
-		uint64_t took = mono_us() - t0;
+		uint64_t took = pt_clock_mono_us() - t0;
 		size_t lost = work.n + work.ncnt;
 
 		/* A burst (a wave of connects, a large announce) grows a batch;
@@ -682,7 +593,7 @@ static void *writer(void *arg)
 		} else {
 			s->flushes++;
 			s->ok = true;
-			s->last_flush_ms = pt_store_wall_ms();
+			s->last_flush_ms = pt_clock_wall_ms();
 		}
 		pthread_cond_broadcast(&s->done);
 	}

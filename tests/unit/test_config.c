@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "peertrack/config.h"
+#include "peertrack/match.h"
 
 static char dir[64];
 static char path[128];

@@ -15,6 +15,7 @@
 #include <libwebsockets.h>
 
 #include "peertrack/log.h"
+#include "peertrack/lwslog.h"
 
 static char dir[64], path[128];
 static int saved_stderr = -1;

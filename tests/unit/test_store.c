@@ -46,7 +46,7 @@ static pt_store *open_store(uint32_t flush_ms, pt_banlist *bans)
 	pt_store_opts o = { .path = path, .flush_ms = flush_ms, .retention_days = 30 };
 	pt_store *s = NULL;
 	char err[256] = "";
-	int r = pt_store_open(&o, bans, pt_store_wall_ms(), &s, err, sizeof(err));
+	int r = pt_store_open(&o, bans, pt_clock_wall_ms(), &s, err, sizeof(err));
 
 	if (r)
 		fprintf(stderr, "open: %s\n", err);
@@ -195,7 +195,7 @@ static void test_batching(void **state)
 	pt_hash a = hash_n(1), b = hash_n(2);
 	pt_id id = id_n(7);
 	pt_addr ip = { .family = 4, .b = { 192, 0, 2, 9 } };
-	uint64_t now = pt_store_wall_ms();
+	uint64_t now = pt_clock_wall_ms();
 
 	pt_store_session_open(s, &id, &ip, PT_STORE_IP_FULL, now);
 	for (int i = 0; i < 100; i++)
@@ -237,7 +237,7 @@ static void test_many_hashes(void **state)
 {
 	(void)state;
 	pt_store *s = open_store(60000, NULL);
-	uint64_t now = pt_store_wall_ms();
+	uint64_t now = pt_clock_wall_ms();
 
 	/* Enough distinct hashes to grow the aggregation table a few times. */
 	for (unsigned i = 0; i < 3000; i++) {
@@ -261,7 +261,7 @@ static void test_timed_flush(void **state)
 	struct timespec ts = { 0, 10 * 1000000L };
 	int i;
 
-	pt_store_report(s, &id, 1, 2, 3, pt_store_wall_ms());
+	pt_store_report(s, &id, 1, 2, 3, pt_clock_wall_ms());
 	/* No sync: the writer's own timer must commit it, well within 5 s. */
 	for (i = 0; i < 500 && scalar("SELECT count(*) FROM reports") != 1; i++)
 		nanosleep(&ts, NULL);
@@ -275,8 +275,8 @@ static void test_close_commits(void **state)
 	pt_store *s = open_store(60000, NULL);
 	pt_id id = id_n(4);
 
-	pt_store_report(s, &id, 7, 0, 0, pt_store_wall_ms());
-	pt_store_audit(s, "test", "kick", "x", pt_store_wall_ms());
+	pt_store_report(s, &id, 7, 0, 0, pt_clock_wall_ms());
+	pt_store_audit(s, "test", "kick", "x", pt_clock_wall_ms());
 	pt_store_close(s);
 	assert_int_equal(scalar("SELECT from_peers FROM reports"), 7);
 	assert_int_equal(scalar("SELECT count(*) FROM audit"), 1);
@@ -289,7 +289,7 @@ static void test_bans_persist(void **state)
 	pt_ban b1 = { .created_ms = 1, .expires_ms = 0, .reason = "spam" };
 	pt_ban b2 = { .created_ms = 2, .expires_ms = 3, .reason = "expired" };
 	pt_ban b3 = { .created_ms = 3, .expires_ms = 0, .reason = "removed" };
-	uint64_t now = pt_store_wall_ms();
+	uint64_t now = pt_clock_wall_ms();
 
 	assert_int_equal(pt_cidr_parse("10.0.0.0/8", 10, &b1.cidr), 0);
 	assert_int_equal(pt_cidr_parse("192.0.2.1", 9, &b2.cidr), 0);
@@ -340,7 +340,7 @@ static void test_reads(void **state)
 {
 	(void)state;
 	pt_store *s = open_store(60000, NULL);
-	uint64_t now = pt_store_wall_ms();
+	uint64_t now = pt_clock_wall_ms();
 	pt_addr v4 = { .family = 4, .b = { 203, 0, 113, 77 } };
 	pt_addr v6 = { .family = 6, .b = { 0x20, 0x01, 0x0d, 0xb8, 1, 2, 3, 4, 5 } };
 	json_t *res = NULL;

@@ -13,17 +13,24 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <libwebsockets.h>
 
 #include "peertrack/log.h"
-#include "peertrack/reply.h"
+#include "peertrack/buf.h"
 
 static atomic_int log_level = PT_LOG_INFO;
 static atomic_int log_format = PT_LOG_TEXT;
 static atomic_bool log_time = false;
 
-static const char *const level_upper[] = { "ERROR", "WARN", "INFO", "DEBUG" };
-static const char *const level_lower[] = { "error", "warn", "info", "debug" };
+#define X(e, lower, upper) [e] = lower,
+const char *const pt_log_level_names[] = { PT_LOG_LEVELS(X) NULL };
+#undef X
+#define X(e, lower) [e] = lower,
+const char *const pt_log_format_names[] = { PT_LOG_FORMATS(X) NULL };
+#undef X
+
+#define X(e, lower, upper) [e] = upper,
+static const char *const level_upper[] = { PT_LOG_LEVELS(X) };
+#undef X
 
 void pt_log_configure(enum pt_log_level level, enum pt_log_format format)
 {
@@ -83,7 +90,7 @@ static void write_all(const char *p, size_t len)
 	}
 }
 
-static void emit(enum pt_log_level level, const char *msg, size_t len)
+void pt_log_line(enum pt_log_level level, const char *msg, size_t len)
 {
 	pt_buf b;
 	int r = 0;
@@ -97,7 +104,7 @@ static void emit(enum pt_log_level level, const char *msg, size_t len)
 	if (atomic_load_explicit(&log_format, memory_order_relaxed) == PT_LOG_JSON) {
 		r |= pt_buf_append(&b, "{\"ts\":\"", 7);
 		r |= format_time(&b);
-		r |= pt_buf_printf(&b, "\",\"level\":\"%s\",\"msg\":", level_lower[level]);
+		r |= pt_buf_printf(&b, "\",\"level\":\"%s\",\"msg\":", pt_log_level_names[level]);
 		r |= pt_buf_json_string(&b, msg, len);
 		r |= pt_buf_append(&b, "}\n", 2);
 	} else {
@@ -129,61 +136,17 @@ void pt_log(enum pt_log_level level, const char *fmt, ...)
 	if (n < 0)
 		return;
 	if ((size_t)n < sizeof(small)) {
-		emit(level, small, (size_t)n);
+		pt_log_line(level, small, (size_t)n);
 		return;
 	}
 	char *big = malloc((size_t)n + 1);
 	if (!big) {
-		emit(level, small, sizeof(small) - 1); /* truncated beats lost */
+		pt_log_line(level, small, sizeof(small) - 1); /* truncated beats lost */
 		return;
 	}
 	va_start(ap, fmt);
 	vsnprintf(big, (size_t)n + 1, fmt, ap);
 	va_end(ap);
-	emit(level, big, (size_t)n);
+	pt_log_line(level, big, (size_t)n);
 	free(big);
-}
-
-/* lws can repeat one line in a tight loop (accept() failing with EMFILE
- * when descriptors run out): identical consecutive lines are counted, not
- * written, and a count line follows when they stop or every 100000 — one
- * stuck condition must not fill the disk. lws logs from the loop thread
- * only, so this state needs no lock. */
-static struct {
-	char last[256];
-	unsigned long repeats;
-} lws_dedupe;
-
-static void lws_flush_repeats(enum pt_log_level l)
-{
-	char line[96];
-	int n;
-
-	if (!lws_dedupe.repeats)
-		return;
-	n = snprintf(line, sizeof(line), "(libwebsockets: last message repeated %lu times)",
-	             lws_dedupe.repeats);
-	emit(l, line, (size_t)n);
-	lws_dedupe.repeats = 0;
-}
-
-static void lws_emit(int level, const char *line)
-{
-	enum pt_log_level l = (level & LLL_ERR) ? PT_LOG_ERROR : PT_LOG_WARN;
-
-	if (!pt_log_enabled(l))
-		return;
-	if (!strncmp(line, lws_dedupe.last, sizeof(lws_dedupe.last) - 1)) {
-		if (++lws_dedupe.repeats >= 100000)
-			lws_flush_repeats(l);
-		return;
-	}
-	lws_flush_repeats(l);
-	snprintf(lws_dedupe.last, sizeof(lws_dedupe.last), "%s", line);
-	emit(l, line, strlen(line));
-}
-
-void pt_log_hook_lws(void)
-{
-	lws_set_log_level(LLL_ERR | LLL_WARN, lws_emit);
 }

@@ -1,0 +1,9 @@
+/* lwslog.h — routes libwebsockets' own log lines (errors and warnings)
+ * into the project's log (log.h), with repeats of one line counted, not
+ * written. Part of net: the base log knows nothing of libwebsockets. */
+#ifndef PEERTRACK_LWSLOG_H
+#define PEERTRACK_LWSLOG_H
+
+void pt_log_hook_lws(void);
+
+#endif
