@@ -1,12 +1,24 @@
 # peertrack — top-level Makefile.
 #
-#   make            build every program into bin/
-#   make run        install missing deps, build, run peertrackd on its embedded defaults
-#   make check      install missing deps, build, run every test (plain and sanitized)
+#   make            build every program into bin/ (peertrack-peer only when
+#                   GStreamer's dev packages are there)
+#   make daemon     build peertrackd and peertrackctl only
+#   make run        install missing build deps, build the daemon, run it on its
+#                   embedded defaults (state under ./var)
+#   make check      install missing build and test deps, build, run every test
+#                   (plain and sanitized), then the system tests once
 #   make test       run the test suite against the current build
 #   make asan       the whole test suite under AddressSanitizer + UBSan (build-asan/)
-#   make install    PREFIX=/usr/local DESTDIR= honoured
+#   make system-test  tests of the system (tests/system/: fresh machine, package)
+#   make install    peertrackd, peertrackctl, man pages, unit; PREFIX=/usr/local
+#                   DESTDIR= honoured
+#   make deb        the Debian package (../peertrack_VERSION_ARCH.deb), built in a copy
 #   make clean
+#
+# Dependencies: `run` and `check` install what is missing first
+# (scripts/install-deps.sh, and --test for scripts/deps-test.txt), then build
+# in a new make, so nothing probed before the install (pkg-config) is used
+# after it. Within one make, pkg-config runs when a recipe first needs it.
 #
 # Layout: src/<layer>/*.c (docs/DESIGN.md, "Architecture"). Everything except the programs' own main files goes
 # into one static archive (build/libpeertrack.a) that every program and test
@@ -43,8 +55,11 @@ else
 endif
 
 PKGS      := libwebsockets libuv jansson openssl inih sqlite3 libsystemd
-PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+# Evaluated on first use (in a recipe), then kept: a `make` that installs the
+# dependencies first must not see what pkg-config said before they existed.
+lazy = $(eval $1 := $$(shell $2))$($1)
+PKG_CFLAGS = $(call lazy,PKG_CFLAGS,$(PKG_CONFIG) --cflags $(PKGS))
+PKG_LIBS   = $(call lazy,PKG_LIBS,$(PKG_CONFIG) --libs $(PKGS))
 
 CFLAGS   ?= $(OPTFLAGS)
 CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
@@ -64,10 +79,9 @@ LIB_SRC := $(filter-out $(MAINS) $(PEER_SRC) $(BENCH_SRC), \
 LIB_OBJ := $(LIB_SRC:%.c=$(O)/%.o)
 LIB     := $(O)/libpeertrack.a
 
-PROGRAMS := $(BIN)/peertrackd
-ifneq ($(wildcard src/ctl/main.c),)
-  PROGRAMS += $(BIN)/peertrackctl
-endif
+# What `make run` and `make install` build: the daemon and its CLI.
+DAEMON_PROGRAMS := $(BIN)/peertrackd $(BIN)/peertrackctl
+PROGRAMS := $(DAEMON_PROGRAMS)
 ifneq ($(wildcard src/bench/main.c),)
   PROGRAMS += $(BIN)/peertrack-bench
 endif
@@ -94,11 +108,16 @@ ifneq ($(wildcard tests/bench/*.c),)
   EXTRA_BINS += $(patsubst tests/bench/%.c,$(O)/tests/bench/%,$(wildcard tests/bench/*.c))
 endif
 
-.PHONY: all run check test unit integration asan install uninstall clean deps tests-build bench fuzz
+.PHONY: all daemon run check test unit integration asan system-test install uninstall clean \
+        deps deps-test tests-build bench fuzz man deb
 all: $(PROGRAMS)
+daemon: $(DAEMON_PROGRAMS)
 
+INSTALL_DEPS ?= scripts/install-deps.sh
 deps:
-	@scripts/install-deps.sh
+	@$(INSTALL_DEPS)
+deps-test:
+	@$(INSTALL_DEPS) --test
 
 # -- the shared archive and the programs ------------------------------------
 $(O)/%.o: %.c
@@ -181,22 +200,31 @@ integration: tests-build
 asan:
 	$(MAKE) BUILD=asan test
 
-check: deps
+# Tests of the system (the fresh-machine install, the package, ...) run once,
+# after the plain and the sanitized suite, never under the sanitizers.
+system-test: daemon
+	PT_BUILD=$(O) PT_BIN=$(BIN) scripts/run-tests.sh system
+
+check: deps-test
 	$(MAKE) all
 	$(MAKE) test
 	$(MAKE) asan
+	$(MAKE) system-test
 
-run: deps all
+run: deps
+	$(MAKE) daemon
 	@mkdir -p var
-	$(BIN)/peertrackd
+	exec $(BIN)/peertrackd
 
-bench: deps all
+bench: deps-test
+	$(MAKE) all
 	scripts/bench.sh
 
 # -- install -----------------------------------------------------------------
-install: all
+# The daemon and its CLI only: the test peer and the bench tool stay in bin/.
+install: daemon
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR)/peertrack $(DESTDIR)$(DOCDIR)
-	install -m 0755 $(PROGRAMS) $(DESTDIR)$(BINDIR)/
+	install -m 0755 $(DAEMON_PROGRAMS) $(DESTDIR)$(BINDIR)/
 	install -m 0644 conf/peertrack.conf $(DESTDIR)$(SYSCONFDIR)/peertrack/peertrack.conf.example
 	test -e $(DESTDIR)$(SYSCONFDIR)/peertrack/peertrack.conf || \
 	  install -m 0644 conf/peertrack.conf $(DESTDIR)$(SYSCONFDIR)/peertrack/peertrack.conf
@@ -212,7 +240,7 @@ install: all
 
 # The config file in use (peertrack.conf) stays: it is the operator's.
 uninstall:
-	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(notdir $(PROGRAMS)))
+	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(notdir $(DAEMON_PROGRAMS)))
 	rm -f $(DESTDIR)$(UNITDIR)/peertrackd.service
 	rm -f $(DESTDIR)$(PREFIX)/lib/sysusers.d/peertrack.conf
 	rm -f $(DESTDIR)$(SYSCONFDIR)/peertrack/peertrack.conf.example

@@ -1,16 +1,31 @@
 #!/bin/sh
-# Installs, with apt, every Debian 12 package that peertrack's build and
-# tests need. Idempotent: it does nothing when all are present. Needs root
-# (or sudo) only when something is missing.
+# Installs, with apt, the Debian 12 packages peertrack needs.
+#
+#   scripts/install-deps.sh          what building and running peertrackd and
+#                                    peertrackctl need (`make`, `make run`,
+#                                    `make install`): the list below
+#   scripts/install-deps.sh --test   that, plus scripts/deps-test.txt: what
+#                                    the tests and tools need (`make check`)
+#
+# Idempotent: it does nothing when all are present. Needs root (or sudo) only
+# when something is missing. Services among the packages (nginx, redis-server,
+# coturn ...) are not started by the install (a policy-rc.d denies it) and are
+# disabled afterwards, with or without systemd running: peertrack's tests
+# start their own instances on 127.0.0.1.
 set -eu
 
+# The build set: a compiler, pkg-config and the libraries peertrackd links.
 PKGS="build-essential pkg-config
 libwebsockets-dev libwebsockets-evlib-uv libuv1-dev libjansson-dev libssl-dev
-libinih-dev libsqlite3-dev sqlite3 libsystemd-dev libcmocka-dev
-openssl ca-certificates procps iproute2"
+libinih-dev libsqlite3-dev libsystemd-dev"
 
-# Extra groups are added by the features that need them (see docs/).
-[ -f "$(dirname "$0")/deps-extra.txt" ] && PKGS="$PKGS $(grep -v '^#' "$(dirname "$0")/deps-extra.txt" | tr '\n' ' ')"
+case "${1:-}" in
+--test) PKGS="$PKGS $(grep -v '^[[:space:]]*#' "$(dirname "$0")/deps-test.txt" | tr '\n' ' ')" ;;
+"") ;;
+*) echo "usage: $0 [--test]" >&2; exit 2 ;;
+esac
+
+installed() { dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' 2>/dev/null | awk '$1 == "ii" {print $2}' | sort; }
 
 missing=""
 for p in $PKGS; do
@@ -32,7 +47,47 @@ if [ "$(id -u)" -ne 0 ]; then
 		echo "install-deps: need root to install:$missing" >&2; exit 1
 	fi
 fi
+
+# invoke-rc.d (what maintainer scripts call to start a service, under systemd
+# or not) asks /usr/sbin/policy-rc.d first: exit 101 = "not allowed". One that
+# is already there (a container's) is left as it is.
+POLICY=/usr/sbin/policy-rc.d
+ours=0
+before=$(mktemp)
+cleanup() {
+	[ $ours -eq 0 ] || $SUDO rm -f "$POLICY"
+	rm -f "$before"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+if [ ! -e "$POLICY" ]; then
+	printf '#!/bin/sh\n# written by peertrack scripts/install-deps.sh for the duration of an install\nexit 101\n' |
+		$SUDO tee "$POLICY" >/dev/null
+	$SUDO chmod 0755 "$POLICY"
+	ours=1
+fi
+installed >"$before"
+
 export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -q
+$SUDO apt-get -o DPkg::Lock::Timeout=600 update -q
 # shellcheck disable=SC2086
-$SUDO apt-get install -y -q --no-install-recommends $missing
+$SUDO apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends $missing
+
+# Services that came with this install (asked for or pulled in): disabled,
+# so none starts at the next boot either. Services installed before are the
+# machine owner's and are left alone.
+for pkg in $(installed | comm -13 "$before" -); do
+	for unit in $(dpkg-query -L "$pkg" 2>/dev/null | sed -n 's|^/lib/systemd/system/\([^/@]*\.\(service\|socket\)\)$|\1|p; s|^/usr/lib/systemd/system/\([^/@]*\.\(service\|socket\)\)$|\1|p'); do
+		# systemctl edits the enablement links without a running systemd.
+		if command -v systemctl >/dev/null 2>&1 && [ "$(systemctl is-enabled "$unit" 2>/dev/null)" = enabled ]; then
+			echo "install-deps: disabling $unit (from $pkg)" >&2
+			$SUDO systemctl disable --quiet "$unit" 2>/dev/null || true
+		fi
+	done
+	for script in $(dpkg-query -L "$pkg" 2>/dev/null | sed -n 's|^/etc/init.d/\([^/]*\)$|\1|p'); do
+		if ls /etc/rc[2345].d/S*"$script" >/dev/null 2>&1; then
+			echo "install-deps: disabling /etc/init.d/$script (from $pkg)" >&2
+			$SUDO update-rc.d "$script" disable >/dev/null 2>&1 || true
+		fi
+	done
+done

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Runs the test suite against one build (PT_BUILD=build|build-asan, PT_BIN=bin|build-asan/bin).
-#   scripts/run-tests.sh [unit|integration|fuzz|conformance|all]
+#   scripts/run-tests.sh [unit|integration|fuzz|conformance|all|system]
 # Each test is a program (cmocka binaries from tests/unit and tests/integration,
 # fuzz corpus replays from tests/fuzz) or an executable script
 # (tests/integration/*.sh, tests/browser/*.sh ...). Every test runs under a
 # time limit; the runner prints one line per test and a closing
 # "N passed, N failed" line, and exits non-zero if anything failed.
+# `system` (tests/system/*.sh: the fresh-machine install, the package ...) is
+# not part of `all`: `make check` runs it once, never under the sanitizers.
 set -u
 cd "$(dirname "$0")/.."
 export PT_BUILD="${PT_BUILD:-build}" PT_BIN="${PT_BIN:-bin}"
@@ -15,7 +17,8 @@ what="${1:-all}"
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:halt_on_error=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 export LSAN_OPTIONS="${LSAN_OPTIONS:-suppressions=$PT_ROOT/tests/lsan.supp:print_suppressions=0}"
-TEST_TIMEOUT="${PT_TEST_TIMEOUT:-300}"
+# System tests may build a Debian root or a package from scratch: longer.
+if [ "$what" = system ]; then TEST_TIMEOUT="${PT_TEST_TIMEOUT:-900}"; else TEST_TIMEOUT="${PT_TEST_TIMEOUT:-300}"; fi
 logdir="$PT_BUILD/test-logs"; mkdir -p "$logdir"
 
 tests=()
@@ -25,6 +28,7 @@ unit|all) add "$PT_BUILD"/tests/unit/test_* ;;&
 fuzz|all) add "$PT_BUILD"/tests/fuzz/fuzz_* ;;&
 integration|all) add "$PT_BUILD"/tests/integration/test_* tests/integration/*.sh ;;&
 conformance|all) add tests/conformance/*.sh tests/browser/*.sh ;;&
+system) add tests/system/*.sh ;;&
 *) ;;
 esac
 
@@ -48,5 +52,6 @@ for t in "${tests[@]}"; do
 done
 echo
 [ $fail -eq 0 ] || printf 'failed: %s\n' "${failed[*]}"
-echo "$(basename "$PT_BUILD"): $pass passed, $fail failed"
+label=$(basename "$PT_BUILD"); [ "$what" = system ] && label=system
+echo "$label: $pass passed, $fail failed"
 [ $fail -eq 0 ] && [ $pass -gt 0 ]
