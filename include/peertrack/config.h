@@ -38,6 +38,7 @@ typedef struct pt_config {
 	uint32_t max_hashes_per_peer;
 	uint32_t max_lookup_peers;
 	uint32_t max_signal_bytes;
+	uint32_t max_report_bytes;
 	uint32_t rate_messages_per_sec;
 	uint32_t rate_burst;
 	uint32_t rate_abuse_strikes;

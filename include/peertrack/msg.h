@@ -42,6 +42,7 @@ typedef struct pt_rid {
 typedef struct pt_msg_limits {
 	uint32_t max_hashes_per_message;
 	uint32_t max_signal_bytes; /* size of the serialised "data" object */
+	uint32_t max_report_bytes; /* each byte count of a report */
 } pt_msg_limits;
 
 typedef struct pt_msg {

@@ -16,7 +16,8 @@
 
 typedef struct pt_welcome_limits {
 	uint32_t max_message_bytes, max_hashes_per_message, max_hashes_per_peer,
-	         max_lookup_peers, max_signal_bytes, rate_messages_per_sec, rate_burst;
+	         max_lookup_peers, max_signal_bytes, max_report_bytes, rate_messages_per_sec,
+	         rate_burst;
 } pt_welcome_limits;
 
 int pt_reply_welcome(pt_buf *b, const pt_id *id, uint32_t heartbeat_ms, uint32_t timeout_ms,

@@ -95,6 +95,10 @@ const pt_config_key pt_config_keys[] = {
 	U32("limits", max_signal_bytes, "16384", 64, 16777216, true,
 	    "Largest signal.data, serialised compactly (too-large).\n"
 	    "Must be less than max_message_bytes."),
+	U32("limits", max_report_bytes, "1073741824", 1, 4294967295u, true,
+	    "Largest from_peers, from_origin or to_peers in one report (bytes moved\n"
+	    "since the client's previous report); larger is refused with bad-message.\n"
+	    "Reports are self-reported by clients: offload figures are what they say."),
 	U32("limits", rate_messages_per_sec, "50", 1, 1000000, true,
 	    "Messages per second a peer may send, sustained; beyond that they are\n"
 	    "dropped and answered with rate-limited."),

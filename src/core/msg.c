@@ -16,6 +16,7 @@
  * bad-json, so one frame is exactly one message.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -252,8 +253,11 @@ static enum pt_err parse_ping(json_t *root, const pt_msg_limits *lim, pt_msg *ms
 	return PT_OK;
 }
 
-static enum pt_err parse_count(json_t *root, const char *key, uint64_t *out, const char **why,
-                               const char *bad)
+/* One byte count of a report: absent is 0; otherwise an integer in
+ * 0..max (max_report_bytes), so no client can push the running totals
+ * anywhere near 2^64 with a few messages. */
+static enum pt_err parse_count(json_t *root, const char *key, uint64_t max, uint64_t *out,
+                               pt_msg *msg, const char **why)
 {
 	json_t *v = json_object_get(root, key);
 
@@ -261,7 +265,14 @@ static enum pt_err parse_count(json_t *root, const char *key, uint64_t *out, con
 	if (!v)
 		return PT_OK;
 	if (!json_is_integer(v) || json_integer_value(v) < 0) {
-		*why = bad;
+		snprintf(msg->why_buf, sizeof(msg->why_buf), "%s: must be an integer >= 0", key);
+		*why = msg->why_buf;
+		return PT_E_BAD_MESSAGE;
+	}
+	if ((uint64_t)json_integer_value(v) > max) {
+		snprintf(msg->why_buf, sizeof(msg->why_buf), "%s: above max_report_bytes (%" PRIu64 ")",
+		         key, max);
+		*why = msg->why_buf;
 		return PT_E_BAD_MESSAGE;
 	}
 	*out = (uint64_t)json_integer_value(v);
@@ -273,14 +284,12 @@ static enum pt_err parse_report(json_t *root, const pt_msg_limits *lim, pt_msg *
 {
 	enum pt_err e;
 
-	if ((e = parse_count(root, "from_peers", &msg->from_peers, why,
-	                     "from_peers: must be an integer >= 0")) != PT_OK)
+	if ((e = parse_count(root, "from_peers", lim->max_report_bytes, &msg->from_peers, msg,
+	                     why)) != PT_OK ||
+	    (e = parse_count(root, "from_origin", lim->max_report_bytes, &msg->from_origin, msg,
+	                     why)) != PT_OK)
 		return e;
-	if ((e = parse_count(root, "from_origin", &msg->from_origin, why,
-	                     "from_origin: must be an integer >= 0")) != PT_OK)
-		return e;
-	return parse_count(root, "to_peers", &msg->to_peers, why,
-	                   "to_peers: must be an integer >= 0");
+	return parse_count(root, "to_peers", lim->max_report_bytes, &msg->to_peers, msg, why);
 }
 
 /* Maps a jansson load failure to the protocol's error. */

@@ -111,6 +111,7 @@ int pt_reply_welcome(pt_buf *b, const pt_id *id, uint32_t heartbeat_ms, uint32_t
 	r |= key_u64(b, ",\"max_hashes_per_peer\":", lim->max_hashes_per_peer);
 	r |= key_u64(b, ",\"max_lookup_peers\":", lim->max_lookup_peers);
 	r |= key_u64(b, ",\"max_signal_bytes\":", lim->max_signal_bytes);
+	r |= key_u64(b, ",\"max_report_bytes\":", lim->max_report_bytes);
 	r |= key_u64(b, ",\"rate_messages_per_sec\":", lim->rate_messages_per_sec);
 	r |= key_u64(b, ",\"rate_burst\":", lim->rate_burst);
 	r |= append_str(b, "}}");

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "peertrack/log.h"
+#include "peertrack/sat.h"
 #include "net.h"
 
 /* mkdir -p, for state_dir. */
@@ -164,10 +165,11 @@ void pt_ops_report(pt_session *p, const pt_msg *m)
 {
 	struct pt_server *s = p->srv;
 
+	/* Counters saturate: a wrapped counter reads as a reset to Prometheus. */
 	s->stats.reports++;
-	s->stats.offload_from_peers += m->from_peers;
-	s->stats.offload_from_origin += m->from_origin;
-	s->stats.offload_to_peers += m->to_peers;
+	s->stats.offload_from_peers = pt_sat_add(s->stats.offload_from_peers, m->from_peers);
+	s->stats.offload_from_origin = pt_sat_add(s->stats.offload_from_origin, m->from_origin);
+	s->stats.offload_to_peers = pt_sat_add(s->stats.offload_to_peers, m->to_peers);
 	if (s->store)
 		pt_store_report(s->store, &p->id, m->from_peers, m->from_origin, m->to_peers,
 		                pt_clock_wall_ms());

@@ -188,7 +188,7 @@ void pt_v1_dispatch(pt_session *s, const char *frame, size_t len)
 {
 	struct pt_server *srv = s->srv;
 	const pt_config *c = &srv->cfg;
-	pt_msg_limits lim = { c->max_hashes_per_message, c->max_signal_bytes };
+	pt_msg_limits lim = { c->max_hashes_per_message, c->max_signal_bytes, c->max_report_bytes };
 	pt_msg m = {0};
 	pt_fastsig fs;
 	const char *why = NULL;
@@ -292,7 +292,8 @@ static void send_welcome(pt_session *s)
 	const pt_config *c = &srv->cfg;
 	pt_welcome_limits lim = {
 		c->max_message_bytes, c->max_hashes_per_message, c->max_hashes_per_peer,
-		c->max_lookup_peers, c->max_signal_bytes, c->rate_messages_per_sec, c->rate_burst,
+		c->max_lookup_peers, c->max_signal_bytes, c->max_report_bytes, c->rate_messages_per_sec,
+		c->rate_burst,
 	};
 
 	pt_buf_reset(&srv->scratch);

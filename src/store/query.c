@@ -117,6 +117,15 @@ static int rows(sqlite3 *db, sqlite3_stmt *st, json_t *arr, char *err, size_t er
 
 /* -- stats ----------------------------------------------------------------- */
 
+/* A total() as a JSON integer, saturating at INT64_MAX (a double that
+ * large does not convert to an integer defined-ly). */
+static json_int_t clamp_total(double v)
+{
+	if (!(v > 0))
+		return 0;
+	return v >= 9223372036854775807.0 ? INT64_MAX : (json_int_t)v;
+}
+
 int pt_store_query_stats(const char *path, uint64_t since_ms, uint64_t now_ms, unsigned points,
                          json_t **out, char *err, size_t errlen)
 {
@@ -134,8 +143,11 @@ int pt_store_query_stats(const char *path, uint64_t since_ms, uint64_t now_ms, u
 		snprintf(err, errlen, "%s", sqlite3_errmsg(db));
 		goto out;
 	}
-	if (prepare(db, "SELECT count(*), coalesce(sum(from_peers), 0), coalesce(sum(from_origin), 0),"
-	                " coalesce(sum(to_peers), 0), count(DISTINCT peer) FROM reports WHERE at >= ?1",
+	/* total(), not sum(): sum() fails the whole query on integer overflow,
+	 * and a database written before reports were bounded may hold rows
+	 * near 2^63. total() is a double: exact up to 2^53 bytes (8 PiB). */
+	if (prepare(db, "SELECT total(n), total(from_peers), total(from_origin), total(to_peers),"
+	                " count(DISTINCT peer) FROM reports WHERE at >= ?1",
 	            &st, err, errlen))
 		goto out;
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)since_ms);
@@ -143,17 +155,17 @@ int pt_store_query_stats(const char *path, uint64_t since_ms, uint64_t now_ms, u
 		snprintf(err, errlen, "%s", sqlite3_errmsg(db));
 		goto out;
 	}
-	int64_t from_peers = sqlite3_column_int64(st, 1), from_origin = sqlite3_column_int64(st, 2);
+	double from_peers = sqlite3_column_double(st, 1), from_origin = sqlite3_column_double(st, 2);
 	res = json_pack("{sI sI sI sI sI sI sI}", "since", (json_int_t)since_ms, "until",
-	                (json_int_t)now_ms, "reports", (json_int_t)sqlite3_column_int64(st, 0),
+	                (json_int_t)now_ms, "reports", clamp_total(sqlite3_column_double(st, 0)),
 	                "reporting_peers", (json_int_t)sqlite3_column_int64(st, 4),
-	                "from_peers", (json_int_t)from_peers, "from_origin", (json_int_t)from_origin,
-	                "to_peers", (json_int_t)sqlite3_column_int64(st, 3));
+	                "from_peers", clamp_total(from_peers), "from_origin", clamp_total(from_origin),
+	                "to_peers", clamp_total(sqlite3_column_double(st, 3)));
 	if (!res)
 		goto oom;
 	json_object_set_new(res, "offload_ratio",
 	                    from_peers + from_origin > 0
-	                        ? json_real((double)from_peers / (double)(from_peers + from_origin))
+	                        ? json_real(from_peers / (from_peers + from_origin))
 	                        : json_null());
 	sqlite3_finalize(st);
 	st = NULL;

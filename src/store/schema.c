@@ -52,6 +52,8 @@ static const char *const migrations[] = {
 	"CREATE INDEX reports_at ON reports(at);"
 	"CREATE INDEX audit_at ON audit(at);"
 	"CREATE INDEX resources_updated_at ON resources(updated_at);",
+	/* 3: a reports row sums one peer's reports of one flush; n counts them */
+	"ALTER TABLE reports ADD COLUMN n INTEGER NOT NULL DEFAULT 1;",
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

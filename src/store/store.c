@@ -17,6 +17,7 @@
 
 #include "peertrack/clock.h"
 #include "peertrack/log.h"
+#include "peertrack/sat.h"
 #include "peertrack/store.h"
 #include "store_int.h"
 
@@ -72,6 +73,7 @@ struct ev {
 	char key[PT_ADDR_STRLEN + 4]; /* session id, or ban CIDR */
 	char ip[PT_ADDR_STRLEN + 4];
 	uint64_t n[3];
+	uint32_t reports, id_hash;    /* report: how many were summed; pt_id_hash */
 	char *s[3];                   /* reason/actor/action/detail, owned */
 };
 
@@ -89,6 +91,8 @@ struct batch {
 	size_t n, cap;
 	struct cnt *cnt;       /* open addressing, power-of-two size */
 	size_t ncnt, cnt_cap;
+	uint32_t *rep;         /* peer -> its report event: ev index + 1, 0 free */
+	size_t nrep, rep_cap;  /* open addressing, power-of-two size */
 	bool sampled;
 	uint32_t peers_max, peers_last;
 	uint64_t hashes, sample_at;
@@ -100,8 +104,8 @@ enum { ST_SESSION_OPEN, ST_SESSION_CLOSE, ST_REPORT, ST_AUDIT, ST_BAN_ADD, ST_BA
 static const char *const stmt_sql[ST__COUNT] = {
 	[ST_SESSION_OPEN] = "INSERT OR REPLACE INTO sessions(id, connected_at, ip) VALUES(?1, ?2, ?3)",
 	[ST_SESSION_CLOSE] = "UPDATE sessions SET disconnected_at = ?2, reason = ?3 WHERE id = ?1",
-	[ST_REPORT] = "INSERT INTO reports(at, peer, from_peers, from_origin, to_peers)"
-	              " VALUES(?1, ?2, ?3, ?4, ?5)",
+	[ST_REPORT] = "INSERT INTO reports(at, peer, from_peers, from_origin, to_peers, n)"
+	              " VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
 	[ST_AUDIT] = "INSERT INTO audit(at, actor, action, detail) VALUES(?1, ?2, ?3, ?4)",
 	[ST_BAN_ADD] = "INSERT OR REPLACE INTO bans(cidr, reason, created_at, expires_at)"
 	               " VALUES(?1, ?2, ?3, ?4)",
@@ -153,6 +157,9 @@ static void batch_clear(struct batch *b)
 	if (b->ncnt)
 		memset(b->cnt, 0, b->cnt_cap * sizeof(*b->cnt));
 	b->ncnt = 0;
+	if (b->nrep)
+		memset(b->rep, 0, b->rep_cap * sizeof(*b->rep));
+	b->nrep = 0;
 	b->sampled = false;
 }
 
@@ -161,6 +168,7 @@ static void batch_free(struct batch *b)
 	batch_clear(b);
 	free(b->ev);
 	free(b->cnt);
+	free(b->rep);
 	memset(b, 0, sizeof(*b));
 }
 
@@ -247,18 +255,72 @@ void pt_store_session_close(pt_store *s, const pt_id *id, const char *reason, ui
 	pthread_mutex_unlock(&s->mu);
 }
 
+static int rep_grow(struct batch *b)
+{
+	size_t cap = b->rep_cap ? b->rep_cap * 2 : 64;
+	uint32_t *v = calloc(cap, sizeof(*v));
+
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < b->rep_cap; i++) {
+		size_t j;
+
+		if (!b->rep[i])
+			continue;
+		for (j = b->ev[b->rep[i] - 1].id_hash & (cap - 1); v[j]; j = (j + 1) & (cap - 1))
+			;
+		v[j] = b->rep[i];
+	}
+	free(b->rep);
+	b->rep = v;
+	b->rep_cap = cap;
+	return 0;
+}
+
+/* One row per peer per batch: a client sending many reports costs one
+ * row each flush, not one each message. Sums saturate; the row's time is
+ * its latest report's. */
 void pt_store_report(pt_store *s, const pt_id *id, uint64_t from_peers, uint64_t from_origin,
                      uint64_t to_peers, uint64_t now_ms)
 {
+	struct batch *b = &s->pending;
+	const uint64_t add[3] = { from_peers, from_origin, to_peers };
+	char key[PT_ID_CHARS + 1];
+	uint32_t h = pt_id_hash(id);
 	struct ev *e;
+	size_t j;
 
+	pt_id_encode(id, key);
 	pthread_mutex_lock(&s->mu);
-	if ((e = ev_new(s, EV_REPORT, now_ms))) {
-		pt_id_encode(id, e->key);
-		e->n[0] = from_peers;
-		e->n[1] = from_origin;
-		e->n[2] = to_peers;
+	for (j = h & (b->rep_cap - 1); b->rep_cap && b->rep[j]; j = (j + 1) & (b->rep_cap - 1)) {
+		e = &b->ev[b->rep[j] - 1];
+		if (e->id_hash == h && !memcmp(e->key, key, sizeof(key))) {
+			for (int i = 0; i < 3; i++)
+				e->n[i] = pt_sat_add(e->n[i], add[i]);
+			if (e->reports < UINT32_MAX)
+				e->reports++;
+			if (now_ms > e->at)
+				e->at = now_ms;
+			goto out;
+		}
 	}
+	/* A new peer this batch: keep the index at most half full. */
+	if ((b->nrep + 1) * 2 > b->rep_cap && rep_grow(b)) {
+		s->dropped++;
+		goto out;
+	}
+	if (!(e = ev_new(s, EV_REPORT, now_ms)))
+		goto out;
+	memcpy(e->key, key, sizeof(key));
+	for (int i = 0; i < 3; i++)
+		e->n[i] = add[i];
+	e->reports = 1;
+	e->id_hash = h;
+	for (j = h & (b->rep_cap - 1); b->rep[j]; j = (j + 1) & (b->rep_cap - 1))
+		;
+	b->rep[j] = (uint32_t)b->n;
+	b->nrep++;
+out:
 	pthread_mutex_unlock(&s->mu);
 }
 
@@ -418,6 +480,7 @@ static int write_ev(pt_store *s, const struct ev *e)
 		sqlite3_bind_text(st, 2, e->key, -1, SQLITE_STATIC);
 		for (int i = 0; i < 3; i++)
 			sqlite3_bind_int64(st, 3 + i, (sqlite3_int64)(e->n[i] > INT64_MAX ? INT64_MAX : e->n[i]));
+		sqlite3_bind_int64(st, 6, e->reports);
 		break;
 	case EV_AUDIT:
 		st = s->st[w = ST_AUDIT];

@@ -32,7 +32,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static const uint32_t limits[] = { 16384, 64 };
 
 	for (size_t l = 0; l < sizeof(limits) / sizeof(limits[0]); l++) {
-		pt_msg_limits lim = { 256, limits[l] };
+		pt_msg_limits lim = { 256, limits[l], 1073741824 };
 		pt_fastsig fs;
 		pt_msg m = {0};
 		const char *why = NULL;

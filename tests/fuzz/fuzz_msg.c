@@ -148,7 +148,7 @@ static void rid_roundtrip(const pt_msg *m)
 	pt_buf b;
 	pt_msg back;
 	const char *why;
-	pt_msg_limits lim = { 1, 64 };
+	pt_msg_limits lim = { 1, 64, 1000 };
 
 	if (m->rid.kind == PT_RID_NONE)
 		return;
@@ -186,7 +186,7 @@ static void json_string_any_bytes(const uint8_t *data, size_t size)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const pt_msg_limits limits[] = { { 4, 64 }, { 256, 16384 } };
+	static const pt_msg_limits limits[] = { { 4, 64, 1000 }, { 256, 16384, 1073741824 } };
 
 	for (size_t l = 0; l < sizeof(limits) / sizeof(limits[0]); l++) {
 		pt_msg m;

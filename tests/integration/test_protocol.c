@@ -62,6 +62,7 @@ static void test_welcome(void **state)
 	expect_u(lim, "max_hashes_per_peer", 100);
 	expect_u(lim, "max_lookup_peers", 7);
 	expect_u(lim, "max_signal_bytes", 8192);
+	expect_u(lim, "max_report_bytes", 1073741824);
 	expect_u(lim, "rate_messages_per_sec", 500);
 	expect_u(lim, "rate_burst", 1000);
 	json_decref(w);

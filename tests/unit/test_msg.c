@@ -18,7 +18,8 @@
 #define X56 X8 X8 X8 X8 X8 X8 X8
 
 /* Small limits so the boundaries are cheap to hit. */
-static const pt_msg_limits lim = { .max_hashes_per_message = 4, .max_signal_bytes = 64 };
+static const pt_msg_limits lim = { .max_hashes_per_message = 4, .max_signal_bytes = 64,
+                                   .max_report_bytes = 1000 };
 
 static const struct tcase {
 	const char *frame;
@@ -130,6 +131,11 @@ static const struct tcase {
 	{ "{\"type\":\"report\",\"from_origin\":\"1\"}", 0, PT_E_BAD_MESSAGE },
 	{ "{\"type\":\"report\",\"to_peers\":1.5}", 0, PT_E_BAD_MESSAGE },
 	{ "{\"type\":\"report\",\"to_peers\":null}", 0, PT_E_BAD_MESSAGE },
+	{ "{\"type\":\"report\",\"from_peers\":1000,\"from_origin\":1000,\"to_peers\":1000}", 0,
+	  PT_OK },
+	{ "{\"type\":\"report\",\"from_peers\":1001}", 0, PT_E_BAD_MESSAGE },
+	{ "{\"type\":\"report\",\"from_origin\":1001}", 0, PT_E_BAD_MESSAGE },
+	{ "{\"type\":\"report\",\"to_peers\":9223372036854775807}", 0, PT_E_BAD_MESSAGE },
 };
 
 static void test_table(void **state)
@@ -368,15 +374,23 @@ static void test_report_fields(void **state)
 	const char *why;
 
 	assert_int_equal(parse("{\"type\":\"report\",\"from_peers\":10,\"from_origin\":0,"
-	                       "\"to_peers\":9223372036854775807}", &m, &why), PT_OK);
+	                       "\"to_peers\":1000}", &m, &why), PT_OK);
 	assert_int_equal(m.type, PT_MSG_REPORT);
 	assert_true(m.from_peers == 10);
 	assert_true(m.from_origin == 0);
-	assert_true(m.to_peers == (uint64_t)INT64_MAX);
+	assert_true(m.to_peers == 1000);
 	pt_msg_clear(&m);
 
 	assert_int_equal(parse("{\"type\":\"report\",\"to_peers\":5}", &m, &why), PT_OK);
 	assert_true(m.from_peers == 0 && m.from_origin == 0 && m.to_peers == 5);
+	pt_msg_clear(&m);
+
+	/* Above max_report_bytes: refused, naming the field and the limit, rid kept. */
+	assert_int_equal(parse("{\"type\":\"report\",\"rid\":3,\"from_origin\":"
+	                       "4611686018427387904}", &m, &why), PT_E_BAD_MESSAGE);
+	assert_string_equal(why, "from_origin: above max_report_bytes (1000)");
+	assert_int_equal(m.rid.kind, PT_RID_INT);
+	assert_true(m.from_origin == 0);
 	pt_msg_clear(&m);
 }
 

@@ -57,14 +57,14 @@ static void test_welcome(void **state)
 	(void)state;
 	pt_buf b;
 	pt_id id = id_of(ID1);
-	pt_welcome_limits lim = { 65536, 256, 4096, 20, 16384, 50, 100 };
+	pt_welcome_limits lim = { 65536, 256, 4096, 20, 16384, 1073741824, 50, 100 };
 
 	pt_buf_init(&b, 16);
 	assert_int_equal(pt_reply_welcome(&b, &id, 15000, 45000, &lim), 0);
 	check(&b, "{\"type\":\"welcome\",\"v\":1,\"id\":\"" ID1 "\",\"heartbeat_ms\":15000,"
 	          "\"timeout_ms\":45000,\"limits\":{\"max_message_bytes\":65536,"
 	          "\"max_hashes_per_message\":256,\"max_hashes_per_peer\":4096,"
-	          "\"max_lookup_peers\":20,\"max_signal_bytes\":16384,"
+	          "\"max_lookup_peers\":20,\"max_signal_bytes\":16384,\"max_report_bytes\":1073741824,"
 	          "\"rate_messages_per_sec\":50,\"rate_burst\":100}}");
 	/* The head is kept free in front of the text. */
 	assert_ptr_equal(pt_buf_text(&b), b.p + 16);

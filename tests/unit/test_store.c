@@ -208,8 +208,9 @@ static void test_batching(void **state)
 	pt_store_count(s, &b, PT_CNT_MISSES, 0, now); /* zero: ignored */
 
 	pt_store_health_get(s, &h);
-	/* 101 events plus 2 aggregated counter rows, not 103 counter events. */
-	assert_int_equal(h.queue_depth, 103);
+	/* A session event, one aggregated report and 2 aggregated counter
+	 * rows, not 100 reports and 103 counter events. */
+	assert_int_equal(h.queue_depth, 4);
 	assert_int_equal(h.flushes, 0);
 	assert_int_equal(scalar("SELECT count(*) FROM reports"), 0);
 
@@ -218,7 +219,9 @@ static void test_batching(void **state)
 	assert_int_equal(h.queue_depth, 0);
 	assert_int_equal(h.flushes, 1);
 	assert_true(h.ok);
-	assert_int_equal(scalar("SELECT count(*) FROM reports"), 100);
+	/* One peer's 100 reports of one batch are one row. */
+	assert_int_equal(scalar("SELECT count(*) FROM reports"), 1);
+	assert_int_equal(scalar("SELECT n FROM reports"), 100);
 	assert_int_equal(scalar("SELECT sum(from_peers) FROM reports"), 1000);
 	assert_int_equal(scalar("SELECT count(*) FROM resources"), 2);
 	assert_int_equal(scalar("SELECT lookups + hits FROM resources WHERE hash LIKE '01%'"), 100);
@@ -250,6 +253,56 @@ static void test_many_hashes(void **state)
 	assert_int_equal(pt_store_sync(s), 0);
 	assert_int_equal(scalar("SELECT count(*) FROM resources"), 3000);
 	assert_int_equal(scalar("SELECT sum(announces) FROM resources"), 6000);
+	pt_store_close(s);
+}
+
+/* Reports: one row per peer per batch (the peer index grows past its
+ * first size), sums saturate at INT64_MAX in the file, and stats read a
+ * file whose rows would overflow sum() (as an unbounded daemon wrote
+ * them) instead of failing with "integer overflow". */
+static void test_report_rows(void **state)
+{
+	(void)state;
+	pt_store *s = open_store(60000, NULL);
+	uint64_t now = pt_clock_wall_ms();
+	json_t *res = NULL;
+	char err[256] = "";
+	sqlite3 *db;
+
+	for (unsigned round = 0; round < 3; round++)
+		for (unsigned i = 0; i < 500; i++) {
+			pt_id id = id_n(i);
+			pt_store_report(s, &id, i, 1, 0, now);
+		}
+	pt_id big = id_n(9999);
+	pt_store_report(s, &big, UINT64_MAX - 1, 0, 0, now);
+	pt_store_report(s, &big, UINT64_MAX - 1, 0, 0, now);
+	assert_int_equal(pt_store_sync(s), 0);
+	assert_int_equal(scalar("SELECT count(*) FROM reports"), 501);
+	assert_int_equal(scalar("SELECT count(DISTINCT peer) FROM reports"), 501);
+	assert_int_equal(scalar("SELECT sum(n) FROM reports"), 1502);
+	assert_int_equal(scalar("SELECT from_peers FROM reports WHERE n = 3 AND from_origin = 3"
+	                        " ORDER BY from_peers DESC LIMIT 1"), 3 * 499);
+	assert_true(scalar("SELECT from_peers FROM reports WHERE n = 2") == INT64_MAX);
+
+	/* Rows as an unbounded daemon stored them: sum() would raise. */
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db,
+	                              "INSERT INTO reports(at, peer, from_peers, from_origin, to_peers)"
+	                              " VALUES(unixepoch() * 1000, 'x', 9223372036854775807,"
+	                              " 9223372036854775807, 9223372036854775807);",
+	                              NULL, NULL, NULL),
+	                 SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(pt_store_query_stats(path, now - 3600000, now + 60000, 10, &res, err,
+	                                      sizeof(err)), 0);
+	assert_true(json_integer_value(json_object_get(res, "from_peers")) == INT64_MAX);
+	assert_true(json_integer_value(json_object_get(res, "to_peers")) == INT64_MAX);
+	assert_int_equal(json_integer_value(json_object_get(res, "reports")), 1503);
+	assert_int_equal(json_integer_value(json_object_get(res, "reporting_peers")), 502);
+	double ratio = json_real_value(json_object_get(res, "offload_ratio"));
+	assert_true(ratio > 0.66 && ratio < 0.67);
+	json_decref(res);
 	pt_store_close(s);
 }
 
@@ -353,9 +406,10 @@ static void test_reads(void **state)
 		                      now - 5000 + i);
 	}
 	pt_id p = id_n(1);
+	pt_store_report(s, &p, 999, 999, 999, now - 7200000); /* before the window */
+	assert_int_equal(pt_store_sync(s), 0);
 	pt_store_report(s, &p, 300, 100, 50, now - 1000);
 	pt_store_report(s, &p, 300, 0, 0, now - 500);
-	pt_store_report(s, &p, 999, 999, 999, now - 7200000); /* before the window */
 	for (unsigned i = 0; i < 4; i++) {
 		pt_hash h = hash_n(i);
 		pt_store_count(s, &h, PT_CNT_LOOKUPS, i * 10, now);
@@ -445,6 +499,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_missing_db, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_batching, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_many_hashes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_report_rows, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_timed_flush, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_close_commits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bans_persist, setup, teardown),
