@@ -10,8 +10,11 @@
  *     refuses \u0000 without JSON_ALLOW_NUL, and C strings stay C strings);
  *   - a key repeated inside one object is bad-message (JSON_REJECT_DUPLICATES):
  *     two readers of {"to":a,"to":b} could disagree on the target;
- *   - an integer outside int64, or nesting deeper than jansson's limit, is
- *     bad-message: the text is JSON, but not a message we accept.
+ *   - an integer outside int64, or nesting deeper than jansson's limit
+ *     (2048 levels, where every value is a level: a number inside 2047
+ *     containers is at 2048), is bad-message: the text is JSON, but not a message we accept. For the
+ *     first the frame is read once more with integers as doubles, so the
+ *     error can still echo a valid rid (see salvage_rid).
  * JSON_DISABLE_EOF_CHECK is not used: trailing bytes after the value are
  * bad-json, so one frame is exactly one message.
  */
@@ -314,6 +317,33 @@ static enum pt_err load_error(const json_error_t *jerr, const char **why)
 	}
 }
 
+/* jansson gives up on the whole text when one integer is out of range, so
+ * the rid it would have found is lost. Read the frame again with every
+ * integer as a double: a string rid comes back as it was, an integer rid
+ * only when the double holds it exactly (|rid| < 2^53); otherwise none,
+ * rather than a wrong one. */
+static void salvage_rid(const char *frame, size_t len, pt_rid *rid)
+{
+	json_t *root = json_loadb(frame, len,
+	                          JSON_DECODE_ANY | JSON_REJECT_DUPLICATES | JSON_DECODE_INT_AS_REAL,
+	                          NULL);
+	json_t *v = json_object_get(root, "rid");
+	const char *why;
+
+	if (json_is_real(v)) {
+		double d = json_real_value(v);
+		/* Below 2^53 every integer literal parses to itself; 2^53 + 1
+		 * would round to 2^53, so that and above are not trusted. */
+		if (d > -9007199254740992.0 && d < 9007199254740992.0 && d == (double)(int64_t)d) {
+			rid->kind = PT_RID_INT;
+			rid->i = (int64_t)d;
+		}
+	} else if (json_is_string(v)) {
+		parse_rid(root, rid, &why);
+	}
+	json_decref(root);
+}
+
 enum pt_err pt_msg_parse(const char *frame, size_t len, const pt_msg_limits *lim,
                          pt_msg *msg, const char **why)
 {
@@ -332,8 +362,11 @@ enum pt_err pt_msg_parse(const char *frame, size_t len, const pt_msg_limits *lim
 		return PT_E_BAD_JSON;
 	}
 	root = json_loadb(frame, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);
-	if (!root)
+	if (!root) {
+		if (json_error_code(&jerr) == json_error_numeric_overflow)
+			salvage_rid(frame, len, &msg->rid);
 		return load_error(&jerr, why);
+	}
 
 	if (!json_is_object(root)) {
 		*why = "not a JSON object";

@@ -242,6 +242,31 @@ static void test_error_keeps_rid(void **state)
 	assert_true(m.rid.kind == PT_RID_INT && m.rid.i == 7);
 	pt_msg_clear(&m);
 
+	/* A number out of the 64-bit range elsewhere: the rid is still echoed,
+	 * an integer one exactly or not at all. */
+	assert_int_equal(parse("{\"type\":\"report\",\"rid\":8,\"from_peers\":99999999999999999999}",
+	                       &m, &why), PT_E_BAD_MESSAGE);
+	assert_string_equal(why, "a number is out of range");
+	assert_true(m.rid.kind == PT_RID_INT && m.rid.i == 8);
+	pt_msg_clear(&m);
+	assert_int_equal(parse("{\"rid\":\"s9\",\"type\":\"ping\",\"x\":[-99999999999999999999]}", &m,
+	                       &why), PT_E_BAD_MESSAGE);
+	assert_true(m.rid.kind == PT_RID_STR && !strcmp(m.rid.s, "s9"));
+	pt_msg_clear(&m);
+	assert_int_equal(parse("{\"rid\":-9007199254740991,\"x\":99999999999999999999}", &m, &why),
+	                 PT_E_BAD_MESSAGE);
+	assert_true(m.rid.kind == PT_RID_INT && m.rid.i == -9007199254740991LL);
+	pt_msg_clear(&m);
+	/* Not exact as a double, or itself out of range: no rid. */
+	assert_int_equal(parse("{\"rid\":9007199254740993,\"x\":99999999999999999999}", &m, &why),
+	                 PT_E_BAD_MESSAGE);
+	assert_int_equal(m.rid.kind, PT_RID_NONE);
+	pt_msg_clear(&m);
+	assert_int_equal(parse("{\"rid\":99999999999999999999,\"type\":\"ping\"}", &m, &why),
+	                 PT_E_BAD_MESSAGE);
+	assert_int_equal(m.rid.kind, PT_RID_NONE);
+	pt_msg_clear(&m);
+
 	/* A bad rid is not echoed. */
 	assert_int_equal(parse("{\"type\":\"ping\",\"rid\":1.5}", &m, &why), PT_E_BAD_MESSAGE);
 	assert_int_equal(m.rid.kind, PT_RID_NONE);
