@@ -30,6 +30,7 @@ typedef struct pt_config {
 	/* [log] */
 	enum pt_log_level log_level;
 	enum pt_log_format log_format;
+	bool log_time;
 	/* [limits] */
 	uint32_t max_connections;
 	uint32_t max_connections_per_ip;
@@ -121,6 +122,10 @@ void pt_config_write_sample(FILE *f);
 
 /* Writes the key reference (docs/CONFIG.md). */
 void pt_config_write_markdown(FILE *f);
+
+/* Writes c as a loadable file, every key with its value (`peertrackd
+ * --dump-config`, like `nginx -T`); path names the file it came from. */
+void pt_config_write_effective(FILE *f, const pt_config *c, const char *path);
 
 /* Splits "listen" into host and port. 0 or -EINVAL. */
 int pt_config_listen_split(const char *listen, char *host, size_t hostlen, int *port);

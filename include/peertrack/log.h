@@ -1,8 +1,9 @@
 /* log.h — logging to stderr, one line per event, journald-friendly.
  *
- * Text lines are "LEVEL message" (journald adds the time; PT_LOG_TIME=1 in
- * the environment adds an ISO time for plain terminals). JSON lines are
- * {"ts":"...","level":"info","msg":"..."}. The logger is the one piece of
+ * Text lines are "LEVEL message" (journald adds the time; log_time adds an
+ * ISO time for plain terminals). JSON lines are
+ * {"ts":"...","level":"info","msg":"..."}. When stderr is the journal
+ * (JOURNAL_STREAM), every line starts with its syslog priority "<N>". The logger is the one piece of
  * process-wide state: every module logs, and threading a context through
  * each call would buy nothing. It is set up by pt_log_configure only.
  */
@@ -30,7 +31,10 @@ enum pt_log_format { PT_LOG_FORMATS(X) };
 extern const char *const pt_log_level_names[];
 extern const char *const pt_log_format_names[];
 
+/* Sets the level and format, and looks again whether stderr is the journal. */
 void pt_log_configure(enum pt_log_level level, enum pt_log_format format);
+/* Text lines start with an ISO time (the log_time key). */
+void pt_log_timestamps(bool on);
 bool pt_log_enabled(enum pt_log_level level);
 void pt_log(enum pt_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

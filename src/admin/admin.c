@@ -729,15 +729,20 @@ int pt_admin_start(struct pt_server *s, const char *path, struct pt_admin **out)
 		unlink(path);
 	uv_pipe_init(s->loop, &a->listener, 0);
 	a->listener.data = a;
-	if ((r = uv_pipe_bind(&a->listener, path)) || (r = uv_listen((uv_stream_t *)&a->listener, 8,
-	                                                                on_connection))) {
+	/* bind() creates the socket with 0777 & ~umask: set the umask for
+	 * 0660 around it, so the socket never exists with a wider mode (a
+	 * chmod afterwards leaves a window in which anyone may connect). The
+	 * umask is process-wide: the store's writer thread, the only other
+	 * one by now, creates its files 0644, which 0117 makes 0640. */
+	mode_t old = umask(0117);
+	r = uv_pipe_bind(&a->listener, path);
+	umask(old);
+	if (r || (r = uv_listen((uv_stream_t *)&a->listener, 8, on_connection))) {
 		pt_log_error("admin socket %s: %s", path, uv_strerror(r));
 		a->srv = NULL;
 		pt_admin_close(a);
 		return -1;
 	}
-	if (chmod(path, 0660))
-		pt_log_warn("admin socket %s: chmod: %s", path, strerror(errno));
 	pt_log_info("admin socket on %s", path);
 	*out = a;
 	return 0;

@@ -53,7 +53,9 @@ static const struct section {
 	const char *doc;
 } sections[] = {
 	{ "server", "Where peertrackd listens and keeps its files." },
-	{ "log", "Logging goes to stderr, one line per event (journald adds the time)." },
+	{ "log", "Logging goes to stderr, one line per event (journald adds the time).\n"
+	         "Under systemd each line starts with its syslog priority (<3> error,\n"
+	         "<4> warn, <6> info, <7> debug), so journalctl -p warning finds problems." },
 	{ "limits", "Limits per connection and per message. Clients receive most of them\n"
 	            "in welcome.limits (docs/PROTOCOL.md)." },
 	{ "liveness", "Heartbeats and timeouts." },
@@ -79,6 +81,9 @@ const pt_config_key pt_config_keys[] = {
 	     "Least severe level written."),
 	ENUM("log", log_format, "text", pt_log_format_names, true,
 	     "text: \"LEVEL message\" lines; json: one {\"ts\",\"level\",\"msg\"} object per line."),
+	BOOL("log", log_time, "no", true,
+	     "Start text lines with an ISO 8601 UTC time, for logs that journald does\n"
+	     "not stamp (a plain terminal, a file)."),
 
 	U32("limits", max_connections, "10000", 1, 1000000, true,
 	    "Most WebSocket connections at once; one more is closed with 1013 (try later)."),
@@ -109,8 +114,9 @@ const pt_config_key pt_config_keys[] = {
 	    "with 4001."),
 	U32("limits", send_queue_max_bytes, "1048576", 4096, 1073741824, true,
 	    "Most bytes queued for a slow client before it is closed with 4002."),
-	U32("limits", handshake_timeout_ms, "10000", 1000, 600000, true,
-	    "Time a client has to complete the WebSocket handshake."),
+	U32("limits", handshake_timeout_ms, "10000", 1000, 600000, false,
+	    "Time a client has to complete the WebSocket handshake (whole seconds,\n"
+	    "rounded up). libwebsockets reads it once, when the server starts."),
 	U32("limits", ws_rx_buffer_bytes, "1024", 256, 65536, false,
 	    "libwebsockets' receive buffer, held by every connection for its whole\n"
 	    "life; also the most one read() takes from a socket. 1024 keeps an idle\n"
@@ -155,9 +161,10 @@ const pt_config_key pt_config_keys[] = {
 	U32("store", store_flush_ms, "1000", 10, 60000, false,
 	    "Events are batched in memory and committed by a writer thread at least\n"
 	    "this often (and on shutdown). A crash loses at most this much."),
-	ENUM("store", store_ip, "full", store_ips, true,
-	     "Client address kept with each session: full; prefix (the /24 of IPv4,\n"
-	     "the /48 of IPv6); none."),
+	ENUM("store", store_ip, "prefix", store_ips, true,
+	     "Client address kept with each session: prefix (the /24 of IPv4, the /48\n"
+	     "of IPv6: enough to see networks and abuse, not to name a visitor); full;\n"
+	     "none. Kept for store_retention_days."),
 	U32("store", store_retention_days, "30", 1, 36500, false,
 	    "Sessions, reports, counters and audit entries older than this are pruned."),
 	U32("store", store_cache_kib, "256", 64, 1048576, false,
@@ -976,4 +983,87 @@ void pt_config_write_markdown(FILE *f)
 			fputs(" |\n", f);
 		}
 	}
+}
+
+/* One list entry; a long list continues on indented lines, so every line
+ * stays within what the loader reads. */
+static void write_item(FILE *f, size_t *col, const char *item, size_t len)
+{
+	if (*col && *col + 1 + len > 100) {
+		fputs("\n   ", f);
+		*col = 3;
+	}
+	if (*col)
+		fputc(' ', f);
+	fwrite(item, 1, len, f);
+	*col += len + 1;
+}
+
+/* One key's value as it would be written in the file. */
+static void write_value(FILE *f, const pt_config *c, const pt_config_key *k)
+{
+	const void *v = cfield(c, k);
+	char cidr[PT_ADDR_STRLEN + 4];
+	size_t col = 0;
+
+	if (k->type == PT_CFG_STR && is_list(k)) {
+		for (const char *p = v; *p;) {
+			size_t n = strcspn(p, " \t,");
+			if (n)
+				write_item(f, &col, p, n);
+			p += n + (p[n] != '\0');
+		}
+		return;
+	}
+
+	switch (k->type) {
+	case PT_CFG_U32:
+		fprintf(f, "%u", *(const uint32_t *)v);
+		break;
+	case PT_CFG_BOOL:
+		fputs(*(const bool *)v ? "yes" : "no", f);
+		break;
+	case PT_CFG_ENUM:
+		fputs(k->enums[*(const int *)v], f);
+		break;
+	case PT_CFG_STR:
+		fputs((const char *)v, f);
+		break;
+	case PT_CFG_CIDRS: {
+		const pt_cidr_list *l = v;
+		for (size_t i = 0; i < l->n; i++) {
+			pt_cidr_format(&l->v[i], cidr);
+			write_item(f, &col, cidr, strlen(cidr));
+		}
+		break;
+	}
+	}
+}
+
+void pt_config_write_effective(FILE *f, const pt_config *c, const char *path)
+{
+	pt_config d;
+
+	pt_config_defaults(&d);
+	fprintf(f,
+	        "# peertrackd effective configuration: the defaults, then %s, then\n"
+	        "# PEERTRACK_* environment variables, then --set/--listen. Keys that differ\n"
+	        "# from their default are marked. No key holds secret material (tls_key\n"
+	        "# is a path), so nothing is masked.\n",
+	        path ? path : "(no file)");
+	for (size_t s = 0; s < sizeof(sections) / sizeof(sections[0]); s++) {
+		fprintf(f, "\n[%s]\n", sections[s].name);
+		for (size_t i = 0; i < pt_config_nkeys; i++) {
+			const pt_config_key *k = &pt_config_keys[i];
+
+			if (strcmp(k->section, sections[s].name) != 0)
+				continue;
+			if (!value_equal(c, &d, k))
+				fputs("# changed from the default\n", f);
+			fprintf(f, "%s = ", k->name);
+			write_value(f, c, k);
+			fputc('\n', f);
+		}
+	}
+	pt_config_free(&d);
 }

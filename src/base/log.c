@@ -4,6 +4,11 @@
  * from different threads (libwebsockets' service thread, workers) never
  * interleave. The settings are atomics: SIGHUP may change them while other
  * threads log.
+ *
+ * Under systemd, stderr is a stream to journald, which would file every
+ * line at one priority: when JOURNAL_STREAM names the stream stderr is,
+ * each line starts with "<N>" (the syslog priority), which journald strips
+ * and keeps, so `journalctl -p warning` finds warnings and errors.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -13,6 +18,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "peertrack/log.h"
 #include "peertrack/buf.h"
@@ -20,6 +26,7 @@
 static atomic_int log_level = PT_LOG_INFO;
 static atomic_int log_format = PT_LOG_TEXT;
 static atomic_bool log_time = false;
+static atomic_bool log_journal = false;
 
 #define X(e, lower, upper) [e] = lower,
 const char *const pt_log_level_names[] = { PT_LOG_LEVELS(X) NULL };
@@ -31,14 +38,33 @@ const char *const pt_log_format_names[] = { PT_LOG_FORMATS(X) NULL };
 #define X(e, lower, upper) [e] = upper,
 static const char *const level_upper[] = { PT_LOG_LEVELS(X) };
 #undef X
+/* <syslog.h>'s LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG */
+static const int syslog_prio[] = { [PT_LOG_ERROR] = 3, [PT_LOG_WARN] = 4, [PT_LOG_INFO] = 6,
+                                   [PT_LOG_DEBUG] = 7 };
+
+/* sd-daemon(3): JOURNAL_STREAM is "DEV:INO" of the stream systemd gave us;
+ * stderr may since have been redirected elsewhere. */
+static bool stderr_is_journal(void)
+{
+	const char *e = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+
+	if (!e || sscanf(e, "%llu:%llu", &dev, &ino) != 2 || fstat(STDERR_FILENO, &st))
+		return false;
+	return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
 
 void pt_log_configure(enum pt_log_level level, enum pt_log_format format)
 {
-	const char *t = getenv("PT_LOG_TIME");
-
 	atomic_store_explicit(&log_level, (int)level, memory_order_relaxed);
 	atomic_store_explicit(&log_format, (int)format, memory_order_relaxed);
-	atomic_store_explicit(&log_time, t && strcmp(t, "1") == 0, memory_order_relaxed);
+	atomic_store_explicit(&log_journal, stderr_is_journal(), memory_order_relaxed);
+}
+
+void pt_log_timestamps(bool on)
+{
+	atomic_store_explicit(&log_time, on, memory_order_relaxed);
 }
 
 bool pt_log_enabled(enum pt_log_level level)
@@ -101,6 +127,8 @@ void pt_log_line(enum pt_log_level level, const char *msg, size_t len)
 		len--;
 
 	pt_buf_init(&b, 0);
+	if (atomic_load_explicit(&log_journal, memory_order_relaxed))
+		r |= pt_buf_printf(&b, "<%d>", syslog_prio[level]);
 	if (atomic_load_explicit(&log_format, memory_order_relaxed) == PT_LOG_JSON) {
 		r |= pt_buf_append(&b, "{\"ts\":\"", 7);
 		r |= format_time(&b);

@@ -28,7 +28,8 @@ static void usage(FILE *f)
 	        "  -l, --listen A:P    listen address, overrides the file ('127.0.0.1:0' = any free port)\n"
 	        "  -s, --set K=V       set any key, overrides the file (repeatable)\n"
 	        "      --check-config  validate the configuration and exit (0 = valid)\n"
-	        "      --dump-config   print a commented config file with every key and default\n"
+	        "      --dump-config   validate, then print the effective configuration (file,\n"
+	        "                      environment and options applied) and exit\n"
 	        "  -V, --version       print the version\n"
 	        "  -h, --help          this text\n"
 	        "\n"
@@ -93,7 +94,7 @@ int main(int argc, char **argv)
 	};
 	const char *path = NULL;
 	char *ov[MAX_OVERRIDES + 1] = {0}, *cli[MAX_OVERRIDES] = {0};
-	int nov = 0, ncli = 0, check = 0, opt, rc = 2;
+	int nov = 0, ncli = 0, check = 0, dump = 0, opt, rc = 2;
 	char err[512];
 	pt_config cfg;
 	uv_loop_t loop;
@@ -117,7 +118,7 @@ int main(int argc, char **argv)
 				return 1;
 			break;
 		case 'C': check = 1; break;
-		case 'D': pt_config_write_sample(stdout); return 0;
+		case 'D': dump = 1; break;
 		case 'V': printf("peertrackd %s\n", PT_VERSION); return 0;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
@@ -158,6 +159,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "peertrackd: %s%s%s\n", path ? path : "", path ? ": " : "", err);
 		goto out;
 	}
+	if (dump) {
+		pt_config_write_effective(stdout, &cfg, path);
+		rc = fflush(stdout) ? 1 : 0;
+		goto out;
+	}
 	if (check) {
 		printf("%s: configuration ok\n", path ? path : "(defaults)");
 		rc = 0;
@@ -166,6 +172,7 @@ int main(int argc, char **argv)
 
 	rc = 1;
 	pt_log_configure(cfg.log_level, cfg.log_format);
+	pt_log_timestamps(cfg.log_time);
 	raise_nofile();
 	signal(SIGPIPE, SIG_IGN);
 	if (uv_loop_init(&loop)) {

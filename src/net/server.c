@@ -59,6 +59,7 @@ static const struct lws_http_mount mount_http = {
 static void apply_log(const pt_config *c)
 {
 	pt_log_configure(c->log_level, c->log_format);
+	pt_log_timestamps(c->log_time);
 }
 
 static char **copy_strv(const char *const *v)
@@ -342,6 +343,24 @@ static void on_signal(uv_signal_t *h, int signum)
 
 /* -- start --------------------------------------------------------------- */
 
+/* allowed_origins = * (the default) lets any web page use this tracker.
+ * Behind a proxy on loopback that is the proxy's business; listening on
+ * other addresses, browsers reach the daemon directly, so say so once. */
+static void warn_open_origins(const pt_server *s, const char *host)
+{
+	pt_cidr lo4, lo6;
+	pt_addr a;
+
+	if (!s->origins.any)
+		return;
+	if (!pt_addr_parse(host, strlen(host), &a) && !pt_cidr_parse("127.0.0.0/8", 11, &lo4) &&
+	    !pt_cidr_parse("::1/128", 7, &lo6) &&
+	    (pt_cidr_contains(&lo4, &a) || pt_cidr_contains(&lo6, &a)))
+		return;
+	pt_log_warn("allowed_origins = * while listening on %s: any web site may use this "
+	            "tracker; list your sites' origins", s->cfg.listen);
+}
+
 int pt_server_start(pt_server *s)
 {
 	struct lws_context_creation_info info;
@@ -441,6 +460,7 @@ int pt_server_start(pt_server *s)
 
 	pt_log_info("listening on %s%s%s:%d%s", strchr(host, ':') ? "[" : "", host,
 	            strchr(host, ':') ? "]" : "", s->port, s->cfg.tls_cert[0] ? " (TLS)" : "");
+	warn_open_origins(s, host);
 	if (s->hooks.ready)
 		s->hooks.ready(s->hooks.arg, s->port);
 	return 0;

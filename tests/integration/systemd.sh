@@ -28,6 +28,13 @@ for want in '^Type=notify$' '^WatchdogSec=' '^ExecReload=' '^User=peertrack$' '^
 	'^SystemCallFilter=@system-service$' '^CapabilityBoundingSet=$' '^LimitNOFILE=[0-9]+$'; do
 	grep -Eq "$want" "$UNIT" || pt_fail "unit lacks /$want/"
 done
+# A reload validates the file before signalling: systemctl reload fails on a
+# bad file instead of reporting success.
+reloads=$(grep '^ExecReload=' "$UNIT" | tr '\n' ' ')
+case "$reloads" in
+"ExecReload=@BINDIR@/peertrackd -c @SYSCONFDIR@/peertrack/peertrack.conf --check-config ExecReload=/bin/kill -HUP \$MAINPID ") ;;
+*) pt_fail "ExecReload does not validate before kill -HUP: $reloads" ;;
+esac
 # Enough descriptors for the default connection limit, plus headroom.
 nofile=$(sed -n 's/^LimitNOFILE=//p' "$UNIT")
 maxconn=$(sed -n 's/^max_connections = //p' "$PT_ROOT/conf/peertrack.conf")

@@ -54,8 +54,8 @@ static int load_text(const char *text, pt_config *c, char *err, size_t errlen)
 static void test_table(void **state)
 {
 	(void)state;
-	/* Every field of struct pt_config is a row: 37 fields today. */
-	assert_int_equal(pt_config_nkeys, 37);
+	/* Every field of struct pt_config is a row: 38 fields today. */
+	assert_int_equal(pt_config_nkeys, 38);
 	size_t covered = 0;
 	for (size_t i = 0; i < pt_config_nkeys; i++) {
 		const pt_config_key *k = &pt_config_keys[i];
@@ -93,6 +93,7 @@ static void test_defaults(void **state)
 	assert_string_equal(c.state_dir, "./var");
 	assert_int_equal(c.log_level, PT_LOG_INFO);
 	assert_int_equal(c.log_format, PT_LOG_TEXT);
+	assert_false(c.log_time);
 	assert_int_equal(c.max_connections, 10000);
 	assert_int_equal(c.max_connections_per_ip, 64);
 	assert_int_equal(c.max_message_bytes, 65536);
@@ -116,7 +117,7 @@ static void test_defaults(void **state)
 	assert_int_equal(c.peer_left_window_ms, 60000);
 	assert_int_equal(c.recent_contacts, 16);
 	assert_int_equal(c.store_flush_ms, 1000);
-	assert_int_equal(c.store_ip, PT_STORE_IP_FULL);
+	assert_int_equal(c.store_ip, PT_STORE_IP_PREFIX);
 	assert_int_equal(c.store_retention_days, 30);
 	assert_string_equal(c.admin_socket, "");
 	assert_int_equal(c.metrics_allow.n, 2);

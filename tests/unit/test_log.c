@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <cmocka.h>
 #include <jansson.h>
 #include <libwebsockets.h>
@@ -69,7 +70,6 @@ static char *release(void)
 static void test_text(void **state)
 {
 	(void)state;
-	unsetenv("PT_LOG_TIME");
 	pt_log_configure(PT_LOG_INFO, PT_LOG_TEXT);
 	assert_true(pt_log_enabled(PT_LOG_ERROR));
 	assert_true(pt_log_enabled(PT_LOG_INFO));
@@ -117,16 +117,49 @@ static void assert_iso_time(const char *s)
 static void test_text_time(void **state)
 {
 	(void)state;
-	setenv("PT_LOG_TIME", "1", 1);
 	pt_log_configure(PT_LOG_INFO, PT_LOG_TEXT);
-	unsetenv("PT_LOG_TIME"); /* read once, at configure */
+	pt_log_timestamps(true);
 	capture();
 	pt_log_info("stamped");
 	char *out = release();
 	assert_iso_time(out);
 	assert_string_equal(out + 24, " INFO stamped\n");
 	free(out);
+	pt_log_timestamps(false);
+}
+
+/* stderr is the journal when JOURNAL_STREAM names its device and inode:
+ * then every line carries its syslog priority; otherwise none does. */
+static void test_journal_priority(void **state)
+{
+	(void)state;
+	struct stat st;
+	char env[64];
+
+	capture();
+	assert_int_equal(fstat(STDERR_FILENO, &st), 0);
+	snprintf(env, sizeof(env), "%llu:%llu", (unsigned long long)st.st_dev,
+	         (unsigned long long)st.st_ino);
+	setenv("JOURNAL_STREAM", env, 1);
+	pt_log_configure(PT_LOG_DEBUG, PT_LOG_TEXT);
+	pt_log_error("e");
+	pt_log_warn("w");
+	pt_log_info("i");
+	pt_log_debug("d");
+	pt_log_configure(PT_LOG_DEBUG, PT_LOG_JSON);
+	pt_log_warn("j");
+	/* Another stream (stderr redirected after systemd started us): none. */
+	snprintf(env, sizeof(env), "%llu:%llu", (unsigned long long)st.st_dev,
+	         (unsigned long long)st.st_ino + 1);
+	setenv("JOURNAL_STREAM", env, 1);
 	pt_log_configure(PT_LOG_INFO, PT_LOG_TEXT);
+	pt_log_error("plain");
+	char *out = release();
+	unsetenv("JOURNAL_STREAM");
+	pt_log_configure(PT_LOG_INFO, PT_LOG_TEXT);
+	assert_non_null(strstr(out, "<3>ERROR e\n<4>WARN w\n<6>INFO i\n<7>DEBUG d\n<4>{\"ts\":"));
+	assert_non_null(strstr(out, "\"level\":\"warn\",\"msg\":\"j\"}\nERROR plain\n"));
+	free(out);
 }
 
 static void test_json(void **state)
@@ -268,6 +301,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_text),
 		cmocka_unit_test(test_text_time),
+cmocka_unit_test(test_journal_priority),
 		cmocka_unit_test(test_json),
 		cmocka_unit_test(test_long_line),
 		cmocka_unit_test(test_lws_hook),
