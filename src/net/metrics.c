@@ -44,7 +44,7 @@ int pt_metrics_render(struct pt_server *s, pt_buf *b)
 		pt_store_health_get(s->store, &h);
 
 	r |= one(b, "peertrack_up", "gauge", "1 while the loop and the store are healthy",
-	         pt_ops_healthy(s));
+	         !s->stop_phase && pt_ops_store_ok(s));
 	r |= one(b, "peertrack_uptime_seconds", "gauge", "Seconds since the daemon started",
 	         (pt_server_now(s) - s->t0_ms) / 1000);
 	r |= one(b, "peertrack_connections_total", "counter", "WebSocket clients admitted",

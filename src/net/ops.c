@@ -186,15 +186,14 @@ void pt_ops_count(struct pt_server *s, const pt_hash *h, size_t n, enum pt_store
 		pt_store_count(s->store, &h[i], c, 1, now);
 }
 
-bool pt_ops_healthy(struct pt_server *s)
+bool pt_ops_store_ok(struct pt_server *s)
 {
 	pt_store_health h;
 
-	if (s->stop_phase || !s->store)
+	if (!s->store)
 		return false;
 	pt_store_health_get(s->store, &h);
-	/* A loop that stopped sweeping would not answer at all; a store whose
-	 * last commit failed, or whose commits stopped, is unhealthy. */
+	/* A store whose last commit failed, or whose commits stopped, fails. */
 	return h.ok && (h.last_flush_ms == 0 ||
 	                pt_clock_wall_ms() - h.last_flush_ms < 10ull * s->cfg.store_flush_ms + 10000);
 }

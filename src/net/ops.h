@@ -49,7 +49,8 @@ void pt_admin_close(struct pt_admin *a);
  * format 0.0.4) and GET /stats.json. 0 or -ENOMEM. */
 int pt_metrics_render(struct pt_server *s, pt_buf *b);
 int pt_stats_render(struct pt_server *s, pt_buf *b);
-/* Healthy loop and store: what /healthz answers 200 for. */
-bool pt_ops_healthy(struct pt_server *s);
+/* The store commits: its last commit succeeded and commits keep coming
+ * (reported by /readyz and peertrack_up, never a reason to stop serving). */
+bool pt_ops_store_ok(struct pt_server *s);
 
 #endif

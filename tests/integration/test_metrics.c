@@ -24,7 +24,10 @@
 
 /* GET path from source (a loopback address); returns the status, body in
  * *body (malloc'd, NUL-terminated). -1 on failure. */
-static int http_get(int port, const char *source, const char *path, char **body)
+/* One request from source; the status, *body (and *headers if asked),
+ * or -1. A HEAD answer is read until the server closes: no body may come. */
+static int http_req(int port, const char *source, const char *method, const char *path,
+                    char **headers, char **body)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
 	struct sockaddr_in src = { .sin_family = AF_INET };
@@ -40,7 +43,8 @@ static int http_get(int port, const char *source, const char *path, char **body)
 	if (fd < 0 || bind(fd, (struct sockaddr *)&src, sizeof(src)) ||
 	    connect(fd, (struct sockaddr *)&sa, sizeof(sa)))
 		goto out;
-	snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", path);
+	snprintf(req, sizeof(req), "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+	         method, path);
 	if (write(fd, req, strlen(req)) != (ssize_t)strlen(req))
 		goto out;
 	for (;;) {
@@ -61,18 +65,26 @@ static int http_get(int port, const char *source, const char *path, char **body)
 		buf[len] = 0;
 		/* Done once Content-Length bytes of body are in. */
 		char *hend = strstr(buf, "\r\n\r\n"), *cl = strcasestr(buf, "content-length:");
-		if (hend && cl && cl < hend && len - (size_t)(hend + 4 - buf) >= strtoul(cl + 15, NULL, 10))
+		if (strcmp(method, "HEAD") && hend && cl && cl < hend &&
+		    len - (size_t)(hend + 4 - buf) >= strtoul(cl + 15, NULL, 10))
 			break;
 	}
 	if (!buf || sscanf(buf, "HTTP/1.1 %d", &status) != 1)
 		goto out;
 	char *hend = strstr(buf, "\r\n\r\n");
 	*body = strdup(hend ? hend + 4 : "");
+	if (headers)
+		*headers = strndup(buf, hend ? (size_t)(hend - buf) : len);
 out:
 	free(buf);
 	if (fd >= 0)
 		close(fd);
 	return status;
+}
+
+static int http_get(int port, const char *source, const char *path, char **body)
+{
+	return http_req(port, source, "GET", path, NULL, body);
 }
 
 /* The value of the sample whose line starts with `series` + ' ', or -1. */
@@ -233,9 +245,6 @@ static void test_metrics_move(void **state)
 	json_decref(j);
 	free(body);
 
-	assert_int_equal(http_get(port, "127.0.0.1", "/healthz", &body), 200);
-	assert_non_null(strstr(body, "\"store\":\"ok\""));
-	free(body);
 	ptc_close(a);
 	assert_int_equal(ptd_stop(d), 0);
 }
@@ -258,6 +267,48 @@ static void test_metrics_allow(void **state)
 	/* Health stays open to everyone (load balancers). */
 	assert_int_equal(http_get(port, "127.0.0.3", "/healthz", &body), 200);
 	free(body);
+	assert_int_equal(http_get(port, "127.0.0.3", "/readyz", &body), 200);
+	free(body);
+	assert_int_equal(ptd_stop(d), 0);
+}
+
+/* Liveness and readiness: GET and HEAD, no counts in what everyone may
+ * read, readiness 503 at the connection limit while liveness stays 200. */
+static void test_health(void **state)
+{
+	pt_daemon *d = ptd_start(BASE_CONF "max_connections = 1\n");
+	int port = ptd_port(d);
+	char *body = NULL, *hdr = NULL;
+	ptc *a;
+	(void)state;
+
+	assert_int_equal(http_get(port, "127.0.0.1", "/healthz", &body), 200);
+	assert_string_equal(body, "{\"status\":\"ok\"}\n");
+	free(body);
+	assert_int_equal(http_get(port, "127.0.0.1", "/readyz", &body), 200);
+	assert_string_equal(body, "{\"status\":\"ready\",\"store\":\"ok\"}\n");
+	free(body);
+	/* HEAD: the GET's status and length, no body. */
+	assert_int_equal(http_req(port, "127.0.0.1", "HEAD", "/healthz", &hdr, &body), 200);
+	assert_string_equal(body, "");
+	PT_CHECK(strcasestr(hdr, "content-length: 16"), "HEAD /healthz headers: %s", hdr);
+	free(body);
+	free(hdr);
+	assert_int_equal(http_req(port, "127.0.0.1", "HEAD", "/readyz", &hdr, &body), 200);
+	assert_string_equal(body, "");
+	free(body);
+	free(hdr);
+	assert_int_equal(http_req(port, "127.0.0.1", "POST", "/healthz", NULL, &body), 405);
+	free(body);
+
+	/* Full: not ready for another peer, still alive. */
+	a = ptc_join(port, NULL);
+	assert_int_equal(http_get(port, "127.0.0.1", "/readyz", &body), 503);
+	assert_string_equal(body, "{\"status\":\"full\",\"store\":\"ok\"}\n");
+	free(body);
+	assert_int_equal(http_get(port, "127.0.0.1", "/healthz", &body), 200);
+	free(body);
+	ptc_close(a);
 	assert_int_equal(ptd_stop(d), 0);
 }
 
@@ -346,6 +397,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_metrics_move, pt_teardown),
 		cmocka_unit_test_teardown(test_metrics_allow, pt_teardown),
+		cmocka_unit_test_teardown(test_health, pt_teardown),
 		cmocka_unit_test_teardown(test_metrics_large, pt_teardown),
 		cmocka_unit_test_teardown(test_coalesced_burst, pt_teardown),
 	};
