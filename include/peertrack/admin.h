@@ -48,7 +48,8 @@ typedef struct pt_admin_arg {
 	bool required;
 	bool positional;       /* ctl: given without --name, in order */
 	uint32_t max;          /* PT_ARG_UINT: largest value */
-	const char *help;
+	const char *def;       /* the default as typed ("24h", "100"), or NULL */
+	const char *help;      /* without the default: see pt_admin_arg_help */
 } pt_admin_arg;
 
 typedef struct pt_admin_cmd {
@@ -65,7 +66,7 @@ extern const pt_admin_cmd pt_admin_cmds[PT_ADM__COUNT];
 
 /* A validated argument: which member is set depends on its type. */
 typedef struct pt_admin_val {
-	bool set;
+	bool set;              /* given; an unset argument with a default has u and s from it */
 	uint64_t u;            /* UINT; DURATION in ms */
 	const char *s;         /* STRING, and the text of every type (borrowed) */
 	pt_id id;
@@ -89,6 +90,19 @@ const pt_admin_val *pt_admin_get(const pt_admin_cmd *c, const pt_admin_val vals[
  * the string otherwise). The value is checked later by pt_admin_validate;
  * only "not a number" is reported here. NULL with err set on error. */
 json_t *pt_admin_arg_from_text(const pt_admin_arg *a, const char *text, char *err, size_t errlen);
+
+/* The argument's help line with its default: "at most this many (default
+ * 100)". Returns out, or a->help itself when there is no default. */
+const char *pt_admin_arg_help(const pt_admin_arg *a, char *out, size_t outlen);
+
+/* The commands that read the database (stats, resources, history, audit:
+ * the `offline` rows), run on the file at db_path exactly as the daemon
+ * runs them and peertrackctl --db does: 0, or a negative errno with err
+ * set (-ENOENT/-EIO/-EPROTO: the file is missing or unreadable). Blocks
+ * on sqlite: the daemon calls it from its thread pool. */
+int pt_admin_query(const char *db_path, const pt_admin_cmd *c,
+                   const pt_admin_val vals[PT_ADMIN_MAX_ARGS], uint64_t now_ms, json_t **out,
+                   char *err, size_t errlen);
 
 /* "ban IP|CIDR [--for DURATION] [--reason TEXT]" */
 void pt_admin_usage(const pt_admin_cmd *c, char *out, size_t outlen);

@@ -1,52 +1,91 @@
-/* server.h — the peertrackd server: one libuv loop (owned by the caller)
- * carrying libwebsockets, the live index and every front-end.
+/* server.h — one event loop's serving state: libwebsockets on a libuv loop
+ * (owned by the caller), the listener and its front-ends, the live tables
+ * (registry, index, matcher) and the sessions. The process around it
+ * (src/daemon/: config sources, store, bans, admin socket, signals) owns
+ * everything else and lends the store and the bans (pt_server_env).
  *
  * Life cycle:  pt_server_new -> pt_server_start (binds; fails cleanly if the
  * port is taken) -> uv_run(loop) -> pt_server_free once uv_run returned.
- * pt_server_stop (SIGTERM/SIGINT) closes the listener, closes every peer
- * with 1001 and lets the loop end within stop_grace_ms. pt_server_reload
- * (SIGHUP) re-reads the config file and applies what may change at run time.
+ * pt_server_stop closes the listener, closes every peer with 1001 and lets
+ * the loop's handles end within a grace period. Every call is on the loop
+ * thread.
  */
 #ifndef PEERTRACK_SERVER_H
 #define PEERTRACK_SERVER_H
 
+#include <stdbool.h>
+#include <stdint.h>
 #include <uv.h>
+#include "peertrack/addr.h"
+#include "peertrack/banlist.h"
 #include "peertrack/config.h"
+#include "peertrack/hash.h"
+#include "peertrack/id.h"
+#include "peertrack/peerinfo.h"
+#include "peertrack/store.h"
 
 typedef struct pt_server pt_server;
 
-/* Hooks for the process that embeds the server (systemd notification and the
- * like). Any may be NULL. Called on the loop thread. */
-typedef struct pt_server_hooks {
-	void (*ready)(void *arg, int port);   /* listening, store open */
-	void (*reloading)(void *arg);
-	void (*reloaded)(void *arg);
-	void (*stopping)(void *arg);
-	void (*tick)(void *arg);              /* about once a second, from the loop */
-	void *arg;
-} pt_server_hooks;
+/* What the process lends the server; borrowed: both outlive it. */
+typedef struct pt_server_env {
+	pt_store *store;        /* session and message events go here; NULL = none */
+	const pt_banlist *bans; /* consulted at admission; NULL = none */
+} pt_server_env;
 
-/* Takes a deep copy of cfg. config_path (may be NULL) is what SIGHUP
- * re-reads; overrides (may be NULL) are re-applied after each re-read, as
- * "key=value" strings, so command-line options keep winning. */
-pt_server *pt_server_new(uv_loop_t *loop, const pt_config *cfg, const char *config_path,
-                         const char *const *overrides, const pt_server_hooks *hooks);
+/* Takes a deep copy of cfg. NULL on out of memory. */
+pt_server *pt_server_new(uv_loop_t *loop, const pt_config *cfg, const pt_server_env *env);
 
 /* Creates the lws context and binds the listener. 0, or -1 after logging
- * why (port in use, bad TLS files, ...). Installs SIGTERM/SIGINT/SIGHUP
- * handlers on the loop. */
+ * why (port in use, bad TLS files, ...). */
 int pt_server_start(pt_server *s);
 
 /* The bound port (useful with port 0). */
 int pt_server_port(const pt_server *s);
 
+/* Closes the listener and every peer (1001); the server's handles close
+ * within a grace period, so the loop can end. Idempotent. */
 void pt_server_stop(pt_server *s);
-/* 0 when the new config was applied, -1 if it was refused (logged; the
- * running config stays). */
-int pt_server_reload(pt_server *s);
+
+/* Reload, in two steps the process drives. reload_tls: renewed files at
+ * the same paths, for new connections, whatever the config file says
+ * (logged either way). reconfigure: applies the reloadable keys of fresh
+ * (a validated config): 0, or -ENOMEM with nothing changed. */
+void pt_server_reload_tls(pt_server *s);
+int pt_server_reconfigure(pt_server *s, const pt_config *fresh);
+/* The outcome of the process's last reload, for /metrics. */
+void pt_server_note_reload(pt_server *s, bool ok, uint64_t wall_ms);
 
 /* After uv_run returned: releases everything, closes the loop's handles it
- * opened. */
+ * opened. NULL is a no-op. */
 void pt_server_free(pt_server *s);
+
+/* -- what the process may ask (admin, store sampling) --------------------- */
+
+typedef struct pt_server_status {
+	int port;
+	uint64_t uptime_ms;
+	uint32_t peers, sockets, max_connections;
+	uint64_t index_entries, index_hashes;
+} pt_server_status;
+
+void pt_server_status_get(pt_server *s, pt_server_status *out);
+
+/* Calls fn (may be NULL) for each live peer whose address is in `in` and
+ * that holds `has` (either NULL = any), in no particular order, until it
+ * returns false. Returns how many matched (all of them, even after a stop). */
+uint32_t pt_server_foreach_peer(pt_server *s, const pt_cidr *in, const pt_hash *has,
+                                pt_peer_fn fn, void *arg);
+/* The live peers holding h, in the index's order: fn (may be NULL) for
+ * each until it returns false. Returns how many hold h. */
+uint32_t pt_server_holders(pt_server *s, const pt_hash *h, pt_peer_fn fn, void *arg);
+/* One live peer: 0, or -ENOENT. */
+int pt_server_peer(pt_server *s, const pt_id *id, pt_peer_info *out);
+/* The hashes a live peer holds: fn for each. 0, or -ENOENT. */
+int pt_server_peer_hashes(pt_server *s, const pt_id *id, void (*fn)(const pt_hash *h, void *arg),
+                          void *arg);
+/* Closes a live peer with 4003 (an operator's kick): 0, or -ENOENT. */
+int pt_server_kick(pt_server *s, const pt_id *id);
+/* Closes the live peers in c with 1008 (banned); returns how many. */
+int pt_server_drop(pt_server *s, const pt_cidr *c);
 
 #endif

@@ -1,13 +1,15 @@
-/* admin.c — the admin socket: a Unix stream socket (mode 0660) on the
- * daemon's loop speaking JSON lines (admin.h, docs/OPERATIONS.md).
+/* admin.c — the admin socket (adminsock.h): a Unix stream socket (mode
+ * 0660) on the daemon's loop speaking JSON lines (admin.h,
+ * docs/OPERATIONS.md).
  *
  * Each request is validated once by pt_admin_validate against the shared
  * command table, then dispatched by command id to a handler here. Live
- * state (peers, bans) is answered on the loop at once; database reads
- * (stats, resources, history, audit) go to libuv's thread pool with their
- * own read-only connection, so the loop never waits on sqlite. A client's
- * requests are answered in order: reading pauses while one is in the pool.
- * Every state-changing command is written to the audit log.
+ * state (peers, bans) is asked of the process through pt_admin_ops and
+ * answered at once; database reads (the table's `offline` commands) go to
+ * libuv's thread pool with their own read-only connection, so the loop
+ * never waits on sqlite. A client's requests are answered in order:
+ * reading pauses while one is in the pool. A command the table marks
+ * `mutating` is written to the audit log once it acted.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -19,18 +21,21 @@
 #include <unistd.h>
 
 #include "peertrack/admin.h"
+#include "peertrack/adminsock.h"
+#include "peertrack/clock.h"
 #include "peertrack/log.h"
-#include "../net/net.h"
 
 #define MAX_CLIENTS 16
-#define DEFAULT_SINCE_MS (24ull * 3600 * 1000)
 
 struct client;
 
 struct pt_admin {
-	struct pt_server *srv;  /* NULL once closed: work finishing late must not use it */
+	bool open;              /* false once closed: work finishing late must not use ops */
+	uv_loop_t *loop;
+	pt_admin_ops ops;
 	uv_pipe_t listener;
 	char *path;
+	char *db_path;
 	struct client *clients;
 	unsigned n_clients;
 	unsigned refs;          /* the listener + each client not yet freed */
@@ -52,9 +57,9 @@ struct work {
 	uv_work_t req;
 	struct client *c;
 	const pt_admin_cmd *cmd;
+	pt_admin_val v[PT_ADMIN_MAX_ARGS]; /* strings point into the table or nowhere */
 	char *db_path;
-	uint64_t since_ms, now_ms;
-	unsigned n;
+	uint64_t now_ms;
 	json_t *result;
 	int err;
 	char msg[256];
@@ -65,6 +70,7 @@ static void admin_unref(struct pt_admin *a)
 	if (--a->refs)
 		return;
 	free(a->path);
+	free(a->db_path);
 	free(a);
 }
 
@@ -178,9 +184,11 @@ static void send_error(struct client *c, const char *code, const char *message)
 
 typedef struct areq {
 	struct client *c;
-	struct pt_server *srv;
+	const pt_admin_ops *ops;
 	const pt_admin_cmd *cmd;
 	pt_admin_val v[PT_ADMIN_MAX_ARGS];
+	bool acted;             /* a mutating command did something: audit it */
+	char detail[400];
 } areq;
 
 static const pt_admin_val *arg(const areq *r, const char *name)
@@ -190,49 +198,37 @@ static const pt_admin_val *arg(const areq *r, const char *name)
 	return v && v->set ? v : NULL;
 }
 
-static uint64_t arg_u(const areq *r, const char *name, uint64_t def)
+/* With the table's default when not given. */
+static uint64_t arg_u(const areq *r, const char *name)
 {
-	const pt_admin_val *v = arg(r, name);
-
-	return v ? v->u : def;
+	return pt_admin_get(r->cmd, r->v, name)->u;
 }
 
-static void audit(const areq *r, const char *detail)
+static void audit(const areq *r)
 {
-	struct pt_server *s = r->srv;
-
-	pt_log_info("admin (%s): %s %s", r->c->actor, r->cmd->name, detail);
-	if (s->store)
-		pt_store_audit(s->store, r->c->actor, r->cmd->name, detail, pt_clock_wall_ms());
+	pt_log_info("admin (%s): %s %s", r->c->actor, r->cmd->name, r->detail);
+	r->ops->audit(r->ops->arg, r->c->actor, r->cmd->name, r->detail);
 }
 
-static json_t *peer_json(struct pt_server *s, const pt_session *p, uint64_t now, uint64_t wall)
+static json_t *peer_json(const pt_peer_info *p, uint64_t wall)
 {
 	char ip[PT_ADDR_STRLEN];
 
 	pt_addr_format(&p->addr, ip);
-	return json_pack("{ss ss sI sI sI sI}", "id", p->id_str, "ip", ip, "connected_at",
-	                 (json_int_t)(wall - (now - p->connected_ms)), "connected_ms",
-	                 (json_int_t)(now - p->connected_ms), "hashes",
-	                 (json_int_t)pt_index_peer_count(s->index, p->handle), "queue_bytes",
-	                 (json_int_t)p->q_bytes);
+	return json_pack("{ss ss sI sI sI sI}", "id", p->id, "ip", ip, "connected_at",
+	                 (json_int_t)(wall - p->connected_ms), "connected_ms",
+	                 (json_int_t)p->connected_ms, "hashes", (json_int_t)p->hashes, "queue_bytes",
+	                 (json_int_t)p->queue_bytes);
 }
 
+/* Oldest first; ties by id, so the order is stable. */
 static int by_age(const void *a, const void *b)
 {
-	const pt_session *x = *(pt_session *const *)a, *y = *(pt_session *const *)b;
+	const pt_peer_info *x = a, *y = b;
 
 	if (x->connected_ms != y->connected_ms)
-		return x->connected_ms < y->connected_ms ? -1 : 1;
-	return memcmp(x->id.b, y->id.b, sizeof(x->id.b));
-}
-
-static pt_session *live_peer(struct pt_server *s, const pt_id *id)
-{
-	uint32_t h = pt_registry_find(s->registry, id);
-	pt_session *p = h == PT_HANDLE_NONE ? NULL : pt_registry_session(s->registry, h);
-
-	return p && p->state == PT_SESSION_LIVE ? p : NULL;
+		return x->connected_ms > y->connected_ms ? -1 : 1;
+	return memcmp(x->id_bin.b, y->id_bin.b, sizeof(x->id_bin.b));
 }
 
 /* -- handlers on the loop ------------------------------------------------------ */
@@ -261,56 +257,54 @@ static void do_help(areq *r)
 
 static void do_status(areq *r)
 {
-	struct pt_server *s = r->srv;
-	pt_store_health h = {0};
+	send_ok(r->c, r->ops->status(r->ops->arg));
+}
 
-	if (s->store)
-		pt_store_health_get(s->store, &h);
-	send_ok(r->c, json_pack("{ss sI si sI si si sI sI sI s{sb sI sI sI sI sI ss*}}", "version",
-	                        PT_VERSION, "uptime_ms", (json_int_t)(pt_server_now(s) - s->t0_ms),
-	                        "port", s->port, "peers", (json_int_t)pt_registry_count(s->registry),
-	                        "sockets", (int)s->sockets, "max_connections",
-	                        (int)s->cfg.max_connections, "index_entries",
-	                        (json_int_t)pt_index_entries(s->index), "index_hashes",
-	                        (json_int_t)pt_index_hashes(s->index), "bans", (json_int_t)s->bans.n,
-	                        "store", "ok", h.ok && s->store, "queue_depth",
-	                        (json_int_t)h.queue_depth, "flushes", (json_int_t)h.flushes,
-	                        "errors", (json_int_t)h.errors, "dropped", (json_int_t)h.dropped,
-	                        "last_flush_us", (json_int_t)h.last_flush_us, "path", s->db_path));
+struct peer_vec {
+	pt_peer_info *v;
+	uint32_t n, cap;
+	bool nomem;
+};
+
+static bool collect(const pt_peer_info *p, void *arg)
+{
+	struct peer_vec *pv = arg;
+
+	if (pv->n == pv->cap) {
+		uint32_t cap = pv->cap ? pv->cap * 2 : 64;
+		pt_peer_info *v = realloc(pv->v, cap * sizeof(*v));
+
+		if (!v) {
+			pv->nomem = true;
+			return false;
+		}
+		pv->v = v;
+		pv->cap = cap;
+	}
+	pv->v[pv->n++] = *p;
+	return true;
 }
 
 static void do_peers(areq *r)
 {
-	struct pt_server *s = r->srv;
 	const pt_admin_val *ip = arg(r, "ip"), *has = arg(r, "has");
-	uint64_t limit = arg_u(r, "limit", 100), now = pt_server_now(s), wall = pt_clock_wall_ms();
-	uint32_t lim = pt_registry_limit(s->registry), n = 0;
-	pt_session **v = calloc(lim ? lim : 1, sizeof(*v));
-	json_t *arr = json_array(), *res;
+	uint64_t limit = arg_u(r, "limit"), wall = pt_clock_wall_ms();
+	struct peer_vec pv = {0};
+	uint32_t total = r->ops->peers(r->ops->arg, ip ? &ip->cidr : NULL, has ? &has->hash : NULL,
+	                               collect, &pv);
+	json_t *arr = json_array();
 
-	if (!v || !arr) {
-		free(v);
+	if (pv.nomem || !arr) {
+		free(pv.v);
 		json_decref(arr);
 		send_json(r->c, NULL);
 		return;
 	}
-	for (uint32_t h = 0; h < lim; h++) {
-		pt_session *p = pt_registry_session(s->registry, h);
-
-		if (!p || p->state != PT_SESSION_LIVE)
-			continue;
-		if (ip && !pt_cidr_contains(&ip->cidr, &p->addr))
-			continue;
-		if (has && !pt_index_has(s->index, p->handle, &has->hash))
-			continue;
-		v[n++] = p;
-	}
-	qsort(v, n, sizeof(*v), by_age);
-	for (uint32_t i = 0; i < n && i < limit; i++)
-		json_array_append_new(arr, peer_json(s, v[i], now, wall));
-	res = json_pack("{sI so}", "total", (json_int_t)n, "peers", arr);
-	free(v);
-	send_ok(r->c, res);
+	qsort(pv.v, pv.n, sizeof(*pv.v), by_age);
+	for (uint32_t i = 0; i < pv.n && i < limit; i++)
+		json_array_append_new(arr, peer_json(&pv.v[i], wall));
+	free(pv.v);
+	send_ok(r->c, json_pack("{sI so}", "total", (json_int_t)total, "peers", arr));
 }
 
 static void add_hash(const pt_hash *h, void *arg)
@@ -325,59 +319,68 @@ static void add_hash(const pt_hash *h, void *arg)
 
 static void do_peer(areq *r)
 {
-	struct pt_server *s = r->srv;
-	pt_session *p = live_peer(s, &arg(r, "id")->id);
+	const pt_id *id = &arg(r, "id")->id;
+	pt_peer_info p;
 	json_t *o, *hashes;
 
-	if (!p) {
+	if (r->ops->peer(r->ops->arg, id, &p)) {
 		send_error(r->c, "not-found", "no live peer has that id");
 		return;
 	}
-	o = peer_json(s, p, pt_server_now(s), pt_clock_wall_ms());
+	o = peer_json(&p, pt_clock_wall_ms());
 	hashes = json_array();
 	if (o && hashes) {
-		pt_index_peer_foreach(s->index, p->handle, add_hash, hashes);
-		json_object_set_new(o, "last_rx_ms", json_integer((json_int_t)(pt_server_now(s) - p->last_rx_ms)));
-		json_object_set_new(o, "contacts", json_integer(p->n_contacts));
+		r->ops->peer_hashes(r->ops->arg, id, add_hash, hashes);
+		json_object_set_new(o, "last_rx_ms", json_integer((json_int_t)p.idle_ms));
+		json_object_set_new(o, "contacts", json_integer(p.contacts));
 		json_object_set(o, "hash_list", hashes);
 	}
 	json_decref(hashes);
 	send_ok(r->c, o);
 }
 
+struct holders_out {
+	json_t *arr;
+	uint64_t limit, wall;
+};
+
+static bool add_holder(const pt_peer_info *p, void *arg)
+{
+	struct holders_out *h = arg;
+
+	if (json_array_size(h->arr) >= h->limit)
+		return false;
+	json_array_append_new(h->arr, peer_json(p, h->wall));
+	return true;
+}
+
 static void do_who_has(areq *r)
 {
-	struct pt_server *s = r->srv;
-	const uint32_t *holders;
-	size_t n = pt_index_holders(s->index, &arg(r, "hash")->hash, &holders);
-	uint64_t limit = arg_u(r, "limit", 100), now = pt_server_now(s), wall = pt_clock_wall_ms();
-	json_t *arr = json_array();
+	struct holders_out h = { json_array(), arg_u(r, "limit"), pt_clock_wall_ms() };
+	uint32_t n;
 
-	for (size_t i = 0; arr && i < n && i < limit; i++) {
-		pt_session *p = pt_registry_session(s->registry, holders[i]);
-
-		if (p)
-			json_array_append_new(arr, peer_json(s, p, now, wall));
+	if (!h.arr) {
+		send_json(r->c, NULL);
+		return;
 	}
-	send_ok(r->c, arr ? json_pack("{sI so}", "total", (json_int_t)n, "peers", arr) : NULL);
+	n = r->ops->holders(r->ops->arg, &arg(r, "hash")->hash, add_holder, &h);
+	send_ok(r->c, json_pack("{sI so}", "total", (json_int_t)n, "peers", h.arr));
 }
 
 static void do_kick(areq *r)
 {
-	struct pt_server *s = r->srv;
 	const pt_admin_val *reason = arg(r, "reason");
-	pt_session *p = live_peer(s, &arg(r, "id")->id);
-	char detail[300];
+	pt_peer_info p;
 
-	if (!p) {
+	if (r->ops->peer(r->ops->arg, &arg(r, "id")->id, &p)) {
 		send_error(r->c, "not-found", "no live peer has that id");
 		return;
 	}
-	snprintf(detail, sizeof(detail), "%s%s%s", p->id_str, reason ? " reason=" : "",
+	snprintf(r->detail, sizeof(r->detail), "%s%s%s", p.id, reason ? " reason=" : "",
 	         reason ? reason->s : "");
-	audit(r, detail);
-	send_ok(r->c, json_pack("{ss}", "kicked", p->id_str));
-	pt_session_close(p, PT_CLOSE_KICKED, "kicked by an operator", PT_LEAVE_KICKED);
+	r->acted = true;
+	send_ok(r->c, json_pack("{ss}", "kicked", p.id));
+	r->ops->kick(r->ops->arg, &p.id_bin);
 }
 
 static json_t *ban_json(const pt_ban *b)
@@ -391,12 +394,11 @@ static json_t *ban_json(const pt_ban *b)
 
 static void do_ban(areq *r)
 {
-	struct pt_server *s = r->srv;
 	const pt_admin_val *c = arg(r, "cidr"), *why = arg(r, "reason");
-	uint64_t for_ms = arg_u(r, "for", 0);
+	uint64_t for_ms = arg_u(r, "for");
 	pt_ban b;
-	char detail[400], text[PT_ADDR_STRLEN + 4];
-	int dropped = pt_ops_ban(s, &c->cidr, for_ms, why ? why->s : "", &b);
+	char text[PT_ADDR_STRLEN + 4];
+	int dropped = r->ops->ban(r->ops->arg, &c->cidr, for_ms, why ? why->s : "", &b);
 	json_t *o;
 
 	if (dropped < 0) {
@@ -404,9 +406,9 @@ static void do_ban(areq *r)
 		return;
 	}
 	pt_cidr_format(&c->cidr, text);
-	snprintf(detail, sizeof(detail), "%s for=%llus dropped=%d reason=%s", text,
+	snprintf(r->detail, sizeof(r->detail), "%s for=%llus dropped=%d reason=%s", text,
 	         (unsigned long long)(for_ms / 1000), dropped, why ? why->s : "");
-	audit(r, detail);
+	r->acted = true;
 	o = ban_json(&b);
 	if (o)
 		json_object_set_new(o, "dropped", json_integer(dropped));
@@ -416,32 +418,31 @@ static void do_ban(areq *r)
 static void do_unban(areq *r)
 {
 	const pt_admin_val *c = arg(r, "cidr");
-	char text[PT_ADDR_STRLEN + 4];
 
-	pt_cidr_format(&c->cidr, text);
-	if (pt_ops_unban(r->srv, &c->cidr) <= 0) {
+	pt_cidr_format(&c->cidr, r->detail);
+	if (r->ops->unban(r->ops->arg, &c->cidr) <= 0) {
 		send_error(r->c, "not-found", "no ban on exactly that range (see `bans`)");
 		return;
 	}
-	audit(r, text);
-	send_ok(r->c, json_pack("{ss}", "unbanned", text));
+	r->acted = true;
+	send_ok(r->c, json_pack("{ss}", "unbanned", r->detail));
 }
 
 static void do_bans(areq *r)
 {
-	struct pt_server *s = r->srv;
+	const pt_banlist *l = r->ops->bans(r->ops->arg);
 	json_t *arr = json_array();
 
-	pt_banlist_expire(&s->bans, pt_clock_wall_ms());
-	for (size_t i = 0; arr && i < s->bans.n; i++)
-		json_array_append_new(arr, ban_json(&s->bans.v[i]));
+	for (size_t i = 0; arr && i < l->n; i++)
+		json_array_append_new(arr, ban_json(&l->v[i]));
 	send_ok(r->c, arr);
 }
 
 static void do_reload(areq *r)
 {
-	audit(r, "");
-	if (pt_server_reload(r->srv)) {
+	/* Tried is worth auditing, applied or refused. */
+	r->acted = true;
+	if (r->ops->reload(r->ops->arg)) {
 		send_error(r->c, "failed", "the configuration was refused (see the daemon's log)");
 		return;
 	}
@@ -456,25 +457,15 @@ static void work_run(uv_work_t *req)
 {
 	struct work *w = req->data;
 
-	switch (w->cmd->id) {
-	case PT_ADM_STATS:
-		w->err = pt_store_query_stats(w->db_path, w->since_ms, w->now_ms, w->n, &w->result,
-		                              w->msg, sizeof(w->msg));
-		break;
-	case PT_ADM_RESOURCES:
-		w->err = pt_store_query_top(w->db_path, w->n, &w->result, w->msg, sizeof(w->msg));
-		break;
-	case PT_ADM_HISTORY:
-		w->err = pt_store_query_history(w->db_path, w->since_ms, w->n, &w->result, w->msg,
-		                                sizeof(w->msg));
-		break;
-	case PT_ADM_AUDIT:
-		w->err = pt_store_query_audit(w->db_path, w->n, &w->result, w->msg, sizeof(w->msg));
-		break;
-	default:
-		w->err = -ENOSYS;
-		break;
-	}
+	w->err = pt_admin_query(w->db_path, w->cmd, w->v, w->now_ms, &w->result, w->msg,
+	                        sizeof(w->msg));
+}
+
+static bool count_holders(const pt_peer_info *p, void *arg)
+{
+	(void)p;
+	(void)arg;
+	return false;
 }
 
 /* Back on the loop: live holder counts are added to `resources` here. */
@@ -482,7 +473,7 @@ static void work_done(uv_work_t *req, int status)
 {
 	struct work *w = req->data;
 	struct client *c = w->c;
-	struct pt_server *s = c->adm->srv;
+	struct pt_admin *a = c->adm;
 
 	c->pending--;
 	c->busy = false;
@@ -490,18 +481,18 @@ static void work_done(uv_work_t *req, int status)
 		if (!c->closing)
 			send_error(c, "unavailable", status < 0 ? "cancelled" : w->msg);
 	} else {
-		if (w->cmd->id == PT_ADM_RESOURCES && s) {
+		if (w->cmd->id == PT_ADM_RESOURCES && a->open) {
 			size_t i;
 			json_t *row;
 
 			json_array_foreach(w->result, i, row) {
 				const char *hex = json_string_value(json_object_get(row, "hash"));
-				const uint32_t *holders;
 				pt_hash h;
 
 				if (hex && !pt_hash_parse(hex, strlen(hex), &h))
 					json_object_set_new(row, "holders",
-					                    json_integer((json_int_t)pt_index_holders(s->index, &h, &holders)));
+					                    json_integer(a->ops.holders(a->ops.arg, &h,
+					                                                count_holders, NULL)));
 			}
 		}
 		if (!c->closing)
@@ -513,18 +504,17 @@ static void work_done(uv_work_t *req, int status)
 	json_decref(w->result);
 	free(w->db_path);
 	free(w);
-	if (!c->closing && s)
+	if (!c->closing && a->open)
 		process_lines(c);
 	client_maybe_free(c);
 }
 
 static void do_db(areq *r)
 {
-	struct pt_server *s = r->srv;
+	struct pt_admin *a = r->c->adm;
 	struct work *w = calloc(1, sizeof(*w));
-	uint64_t now = pt_clock_wall_ms();
 
-	if (!w || !(w->db_path = strdup(s->db_path))) {
+	if (!w || !(w->db_path = strdup(a->db_path))) {
 		free(w);
 		send_json(r->c, NULL);
 		return;
@@ -532,14 +522,13 @@ static void do_db(areq *r)
 	w->req.data = w;
 	w->c = r->c;
 	w->cmd = r->cmd;
-	w->now_ms = now;
-	w->since_ms = now - (arg_u(r, "since", DEFAULT_SINCE_MS) < now ? arg_u(r, "since", DEFAULT_SINCE_MS) : now);
-	switch (r->cmd->id) {
-	case PT_ADM_STATS: w->n = (unsigned)arg_u(r, "points", 24); break;
-	case PT_ADM_RESOURCES: w->n = (unsigned)arg_u(r, "top", 10); break;
-	default: w->n = (unsigned)arg_u(r, "limit", 50); break;
-	}
-	if (uv_queue_work(s->loop, &w->req, work_run, work_done)) {
+	w->now_ms = pt_clock_wall_ms();
+	/* The line the values came from is gone by the time the pool runs:
+	 * the database commands take numbers only (strings are borrowed). */
+	memcpy(w->v, r->v, sizeof(w->v));
+	for (int i = 0; i < PT_ADMIN_MAX_ARGS; i++)
+		w->v[i].s = NULL;
+	if (uv_queue_work(a->loop, &w->req, work_run, work_done)) {
 		free(w->db_path);
 		free(w);
 		send_error(r->c, "internal", "cannot queue the read");
@@ -575,7 +564,7 @@ static void handle_line(struct client *c, const char *line, size_t len)
 	json_error_t jerr;
 	json_t *j = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
 	const char *name;
-	areq r = { .c = c, .srv = c->adm->srv };
+	areq r = { .c = c, .ops = &c->adm->ops };
 	char err[256];
 
 	if (!j || !json_is_object(j)) {
@@ -596,6 +585,8 @@ static void handle_line(struct client *c, const char *line, size_t len)
 		goto out;
 	}
 	handlers[r.cmd->id](&r);
+	if (r.cmd->mutating && r.acted)
+		audit(&r);
 out:
 	json_decref(j);
 }
@@ -677,10 +668,10 @@ static void on_connection(uv_stream_t *server, int status)
 	socklen_t cl = sizeof(cred);
 	uv_os_fd_t fd;
 
-	if (status < 0 || !a->srv || !(c = calloc(1, sizeof(*c))))
+	if (status < 0 || !a->open || !(c = calloc(1, sizeof(*c))))
 		return;
 	c->adm = a;
-	uv_pipe_init(a->srv->loop, &c->pipe, 0);
+	uv_pipe_init(a->loop, &c->pipe, 0);
 	c->pipe.data = c;
 	if (uv_accept(server, (uv_stream_t *)&c->pipe)) {
 		uv_close((uv_handle_t *)&c->pipe, free_unaccepted);
@@ -705,7 +696,8 @@ static void on_connection(uv_stream_t *server, int status)
 
 /* -- listener --------------------------------------------------------------------- */
 
-int pt_admin_start(struct pt_server *s, const char *path, struct pt_admin **out)
+int pt_admin_start(uv_loop_t *loop, const char *path, const char *db_path,
+                   const pt_admin_ops *ops, pt_admin **out)
 {
 	struct pt_admin *a;
 	struct stat st;
@@ -716,18 +708,23 @@ int pt_admin_start(struct pt_server *s, const char *path, struct pt_admin **out)
 		pt_log_error("admin_socket: '%s' is too long for a Unix socket path", path);
 		return -1;
 	}
-	if (!(a = calloc(1, sizeof(*a))) || !(a->path = strdup(path))) {
+	if (!(a = calloc(1, sizeof(*a))) || !(a->path = strdup(path)) ||
+	    !(a->db_path = strdup(db_path))) {
+		if (a)
+			free(a->path);
 		free(a);
 		pt_log_error("out of memory");
 		return -1;
 	}
-	a->srv = s;
+	a->open = true;
+	a->loop = loop;
+	a->ops = *ops;
 	a->refs = 1;
 	/* A stale socket from a crash would make bind fail; anything that is
 	 * not a socket is left alone. */
 	if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
 		unlink(path);
-	uv_pipe_init(s->loop, &a->listener, 0);
+	uv_pipe_init(loop, &a->listener, 0);
 	a->listener.data = a;
 	/* bind() creates the socket with 0777 & ~umask: set the umask for
 	 * 0660 around it, so the socket never exists with a wider mode (a
@@ -739,7 +736,7 @@ int pt_admin_start(struct pt_server *s, const char *path, struct pt_admin **out)
 	umask(old);
 	if (r || (r = uv_listen((uv_stream_t *)&a->listener, 8, on_connection))) {
 		pt_log_error("admin socket %s: %s", path, uv_strerror(r));
-		a->srv = NULL;
+		a->open = false;
 		pt_admin_close(a);
 		return -1;
 	}
@@ -757,9 +754,9 @@ void pt_admin_close(struct pt_admin *a)
 {
 	if (!a)
 		return;
-	if (a->srv && a->path)
+	if (a->open && a->path)
 		unlink(a->path);
-	a->srv = NULL;
+	a->open = false;
 	for (struct client *c = a->clients; c; c = c->next)
 		client_close(c);
 	uv_close((uv_handle_t *)&a->listener, on_listener_closed);

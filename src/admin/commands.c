@@ -3,13 +3,16 @@
  * their checks and its help are written once. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "peertrack/admin.h"
 #include "peertrack/banlist.h"
 
-#define A(n, t, req, pos, mx, h) { n, t, req, pos, mx, h }
-#define END { NULL, 0, false, false, 0, NULL }
+#define A(n, t, req, pos, mx, h) { n, t, req, pos, mx, NULL, h }
+/* An optional argument with a default, as it would be typed. */
+#define D(n, t, pos, mx, def, h) { n, t, false, pos, mx, def, h }
+#define END { NULL, 0, false, false, 0, NULL, NULL }
 
 const pt_admin_cmd pt_admin_cmds[PT_ADM__COUNT] = {
 	[PT_ADM_HELP] = { PT_ADM_HELP, "help",
@@ -20,7 +23,7 @@ const pt_admin_cmd pt_admin_cmds[PT_ADM__COUNT] = {
 	[PT_ADM_PEERS] = { PT_ADM_PEERS, "peers",
 		{ A("ip", PT_ARG_CIDR, false, false, 0, "only peers whose address is in this range"),
 		  A("has", PT_ARG_HASH, false, false, 0, "only peers holding this hash"),
-		  A("limit", PT_ARG_UINT, false, false, 100000, "at most this many (default 100)"), END },
+		  D("limit", PT_ARG_UINT, false, 100000, "100", "at most this many"), END },
 		false, false, "list live peers, oldest first",
 		"Columns: id, address, connected for, hashes held, send queue bytes." },
 	[PT_ADM_PEER] = { PT_ADM_PEER, "peer",
@@ -28,24 +31,24 @@ const pt_admin_cmd pt_admin_cmds[PT_ADM__COUNT] = {
 		false, false, "show one live peer", "" },
 	[PT_ADM_WHO_HAS] = { PT_ADM_WHO_HAS, "who-has",
 		{ A("hash", PT_ARG_HASH, true, true, 0, "the resource hash (64 lowercase hex)"),
-		  A("limit", PT_ARG_UINT, false, false, 100000, "at most this many (default 100)"), END },
+		  D("limit", PT_ARG_UINT, false, 100000, "100", "at most this many"), END },
 		false, false, "list the live peers holding a hash", "" },
 	[PT_ADM_RESOURCES] = { PT_ADM_RESOURCES, "resources",
-		{ A("top", PT_ARG_UINT, false, false, 10000, "how many (default 10)"), END },
+		{ D("top", PT_ARG_UINT, false, 10000, "10", "how many"), END },
 		false, true, "the most looked-up resources, with their counters",
 		"Counters (announces, lookups, hits, misses) come from the database;\n"
 		"holders is the live count (omitted with --db)." },
 	[PT_ADM_STATS] = { PT_ADM_STATS, "stats",
-		{ A("since", PT_ARG_DURATION, false, false, 0, "window, e.g. 1h, 7d (default 24h)"),
-		  A("points", PT_ARG_UINT, false, false, 1000, "peers-over-time points (default 24)"), END },
+		{ D("since", PT_ARG_DURATION, false, 0, "24h", "window, e.g. 1h, 7d"),
+		  D("points", PT_ARG_UINT, false, 1000, "24", "peers-over-time points"), END },
 		false, true, "offload ratio, bytes from peers vs origin, peers over time",
 		"Read from the database: the last flush interval is not in it yet." },
 	[PT_ADM_HISTORY] = { PT_ADM_HISTORY, "history",
-		{ A("since", PT_ARG_DURATION, false, false, 0, "window (default 24h)"),
-		  A("limit", PT_ARG_UINT, false, false, 100000, "at most this many (default 50)"), END },
+		{ D("since", PT_ARG_DURATION, false, 0, "24h", "window"),
+		  D("limit", PT_ARG_UINT, false, 100000, "50", "at most this many"), END },
 		false, true, "past and present sessions, newest first", "" },
 	[PT_ADM_AUDIT] = { PT_ADM_AUDIT, "audit",
-		{ A("limit", PT_ARG_UINT, false, false, 100000, "at most this many (default 50)"), END },
+		{ D("limit", PT_ARG_UINT, false, 100000, "50", "at most this many"), END },
 		false, true, "the admin actions log, newest first", "" },
 	[PT_ADM_KICK] = { PT_ADM_KICK, "kick",
 		{ A("id", PT_ARG_ID, true, true, 0, "the peer's client id"),
@@ -161,6 +164,17 @@ static int check_one(const pt_admin_arg *a, const json_t *j, pt_admin_val *v, ch
 	return 0;
 }
 
+/* The table's default, parsed as typed input would be (test_admin_table
+ * checks every row's default parses). set stays false. */
+static void default_value(const pt_admin_arg *a, pt_admin_val *v)
+{
+	v->s = a->def;
+	if (a->type == PT_ARG_UINT)
+		v->u = strtoull(a->def, NULL, 10);
+	else if (a->type == PT_ARG_DURATION && pt_duration_parse(a->def, &v->u))
+		v->u = 0;
+}
+
 int pt_admin_validate(const pt_admin_cmd *c, const json_t *args, pt_admin_val vals[PT_ADMIN_MAX_ARGS],
                       char *err, size_t errlen)
 {
@@ -185,10 +199,14 @@ int pt_admin_validate(const pt_admin_cmd *c, const json_t *args, pt_admin_val va
 		}
 	}
 	for (int i = 0; i < PT_ADMIN_MAX_ARGS && c->args[i].name; i++) {
-		if (c->args[i].required && !vals[i].set) {
-			snprintf(err, errlen, "%s: required", c->args[i].name);
+		const pt_admin_arg *a = &c->args[i];
+
+		if (a->required && !vals[i].set) {
+			snprintf(err, errlen, "%s: required", a->name);
 			return -EINVAL;
 		}
+		if (!vals[i].set && a->def)
+			default_value(a, &vals[i]);
 	}
 	return 0;
 }
@@ -255,10 +273,18 @@ void pt_admin_usage(const pt_admin_cmd *c, char *out, size_t outlen)
 	}
 }
 
+const char *pt_admin_arg_help(const pt_admin_arg *a, char *out, size_t outlen)
+{
+	if (!a->def)
+		return a->help;
+	snprintf(out, outlen, "%s (default %s)", a->help, a->def);
+	return out;
+}
+
 json_t *pt_admin_help_json(void)
 {
 	json_t *arr = json_array();
-	char usage[256];
+	char usage[256], help[256];
 
 	if (!arr)
 		return NULL;
@@ -271,7 +297,8 @@ json_t *pt_admin_help_json(void)
 			json_array_append_new(args, json_pack("{ss ss sb ss}", "name", c->args[k].name,
 			                                      "type", type_word(c->args[k].type),
 			                                      "required", c->args[k].required,
-			                                      "help", c->args[k].help));
+			                                      "help", pt_admin_arg_help(&c->args[k], help,
+			                                                                sizeof(help))));
 		json_array_append_new(arr, json_pack("{ss ss ss so sb}", "name", c->name, "usage", usage,
 		                                     "summary", c->summary, "args",
 		                                     args ? args : json_array(), "mutating",

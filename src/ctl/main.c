@@ -17,7 +17,7 @@
 
 #include "peertrack/admin.h"
 #include "peertrack/config.h"
-#include "peertrack/store.h"
+#include "peertrack/clock.h"
 #include "ctl.h"
 
 enum { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_UNREACHABLE = 3 };
@@ -49,7 +49,7 @@ static void usage(FILE *f)
 
 static void command_help(FILE *f, const pt_admin_cmd *c)
 {
-	char u[256];
+	char u[256], h[256];
 
 	pt_admin_usage(c, u, sizeof(u));
 	fprintf(f, "usage: peertrackctl %s\n\n%s.\n", u, c->summary);
@@ -59,7 +59,7 @@ static void command_help(FILE *f, const pt_admin_cmd *c)
 		fputc('\n', f);
 	for (int i = 0; i < PT_ADMIN_MAX_ARGS && c->args[i].name; i++)
 		fprintf(f, "  %s%-10s %s%s\n", c->args[i].positional ? "  " : "--", c->args[i].name,
-		        c->args[i].help, c->args[i].required ? " (required)" : "");
+		        pt_admin_arg_help(&c->args[i], h, sizeof(h)), c->args[i].required ? " (required)" : "");
 	if (c->offline)
 		fprintf(f, "\nAlso works with the daemon stopped: --db PATH.\n");
 }
@@ -124,35 +124,6 @@ static int parse_args(const pt_admin_cmd *c, int argc, char **argv, json_t *args
 		json_object_set_new(args, a->name, v);
 	}
 	return 0;
-}
-
-/* stats/history/resources/audit on the database file, as the daemon would. */
-static int run_offline(const char *db, const pt_admin_cmd *c, const pt_admin_val *v, json_t **res,
-                       char *err, size_t errlen)
-{
-	uint64_t now = pt_clock_wall_ms();
-	const pt_admin_val *since = pt_admin_get(c, v, "since");
-	uint64_t window = since && since->set ? since->u : 24ull * 3600 * 1000;
-	uint64_t from = window < now ? now - window : 0;
-	const pt_admin_val *n;
-
-	switch (c->id) {
-	case PT_ADM_STATS:
-		n = pt_admin_get(c, v, "points");
-		return pt_store_query_stats(db, from, now, n->set ? (unsigned)n->u : 24, res, err, errlen);
-	case PT_ADM_HISTORY:
-		n = pt_admin_get(c, v, "limit");
-		return pt_store_query_history(db, from, n->set ? (unsigned)n->u : 50, res, err, errlen);
-	case PT_ADM_RESOURCES:
-		n = pt_admin_get(c, v, "top");
-		return pt_store_query_top(db, n->set ? (unsigned)n->u : 10, res, err, errlen);
-	case PT_ADM_AUDIT:
-		n = pt_admin_get(c, v, "limit");
-		return pt_store_query_audit(db, n->set ? (unsigned)n->u : 50, res, err, errlen);
-	default:
-		snprintf(err, errlen, "%s needs the running daemon (no --db)", c->name);
-		return -EINVAL;
-	}
 }
 
 static int exit_for(const char *code)
@@ -226,7 +197,7 @@ int main(int argc, char **argv)
 			                "stats, history, resources and audit\n", c->name);
 			goto out;
 		}
-		r = run_offline(db, c, vals, &result, err, sizeof(err));
+		r = pt_admin_query(db, c, vals, pt_clock_wall_ms(), &result, err, sizeof(err));
 		if (r) {
 			fprintf(stderr, "peertrackctl: %s\n", err);
 			rc = r == -ENOENT || r == -EIO || r == -EPROTO ? EXIT_UNREACHABLE : EXIT_FAILED;

@@ -1,18 +1,14 @@
-/* main.c — peertrackd: options, configuration, the loop. */
+/* main.c — peertrackd: options and where the configuration comes from;
+ * the process itself is daemon.c. */
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <uv.h>
 
 #include "peertrack/config.h"
-#include "peertrack/log.h"
-#include "peertrack/notify.h"
-#include "peertrack/server.h"
+#include "daemon.h"
 
 #define MAX_OVERRIDES 64
 
@@ -38,10 +34,12 @@ static void usage(FILE *f)
 	        "Exit status: 0 ok, 1 runtime failure (e.g. port in use), 2 usage or config error.\n");
 }
 
-/* Environment overrides, for containers: PEERTRACK_MAX_CONNECTIONS=... */
-static int apply_env(pt_config *c, char **ov, int *nov, char *err, size_t errlen)
+/* Environment overrides, for containers: PEERTRACK_MAX_CONNECTIONS=...
+ * Collected as overrides so each reload applies them again, between the
+ * file and the command line. */
+static int collect_env(pt_override *ov, int *nov)
 {
-	for (size_t i = 0; i < pt_config_nkeys; i++) {
+	for (size_t i = 0; i < pt_config_nkeys && *nov < MAX_OVERRIDES; i++) {
 		char name[96] = "PEERTRACK_";
 		size_t n = strlen(name);
 		const char *v;
@@ -51,34 +49,12 @@ static int apply_env(pt_config *c, char **ov, int *nov, char *err, size_t errlen
 		name[n] = 0;
 		if (!(v = getenv(name)))
 			continue;
-		if (pt_config_set(c, pt_config_keys[i].name, v, err, errlen))
+		if (asprintf(&ov[*nov].kv, "%s=%s", pt_config_keys[i].name, v) < 0)
 			return -1;
-		if (*nov < MAX_OVERRIDES) {
-			size_t l = strlen(pt_config_keys[i].name) + strlen(v) + 2;
-			if ((ov[*nov] = malloc(l)))
-				snprintf(ov[(*nov)++], l, "%s=%s", pt_config_keys[i].name, v);
-		}
+		ov[(*nov)++].origin = "environment";
 	}
 	return 0;
 }
-
-/* A tracker holds one descriptor per peer: take all the kernel allows. */
-static void raise_nofile(void)
-{
-	struct rlimit rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		if (setrlimit(RLIMIT_NOFILE, &rl))
-			pt_log_warn("cannot raise RLIMIT_NOFILE: %s", strerror(errno));
-	}
-}
-
-static void hook_ready(void *arg, int port) { (void)arg; pt_notify_ready(port); }
-static void hook_reloading(void *arg) { (void)arg; pt_notify_reloading(); }
-static void hook_reloaded(void *arg) { (void)arg; pt_notify_reloaded(); }
-static void hook_stopping(void *arg) { (void)arg; pt_notify_stopping(); }
-static void hook_tick(void *arg) { pt_notify_watchdog(uv_now(arg)); }
 
 int main(int argc, char **argv)
 {
@@ -93,12 +69,11 @@ int main(int argc, char **argv)
 		{ 0 }
 	};
 	const char *path = NULL;
-	char *ov[MAX_OVERRIDES + 1] = {0}, *cli[MAX_OVERRIDES] = {0};
+	pt_override ov[2 * MAX_OVERRIDES] = {0};
+	char *cli[MAX_OVERRIDES] = {0};
 	int nov = 0, ncli = 0, check = 0, dump = 0, opt, rc = 2;
-	char err[512];
+	char err[600];
 	pt_config cfg;
-	uv_loop_t loop;
-	pt_server *srv = NULL;
 
 	while ((opt = getopt_long(argc, argv, "c:l:s:Vh", opts, NULL)) != -1) {
 		switch (opt) {
@@ -110,12 +85,14 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			if (opt == 'l') {
-				size_t l = strlen(optarg) + 8;
-				if (!(cli[ncli] = malloc(l)))
+				if (asprintf(&cli[ncli++], "listen=%s", optarg) < 0)
 					return 1;
-				snprintf(cli[ncli++], l, "listen=%s", optarg);
-			} else if (!(cli[ncli++] = strdup(optarg)))
+			} else if (!strchr(optarg, '=')) {
+				fprintf(stderr, "peertrackd: --set wants KEY=VALUE, got '%s'\n", optarg);
+				goto out;
+			} else if (!(cli[ncli++] = strdup(optarg))) {
 				return 1;
+			}
 			break;
 		case 'C': check = 1; break;
 		case 'D': dump = 1; break;
@@ -127,83 +104,35 @@ int main(int argc, char **argv)
 	if (optind < argc) {
 		fprintf(stderr, "peertrackd: unexpected argument '%s'\n", argv[optind]);
 		usage(stderr);
-		return 2;
+		goto out;
 	}
-
-	pt_config_defaults(&cfg);
-	if (path && pt_config_load(&cfg, path, err, sizeof(err))) {
+	/* The environment, then the command line: each reload applies them
+	 * again in this order over the re-read file. */
+	if (collect_env(ov, &nov)) {
+		rc = 1;
+		goto out;
+	}
+	for (int i = 0; i < ncli; i++)
+		ov[nov++] = (pt_override){ cli[i], NULL };
+	if (pt_daemon_config_build(path, ov, (size_t)nov, &cfg, err, sizeof(err))) {
 		fprintf(stderr, "peertrackd: %s\n", err);
-		goto out;
-	}
-	if (apply_env(&cfg, ov, &nov, err, sizeof(err))) {
-		fprintf(stderr, "peertrackd: environment: %s\n", err);
-		goto out;
-	}
-	for (int i = 0; i < ncli; i++) {
-		char *eq = strchr(cli[i], '=');
-
-		if (!eq) {
-			fprintf(stderr, "peertrackd: --set wants KEY=VALUE, got '%s'\n", cli[i]);
-			goto out;
-		}
-		*eq = 0;
-		if (pt_config_set(&cfg, cli[i], eq + 1, err, sizeof(err))) {
-			fprintf(stderr, "peertrackd: %s\n", err);
-			goto out;
-		}
-		*eq = '=';
-		if (nov < MAX_OVERRIDES)
-			ov[nov++] = cli[i], cli[i] = NULL;
-	}
-	if (pt_config_validate(&cfg, err, sizeof(err))) {
-		fprintf(stderr, "peertrackd: %s%s%s\n", path ? path : "", path ? ": " : "", err);
 		goto out;
 	}
 	if (dump) {
 		pt_config_write_effective(stdout, &cfg, path);
 		rc = fflush(stdout) ? 1 : 0;
-		goto out;
-	}
-	if (check) {
+	} else if (check) {
 		printf("%s: configuration ok\n", path ? path : "(defaults)");
 		rc = 0;
-		goto out;
+	} else {
+		rc = pt_daemon_run(&cfg, path, ov, (size_t)nov);
 	}
-
-	rc = 1;
-	pt_log_configure(cfg.log_level, cfg.log_format);
-	pt_log_timestamps(cfg.log_time);
-	raise_nofile();
-	signal(SIGPIPE, SIG_IGN);
-	if (uv_loop_init(&loop)) {
-		pt_log_error("cannot create the event loop");
-		goto out;
-	}
-	{
-		pt_server_hooks hooks = { hook_ready, hook_reloading, hook_reloaded, hook_stopping,
-		                          hook_tick, &loop };
-
-		srv = pt_server_new(&loop, &cfg, path, (const char *const *)ov, &hooks);
-	}
-	if (!srv) {
-		pt_log_error("out of memory");
-	} else if (pt_server_start(srv) == 0) {
-		pt_log_info("peertrackd %s ready", PT_VERSION);
-		uv_run(&loop, UV_RUN_DEFAULT);
-		rc = 0;
-	}
-	pt_server_free(srv);
-	/* Handles the server closed need one more turn to finish closing. */
-	uv_run(&loop, UV_RUN_DEFAULT);
-	if (uv_loop_close(&loop))
-		pt_log_warn("event loop closed with handles still open");
-	if (rc == 0)
-		pt_log_info("stopped");
+	pt_config_free(&cfg);
 out:
 	for (int i = 0; i < nov; i++)
-		free(ov[i]);
+		if (ov[i].origin)
+			free(ov[i].kv);
 	for (int i = 0; i < ncli; i++)
 		free(cli[i]);
-	pt_config_free(&cfg);
 	return rc;
 }

@@ -26,6 +26,13 @@ void pt_notify_reloaded(void)
 	sd_notify(0, "READY=1");
 }
 
+void pt_notify_reload_failed(const char *why)
+{
+	/* The reload is over either way (READY=1 ends it); the status line
+	 * says it was refused, for `systemctl status`. */
+	sd_notifyf(0, "READY=1\nSTATUS=reload refused, running the previous configuration: %s", why);
+}
+
 void pt_notify_stopping(void)
 {
 	sd_notify(0, "STOPPING=1");

@@ -101,7 +101,13 @@ int pt_metrics_render(struct pt_server *s, pt_buf *b)
 	r |= one(b, "peertrack_uploaded_to_peers_bytes_total", "counter",
 	         "Bytes clients reported serving to other peers", st->offload_to_peers);
 	r |= one(b, "peertrack_bans", "gauge", "Bans in the list (some may have expired)",
-	         s->bans.n);
+	         s->bans ? s->bans->n : 0);
+	r |= one(b, "peertrack_config_last_reload_successful", "gauge",
+	         "1 if the last reload (SIGHUP or peertrackctl reload) applied its configuration, "
+	         "0 if it was refused", s->reload_ok);
+	r |= one(b, "peertrack_config_last_reload_timestamp_seconds", "gauge",
+	         "When the configuration was last loaded or a reload last tried (Unix time)",
+	         s->reload_wall_ms / 1000);
 	r |= one(b, "peertrack_store_queue_depth", "gauge", "Store events waiting for a commit",
 	         h.queue_depth);
 	r |= one(b, "peertrack_store_flushes_total", "counter", "Store commits", h.flushes);
@@ -156,6 +162,6 @@ int pt_stats_render(struct pt_server *s, pt_buf *b)
 	                      ",\"errors\":%" PRIu64 ",\"dropped\":%" PRIu64
 	                      ",\"last_flush_us\":%" PRIu64 "},\"bans\":%zu}\n",
 	                   h.ok ? "true" : "false", h.queue_depth, h.flushes, h.errors, h.dropped,
-	                   h.last_flush_us, s->bans.n);
+	                   h.last_flush_us, s->bans ? s->bans->n : 0);
 	return r ? -ENOMEM : 0;
 }

@@ -136,12 +136,13 @@ typedef struct pt_coalesce {
 
 #define PT_PROTOCOLS 3 /* v1, http, terminator */
 
+/* One event loop's serving state: the lws context and listener, the live
+ * tables (registry, index, matcher), the sessions and their counters. The
+ * process around it (config sources, store, bans, admin socket, signals:
+ * src/daemon/) lends it the store and the ban list through pt_server_env. */
 struct pt_server {
 	uv_loop_t *loop;
-	pt_config cfg;
-	char *config_path;
-	char **overrides;
-	pt_server_hooks hooks;
+	pt_config cfg;        /* this loop's copy; pt_server_reconfigure updates it */
 	pt_origins origins;
 
 	struct lws_context *lws;
@@ -157,13 +158,11 @@ struct pt_server {
 
 	uv_timer_t sweep_timer;
 	uv_timer_t stop_timer;
-	uv_signal_t sig_term, sig_int, sig_hup;
 	uint32_t sockets;     /* WebSocket connections open, admitted or not */
 	uint32_t fd_cap;      /* peers the descriptor limit allows (see fd_budget) */
 	uint32_t max_peers;   /* min(max_connections, fd_cap) */
 	int stop_phase;       /* 0 running, 1 closing peers, 2 destroying lws, 3 done */
 	uint64_t stop_deadline_ms;
-	uint64_t last_tick_ms;
 
 	pt_stats stats;
 	pt_coalesce co;
@@ -171,12 +170,13 @@ struct pt_server {
 	uint32_t *picks;      /* lookup results, max_lookup_peers long */
 	uint32_t picks_cap;
 
-	/* Operations (ops.c): the store, bans, the admin socket. */
-	pt_store *store;      /* NULL until started */
-	char *db_path;
-	pt_banlist bans;
-	struct pt_admin *admin;
-	uint64_t last_ops_tick_ms;
+	/* Borrowed from the process (pt_server_env): events go to the store
+	 * (ops.c), admission consults the bans. Either may be NULL. */
+	pt_store *store;
+	const pt_banlist *bans;
+	/* The last reload as the process reported it, for /metrics. */
+	bool reload_ok;
+	uint64_t reload_wall_ms;
 };
 
 static inline uint64_t pt_server_now(const struct pt_server *s) { return uv_now(s->loop); }
@@ -184,6 +184,23 @@ static inline uint64_t pt_server_now(const struct pt_server *s) { return uv_now(
 static inline uint32_t pt_server_now32(const struct pt_server *s)
 {
 	return (uint32_t)(uv_now(s->loop) - s->t0_ms);
+}
+
+/* The live sessions in handle order, each once:
+ *     for (uint32_t h = 0; (p = pt__live_next(s, &h));)
+ * Safe against closing the one returned (retiring takes it out of the
+ * registry, which the walk does not revisit). */
+static inline pt_session *pt__live_next(struct pt_server *s, uint32_t *h)
+{
+	uint32_t limit = pt_registry_limit(s->registry);
+
+	while (*h < limit) {
+		pt_session *p = pt_registry_session(s->registry, (*h)++);
+
+		if (p && p->state == PT_SESSION_LIVE)
+			return p;
+	}
+	return NULL;
 }
 
 /* origins.c-like helpers live in session.c */

@@ -1,8 +1,7 @@
 /* server.c — the listener: libwebsockets on the caller's libuv loop, the
- * liveness sweep, signals, reload and the orderly shutdown. */
+ * liveness sweep, reconfiguration and the orderly shutdown. */
 #include <dlfcn.h>
 #include <errno.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -56,33 +55,7 @@ static const struct lws_http_mount mount_http = {
 	.origin_protocol = LWSMPRO_CALLBACK,
 };
 
-static void apply_log(const pt_config *c)
-{
-	pt_log_configure(c->log_level, c->log_format);
-	pt_log_timestamps(c->log_time);
-}
-
-static char **copy_strv(const char *const *v)
-{
-	size_t n = 0;
-	char **out;
-
-	while (v && v[n])
-		n++;
-	if (!(out = calloc(n + 1, sizeof(*out))))
-		return NULL;
-	for (size_t i = 0; i < n; i++)
-		if (!(out[i] = strdup(v[i]))) {
-			while (i--)
-				free(out[i]);
-			free(out);
-			return NULL;
-		}
-	return out;
-}
-
-pt_server *pt_server_new(uv_loop_t *loop, const pt_config *cfg, const char *config_path,
-                         const char *const *overrides, const pt_server_hooks *hooks)
+pt_server *pt_server_new(uv_loop_t *loop, const pt_config *cfg, const pt_server_env *env)
 {
 	pt_server *s = calloc(1, sizeof(*s));
 	uint64_t seed;
@@ -92,12 +65,12 @@ pt_server *pt_server_new(uv_loop_t *loop, const pt_config *cfg, const char *conf
 	s->loop = loop;
 	if (pt_config_copy(&s->cfg, cfg))
 		goto fail;
-	if (config_path && !(s->config_path = strdup(config_path)))
-		goto fail;
-	if (!(s->overrides = copy_strv(overrides)))
-		goto fail;
-	if (hooks)
-		s->hooks = *hooks;
+	if (env) {
+		s->store = env->store;
+		s->bans = env->bans;
+	}
+	s->reload_ok = true;
+	s->reload_wall_ms = pt_clock_wall_ms();
 	if (pt_origins_parse(&s->origins, s->cfg.allowed_origins))
 		goto fail;
 	/* Table hashes are keyed: clients choose the hashes they announce. */
@@ -137,13 +110,9 @@ static void sweep(uv_timer_t *t)
 {
 	pt_server *s = t->data;
 	uint64_t now = pt_server_now(s);
-	uint32_t limit = pt_registry_limit(s->registry);
+	pt_session *p;
 
-	for (uint32_t h = 0; h < limit; h++) {
-		pt_session *p = pt_registry_session(s->registry, h);
-
-		if (!p || p->state != PT_SESSION_LIVE)
-			continue;
+	for (uint32_t h = 0; (p = pt__live_next(s, &h));) {
 		if (now - p->last_rx_ms >= s->cfg.timeout_ms) {
 			pt_log_info("peer %s timed out", p->id_str);
 			pt_session_close(p, PT_CLOSE_TIMEOUT, "heartbeat timeout", PT_LEAVE_TIMEOUT);
@@ -154,11 +123,6 @@ static void sweep(uv_timer_t *t)
 			lws_callback_on_writable(p->wsi);
 		}
 	}
-	if (s->hooks.tick && now - s->last_tick_ms >= 1000) {
-		s->last_tick_ms = now;
-		s->hooks.tick(s->hooks.arg);
-	}
-	pt_ops_tick(s);
 }
 
 static uint64_t sweep_interval(const pt_config *c)
@@ -168,7 +132,7 @@ static uint64_t sweep_interval(const pt_config *c)
 	if (ms < 10)
 		ms = 10;
 	if (ms > 1000)
-		ms = 1000; /* the tick hook wants about a second */
+		ms = 1000;
 	return ms;
 }
 
@@ -176,14 +140,10 @@ static uint64_t sweep_interval(const pt_config *c)
 
 static void close_all(pt_server *s)
 {
-	uint32_t limit = pt_registry_limit(s->registry);
+	pt_session *p;
 
-	for (uint32_t h = 0; h < limit; h++) {
-		pt_session *p = pt_registry_session(s->registry, h);
-
-		if (p)
-			pt_session_close(p, PT_CLOSE_GOING_AWAY, "server shutting down", PT_LEAVE_SHUTDOWN);
-	}
+	for (uint32_t h = 0; (p = pt__live_next(s, &h));)
+		pt_session_close(p, PT_CLOSE_GOING_AWAY, "server shutting down", PT_LEAVE_SHUTDOWN);
 }
 
 static void close_handle(uv_handle_t *h)
@@ -225,19 +185,12 @@ void pt_server_stop(pt_server *s)
 	if (s->stop_phase)
 		return;
 	pt_log_info("stopping: closing the listener and %u peers", pt_registry_count(s->registry));
-	if (s->hooks.stopping)
-		s->hooks.stopping(s->hooks.arg);
 	s->stop_phase = 1;
 	s->stop_deadline_ms = pt_server_now(s) + STOP_GRACE_MS;
 	lws_context_deprecate(s->lws, NULL);
 	close_all(s);
-	pt_ops_stop(s);
 	uv_timer_stop(&s->sweep_timer);
 	close_handle((uv_handle_t *)&s->sweep_timer);
-	uv_signal_stop(&s->sig_hup);
-	close_handle((uv_handle_t *)&s->sig_hup);
-	close_handle((uv_handle_t *)&s->sig_term);
-	close_handle((uv_handle_t *)&s->sig_int);
 	uv_timer_start(&s->stop_timer, stop_step, 100, 0);
 }
 
@@ -278,67 +231,33 @@ static void apply_max_peers(pt_server *s)
 
 /* -- reload -------------------------------------------------------------- */
 
-int pt_server_reload(pt_server *s)
+void pt_server_reload_tls(pt_server *s)
 {
-	pt_config fresh;
-	pt_origins origins = {0};
-	char err[512], changed[512] = "";
-
-	if (s->hooks.reloading)
-		s->hooks.reloading(s->hooks.arg);
-	/* Certificates first and whatever the config file says: a renewal hook
-	 * must not depend on the file being valid. */
 	pt_tls_reload(s);
-	pt_config_defaults(&fresh);
-	if (s->config_path && pt_config_load(&fresh, s->config_path, err, sizeof(err)))
-		goto refuse;
-	for (char **o = s->overrides; *o; o++) {
-		char key[64];
-		const char *eq = strchr(*o, '=');
-		size_t kl = eq ? (size_t)(eq - *o) : 0;
+}
 
-		if (!eq || kl >= sizeof(key))
-			continue;
-		memcpy(key, *o, kl);
-		key[kl] = 0;
-		if (pt_config_set(&fresh, key, eq + 1, err, sizeof(err)))
-			goto refuse;
+int pt_server_reconfigure(pt_server *s, const pt_config *fresh)
+{
+	pt_origins origins = {0};
+
+	if (pt_origins_parse(&origins, fresh->allowed_origins))
+		return -ENOMEM;
+	/* What needs a restart was reported by the process, from its own copy. */
+	if (pt_config_reload(&s->cfg, fresh, NULL, 0) < 0) {
+		pt_origins_free(&origins);
+		return -ENOMEM;
 	}
-	if (pt_config_validate(&fresh, err, sizeof(err)))
-		goto refuse;
-	if (pt_origins_parse(&origins, fresh.allowed_origins)) {
-		snprintf(err, sizeof(err), "out of memory");
-		goto refuse;
-	}
-	if (pt_config_reload(&s->cfg, &fresh, changed, sizeof(changed)) > 0)
-		pt_log_warn("reload: %s changed but needs a restart", changed);
 	pt_origins_free(&s->origins);
 	s->origins = origins;
 	apply_max_peers(s);
-	apply_log(&s->cfg);
 	uv_timer_set_repeat(&s->sweep_timer, sweep_interval(&s->cfg));
-	pt_config_free(&fresh);
-	pt_log_info("reloaded configuration%s%s", s->config_path ? " from " : "",
-	            s->config_path ? s->config_path : "");
-	if (s->hooks.reloaded)
-		s->hooks.reloaded(s->hooks.arg);
 	return 0;
-refuse:
-	pt_config_free(&fresh);
-	pt_log_error("reload refused, keeping the running configuration: %s", err);
-	if (s->hooks.reloaded)
-		s->hooks.reloaded(s->hooks.arg);
-	return -1;
 }
 
-static void on_signal(uv_signal_t *h, int signum)
+void pt_server_note_reload(pt_server *s, bool ok, uint64_t wall_ms)
 {
-	pt_server *s = h->data;
-
-	if (signum == SIGHUP)
-		pt_server_reload(s);
-	else
-		pt_server_stop(s);
+	s->reload_ok = ok;
+	s->reload_wall_ms = wall_ms;
 }
 
 /* -- start --------------------------------------------------------------- */
@@ -368,7 +287,6 @@ int pt_server_start(pt_server *s)
 	char host[PT_CONFIG_STR];
 	int port;
 
-	apply_log(&s->cfg);
 	pt_log_hook_lws();
 	if (pt_config_listen_split(s->cfg.listen, host, sizeof(host), &port)) {
 		pt_log_error("listen: '%s' is not ADDR:PORT", s->cfg.listen);
@@ -383,11 +301,6 @@ int pt_server_start(pt_server *s)
 			return -1;
 		}
 	}
-	/* The store and the admin socket come up before the listener, so the
-	 * first client finds its bans loaded. */
-	if (pt_ops_start(s))
-		return -1;
-
 	memset(&info, 0, sizeof(info));
 	/* No LWS_SERVER_OPTION_VALIDATE_UTF8: v1.c validates each message
 	 * once, as part of parsing it (see pt_v1_dispatch). */
@@ -450,19 +363,10 @@ int pt_server_start(pt_server *s)
 	uv_timer_init(s->loop, &s->stop_timer);
 	s->sweep_timer.data = s->stop_timer.data = s;
 	uv_timer_start(&s->sweep_timer, sweep, sweep_interval(&s->cfg), sweep_interval(&s->cfg));
-	uv_signal_init(s->loop, &s->sig_term);
-	uv_signal_init(s->loop, &s->sig_int);
-	uv_signal_init(s->loop, &s->sig_hup);
-	s->sig_term.data = s->sig_int.data = s->sig_hup.data = s;
-	uv_signal_start(&s->sig_term, on_signal, SIGTERM);
-	uv_signal_start(&s->sig_int, on_signal, SIGINT);
-	uv_signal_start(&s->sig_hup, on_signal, SIGHUP);
 
 	pt_log_info("listening on %s%s%s:%d%s", strchr(host, ':') ? "[" : "", host,
 	            strchr(host, ':') ? "]" : "", s->port, s->cfg.tls_cert[0] ? " (TLS)" : "");
 	warn_open_origins(s, host);
-	if (s->hooks.ready)
-		s->hooks.ready(s->hooks.arg, s->port);
 	return 0;
 }
 
@@ -479,7 +383,7 @@ void pt_server_free(pt_server *s)
 		 * info.pcontext cleared s->lws. */
 		if (s->lws) {
 			/* lws' handles close over a few loop turns. Other handles
-			 * (the admin socket) may keep the loop alive, so turn it a
+			 * (the process's admin socket) may keep the loop alive, so turn it a
 			 * bounded number of times instead of until it is empty. */
 			for (int i = 0; i < 16; i++)
 				uv_run(s->loop, UV_RUN_NOWAIT);
@@ -487,7 +391,6 @@ void pt_server_free(pt_server *s)
 				lws_context_destroy(s->lws);
 		}
 	}
-	pt_ops_free(s);
 	pt_registry_free(s->registry);
 	pt_index_free(s->index);
 	pt_match_free(s->match);
@@ -496,11 +399,6 @@ void pt_server_free(pt_server *s)
 	pt_buf_free(&s->scratch);
 	pt_coalesce_free(s);
 	free(s->picks);
-	free(s->config_path);
-	if (s->overrides)
-		for (char **o = s->overrides; *o; o++)
-			free(*o);
-	free(s->overrides);
 	pt_config_free(&s->cfg);
 	free(s);
 }

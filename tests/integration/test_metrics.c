@@ -1,19 +1,22 @@
 /* test_metrics.c — GET /metrics, /stats.json and /healthz on a real daemon:
  * values move as traffic is driven, the text parses as the Prometheus
  * exposition format (every sample typed, HELP/TYPE well-formed, values
- * numbers), a large body arrives whole, and metrics_allow is enforced on
- * the TCP peer address. */
+ * numbers), a large body arrives whole, metrics_allow is enforced on
+ * the TCP peer address, and a refused reload is reported as one (the log,
+ * peertrackctl's exit status, the reload gauges). */
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -392,6 +395,67 @@ static void test_coalesced_burst(void **state)
 	assert_int_equal(ptd_stop(d), 0);
 }
 
+/* `peertrackctl reload` on d's admin socket: its exit status. */
+static int ctl_reload(pt_daemon *d)
+{
+	const char *bin = getenv("PT_BIN");
+	char conf[400], cmd[1200];
+	int st;
+
+	snprintf(conf, sizeof(conf), "%s", ptd_conf_path(d));
+	*strrchr(conf, '/') = 0;
+	snprintf(cmd, sizeof(cmd), "%s/peertrackctl --socket '%s/state/admin.sock' reload >/dev/null 2>&1",
+	         bin && *bin ? bin : "bin", conf);
+	st = system(cmd);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static double reload_gauge(int port, const char *name)
+{
+	char *body = NULL;
+	double v;
+
+	PT_CHECK(http_get(port, "127.0.0.1", "/metrics", &body) == 200, "GET /metrics failed");
+	v = sample(body, name);
+	free(body);
+	return v;
+}
+
+/* A reload whose config is refused is a failure everywhere it is reported:
+ * the log, peertrackctl (exit 1), peertrack_config_last_reload_successful;
+ * a good one after it sets the gauge back and moves the timestamp. */
+static void test_reload_reported(void **state)
+{
+	pt_daemon *d = ptd_start(BASE_CONF "max_lookup_peers = 5\n");
+	int port = ptd_port(d);
+	double t0, t1;
+	size_t mark;
+	(void)state;
+
+	assert_true(reload_gauge(port, "peertrack_config_last_reload_successful") == 1);
+	t0 = reload_gauge(port, "peertrack_config_last_reload_timestamp_seconds");
+	PT_CHECK(t0 > 1e9, "no load timestamp: %f", t0);
+
+	ptd_write_conf(d, BASE_CONF "max_lookup_peers = banana\n");
+	mark = ptd_log_count(d);
+	assert_int_equal(ctl_reload(d), 1);
+	PT_CHECK(ptd_wait_log_from(d, mark, "reload refused", PT_T_START_MS) >= 0, "refusal not logged");
+	assert_true(reload_gauge(port, "peertrack_config_last_reload_successful") == 0);
+
+	/* SIGHUP goes the same way. */
+	mark = ptd_log_count(d);
+	ptd_signal(d, SIGHUP);
+	PT_CHECK(ptd_wait_log_from(d, mark, "reload refused", PT_T_START_MS) >= 0, "refusal not logged");
+	assert_true(reload_gauge(port, "peertrack_config_last_reload_successful") == 0);
+
+	ptd_write_conf(d, BASE_CONF "max_lookup_peers = 9\n");
+	assert_int_equal(ctl_reload(d), 0);
+	assert_true(reload_gauge(port, "peertrack_config_last_reload_successful") == 1);
+	t1 = reload_gauge(port, "peertrack_config_last_reload_timestamp_seconds");
+	PT_CHECK(t1 >= t0, "timestamp went back: %f < %f", t1, t0);
+	assert_int_equal(ptd_stop(d), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -400,6 +464,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_health, pt_teardown),
 		cmocka_unit_test_teardown(test_metrics_large, pt_teardown),
 		cmocka_unit_test_teardown(test_coalesced_burst, pt_teardown),
+		cmocka_unit_test_teardown(test_reload_reported, pt_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
