@@ -1,0 +1,70 @@
+/* binstr.c — binary strings of the WebTorrent tracker protocol (binstr.h). */
+#include <errno.h>
+#include <string.h>
+
+#include "peertrack/binstr.h"
+
+int pt_binstr_decode(const char *s, size_t len, uint8_t *out, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s, *end = p + len;
+	uint8_t tmp[256];
+	size_t k = 0;
+
+	if (n > sizeof(tmp) || len > 2 * n)
+		return -EINVAL; /* even all two-byte characters cannot fit */
+	while (p < end) {
+		if (k == n)
+			return -EINVAL;
+		if (*p < 0x80) {
+			tmp[k++] = *p++;
+			continue;
+		}
+		/* U+0080..U+00FF are C2 80..C3 BF; any other lead byte is a
+		 * longer character (above U+00FF) or not UTF-8 at all. */
+		if ((*p != 0xc2 && *p != 0xc3) || end - p < 2 || (p[1] & 0xc0) != 0x80)
+			return -EINVAL;
+		tmp[k++] = (uint8_t)((p[0] & 0x03) << 6 | (p[1] & 0x3f));
+		p += 2;
+	}
+	if (k != n)
+		return -EINVAL;
+	memcpy(out, tmp, n);
+	return 0;
+}
+
+int pt_buf_binstr(pt_buf *b, const uint8_t *p, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	char tmp[2 + 6 * 256], *o = tmp;
+
+	if (n > 256)
+		return -EINVAL;
+	*o++ = '"';
+	for (size_t i = 0; i < n; i++) {
+		uint8_t c = p[i];
+
+		switch (c) {
+		case '"':  *o++ = '\\'; *o++ = '"'; continue;
+		case '\\': *o++ = '\\'; *o++ = '\\'; continue;
+		case '\b': *o++ = '\\'; *o++ = 'b'; continue;
+		case '\t': *o++ = '\\'; *o++ = 't'; continue;
+		case '\n': *o++ = '\\'; *o++ = 'n'; continue;
+		case '\f': *o++ = '\\'; *o++ = 'f'; continue;
+		case '\r': *o++ = '\\'; *o++ = 'r'; continue;
+		default: break;
+		}
+		if (c < 0x20) {
+			memcpy(o, "\\u00", 4);
+			o[4] = hex[c >> 4];
+			o[5] = hex[c & 15];
+			o += 6;
+		} else if (c < 0x80) {
+			*o++ = (char)c;
+		} else {
+			*o++ = (char)(0xc0 | c >> 6);
+			*o++ = (char)(0x80 | (c & 0x3f));
+		}
+	}
+	*o++ = '"';
+	return pt_buf_append(b, tmp, (size_t)(o - tmp));
+}

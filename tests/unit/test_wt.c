@@ -1,0 +1,391 @@
+/* test_wt.c — the WebTorrent tracker protocol's pure parts: binary-string
+ * codec, message parsing and limits, reply encoders, swarm bindings and
+ * the relayed-offer table. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "peertrack/binstr.h"
+#include "peertrack/wtmsg.h"
+#include "peertrack/wtoffers.h"
+#include "peertrack/wtreply.h"
+#include "peertrack/wtswarm.h"
+
+static const pt_wt_limits lim = { 5, 4096, 4 };
+
+/* -- binary strings ------------------------------------------------------ */
+
+static void test_binstr_every_byte(void **state)
+{
+	(void)state;
+	/* Every byte value, encoded and decoded back, through jansson too. */
+	for (int start = 0; start < 256; start += 20) {
+		uint8_t in[20], out[20];
+		pt_buf b;
+		json_error_t jerr;
+
+		for (int i = 0; i < 20; i++)
+			in[i] = (uint8_t)((start + i) & 0xff);
+		pt_buf_init(&b, 0);
+		assert_int_equal(pt_buf_binstr(&b, in, 20), 0);
+		json_t *v = json_loadb(pt_buf_text(&b), b.len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
+		assert_non_null(v);
+		assert_int_equal(pt_binstr_decode(json_string_value(v), json_string_length(v), out, 20), 0);
+		assert_memory_equal(in, out, 20);
+		json_decref(v);
+		pt_buf_free(&b);
+	}
+}
+
+static void test_binstr_spelling(void **state)
+{
+	(void)state;
+	/* The spelling JSON.stringify gives, byte for byte. */
+	uint8_t in[8] = { 0x00, '"', '\\', '\n', 0x1f, 0x7f, 0x80, 0xff };
+	pt_buf b;
+
+	pt_buf_init(&b, 0);
+	assert_int_equal(pt_buf_binstr(&b, in, 8), 0);
+	assert_string_equal(pt_buf_text(&b), "\"\\u0000\\\"\\\\\\n\\u001f\x7f\xc2\x80\xc3\xbf\"");
+	pt_buf_free(&b);
+}
+
+static void test_binstr_refuses(void **state)
+{
+	(void)state;
+	uint8_t out[4] = { 9, 9, 9, 9 };
+
+	assert_int_equal(pt_binstr_decode("abc", 3, out, 4), -EINVAL);          /* short */
+	assert_int_equal(pt_binstr_decode("abcde", 5, out, 4), -EINVAL);        /* long */
+	assert_int_equal(pt_binstr_decode("ab\xc4\x80", 4, out, 3), -EINVAL);   /* U+0100 */
+	assert_int_equal(pt_binstr_decode("a\xe2\x82\xac", 4, out, 2), -EINVAL); /* U+20AC */
+	assert_int_equal(pt_binstr_decode("abc\xc3", 4, out, 4), -EINVAL);      /* cut */
+	assert_int_equal(pt_binstr_decode("ab\xc1\x81", 4, out, 3), -EINVAL);   /* overlong */
+	assert_int_equal(pt_binstr_decode("ab\xc3\x41", 4, out, 3), -EINVAL);   /* bad continuation */
+	assert_int_equal(out[0], 9); /* untouched on failure */
+	assert_int_equal(pt_binstr_decode("a\0\xc3\xbf", 4, out, 3), 0);
+	assert_int_equal(out[0], 'a');
+	assert_int_equal(out[1], 0);
+	assert_int_equal(out[2], 0xff);
+}
+
+/* -- messages ------------------------------------------------------------ */
+
+#define IH "\\u0000\\\"\\\\\xc2\x80\xc3\xbf" "abcdefghijklmno" /* 20 units */
+#define PID "-WW0001-\\u00ff1234567890\xc3\xa9"
+
+static enum pt_err parse(const char *text, pt_wt_msg *m, const char **why)
+{
+	return pt_wt_msg_parse(text, strlen(text), &lim, m, why);
+}
+
+static void test_parse_announce(void **state)
+{
+	(void)state;
+	pt_wt_msg m;
+	const char *why;
+
+	assert_int_equal(parse("{\"action\":\"announce\",\"info_hash\":\"" IH "\",\"peer_id\":\"" PID
+	                       "\",\"numwant\":2,\"uploaded\":0,\"downloaded\":1.5,\"event\":\"started\","
+	                       "\"offers\":[{\"offer\":{\"type\":\"offer\",\"sdp\":\"v=0\\r\\n\"},"
+	                       "\"offer_id\":\"" PID "\"},{\"offer\":\"encrypted\",\"offer_id\":\"" IH "\"}]}",
+	                       &m, &why),
+	                 PT_OK);
+	assert_int_equal(m.type, PT_WT_ANNOUNCE);
+	assert_true(m.has_info_hash);
+	assert_int_equal(m.info_hash.b[0], 0);
+	assert_int_equal(m.info_hash.b[1], '"');
+	assert_int_equal(m.info_hash.b[2], '\\');
+	assert_int_equal(m.info_hash.b[3], 0x80);
+	assert_int_equal(m.info_hash.b[4], 0xff);
+	assert_int_equal(m.peer_id.b[8], 0xff);
+	assert_int_equal(m.peer_id.b[19], 0xe9);
+	assert_int_equal(m.event, PT_WT_EV_STARTED);
+	assert_int_equal(m.numwant, 2);
+	assert_false(m.seeder); /* no "left": a leecher */
+	assert_int_equal(m.n_offers, 2);
+	assert_string_equal(m.offers[0].offer, "{\"type\":\"offer\",\"sdp\":\"v=0\\r\\n\"}");
+	assert_string_equal(m.offers[1].offer, "\"encrypted\"");
+	assert_memory_equal(&m.offers[0].offer_id, &m.peer_id, 20);
+	pt_wt_msg_clear(&m);
+
+	assert_int_equal(parse("{\"action\":\"announce\",\"info_hash\":\"" IH "\",\"peer_id\":\"" PID
+	                       "\",\"left\":0,\"event\":\"completed\"}", &m, &why), PT_OK);
+	assert_true(m.seeder);
+	assert_int_equal(m.numwant, -1);
+	assert_int_equal(m.event, PT_WT_EV_COMPLETED);
+	pt_wt_msg_clear(&m);
+}
+
+static void test_parse_answer_scrape(void **state)
+{
+	(void)state;
+	pt_wt_msg m;
+	const char *why;
+
+	assert_int_equal(parse("{\"action\":\"announce\",\"info_hash\":\"" IH "\",\"peer_id\":\"" PID
+	                       "\",\"to_peer_id\":\"" IH "\",\"offer_id\":\"" PID "\","
+	                       "\"answer\":{\"type\":\"answer\",\"sdp\":\"x\"}}", &m, &why), PT_OK);
+	assert_int_equal(m.type, PT_WT_ANSWER);
+	assert_memory_equal(&m.to_peer_id, &m.info_hash, 20);
+	assert_memory_equal(&m.offer_id, &m.peer_id, 20);
+	assert_string_equal(m.answer, "{\"type\":\"answer\",\"sdp\":\"x\"}");
+	pt_wt_msg_clear(&m);
+
+	assert_int_equal(parse("{\"action\":\"scrape\",\"info_hash\":[\"" IH "\",\"" PID "\",\"" IH "\"]}",
+	                       &m, &why), PT_OK);
+	assert_int_equal(m.type, PT_WT_SCRAPE);
+	assert_int_equal(m.n_hashes, 2); /* repeats folded */
+	pt_wt_msg_clear(&m);
+	assert_int_equal(parse("{\"action\":\"scrape\",\"info_hash\":\"" IH "\"}", &m, &why), PT_OK);
+	assert_int_equal(m.n_hashes, 1);
+	assert_true(m.has_info_hash);
+	pt_wt_msg_clear(&m);
+}
+
+static void test_parse_refuses(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *text;
+		enum pt_err e;
+		bool ih_known;
+		const char *why_has;
+	} bad[] = {
+		{ "{", PT_E_BAD_JSON, false, "JSON" },
+		{ "[]", PT_E_BAD_MESSAGE, false, "object" },
+		{ "{\"action\":\"connect\"}", PT_E_UNKNOWN_TYPE, false, "action" },
+		{ "{\"info_hash\":\"" IH "\"}", PT_E_UNKNOWN_TYPE, false, "action" },
+		{ "{\"action\":\"announce\",\"info_hash\":\"short\",\"peer_id\":\"" PID "\"}",
+		  PT_E_BAD_MESSAGE, false, "info_hash" },
+		{ "{\"action\":\"announce\",\"info_hash\":\"abcdefghijklmnopqrs\xc4\x80\",\"peer_id\":\"" PID "\"}",
+		  PT_E_BAD_MESSAGE, false, "info_hash" },
+		{ "{\"action\":\"announce\",\"info_hash\":\"" IH "\",\"peer_id\":7}",
+		  PT_E_BAD_MESSAGE, true, "peer_id" },
+		{ "{\"action\":\"announce\",\"info_hash\":\"" IH "\",\"peer_id\":\"" PID "\",\"event\":\"go\"}",
+		  PT_E_BAD_MESSAGE, true, "event" },
+		{ "{\"action\":\"announce\",\"info_hash\":\"" IH "\",\"peer_id\":\"" PID "\",\"numwant\":-1}",
+		  PT_E_BAD_MESSAGE, true, "numwant" },
+		{ "{\"action\":\"announce\",\"info_hash\":\"" IH "\",\"peer_id\":\"" PID "\",\"left\":\"5\"}",
+		  PT_E_BAD_MESSAGE, true, "left" },
+		{ "{\"action\":\"announce\",\"info_hash\":\"" IH "\",\"peer_id\":\"" PID "\",\"offers\":{}}",
+		  PT_E_BAD_MESSAGE, true, "offers" },
+		{ "{\"action\":\"announce\",\"info_hash\":\"" IH "\",\"peer_id\":\"" PID "\",\"offers\":[1,2,3,4,5,6]}",
+		  PT_E_TOO_MANY_HASHES, true, "too many offers" },
+		{ "{\"action\":\"announce\",\"info_hash\":\"" IH "\",\"peer_id\":\"" PID "\",\"offers\":[{\"offer\":{}}]}",
+		  PT_E_BAD_MESSAGE, true, "offer_id" },
+		{ "{\"action\":\"announce\",\"info_hash\":\"" IH "\",\"peer_id\":\"" PID "\",\"offers\":[{\"offer_id\":\"" PID "\",\"offer\":3}]}",
+		  PT_E_BAD_MESSAGE, true, "offer" },
+		{ "{\"action\":\"announce\",\"info_hash\":\"" IH "\",\"peer_id\":\"" PID "\",\"answer\":{}}",
+		  PT_E_BAD_MESSAGE, true, "to_peer_id" },
+		{ "{\"action\":\"announce\",\"info_hash\":\"" IH "\",\"peer_id\":\"" PID "\",\"answer\":{},\"to_peer_id\":\"" PID "\"}",
+		  PT_E_BAD_MESSAGE, true, "offer_id" },
+		{ "{\"action\":\"announce\",\"info_hash\":\"" IH "\",\"info_hash\":\"" IH "\"}",
+		  PT_E_BAD_MESSAGE, false, "twice" },
+		{ "{\"action\":\"scrape\"}", PT_E_BAD_MESSAGE, false, "full scrape" },
+		{ "{\"action\":\"scrape\",\"info_hash\":[\"a\",\"b\",\"c\",\"d\",\"e\"]}",
+		  PT_E_TOO_MANY_HASHES, false, "too many" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		pt_wt_msg m;
+		const char *why = NULL;
+		enum pt_err e = parse(bad[i].text, &m, &why);
+
+		if (e != bad[i].e || m.has_info_hash != bad[i].ih_known || !why ||
+		    !strstr(why, bad[i].why_has))
+			fail_msg("case %zu (%s): e=%d why=%s", i, bad[i].text, e, why ? why : "-");
+		assert_null(m.offers);
+		pt_wt_msg_clear(&m);
+	}
+	/* An offer over max_offer_bytes. */
+	char big[6000];
+	int n = snprintf(big, sizeof(big), "{\"action\":\"announce\",\"info_hash\":\"" IH "\",\"peer_id\":\"" PID
+	                 "\",\"offers\":[{\"offer_id\":\"" PID "\",\"offer\":\"");
+	memset(big + n, 'x', 4200);
+	strcpy(big + n + 4200, "\"}]}");
+	pt_wt_msg m;
+	const char *why;
+	assert_int_equal(parse(big, &m, &why), PT_E_TOO_LARGE);
+	assert_non_null(strstr(why, "offer larger"));
+	pt_wt_msg_clear(&m);
+}
+
+/* -- replies ------------------------------------------------------------- */
+
+static void test_replies(void **state)
+{
+	(void)state;
+	pt_wt_id ih, pid, oid;
+	pt_wt_counts c = { 2, 3, 1 };
+	pt_buf b;
+
+	memset(ih.b, 'i', 20);
+	ih.b[0] = 0;
+	ih.b[1] = 0xff;
+	memset(pid.b, 'p', 20);
+	memset(oid.b, 'o', 20);
+	pt_buf_init(&b, 16);
+	assert_int_equal(pt_wt_reply_announce(&b, &ih, 120, &c), 0);
+	assert_string_equal(pt_buf_text(&b), "{\"action\":\"announce\",\"interval\":120,\"info_hash\":"
+	                    "\"\\u0000\xc3\xbfiiiiiiiiiiiiiiiiii\",\"complete\":2,\"incomplete\":3}");
+	pt_buf_reset(&b);
+	assert_int_equal(pt_wt_reply_offer(&b, &ih, &pid, &oid, "{\"sdp\":1}", 9), 0);
+	assert_string_equal(pt_buf_text(&b), "{\"action\":\"announce\",\"offer\":{\"sdp\":1},\"offer_id\":"
+	                    "\"oooooooooooooooooooo\",\"peer_id\":\"pppppppppppppppppppp\",\"info_hash\":"
+	                    "\"\\u0000\xc3\xbfiiiiiiiiiiiiiiiiii\"}");
+	pt_buf_reset(&b);
+	assert_int_equal(pt_wt_reply_answer(&b, &ih, &pid, &oid, "\"x\"", 3), 0);
+	assert_non_null(strstr(pt_buf_text(&b), "\"answer\":\"x\""));
+	pt_buf_reset(&b);
+	assert_int_equal(pt_wt_reply_scrape(&b, &pid, &c, 1, 600), 0);
+	assert_string_equal(pt_buf_text(&b), "{\"action\":\"scrape\",\"files\":{\"pppppppppppppppppppp\":"
+	                    "{\"complete\":2,\"incomplete\":3,\"downloaded\":1}},\"flags\":"
+	                    "{\"min_request_interval\":600}}");
+	pt_buf_reset(&b);
+	assert_int_equal(pt_wt_reply_failure(&b, PT_WT_ANSWER, &pid, "no \"such\" offer"), 0);
+	assert_string_equal(pt_buf_text(&b), "{\"action\":\"announce\",\"failure reason\":"
+	                    "\"no \\\"such\\\" offer\",\"info_hash\":\"pppppppppppppppppppp\"}");
+	pt_buf_reset(&b);
+	assert_int_equal(pt_wt_reply_failure(&b, PT_WT_SCRAPE, NULL, "x"), 0);
+	assert_string_equal(pt_buf_text(&b), "{\"action\":\"scrape\",\"failure reason\":\"x\"}");
+	pt_buf_free(&b);
+}
+
+/* -- swarms -------------------------------------------------------------- */
+
+static pt_wt_id mkid(int n)
+{
+	pt_wt_id id;
+	memset(id.b, 0, sizeof(id.b));
+	id.b[0] = (uint8_t)n;
+	id.b[19] = (uint8_t)(n >> 8);
+	return id;
+}
+
+static int left_calls;
+static void on_left(const pt_wt_id *ih, void *arg)
+{
+	(void)ih;
+	(void)arg;
+	left_calls++;
+}
+
+static void test_swarms(void **state)
+{
+	(void)state;
+	pt_wt_swarms *t = pt_wt_swarms_new(42);
+	pt_wt_id a = mkid(1), b = mkid(2), p1 = mkid(10), p2 = mkid(11), p3 = mkid(12);
+	pt_wt_counts c;
+	uint32_t owner = 99;
+
+	assert_non_null(t);
+	/* conn 0 in swarm a as p1, then a second peer_id in a, then swarm b. */
+	assert_int_equal(pt_wt_swarms_join(t, 0, &a, &p1, false, false, 3), 1);
+	assert_int_equal(pt_wt_swarms_join(t, 0, &a, &p1, false, false, 3), 0);
+	assert_int_equal(pt_wt_swarms_join(t, 0, &a, &p2, true, false, 3), 0);
+	assert_int_equal(pt_wt_swarms_join(t, 0, &b, &p1, false, false, 3), 1);
+	assert_int_equal(pt_wt_swarms_join(t, 0, &b, &p3, false, false, 3), -ENOSPC);
+	/* p1 is conn 0's in a: conn 7 cannot take it; in a third swarm it may. */
+	assert_int_equal(pt_wt_swarms_join(t, 7, &a, &p1, true, false, 3), -EEXIST);
+	assert_int_equal(pt_wt_swarms_owner(t, &a, &p1, &owner), 0);
+	assert_int_equal(owner, 0);
+	assert_int_equal(pt_wt_swarms_join(t, 7, &a, &p3, false, false, 3), 1);
+	pt_wt_swarms_counts(t, &a, &c);
+	assert_int_equal(c.complete, 1);
+	assert_int_equal(c.incomplete, 2);
+	/* completed: counts move, downloaded counts the event. */
+	assert_int_equal(pt_wt_swarms_join(t, 7, &a, &p3, true, true, 3), 0);
+	pt_wt_swarms_counts(t, &a, &c);
+	assert_int_equal(c.complete, 2);
+	assert_int_equal(c.incomplete, 1);
+	assert_int_equal(c.downloaded, 1);
+	/* stopped only acts on one's own peer_id. */
+	assert_int_equal(pt_wt_swarms_leave(t, 7, &a, &p1), -ENOENT);
+	assert_int_equal(pt_wt_swarms_leave(t, 0, &a, &p1), 0); /* still in a as p2 */
+	assert_int_equal(pt_wt_swarms_leave(t, 0, &a, &p2), 1);
+	assert_int_equal(pt_wt_swarms_leave(t, 0, &a, &p2), -ENOENT);
+	assert_int_equal(pt_wt_swarms_count(t), 2);
+	/* Closing conn 7 empties swarm a. */
+	left_calls = 0;
+	assert_int_equal(pt_wt_swarms_drop_conn(t, 7, on_left, NULL), 1);
+	assert_int_equal(left_calls, 1);
+	pt_wt_swarms_counts(t, &a, &c);
+	assert_int_equal(c.complete + c.incomplete, 0);
+	assert_int_equal(pt_wt_swarms_count(t), 1);
+	/* Many connections and swarms: tables grow, all come back out. */
+	for (int i = 0; i < 3000; i++) {
+		pt_wt_id ih = mkid(i % 300), pid = mkid(1000 + i);
+		assert_int_equal(pt_wt_swarms_join(t, (uint32_t)(100 + i / 10), &ih, &pid, i & 1, false, 10),
+		                 1);
+	}
+	assert_int_equal(pt_wt_swarms_bindings(t), 3001);
+	left_calls = 0;
+	for (int k = 0; k < 300; k++)
+		pt_wt_swarms_drop_conn(t, (uint32_t)(100 + k), on_left, NULL);
+	assert_int_equal(left_calls, 3000);
+	assert_int_equal(pt_wt_swarms_bindings(t), 1);
+	assert_int_equal(pt_wt_swarms_conn_count(t, 0), 1);
+	pt_wt_swarms_free(t);
+}
+
+/* -- offers -------------------------------------------------------------- */
+
+static void test_offers(void **state)
+{
+	(void)state;
+	pt_wt_offers *t = pt_wt_offers_new(7);
+	pt_wt_id ih = mkid(1), from = mkid(2), oid = mkid(3), other = mkid(4);
+	pt_wt_conn A = { 1, 1 }, B = { 2, 1 }, B2 = { 2, 2 }, C = { 3, 1 }, got = { 0, 0 };
+
+	assert_non_null(t);
+	assert_int_equal(pt_wt_offers_add(t, &ih, &from, &oid, A, B, 1000, 500, 100), 0);
+	/* Wrong receiver, a later connection on B's handle, wrong ids: nothing. */
+	assert_int_equal(pt_wt_offers_take(t, &ih, &from, &oid, C, 1100, &got), -ENOENT);
+	assert_int_equal(pt_wt_offers_take(t, &ih, &from, &oid, B2, 1100, &got), -ENOENT);
+	assert_int_equal(pt_wt_offers_take(t, &ih, &other, &oid, B, 1100, &got), -ENOENT);
+	assert_int_equal(pt_wt_offers_take(t, &other, &from, &oid, B, 1100, &got), -ENOENT);
+	assert_int_equal(pt_wt_offers_take(t, &ih, &from, &other, B, 1100, &got), -ENOENT);
+	/* The real answer, once. */
+	assert_int_equal(pt_wt_offers_take(t, &ih, &from, &oid, B, 1100, &got), 0);
+	assert_int_equal(got.handle, 1);
+	assert_int_equal(got.gen, 1);
+	assert_int_equal(pt_wt_offers_take(t, &ih, &from, &oid, B, 1100, &got), -ENOENT);
+	/* Too late. */
+	assert_int_equal(pt_wt_offers_add(t, &ih, &from, &oid, A, B, 1000, 500, 100), 0);
+	assert_int_equal(pt_wt_offers_take(t, &ih, &from, &oid, B, 1500, &got), -ENOENT);
+	assert_int_equal(pt_wt_offers_count(t), 0);
+	/* Bounded: the oldest go first; expiry pops in order. */
+	for (int i = 0; i < 300; i++) {
+		pt_wt_id o = mkid(i);
+		assert_int_equal(pt_wt_offers_add(t, &ih, &from, &o, A, B, (uint64_t)i, 1000, 200), 0);
+	}
+	assert_int_equal(pt_wt_offers_count(t), 200);
+	pt_wt_id o0 = mkid(99), o1 = mkid(100);
+	assert_int_equal(pt_wt_offers_take(t, &ih, &from, &o0, B, 150, &got), -ENOENT);
+	assert_int_equal(pt_wt_offers_take(t, &ih, &from, &o1, B, 150, &got), 0);
+	assert_int_equal(pt_wt_offers_expire(t, 1150), 50); /* added at 101..150 */
+	assert_int_equal(pt_wt_offers_count(t), 149);
+	pt_wt_offers_free(t);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_binstr_every_byte),
+		cmocka_unit_test(test_binstr_spelling),
+		cmocka_unit_test(test_binstr_refuses),
+		cmocka_unit_test(test_parse_announce),
+		cmocka_unit_test(test_parse_answer_scrape),
+		cmocka_unit_test(test_parse_refuses),
+		cmocka_unit_test(test_replies),
+		cmocka_unit_test(test_swarms),
+		cmocka_unit_test(test_offers),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
