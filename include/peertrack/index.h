@@ -27,6 +27,12 @@
 
 typedef struct pt_index pt_index;
 
+/* Key spaces: a key is (space, 32 bytes), so the same bytes in two spaces
+ * are two keys and no front-end's clients can reach another's. /v1's
+ * SHA-256 hashes are PT_SPACE_V1; /announce's 20-byte info_hashes are
+ * PT_SPACE_WT, zero-padded to 32 bytes. */
+enum pt_space { PT_SPACE_V1 = 0, PT_SPACE_WT = 1, PT_SPACE__COUNT };
+
 /* seed keys the table hashes (see pt_hash_hash). NULL on ENOMEM. */
 pt_index *pt_index_new(uint64_t seed);
 void pt_index_free(pt_index *ix);
@@ -49,15 +55,30 @@ size_t pt_index_remove_peer(pt_index *ix, uint32_t peer);
  * NULL when nobody holds h. */
 size_t pt_index_holders(const pt_index *ix, const pt_hash *h, const uint32_t **out);
 
-/* How many hashes peer holds. */
+/* How many keys peer holds (all spaces). */
 size_t pt_index_peer_count(const pt_index *ix, uint32_t peer);
 
-/* Calls fn for each hash peer holds (order unspecified). fn must not
+/* Calls fn for each PT_SPACE_V1 hash peer holds (order unspecified). fn must not
  * mutate the index. */
 void pt_index_peer_foreach(const pt_index *ix, uint32_t peer,
                            void (*fn)(const pt_hash *h, void *arg), void *arg);
 
-/* Totals, for metrics. */
+/* The calls above in a given key space (the ones without _in are
+ * PT_SPACE_V1's). add_in: -EINVAL for an unknown space. */
+int pt_index_add_in(pt_index *ix, enum pt_space space, uint32_t peer, const pt_hash *h);
+int pt_index_remove_in(pt_index *ix, enum pt_space space, uint32_t peer, const pt_hash *h);
+int pt_index_has_in(const pt_index *ix, enum pt_space space, uint32_t peer, const pt_hash *h);
+size_t pt_index_holders_in(const pt_index *ix, enum pt_space space, const pt_hash *h,
+                           const uint32_t **out);
+/* Like pt_index_peer_foreach (which reports PT_SPACE_V1 keys only), for
+ * keys of every space. */
+void pt_index_peer_foreach_key(const pt_index *ix, uint32_t peer,
+                               void (*fn)(enum pt_space space, const pt_hash *h, void *arg),
+                               void *arg);
+size_t pt_index_entries_in(const pt_index *ix, enum pt_space space);
+size_t pt_index_hashes_in(const pt_index *ix, enum pt_space space);
+
+/* Totals over all key spaces, for metrics. */
 size_t pt_index_entries(const pt_index *ix);
 size_t pt_index_hashes(const pt_index *ix);
 /* Bytes the index holds in its tables and pools (not malloc overhead). */

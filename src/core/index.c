@@ -33,6 +33,12 @@
 #define MIN_TABLE  16u
 #define MIN_POOL   64u
 
+/* A record's key is (space, h): the same 32 bytes in two key spaces are
+ * two keys. The space lives in the top bits of cap, so the record stays
+ * 48 bytes; holder arrays are capped at CAP_MAX (far above any peer count
+ * a descriptor limit allows). */
+#define CAP_MAX (1u << 27)
+
 struct hrec {
 	pt_hash h;
 	union {
@@ -40,7 +46,8 @@ struct hrec {
 		uint32_t inl[INLINE_CAP]; /* cap == INLINE_CAP; inl[0] = next free */
 	} u;
 	uint32_t n;   /* holders; 0 only for a free record */
-	uint32_t cap;
+	uint32_t cap : 28;
+	uint32_t space : 4;
 };
 
 struct entry {
@@ -71,6 +78,7 @@ struct pt_index {
 	uint32_t peers_cap;
 	struct table htab, ptab;
 	size_t heap_bytes; /* holder arrays that left their record */
+	uint32_t space_recs[PT_SPACE__COUNT], space_ents[PT_SPACE__COUNT];
 	uint64_t seed, pair_seed;
 };
 
@@ -82,9 +90,15 @@ static uint32_t pair_hash(const pt_index *ix, uint32_t peer, uint32_t rec)
 	return (uint32_t)(x ^ x >> 32);
 }
 
+/* Each key space hashes with its own seed. */
+static uint32_t key_hash(const pt_index *ix, unsigned space, const pt_hash *h)
+{
+	return pt_hash_hash(h, space ? pt_mix64(ix->seed + space) : ix->seed);
+}
+
 static uint32_t rec_item_hash(const pt_index *ix, uint32_t rec)
 {
-	return pt_hash_hash(&ix->recs[rec].h, ix->seed);
+	return key_hash(ix, ix->recs[rec].space, &ix->recs[rec].h);
 }
 
 static uint32_t ent_item_hash(const pt_index *ix, uint32_t e)
@@ -162,11 +176,12 @@ static void table_maybe_shrink(pt_index *ix, struct table *t, item_hash_fn hash)
 		(void)table_resize(ix, t, t->cap / 2, hash); /* failure is harmless */
 }
 
-static uint32_t find_rec(const pt_index *ix, const pt_hash *h)
+static uint32_t find_rec(const pt_index *ix, unsigned space, const pt_hash *h)
 {
-	uint32_t mask = ix->htab.cap - 1, i = pt_hash_hash(h, ix->seed) & mask;
-	while (ix->htab.slot[i] != NONE && !pt_hash_equal(&ix->recs[ix->htab.slot[i]].h, h))
-		i = (i + 1) & mask;
+	uint32_t mask = ix->htab.cap - 1, i = key_hash(ix, space, h) & mask;
+	for (uint32_t r; (r = ix->htab.slot[i]) != NONE; i = (i + 1) & mask)
+		if (ix->recs[r].space == space && pt_hash_equal(&ix->recs[r].h, h))
+			break;
 	return i;
 }
 
@@ -234,7 +249,7 @@ static int reserve_holder(pt_index *ix, struct hrec *r)
 {
 	if (r->n < r->cap)
 		return 0;
-	if (r->cap > UINT32_MAX / 2)
+	if (r->cap >= CAP_MAX)
 		return -ENOMEM;
 	uint32_t ncap = r->cap * 2;
 	uint32_t *p;
@@ -309,11 +324,11 @@ void pt_index_free(pt_index *ix)
 	free(ix);
 }
 
-int pt_index_add(pt_index *ix, uint32_t peer, const pt_hash *h)
+int pt_index_add_in(pt_index *ix, enum pt_space space, uint32_t peer, const pt_hash *h)
 {
-	if (peer == NONE)
+	if (peer == NONE || (unsigned)space >= PT_SPACE__COUNT)
 		return -EINVAL;
-	uint32_t rec = ix->htab.slot[find_rec(ix, h)];
+	uint32_t rec = ix->htab.slot[find_rec(ix, space, h)];
 	if (rec != NONE && ix->ptab.slot[find_pair(ix, peer, rec)] != NONE)
 		return 0;
 
@@ -334,9 +349,10 @@ int pt_index_add(pt_index *ix, uint32_t peer, const pt_hash *h)
 		} else {
 			rec = ix->recs_used++;
 		}
-		ix->recs[rec] = (struct hrec){ .h = *h, .n = 0, .cap = INLINE_CAP };
-		ix->htab.slot[find_rec(ix, h)] = rec; /* the table may have grown */
+		ix->recs[rec] = (struct hrec){ .h = *h, .n = 0, .cap = INLINE_CAP, .space = space };
+		ix->htab.slot[find_rec(ix, space, h)] = rec; /* the table may have grown */
 		ix->htab.n++;
+		ix->space_recs[space]++;
 	}
 	uint32_t e;
 	if (ix->ents_free != NONE) {
@@ -357,6 +373,7 @@ int pt_index_add(pt_index *ix, uint32_t peer, const pt_hash *h)
 	p->n++;
 	ix->ptab.slot[find_pair(ix, peer, rec)] = e;
 	ix->ptab.n++;
+	ix->space_ents[space]++;
 	return 1;
 }
 
@@ -375,6 +392,7 @@ static void drop_entry(pt_index *ix, uint32_t e, uint32_t pair_slot)
 		ix->ents[ix->ptab.slot[find_pair(ix, moved, rec)]].pos = en->pos;
 	}
 	r->n--;
+	ix->space_ents[r->space]--;
 	table_delete(ix, &ix->ptab, pair_slot, ent_item_hash);
 
 	struct peer *p = &ix->peers[peer];
@@ -390,7 +408,8 @@ static void drop_entry(pt_index *ix, uint32_t e, uint32_t pair_slot)
 	ix->ents_free = e;
 
 	if (r->n == 0) {
-		table_delete(ix, &ix->htab, find_rec(ix, &r->h), rec_item_hash);
+		table_delete(ix, &ix->htab, find_rec(ix, r->space, &r->h), rec_item_hash);
+		ix->space_recs[r->space]--;
 		if (r->cap > INLINE_CAP) {
 			ix->heap_bytes -= (size_t)r->cap * sizeof *r->u.heap;
 			free(r->u.heap);
@@ -405,11 +424,11 @@ static void drop_entry(pt_index *ix, uint32_t e, uint32_t pair_slot)
 	table_maybe_shrink(ix, &ix->ptab, ent_item_hash);
 }
 
-int pt_index_remove(pt_index *ix, uint32_t peer, const pt_hash *h)
+int pt_index_remove_in(pt_index *ix, enum pt_space space, uint32_t peer, const pt_hash *h)
 {
 	if (peer >= ix->peers_cap || ix->peers[peer].n == 0)
 		return 0;
-	uint32_t rec = ix->htab.slot[find_rec(ix, h)];
+	uint32_t rec = ix->htab.slot[find_rec(ix, space, h)];
 	if (rec == NONE)
 		return 0;
 	uint32_t ps = find_pair(ix, peer, rec);
@@ -419,11 +438,11 @@ int pt_index_remove(pt_index *ix, uint32_t peer, const pt_hash *h)
 	return 1;
 }
 
-int pt_index_has(const pt_index *ix, uint32_t peer, const pt_hash *h)
+int pt_index_has_in(const pt_index *ix, enum pt_space space, uint32_t peer, const pt_hash *h)
 {
 	if (peer >= ix->peers_cap || ix->peers[peer].n == 0)
 		return 0;
-	uint32_t rec = ix->htab.slot[find_rec(ix, h)];
+	uint32_t rec = ix->htab.slot[find_rec(ix, space, h)];
 	return rec != NONE && ix->ptab.slot[find_pair(ix, peer, rec)] != NONE;
 }
 
@@ -437,9 +456,10 @@ size_t pt_index_remove_peer(pt_index *ix, uint32_t peer)
 	return n;
 }
 
-size_t pt_index_holders(const pt_index *ix, const pt_hash *h, const uint32_t **out)
+size_t pt_index_holders_in(const pt_index *ix, enum pt_space space, const pt_hash *h,
+                           const uint32_t **out)
 {
-	uint32_t rec = ix->htab.slot[find_rec(ix, h)];
+	uint32_t rec = (unsigned)space < PT_SPACE__COUNT ? ix->htab.slot[find_rec(ix, space, h)] : NONE;
 	if (rec == NONE) {
 		*out = NULL;
 		return 0;
@@ -460,7 +480,51 @@ void pt_index_peer_foreach(const pt_index *ix, uint32_t peer,
 	if (peer >= ix->peers_cap)
 		return;
 	for (uint32_t e = ix->peers[peer].head; e != NONE; e = ix->ents[e].next)
-		fn(&ix->recs[ix->ents[e].rec].h, arg);
+		if (ix->recs[ix->ents[e].rec].space == PT_SPACE_V1)
+			fn(&ix->recs[ix->ents[e].rec].h, arg);
+}
+
+void pt_index_peer_foreach_key(const pt_index *ix, uint32_t peer,
+                               void (*fn)(enum pt_space space, const pt_hash *h, void *arg),
+                               void *arg)
+{
+	if (peer >= ix->peers_cap)
+		return;
+	for (uint32_t e = ix->peers[peer].head; e != NONE; e = ix->ents[e].next) {
+		const struct hrec *r = &ix->recs[ix->ents[e].rec];
+		fn((enum pt_space)r->space, &r->h, arg);
+	}
+}
+
+size_t pt_index_entries_in(const pt_index *ix, enum pt_space space)
+{
+	return (unsigned)space < PT_SPACE__COUNT ? ix->space_ents[space] : 0;
+}
+
+size_t pt_index_hashes_in(const pt_index *ix, enum pt_space space)
+{
+	return (unsigned)space < PT_SPACE__COUNT ? ix->space_recs[space] : 0;
+}
+
+/* /v1's own calls: its key space. */
+int pt_index_add(pt_index *ix, uint32_t peer, const pt_hash *h)
+{
+	return pt_index_add_in(ix, PT_SPACE_V1, peer, h);
+}
+
+int pt_index_remove(pt_index *ix, uint32_t peer, const pt_hash *h)
+{
+	return pt_index_remove_in(ix, PT_SPACE_V1, peer, h);
+}
+
+int pt_index_has(const pt_index *ix, uint32_t peer, const pt_hash *h)
+{
+	return pt_index_has_in(ix, PT_SPACE_V1, peer, h);
+}
+
+size_t pt_index_holders(const pt_index *ix, const pt_hash *h, const uint32_t **out)
+{
+	return pt_index_holders_in(ix, PT_SPACE_V1, h, out);
 }
 
 size_t pt_index_entries(const pt_index *ix)

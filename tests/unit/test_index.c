@@ -339,6 +339,58 @@ static void test_differential(void **state)
 	pt_index_free(ix);
 }
 
+static int key_calls[PT_SPACE__COUNT];
+static void key_fn(enum pt_space space, const pt_hash *h, void *arg)
+{
+	(void)h;
+	(void)arg;
+	key_calls[space]++;
+}
+
+/* The same 32 bytes in two key spaces are two keys: neither front-end's
+ * clients can reach the other's holders, and the per-space totals add up. */
+static void test_key_spaces(void **state)
+{
+	(void)state;
+	pt_index *ix = pt_index_new(5);
+	pt_hash h = H(7);
+	const uint32_t *out;
+
+	assert_int_equal(pt_index_add(ix, 1, &h), 1);
+	assert_int_equal(pt_index_add_in(ix, PT_SPACE_WT, 2, &h), 1);
+	assert_int_equal(pt_index_add_in(ix, PT_SPACE_WT, 3, &h), 1);
+	assert_int_equal(pt_index_add_in(ix, PT_SPACE__COUNT, 3, &h), -EINVAL);
+	assert_int_equal(pt_index_holders(ix, &h, &out), 1);
+	assert_int_equal(out[0], 1);
+	assert_int_equal(pt_index_holders_in(ix, PT_SPACE_WT, &h, &out), 2);
+	assert_false(pt_index_has(ix, 2, &h));
+	assert_true(pt_index_has_in(ix, PT_SPACE_WT, 2, &h));
+	assert_int_equal(pt_index_remove(ix, 2, &h), 0);
+	assert_int_equal(pt_index_hashes(ix), 2);
+	assert_int_equal(pt_index_hashes_in(ix, PT_SPACE_V1), 1);
+	assert_int_equal(pt_index_hashes_in(ix, PT_SPACE_WT), 1);
+	assert_int_equal(pt_index_entries_in(ix, PT_SPACE_WT), 2);
+	/* One handle holding keys of both spaces. */
+	assert_int_equal(pt_index_add_in(ix, PT_SPACE_WT, 1, &h), 1);
+	memset(key_calls, 0, sizeof(key_calls));
+	pt_index_peer_foreach_key(ix, 1, key_fn, NULL);
+	assert_int_equal(key_calls[PT_SPACE_V1], 1);
+	assert_int_equal(key_calls[PT_SPACE_WT], 1);
+	/* Many keys in both spaces: tables grow and shrink, spaces stay apart. */
+	for (uint32_t i = 0; i < 2000; i++) {
+		pt_hash k = H(100 + i);
+		assert_int_equal(pt_index_add_in(ix, (enum pt_space)(i & 1), 10 + i % 7, &k), 1);
+	}
+	assert_int_equal(pt_index_hashes_in(ix, PT_SPACE_WT), 1001);
+	for (uint32_t p = 10; p < 17; p++)
+		pt_index_remove_peer(ix, p);
+	assert_int_equal(pt_index_remove_peer(ix, 1), 2);
+	assert_int_equal(pt_index_hashes_in(ix, PT_SPACE_V1), 0);
+	assert_int_equal(pt_index_entries_in(ix, PT_SPACE_WT), 2);
+	assert_int_equal(pt_index_holders_in(ix, PT_SPACE_WT, &h, &out), 2);
+	pt_index_free(ix);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -348,6 +400,7 @@ int main(void)
 		cmocka_unit_test(test_popular_hash),
 		cmocka_unit_test(test_memory_accounting),
 		cmocka_unit_test(test_differential),
+		cmocka_unit_test(test_key_spaces),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
