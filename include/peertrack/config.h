@@ -71,6 +71,18 @@ typedef struct pt_config {
 	char tls_cert[PT_CONFIG_STR];            /* "" = plain ws:// */
 	char tls_key[PT_CONFIG_STR];
 	char tls_ca[PT_CONFIG_STR];              /* "" = no client certificates */
+	/* [webtorrent] */
+	uint32_t wt_max_message_bytes;
+	uint32_t wt_max_offers;
+	uint32_t wt_max_offer_bytes;
+	uint32_t wt_max_peers;
+	uint32_t wt_max_swarms_per_connection;
+	uint32_t wt_max_scrape_hashes;
+	uint32_t wt_rate_messages_per_sec;
+	uint32_t wt_rate_burst;
+	uint32_t wt_offer_ttl_ms;
+	uint32_t wt_max_pending_offers;
+	uint32_t wt_interval_s;
 } pt_config;
 
 enum pt_config_type {

@@ -68,6 +68,9 @@ static const struct section {
 	{ "tls", "Native TLS (wss://) for deployments without a reverse proxy. SIGHUP\n"
 	         "re-reads the certificate files (renewals) without dropping connections;\n"
 	         "changing the paths needs a restart." },
+	{ "webtorrent", "The WebTorrent tracker protocol on /announce (docs/PROTOCOL.md): limits\n"
+	                "of its own. Connections, origins, per-IP limits, bans and timeouts are\n"
+	                "the ones above, shared with /v1." },
 };
 
 const pt_config_key pt_config_keys[] = {
@@ -187,6 +190,38 @@ const pt_config_key pt_config_keys[] = {
 	STR("tls", tls_ca, "", false, NULL,
 	    "PEM CA certificates for mutual TLS: when set, every client must present\n"
 	    "a certificate issued by one of them. Empty: no client certificates."),
+
+	U32("webtorrent", wt_max_message_bytes, "65536", 65536, 16777216, true,
+	    "Largest /announce message, after reassembling fragments; larger closes\n"
+	    "with 1009. At least 64 KiB: clients send several full SDP offers at once."),
+	U32("webtorrent", wt_max_offers, "10", 0, 100, true,
+	    "Most offers in one announce (bittorrent-tracker and p2p-media-loader send\n"
+	    "5); more is refused with a failure reason."),
+	U32("webtorrent", wt_max_offer_bytes, "16384", 256, 1048576, true,
+	    "Largest offer or answer value, serialised compactly; larger is refused."),
+	U32("webtorrent", wt_max_peers, "10", 1, 100, true,
+	    "Most peers of a swarm one announce reaches: its offers go to at most this\n"
+	    "many peers, chosen like /v1 lookups (match_strategy)."),
+	U32("webtorrent", wt_max_swarms_per_connection, "64", 1, 65536, true,
+	    "Most (info_hash, peer_id) pairs one connection may announce at once;\n"
+	    "more is refused with a failure reason."),
+	U32("webtorrent", wt_max_scrape_hashes, "64", 1, 4096, true,
+	    "Most info_hashes in one scrape."),
+	U32("webtorrent", wt_rate_messages_per_sec, "10", 1, 1000000, true,
+	    "Messages (announces, answers, scrapes) per second one connection may send,\n"
+	    "sustained; beyond that they are refused with a failure reason, and a\n"
+	    "connection that keeps on (rate_abuse_strikes) is closed with 4001."),
+	U32("webtorrent", wt_rate_burst, "60", 1, 1000000, true,
+	    "Messages one connection may send in a burst above the sustained rate."),
+	U32("webtorrent", wt_offer_ttl_ms, "50000", 1000, 600000, true,
+	    "An answer is routed only to an offer relayed to its sender within this\n"
+	    "time (the reference client gives up on an offer after 50 s)."),
+	U32("webtorrent", wt_max_pending_offers, "262144", 16, 16777216, true,
+	    "Most relayed offers remembered for answers, server-wide (about 150 bytes\n"
+	    "each); past it the oldest are forgotten."),
+	U32("webtorrent", wt_interval_s, "120", 10, 86400, true,
+	    "Re-announce interval sent in every announce response (the reference\n"
+	    "server's 120 s); clients without one re-announce every 30 s."),
 };
 
 const size_t pt_config_nkeys = sizeof(pt_config_keys) / sizeof(pt_config_keys[0]);

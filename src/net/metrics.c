@@ -31,6 +31,50 @@ static int labelled(pt_buf *b, const char *name, const char *type, const char *h
 }
 
 static const char *msg_name(int i) { return pt_msg_type_name((enum pt_msg_type)i); }
+static const char *wt_name(int i) { return pt_wt_type_name((enum pt_wt_type)i); }
+static const char *const space_names[PT_SPACE__COUNT] = { "v1", "webtorrent" };
+
+/* By front-end: connections, and the index's keys of each one's space. */
+static int by_frontend(pt_buf *b, struct pt_server *s)
+{
+	const pt_stats *st = &s->stats;
+	int r = 0;
+
+	r |= head(b, "peertrack_frontend_connections_total", "counter",
+	          "WebSocket clients admitted, by front-end");
+	r |= pt_buf_printf(b, "peertrack_frontend_connections_total{frontend=\"v1\"} %" PRIu64 "\n"
+	                      "peertrack_frontend_connections_total{frontend=\"webtorrent\"} %" PRIu64 "\n",
+	                   st->connections - st->wt.connections, st->wt.connections);
+	r |= head(b, "peertrack_frontend_index_hashes", "gauge",
+	          "Distinct keys in the index, by front-end (v1 hashes, webtorrent info_hashes)");
+	for (int i = 0; i < PT_SPACE__COUNT; i++)
+		r |= pt_buf_printf(b, "peertrack_frontend_index_hashes{frontend=\"%s\"} %zu\n",
+		                   space_names[i], pt_index_hashes_in(s->index, (enum pt_space)i));
+	r |= head(b, "peertrack_frontend_index_entries", "gauge",
+	          "(peer, key) pairs in the index, by front-end");
+	for (int i = 0; i < PT_SPACE__COUNT; i++)
+		r |= pt_buf_printf(b, "peertrack_frontend_index_entries{frontend=\"%s\"} %zu\n",
+		                   space_names[i], pt_index_entries_in(s->index, (enum pt_space)i));
+	r |= labelled(b, "peertrack_wt_messages_total", "counter",
+	              "Valid /announce messages, by kind", "kind", wt_name, st->wt.messages,
+	              PT_WT__COUNT);
+	r |= one(b, "peertrack_wt_failures_total", "counter", "/announce failure replies sent",
+	         st->wt.failures);
+	r |= one(b, "peertrack_wt_offers_relayed_total", "counter", "Offers delivered to a peer",
+	         st->wt.offers_relayed);
+	r |= one(b, "peertrack_wt_answers_relayed_total", "counter", "Answers routed to the offerer",
+	         st->wt.answers_relayed);
+	r |= one(b, "peertrack_wt_answers_refused_total", "counter",
+	         "Answers refused: no matching relayed offer, or not the sender's peer_id",
+	         st->wt.answers_refused);
+	r |= one(b, "peertrack_wt_swarms", "gauge", "Swarms with at least one peer",
+	         pt_wt_swarms_count(s->wt_swarms));
+	r |= one(b, "peertrack_wt_peers", "gauge", "(swarm, peer_id) pairs announced",
+	         pt_wt_swarms_bindings(s->wt_swarms));
+	r |= one(b, "peertrack_wt_pending_offers", "gauge", "Relayed offers awaiting an answer",
+	         pt_wt_offers_count(s->wt_offers));
+	return r ? -ENOMEM : 0;
+}
 static const char *leave_name(int i) { return pt_leave_name((enum pt_leave)i); }
 static const char *refuse_name(int i) { return pt_refuse_name((enum pt_refuse)i); }
 
@@ -62,6 +106,7 @@ int pt_metrics_render(struct pt_server *s, pt_buf *b)
 	         pt_index_memory(s->index));
 	r |= labelled(b, "peertrack_messages_total", "counter", "Valid client messages, by type",
 	              "type", msg_name, st->messages, PT_MSG__COUNT);
+	r |= by_frontend(b, s);
 	if (head(b, "peertrack_errors_total", "counter", "Error replies sent, by code"))
 		return -ENOMEM;
 	/* Codes start after PT_OK. */

@@ -26,6 +26,9 @@
 #include "peertrack/reply.h"
 #include "peertrack/server.h"
 #include "peertrack/store.h"
+#include "peertrack/wtmsg.h"
+#include "peertrack/wtoffers.h"
+#include "peertrack/wtswarm.h"
 
 /* Why a peer left, for logs, the store and metrics: X(enumerator, name). */
 #define PT_LEAVES(X) \
@@ -55,6 +58,15 @@ enum pt_refuse { PT_REFUSALS(X) PT_REFUSE__COUNT };
 const char *pt_leave_name(enum pt_leave r);
 const char *pt_refuse_name(enum pt_refuse r);
 
+/* /announce counters (wt.c). */
+typedef struct pt_wt_stats {
+	uint64_t connections;                 /* admitted on /announce */
+	uint64_t messages[PT_WT__COUNT];      /* valid messages, by kind */
+	uint64_t failures;                    /* failure replies */
+	uint64_t offers_relayed, answers_relayed;
+	uint64_t answers_refused;             /* no matching relayed offer */
+} pt_wt_stats;
+
 /* Counters since start; /metrics (and logs) read them. */
 typedef struct pt_stats {
 	uint64_t connections;                 /* accepted and admitted */
@@ -69,6 +81,7 @@ typedef struct pt_stats {
 	uint64_t frames_out, writes_out;      /* text frames sent; socket writes that took them */
 	uint64_t reports;                     /* offload reports received */
 	uint64_t offload_from_peers, offload_from_origin, offload_to_peers; /* bytes */
+	pt_wt_stats wt;
 } pt_stats;
 
 typedef struct pt_origins {
@@ -95,9 +108,29 @@ enum pt_session_state {
 	PT_SESSION_CLOSING, /* retired; close frame pending */
 };
 
+struct pt_session;
+
+/* A front-end: one wire protocol, one row (frontend.c). The listener
+ * routes each upgrade by its path to a row's callback; the session layer
+ * calls retire when a peer leaves, so the front-end drops its own state. */
+typedef struct pt_frontend {
+	const char *path;     /* "/v1" */
+	const char *name;     /* "v1", for logs and metrics */
+	lws_callback_function *callback;
+	void (*retire)(struct pt_session *s); /* may be NULL */
+} pt_frontend;
+
+enum { PT_FE_V1 = 0, PT_FE_WT, PT_FE__COUNT };
+extern const pt_frontend pt_frontends[PT_FE__COUNT];
+
+/* The listener's callback for every WebSocket upgrade and connection. */
+int pt_frontend_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                         size_t len);
+
 /* Per connection; lives in lws' per-session user space (zeroed by lws). */
 typedef struct pt_session {
 	struct pt_server *srv;
+	const pt_frontend *fe; /* set when the upgrade is routed */
 	struct lws *wsi;
 	enum pt_session_state state;
 	uint32_t handle;
@@ -167,6 +200,8 @@ struct pt_server {
 	pt_stats stats;
 	pt_coalesce co;
 	pt_buf scratch;       /* reply encoding, reused */
+	pt_wt_swarms *wt_swarms; /* /announce: peer_id bindings (wt.c) */
+	pt_wt_offers *wt_offers; /* /announce: relayed offers awaiting answers */
 	uint32_t *picks;      /* lookup results, max_lookup_peers long */
 	uint32_t picks_cap;
 
@@ -230,6 +265,17 @@ void pt_session_error(pt_session *s, const pt_rid *rid, enum pt_err e, const cha
 int pt_session_writable(pt_session *s);
 /* Records that s and the peer `other` exchanged a signal. */
 void pt_session_contact(pt_session *s, pt_session *other);
+/* One received piece of a message: reassembles fragments up to max bytes
+ * (more closes with 1009) and hands each complete message to deliver. */
+int pt_session_receive(pt_session *s, const char *in, size_t len, bool first, bool final,
+                       bool binary, uint32_t max,
+                       void (*deliver)(pt_session *s, const char *msg, size_t len, bool binary));
+/* Takes one message from s's rate bucket: true when within the rate; false
+ * when over it (the caller refuses the message), after closing s with 4001
+ * once it has kept on past rate_abuse_strikes. */
+bool pt_session_rate_ok(pt_session *s, uint32_t rate, uint32_t burst);
+/* Room for k picks in srv->picks (matching results); NULL on ENOMEM. */
+uint32_t *pt_server_picks(struct pt_server *srv, size_t k);
 
 /* Coalescing (coalesce.c): a session's frames of one loop turn go out in
  * one write at its end. init after the loop exists; close (a last flush)
@@ -246,9 +292,14 @@ void pt_coalesce_flush(struct pt_server *srv);
 void pt_coalesce_close(struct pt_server *srv);
 void pt_coalesce_free(struct pt_server *srv);
 
-/* Front-ends (v1.c). */
+/* Front-ends (v1.c, wt.c). */
 int pt_v1_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len);
 void pt_v1_dispatch(pt_session *s, const char *frame, size_t len);
+int pt_wt_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len);
+void pt_wt_retire(pt_session *s);
+/* The /announce tables: 0 or -ENOMEM; free is safe on a failed init. */
+int pt_wt_init(struct pt_server *srv, uint64_t seed);
+void pt_wt_free(struct pt_server *srv);
 
 /* Operations hooks (ops.c): store, bans, admin socket. */
 #include "ops.h"

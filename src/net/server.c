@@ -23,7 +23,7 @@ static int v1_tls_callback(struct lws *wsi, enum lws_callback_reasons reason, vo
 {
 	if (reason == LWS_CALLBACK_OPENSSL_PERFORM_CLIENT_CERT_VERIFICATION)
 		return len ? 0 : 1;
-	return pt_v1_callback(wsi, reason, user, in, len);
+	return pt_frontend_callback(wsi, reason, user, in, len);
 }
 
 /* The vhost's protocols; [0].rx_buffer_size comes from ws_rx_buffer_bytes
@@ -85,7 +85,8 @@ pt_server *pt_server_new(uv_loop_t *loop, const pt_config *cfg, const pt_server_
 	s->index = pt_index_new(seed ^ 0x9e3779b97f4a7c15ull);
 	s->match = pt_match_new(seed ^ 0xc2b2ae3d27d4eb4full);
 	s->iplimit = pt_iplimit_new(seed ^ 0x165667b19e3779f9ull);
-	if (!s->registry || !s->index || !s->match || !s->iplimit)
+	if (!s->registry || !s->index || !s->match || !s->iplimit ||
+	    pt_wt_init(s, seed ^ 0x27d4eb2f165667c5ull))
 		goto fail;
 	/* Replies are encoded with lws' header room in front, so a frame can
 	 * go to the socket straight from here (pt_session_send_buf). */
@@ -94,6 +95,19 @@ pt_server *pt_server_new(uv_loop_t *loop, const pt_config *cfg, const pt_server_
 fail:
 	pt_server_free(s);
 	return NULL;
+}
+
+uint32_t *pt_server_picks(pt_server *s, size_t k)
+{
+	if (s->picks_cap < k) {
+		uint32_t *p = realloc(s->picks, k * sizeof(*p));
+
+		if (!p)
+			return NULL;
+		s->picks = p;
+		s->picks_cap = (uint32_t)k;
+	}
+	return s->picks;
 }
 
 int pt_server_port(const pt_server *s)
@@ -393,6 +407,7 @@ void pt_server_free(pt_server *s)
 	}
 	pt_registry_free(s->registry);
 	pt_index_free(s->index);
+	pt_wt_free(s);
 	pt_match_free(s->match);
 	pt_iplimit_free(s->iplimit);
 	pt_origins_free(&s->origins);

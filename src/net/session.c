@@ -163,9 +163,11 @@ int pt_session_admit(pt_session *s, struct pt_server *srv, struct lws *wsi)
 	const pt_config *c = &srv->cfg;
 	char origin[256], addr[PT_ADDR_STRLEN];
 	uint64_t now = pt_server_now(srv);
+	const pt_frontend *fe = s->fe;
 	int n, r;
 
 	memset(s, 0, sizeof(*s));
+	s->fe = fe;
 	s->srv = srv;
 	s->wsi = wsi;
 	s->handle = PT_HANDLE_NONE;
@@ -274,6 +276,8 @@ void pt_session_retire(pt_session *s, enum pt_leave why)
 		return;
 	s->state = PT_SESSION_CLOSING;
 	srv->stats.left[why]++;
+	if (s->fe && s->fe->retire)
+		s->fe->retire(s);
 	pt_index_remove_peer(srv->index, s->handle);
 	pt_match_clear_peer(srv->match, s->handle);
 	pt_registry_remove(srv->registry, s->handle);
@@ -399,6 +403,69 @@ int pt_session_send_buf(pt_session *s, const pt_buf *b)
 	if ((r = send_direct(s, b)))
 		return r < 0 ? -1 : 0;
 	return pt_session_send(s, pt_buf_text(b), b->len);
+}
+
+int pt_session_receive(pt_session *s, const char *in, size_t len, bool first, bool final,
+                       bool binary, uint32_t max,
+                       void (*deliver)(pt_session *s, const char *msg, size_t len, bool binary))
+{
+	s->srv->stats.bytes_in += len;
+	if (first) {
+		s->rx_len = 0;
+		s->rx_overflow = false;
+	}
+	if (s->rx_overflow || (uint64_t)s->rx_len + len > max) {
+		pt_session_close(s, PT_CLOSE_TOO_BIG, "message too big", PT_LEAVE_TOO_BIG);
+		return -1;
+	}
+	if (final && s->rx_len == 0) {
+		/* The common case: a whole message in one piece, no copy. */
+		deliver(s, in, len, binary);
+		return 0;
+	}
+	if (s->rx_len + len > s->rx_cap) {
+		uint32_t cap = s->rx_cap ? s->rx_cap : 1024;
+		char *p;
+
+		while (cap < s->rx_len + len)
+			cap *= 2;
+		if (cap > max)
+			cap = max;
+		if (!(p = realloc(s->rx, cap))) {
+			pt_session_close(s, PT_CLOSE_INTERNAL, "out of memory", PT_LEAVE_INTERNAL);
+			return -1;
+		}
+		s->rx = p;
+		s->rx_cap = cap;
+	}
+	memcpy(s->rx + s->rx_len, in, len);
+	s->rx_len += (uint32_t)len;
+	if (final) {
+		deliver(s, s->rx, s->rx_len, binary);
+		/* Give the reassembly buffer back: only large messages need
+		 * one, and an idle peer should hold nothing. */
+		free(s->rx);
+		s->rx = NULL;
+		s->rx_len = s->rx_cap = 0;
+	}
+	return 0;
+}
+
+bool pt_session_rate_ok(pt_session *s, uint32_t rate, uint32_t burst)
+{
+	const pt_config *c = &s->srv->cfg;
+	uint64_t now = pt_server_now(s->srv);
+	/* Each refused message costs a strike; strikes refill over ~10 s.
+	 * A client that keeps flooding runs out and is cut off. */
+	uint32_t refill = c->rate_abuse_strikes / 10 ? c->rate_abuse_strikes / 10 : 1;
+
+	if (pt_bucket_take(&s->bucket, rate, burst, now))
+		return true;
+	if (!pt_bucket_take(&s->strikes, refill, c->rate_abuse_strikes, now)) {
+		pt_log_info("peer %s closed: flooding", s->id_str);
+		pt_session_close(s, PT_CLOSE_ABUSE, "rate limit abuse", PT_LEAVE_ABUSE);
+	}
+	return false;
 }
 
 void pt_session_error(pt_session *s, const pt_rid *rid, enum pt_err e, const char *why)

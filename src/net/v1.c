@@ -106,14 +106,9 @@ static void on_lookup(pt_session *s, const pt_msg *m)
 		k = m->max;
 	if (k > sizeof(ids) / sizeof(ids[0]))
 		k = sizeof(ids) / sizeof(ids[0]);
-	if (srv->picks_cap < k) {
-		uint32_t *p = realloc(srv->picks, k * sizeof(*p));
-		if (!p) {
-			pt_session_error(s, &m->rid, PT_E_INTERNAL, "out of memory");
-			return;
-		}
-		srv->picks = p;
-		srv->picks_cap = (uint32_t)k;
+	if (!pt_server_picks(srv, k)) {
+		pt_session_error(s, &m->rid, PT_E_INTERNAL, "out of memory");
+		return;
 	}
 	got = pt_match_pick(srv->match, &o, holders, n, s->handle, &s->addr,
 	                    pt_server_now(srv), srv->picks, k);
@@ -193,20 +188,11 @@ void pt_v1_dispatch(pt_session *s, const char *frame, size_t len)
 	pt_msg m = {0};
 	pt_fastsig fs;
 	const char *why = NULL;
-	uint64_t now = pt_server_now(srv);
 	enum pt_err e;
 
-	if (!pt_bucket_take(&s->bucket, c->rate_messages_per_sec, c->rate_burst, now)) {
-		/* Each dropped message costs a strike; strikes refill over ~10 s.
-		 * A client that keeps flooding runs out and is cut off. */
-		uint32_t refill = c->rate_abuse_strikes / 10 ? c->rate_abuse_strikes / 10 : 1;
-
-		if (!pt_bucket_take(&s->strikes, refill, c->rate_abuse_strikes, now)) {
-			pt_log_info("peer %s closed: flooding", s->id_str);
-			pt_session_close(s, PT_CLOSE_ABUSE, "rate limit abuse", PT_LEAVE_ABUSE);
-			return;
-		}
-		pt_session_error(s, NULL, PT_E_RATE_LIMITED, "slow down");
+	if (!pt_session_rate_ok(s, c->rate_messages_per_sec, c->rate_burst)) {
+		if (s->state == PT_SESSION_LIVE)
+			pt_session_error(s, NULL, PT_E_RATE_LIMITED, "slow down");
 		return;
 	}
 	/* Signals are most of the traffic: relay them without a JSON tree
@@ -239,52 +225,6 @@ static void deliver(pt_session *s, const char *msg, size_t len, bool binary)
 		pt_session_error(s, NULL, PT_E_BAD_MESSAGE, "binary frames are not accepted");
 	else
 		pt_v1_dispatch(s, msg, len);
-}
-
-static int receive(pt_session *s, const char *in, size_t len, bool first, bool final, bool binary)
-{
-	uint32_t max = s->srv->cfg.max_message_bytes;
-
-	s->srv->stats.bytes_in += len;
-	if (first) {
-		s->rx_len = 0;
-		s->rx_overflow = false;
-	}
-	if (s->rx_overflow || (uint64_t)s->rx_len + len > max) {
-		pt_session_close(s, PT_CLOSE_TOO_BIG, "message too big", PT_LEAVE_TOO_BIG);
-		return -1;
-	}
-	if (final && s->rx_len == 0) {
-		/* The common case: a whole message in one piece, no copy. */
-		deliver(s, in, len, binary);
-		return 0;
-	}
-	if (s->rx_len + len > s->rx_cap) {
-		uint32_t cap = s->rx_cap ? s->rx_cap : 1024;
-		char *p;
-
-		while (cap < s->rx_len + len)
-			cap *= 2;
-		if (cap > max)
-			cap = max;
-		if (!(p = realloc(s->rx, cap))) {
-			pt_session_close(s, PT_CLOSE_INTERNAL, "out of memory", PT_LEAVE_INTERNAL);
-			return -1;
-		}
-		s->rx = p;
-		s->rx_cap = cap;
-	}
-	memcpy(s->rx + s->rx_len, in, len);
-	s->rx_len += (uint32_t)len;
-	if (final) {
-		deliver(s, s->rx, s->rx_len, binary);
-		/* Give the reassembly buffer back: only large messages need
-		 * one, and an idle peer should hold nothing. */
-		free(s->rx);
-		s->rx = NULL;
-		s->rx_len = s->rx_cap = 0;
-	}
-	return 0;
 }
 
 static void send_welcome(pt_session *s)
@@ -334,16 +274,6 @@ int pt_v1_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user
 		 * and proxies do not expect: only WebSocket upgrades go on. */
 		return in && !strcasecmp(in, "websocket") ? 0 : -1;
 
-	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
-		/* Clients send no subprotocol, so lws binds every upgrade to
-		 * this, the default protocol: the path is checked here. */
-		char uri[64];
-		int n = lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI);
-
-		if (n <= 0 || strcmp(uri, "/v1"))
-			return 1;
-		return 0;
-	}
 	case LWS_CALLBACK_ESTABLISHED:
 		if (pt_session_admit(s, srv, wsi) > 0)
 			send_welcome(s);
@@ -353,8 +283,8 @@ int pt_v1_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user
 		if (!s->srv || s->state != PT_SESSION_LIVE)
 			return 0; /* closing: drain and ignore */
 		s->last_rx_ms = pt_server_now(srv);
-		receive(s, in, len, lws_is_first_fragment(wsi), lws_is_final_fragment(wsi),
-		        lws_frame_is_binary(wsi));
+		pt_session_receive(s, in, len, lws_is_first_fragment(wsi), lws_is_final_fragment(wsi),
+		                   lws_frame_is_binary(wsi), srv->cfg.max_message_bytes, deliver);
 		/* A close decided here happens on the timer pt_session_close set:
 		 * lws 4.1 drops the socket without the close frame when RECEIVE
 		 * returns -1, and the client would never see 1009 or 4001. */

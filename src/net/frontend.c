@@ -1,0 +1,49 @@
+/* frontend.c — the front-end table: one row per wire protocol, and the
+ * listener callback that routes each WebSocket upgrade to its row by path.
+ *
+ * Browsers name no subprotocol, so lws binds every upgrade to the vhost's
+ * default protocol, whose callback is this router; the row chosen at the
+ * upgrade handles the connection for its whole life. Everything below the
+ * rows (admission, limits, bans, queues, index, matcher) is shared. */
+#include <string.h>
+
+#include "net.h"
+
+const pt_frontend pt_frontends[PT_FE__COUNT] = {
+	[PT_FE_V1] = { "/v1", "v1", pt_v1_callback, NULL },
+	[PT_FE_WT] = { "/announce", "webtorrent", pt_wt_callback, pt_wt_retire },
+};
+
+static const pt_frontend *route(struct lws *wsi)
+{
+	char uri[64];
+	int n = lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI);
+
+	for (size_t i = 0; n > 0 && i < PT_FE__COUNT; i++)
+		if (!strcmp(uri, pt_frontends[i].path))
+			return &pt_frontends[i];
+	return NULL;
+}
+
+int pt_frontend_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                         size_t len)
+{
+	pt_session *s = user;
+
+	if (reason == LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION) {
+		const pt_frontend *fe = route(wsi);
+
+		if (!fe)
+			return 1; /* no such path: lws answers the upgrade with an error */
+		if (s)
+			s->fe = fe;
+		return 0;
+	}
+	if (reason == LWS_CALLBACK_ESTABLISHED && s && !s->fe)
+		s->fe = route(wsi);
+	if (s && s->fe)
+		return s->fe->callback(wsi, reason, user, in, len);
+	/* Before routing (TLS, HTTP upgrade phases) and after the session is
+	 * released: the first row's callback, as before there were rows. */
+	return pt_frontends[PT_FE_V1].callback(wsi, reason, user, in, len);
+}

@@ -1,0 +1,306 @@
+/* wt.c — the /announce front-end: the WebTorrent tracker protocol
+ * (docs/PROTOCOL.md, "WebTorrent tracker protocol"), as spoken by
+ * bittorrent-tracker's websocket client, WebTorrent, p2p-media-loader and
+ * Trystero.
+ *
+ * It shares the session layer (admission, origins, bans, per-IP limits,
+ * queues, timeouts), the index (info_hashes in PT_SPACE_WT) and the
+ * matcher with /v1. Its own state is two core tables: peer_id bindings per
+ * swarm (wtswarm.h) and the offers it relayed (wtoffers.h), which are what
+ * authorise an answer. Messages are parsed once (wtmsg.h); every reply,
+ * failures included, carries "action" and the info_hash when known. */
+#include <errno.h>
+#include <string.h>
+
+#include "peertrack/log.h"
+#include "peertrack/utf8.h"
+#include "peertrack/wtreply.h"
+#include "net.h"
+
+int pt_wt_init(struct pt_server *srv, uint64_t seed)
+{
+	srv->wt_swarms = pt_wt_swarms_new(seed);
+	srv->wt_offers = pt_wt_offers_new(seed ^ 0x94d049bb133111ebull);
+	return srv->wt_swarms && srv->wt_offers ? 0 : -ENOMEM;
+}
+
+void pt_wt_free(struct pt_server *srv)
+{
+	pt_wt_swarms_free(srv->wt_swarms);
+	pt_wt_offers_free(srv->wt_offers);
+	srv->wt_swarms = NULL;
+	srv->wt_offers = NULL;
+}
+
+/* The index key of an info_hash: its 20 bytes, zero-padded, in its own
+ * key space. */
+static pt_hash key_of(const pt_wt_id *ih)
+{
+	pt_hash h;
+
+	memset(&h, 0, sizeof(h));
+	memcpy(h.b, ih->b, PT_WT_ID_BYTES);
+	return h;
+}
+
+static pt_wt_conn conn_of(const pt_session *s)
+{
+	return (pt_wt_conn){ s->handle, pt_registry_gen(s->srv->registry, s->handle) };
+}
+
+static void send_scratch(pt_session *s)
+{
+	pt_session_send_buf(s, &s->srv->scratch);
+}
+
+static void failure(pt_session *s, enum pt_wt_type t, const pt_wt_id *ih, const char *why)
+{
+	struct pt_server *srv = s->srv;
+
+	srv->stats.wt.failures++;
+	pt_buf_reset(&srv->scratch);
+	if (!pt_wt_reply_failure(&srv->scratch, t, ih, why))
+		send_scratch(s);
+}
+
+static void announce_reply(pt_session *s, const pt_wt_id *ih)
+{
+	struct pt_server *srv = s->srv;
+	pt_wt_counts c;
+
+	pt_wt_swarms_counts(srv->wt_swarms, ih, &c);
+	pt_buf_reset(&srv->scratch);
+	if (pt_wt_reply_announce(&srv->scratch, ih, srv->cfg.wt_interval_s, &c))
+		failure(s, PT_WT_ANNOUNCE, ih, "server out of memory");
+	else
+		send_scratch(s);
+}
+
+/* Each offer to a different peer of the swarm, picked as /v1 lookups pick
+ * holders (proximity, then load spread), and remembered so that the
+ * answer it draws can be routed back. */
+static void relay_offers(pt_session *s, const pt_wt_msg *m, const pt_hash *key)
+{
+	struct pt_server *srv = s->srv;
+	const pt_config *c = &srv->cfg;
+	pt_match_opts o = { c->match_strategy, c->match_sample, c->match_half_life_ms };
+	const uint32_t *holders;
+	size_t k = m->n_offers, n, got;
+	uint64_t now = pt_server_now(srv);
+	uint32_t *picks;
+
+	if (k > c->wt_max_peers)
+		k = c->wt_max_peers;
+	if (m->numwant >= 0 && (uint64_t)m->numwant < k)
+		k = (size_t)m->numwant;
+	if (!k || !(n = pt_index_holders_in(srv->index, PT_SPACE_WT, key, &holders)))
+		return;
+	if (!(picks = pt_server_picks(srv, k)))
+		return;
+	got = pt_match_pick(srv->match, &o, holders, n, s->handle, &s->addr, now, picks, k);
+	pt_wt_offers_expire(srv->wt_offers, now);
+	for (size_t i = 0; i < got; i++) {
+		pt_session *t = pt_registry_session(srv->registry, picks[i]);
+		const pt_wt_offer *of = &m->offers[i];
+
+		if (!t || t->state != PT_SESSION_LIVE)
+			continue;
+		pt_buf_reset(&srv->scratch);
+		if (pt_wt_reply_offer(&srv->scratch, &m->info_hash, &m->peer_id, &of->offer_id,
+		                      of->offer, of->offer_len) ||
+		    pt_session_send_buf(t, &srv->scratch))
+			continue;
+		/* Remembered only once sent: an offer that never left cannot be
+		 * answered. A failed add costs this offer its answer, no more. */
+		(void)pt_wt_offers_add(srv->wt_offers, &m->info_hash, &m->peer_id, &of->offer_id,
+		                       conn_of(s), conn_of(t), now, c->wt_offer_ttl_ms,
+		                       c->wt_max_pending_offers);
+		srv->stats.wt.offers_relayed++;
+	}
+}
+
+static void on_announce(pt_session *s, const pt_wt_msg *m)
+{
+	struct pt_server *srv = s->srv;
+	pt_hash key = key_of(&m->info_hash);
+	int r;
+
+	if (m->event == PT_WT_EV_STOPPED) {
+		r = pt_wt_swarms_leave(srv->wt_swarms, s->handle, &m->info_hash, &m->peer_id);
+		if (r < 0) {
+			failure(s, PT_WT_ANNOUNCE, &m->info_hash,
+			        "stopped: this peer_id is not announced by this connection in this swarm");
+			return;
+		}
+		if (r == 1)
+			pt_index_remove_in(srv->index, PT_SPACE_WT, s->handle, &key);
+		announce_reply(s, &m->info_hash);
+		return;
+	}
+	r = pt_wt_swarms_join(srv->wt_swarms, s->handle, &m->info_hash, &m->peer_id, m->seeder,
+	                      m->event == PT_WT_EV_COMPLETED, srv->cfg.wt_max_swarms_per_connection);
+	if (r == -EEXIST) {
+		failure(s, PT_WT_ANNOUNCE, &m->info_hash,
+		        "peer_id is in use in this swarm by another connection");
+		return;
+	}
+	if (r == -ENOSPC) {
+		failure(s, PT_WT_ANNOUNCE, &m->info_hash,
+		        "too many swarms on this connection (wt_max_swarms_per_connection)");
+		return;
+	}
+	if (r == 1 && pt_index_add_in(srv->index, PT_SPACE_WT, s->handle, &key) < 0) {
+		pt_wt_swarms_leave(srv->wt_swarms, s->handle, &m->info_hash, &m->peer_id);
+		r = -ENOMEM;
+	}
+	if (r < 0) {
+		failure(s, PT_WT_ANNOUNCE, &m->info_hash, "server out of memory");
+		return;
+	}
+	announce_reply(s, &m->info_hash);
+	relay_offers(s, m, &key);
+}
+
+/* Routed only when it answers an offer relayed from to_peer_id to this
+ * connection within wt_offer_ttl_ms, and the answerer's peer_id is this
+ * connection's in the swarm: no unsolicited answers, no spoofed senders. */
+static void on_answer(pt_session *s, const pt_wt_msg *m)
+{
+	struct pt_server *srv = s->srv;
+	pt_wt_conn from;
+	uint32_t owner;
+	pt_session *t;
+
+	if (pt_wt_swarms_owner(srv->wt_swarms, &m->info_hash, &m->peer_id, &owner) ||
+	    owner != s->handle) {
+		srv->stats.wt.answers_refused++;
+		failure(s, PT_WT_ANSWER, &m->info_hash,
+		        "answer: this peer_id is not announced by this connection in this swarm");
+		return;
+	}
+	if (pt_wt_offers_take(srv->wt_offers, &m->info_hash, &m->to_peer_id, &m->offer_id,
+	                      conn_of(s), pt_server_now(srv), &from)) {
+		srv->stats.wt.answers_refused++;
+		failure(s, PT_WT_ANSWER, &m->info_hash,
+		        "answer: no such offer was relayed to this connection (unknown, answered or expired)");
+		return;
+	}
+	t = pt_registry_session(srv->registry, from.handle);
+	if (!t || t->state != PT_SESSION_LIVE ||
+	    pt_registry_gen(srv->registry, from.handle) != from.gen ||
+	    pt_wt_swarms_owner(srv->wt_swarms, &m->info_hash, &m->to_peer_id, &owner) ||
+	    owner != from.handle) {
+		failure(s, PT_WT_ANSWER, &m->info_hash, "answer: the offering peer has left");
+		return;
+	}
+	pt_buf_reset(&srv->scratch);
+	if (pt_wt_reply_answer(&srv->scratch, &m->info_hash, &m->peer_id, &m->offer_id, m->answer,
+	                       m->answer_len)) {
+		failure(s, PT_WT_ANSWER, &m->info_hash, "server out of memory");
+		return;
+	}
+	if (!pt_session_send_buf(t, &srv->scratch))
+		srv->stats.wt.answers_relayed++;
+}
+
+static void on_scrape(pt_session *s, const pt_wt_msg *m)
+{
+	struct pt_server *srv = s->srv;
+	pt_wt_counts c[64];
+	size_t n = m->n_hashes;
+
+	/* wt_max_scrape_hashes may exceed the stack array: answer in pieces,
+	 * each a complete scrape reply. */
+	for (size_t at = 0; at < n; at += 64) {
+		size_t k = n - at < 64 ? n - at : 64;
+
+		for (size_t i = 0; i < k; i++)
+			pt_wt_swarms_counts(srv->wt_swarms, &m->hashes[at + i], &c[i]);
+		pt_buf_reset(&srv->scratch);
+		if (pt_wt_reply_scrape(&srv->scratch, m->hashes + at, c, k, srv->cfg.wt_interval_s)) {
+			failure(s, PT_WT_SCRAPE, m->has_info_hash ? &m->info_hash : NULL,
+			        "server out of memory");
+			return;
+		}
+		send_scratch(s);
+	}
+}
+
+static void dispatch(pt_session *s, const char *frame, size_t len)
+{
+	struct pt_server *srv = s->srv;
+	const pt_config *c = &srv->cfg;
+	pt_wt_limits lim = { c->wt_max_offers, c->wt_max_offer_bytes, c->wt_max_scrape_hashes };
+	pt_wt_msg m;
+	const char *why = NULL;
+	enum pt_err e;
+
+	if (!pt_session_rate_ok(s, c->wt_rate_messages_per_sec, c->wt_rate_burst)) {
+		if (s->state == PT_SESSION_LIVE)
+			failure(s, PT_WT_ANNOUNCE, NULL,
+			        "rate limited: slow down (wt_rate_messages_per_sec)");
+		return;
+	}
+	e = pt_wt_msg_parse(frame, len, &lim, &m, &why);
+	if (e != PT_OK && !pt_utf8_valid(frame, len)) {
+		/* RFC 6455 8.1, as on /v1: checked on the error path only, the
+		 * JSON parser has validated every byte of an accepted frame. */
+		pt_session_close(s, PT_CLOSE_BAD_DATA, "invalid UTF-8", PT_LEAVE_BAD_DATA);
+	} else if (e != PT_OK) {
+		srv->stats.errors[e]++;
+		failure(s, m.type, m.has_info_hash ? &m.info_hash : NULL, why ? why : pt_err_code(e));
+	} else {
+		srv->stats.wt.messages[m.type]++;
+		if (m.type == PT_WT_SCRAPE)
+			on_scrape(s, &m);
+		else if (m.type == PT_WT_ANSWER)
+			on_answer(s, &m);
+		else
+			on_announce(s, &m);
+	}
+	pt_wt_msg_clear(&m);
+}
+
+static void deliver(pt_session *s, const char *msg, size_t len, bool binary)
+{
+	if (binary)
+		failure(s, PT_WT_ANNOUNCE, NULL, "binary frames are not accepted");
+	else
+		dispatch(s, msg, len);
+}
+
+/* A peer leaving takes all its peer_ids out of all its swarms; the session
+ * layer drops its index entries right after. Its relayed offers stay until
+ * they expire: their (handle, gen) matches no later connection. */
+void pt_wt_retire(pt_session *s)
+{
+	pt_wt_swarms_drop_conn(s->srv->wt_swarms, s->handle, NULL, NULL);
+}
+
+int pt_wt_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+{
+	pt_session *s = user;
+	struct pt_server *srv = lws_context_user(lws_get_context(wsi));
+
+	switch (reason) {
+	case LWS_CALLBACK_ESTABLISHED:
+		/* No welcome: WebTorrent clients speak first. */
+		if (pt_session_admit(s, srv, wsi) > 0) {
+			pt_bucket_init(&s->bucket, srv->cfg.wt_rate_burst, pt_server_now(srv));
+			srv->stats.wt.connections++;
+		}
+		return 0;
+
+	case LWS_CALLBACK_RECEIVE:
+		if (!s->srv || s->state != PT_SESSION_LIVE)
+			return 0; /* closing: drain and ignore */
+		s->last_rx_ms = pt_server_now(srv);
+		pt_session_receive(s, in, len, lws_is_first_fragment(wsi), lws_is_final_fragment(wsi),
+		                   lws_frame_is_binary(wsi), srv->cfg.wt_max_message_bytes, deliver);
+		return 0; /* closes go out from the timer, as on /v1 */
+
+	default:
+		/* Timers, pongs, writable, close: the session layer's, as on /v1. */
+		return pt_v1_callback(wsi, reason, user, in, len);
+	}
+}

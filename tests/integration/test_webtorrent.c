@@ -1,0 +1,586 @@
+/* test_webtorrent.c — the WebTorrent tracker protocol on /announce, at the
+ * wire, against a real daemon: every message, byte-exact ids (0x00,
+ * 0x80-0xFF, quotes, backslashes; sent raw and as \u00XX), one connection
+ * in two swarms and with two peer_ids, spoofed answers and stops refused,
+ * and a table of malformed inputs each answered with its failure reason or
+ * close code while a bystander pair keeps being served.
+ *
+ * Clients are raw sockets (harness ptr_*), so what the daemon sends is
+ * compared byte for byte with what the reference server would send. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "integration/lib/harness.h"
+
+#define CONF                                                   \
+	"allow_missing_origin = yes\n"                             \
+	"max_connections_per_ip = 8\n"                             \
+	"wt_rate_messages_per_sec = 1000\nwt_rate_burst = 1000\n"  \
+	"wt_max_offers = 3\nwt_max_offer_bytes = 1024\n"           \
+	"wt_max_swarms_per_connection = 4\n"
+
+typedef struct wid {
+	unsigned char b[20];
+} wid;
+
+/* Ids that hold every awkward byte: NUL, quote, backslash, controls,
+ * DEL, 0x80 and 0xFF. n makes them distinct. */
+static wid mk(unsigned char n)
+{
+	static const unsigned char tmpl[20] = { 0x00, '"', '\\', 0x80, 0xff, '\n', 0x7f, 0x1f,
+	                                        '/', 'a', 0xc3, 0xa9, 0x01, 'z', 0xfe, ' ',
+	                                        '<', 0x10, 0xbf, 0 };
+	wid w;
+
+	memcpy(w.b, tmpl, 20);
+	w.b[19] = n;
+	return w;
+}
+
+enum spelling { RAW, ESCAPED };
+
+/* The id as a JSON string literal: RAW writes each byte as itself (two
+ * UTF-8 bytes from 0x80; only what JSON forbids raw is escaped), ESCAPED
+ * writes every byte outside printable ASCII as \u00XX. */
+static const char *spell(const wid *w, enum spelling sp, char out[128])
+{
+	char *o = out;
+
+	*o++ = '"';
+	for (int i = 0; i < 20; i++) {
+		unsigned char c = w->b[i];
+
+		if (c == '"' || c == '\\') {
+			*o++ = '\\';
+			*o++ = (char)c;
+		} else if (c < 0x20 || (sp == ESCAPED && c >= 0x7f)) {
+			o += sprintf(o, "\\u%04X", c); /* uppercase: the server's choice is not ours */
+		} else if (c >= 0x80) {
+			*o++ = (char)(0xc0 | c >> 6);
+			*o++ = (char)(0x80 | (c & 0x3f));
+		} else {
+			*o++ = (char)c;
+		}
+	}
+	*o++ = '"';
+	*o = 0;
+	return out;
+}
+
+/* What JSON.stringify writes (and so what the reference server sends). */
+static const char *js(const wid *w, char out[128])
+{
+	static const char *const short_esc[32] = { ['\b'] = "\\b", ['\t'] = "\\t", ['\n'] = "\\n",
+	                                           ['\f'] = "\\f", ['\r'] = "\\r" };
+	char *o = out;
+
+	*o++ = '"';
+	for (int i = 0; i < 20; i++) {
+		unsigned char c = w->b[i];
+
+		if (c == '"' || c == '\\') {
+			*o++ = '\\';
+			*o++ = (char)c;
+		} else if (c < 0x20 && short_esc[c]) {
+			o += sprintf(o, "%s", short_esc[c]);
+		} else if (c < 0x20) {
+			o += sprintf(o, "\\u%04x", c);
+		} else if (c >= 0x80) {
+			*o++ = (char)(0xc0 | c >> 6);
+			*o++ = (char)(0x80 | (c & 0x3f));
+		} else {
+			*o++ = (char)c;
+		}
+	}
+	*o++ = '"';
+	*o = 0;
+	return out;
+}
+
+static ptr *wt_open(int port, const char *source)
+{
+	ptr_opts o = { .path = "/announce", .source = source };
+	ptr *r = ptr_connect(port, &o);
+
+	PT_CHECK(r, "no WebSocket on /announce from %s", source);
+	return r;
+}
+
+static void sendf(ptr *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sendf(ptr *r, const char *fmt, ...)
+{
+	char buf[8192];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	PT_CHECK(ptr_send_text(r, buf) == 0, "send failed");
+}
+
+/* The next text frame, byte for byte (caller frees). */
+static char *next_text(ptr *r)
+{
+	for (int i = 0; i < 16; i++) {
+		int op;
+		char *d;
+
+		if (ptr_recv_frame(r, &op, &d, PT_T_REPLY_MS) < 0)
+			pt_fail("no frame within %d ms", PT_T_REPLY_MS);
+		if (op == PTR_TEXT)
+			return d;
+		if (op == PTR_CLOSE)
+			pt_fail("closed instead of a reply (%s)", d);
+		free(d);
+	}
+	pt_fail("no text frame among 16");
+}
+
+static void expect_text(ptr *r, const char *want, const char *what)
+{
+	char *got = next_text(r);
+
+	if (strcmp(got, want))
+		pt_fail("%s:\n got  %s\n want %s", what, got, want);
+	free(got);
+}
+
+static void expectf(ptr *r, const char *what, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void expectf(ptr *r, const char *what, const char *fmt, ...)
+{
+	char want[8192];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(want, sizeof(want), fmt, ap);
+	va_end(ap);
+	expect_text(r, want, what);
+}
+
+/* A failure reply: action, the reason (containing needle), info_hash when
+ * ih is given, nothing when not. */
+static void expect_failure(ptr *r, const char *action, const wid *ih, const char *needle,
+                           const char *what)
+{
+	char *got = next_text(r), want[256], j[128];
+	json_error_t jerr;
+	json_t *o = json_loads(got, JSON_ALLOW_NUL, &jerr);
+	const char *reason = pt_jstr(o, "failure reason");
+
+	PT_CHECK(o, "%s: reply is not JSON: %s", what, got);
+	PT_CHECK(reason && strstr(reason, needle), "%s: want a failure about '%s', got %s", what,
+	         needle, got);
+	PT_CHECK(!strcmp(pt_jstr(o, "action"), action), "%s: action: %s", what, got);
+	snprintf(want, sizeof(want), "{\"action\":\"%s\",\"failure reason\":", action);
+	PT_CHECK(!strncmp(got, want, strlen(want)), "%s: %s", what, got);
+	if (ih) {
+		snprintf(want, sizeof(want), ",\"info_hash\":%s}", js(ih, j));
+		PT_CHECK(strlen(got) > strlen(want) && !strcmp(got + strlen(got) - strlen(want), want),
+		         "%s: info_hash not echoed byte-exact: %s", what, got);
+	} else {
+		PT_CHECK(!json_object_get(o, "info_hash"), "%s: unexpected info_hash: %s", what, got);
+	}
+	json_decref(o);
+	free(got);
+}
+
+static void expect_silence(ptr *r, const char *what)
+{
+	int op;
+	char *d = NULL;
+	long n = ptr_recv_frame(r, &op, &d, 300);
+
+	PT_CHECK(n < 0 || op == PTR_PING, "%s: unexpected frame: %s", what, d ? d : "");
+	free(d);
+}
+
+static void announce(ptr *r, const wid *ih, const wid *pid, enum spelling sp, const char *extra)
+{
+	char a[128], b[128];
+
+	sendf(r, "{\"action\":\"announce\",\"info_hash\":%s,\"peer_id\":%s,\"numwant\":5,"
+	      "\"uploaded\":0,\"downloaded\":0%s}", spell(ih, sp, a), spell(pid, sp, b), extra);
+}
+
+static void expect_announce(ptr *r, const wid *ih, int complete, int incomplete, const char *what)
+{
+	char j[128];
+
+	expectf(r, what, "{\"action\":\"announce\",\"interval\":120,\"info_hash\":%s,"
+	        "\"complete\":%d,\"incomplete\":%d}", js(ih, j), complete, incomplete);
+}
+
+#define OFFER "{\"type\":\"offer\",\"sdp\":\"v=0\\r\\no=- 1 2 IN IP4 127.0.0.1\\r\\n\"}"
+#define ANSWER "{\"type\":\"answer\",\"sdp\":\"v=0\\r\\n\"}"
+
+/* from offers into ih (where `to` is the only other peer); `to` answers;
+ * both ends see byte-exact relays. Used by every test as the sign that
+ * the server still serves. */
+static void offer_answer(ptr *from, const wid *fpid, ptr *to, const wid *tpid, const wid *ih,
+                         const wid *oid, enum spelling sp, int n_in_swarm)
+{
+	char e[512], a[128], b[128], c[128], d[128];
+
+	snprintf(e, sizeof(e), ",\"offers\":[{\"offer\":" OFFER ",\"offer_id\":%s}]", spell(oid, sp, a));
+	announce(from, ih, fpid, sp, e);
+	expect_announce(from, ih, 0, n_in_swarm, "offerer's announce reply");
+	expectf(to, "relayed offer", "{\"action\":\"announce\",\"offer\":" OFFER ",\"offer_id\":%s,"
+	        "\"peer_id\":%s,\"info_hash\":%s}", js(oid, a), js(fpid, b), js(ih, c));
+	sendf(to, "{\"action\":\"announce\",\"info_hash\":%s,\"peer_id\":%s,\"to_peer_id\":%s,"
+	      "\"answer\":" ANSWER ",\"offer_id\":%s}", spell(ih, sp, a), spell(tpid, sp, b),
+	      spell(fpid, sp, c), spell(oid, sp, d));
+	expectf(from, "routed answer", "{\"action\":\"announce\",\"answer\":" ANSWER ",\"offer_id\":%s,"
+	        "\"peer_id\":%s,\"info_hash\":%s}", js(oid, a), js(tpid, b), js(ih, c));
+}
+
+static void test_offer_answer_byte_exact(void **state)
+{
+	(void)state;
+	pt_daemon *d = ptd_start(CONF);
+	int port = ptd_port(d);
+	ptr *a = wt_open(port, "127.0.0.2"), *b = wt_open(port, "127.0.0.3");
+	wid ih = mk(1), pa = mk(2), pb = mk(3), oid = mk(4), oid2 = mk(5);
+	char x[128], y[128], z[128], w[128];
+
+	/* A joins with every id escaped; B with every id raw: one swarm. */
+	announce(a, &ih, &pa, ESCAPED, ",\"event\":\"started\"");
+	expect_announce(a, &ih, 0, 1, "first announce");
+	offer_answer(b, &pb, a, &pa, &ih, &oid, RAW, 2);
+	/* The other way round and spelled the other way. */
+	offer_answer(a, &pa, b, &pb, &ih, &oid2, ESCAPED, 2);
+
+	/* A second answer to the same offer is refused: it was used up. */
+	sendf(a, "{\"action\":\"announce\",\"info_hash\":%s,\"peer_id\":%s,\"to_peer_id\":%s,"
+	      "\"answer\":" ANSWER ",\"offer_id\":%s}", spell(&ih, RAW, x), spell(&pa, RAW, y),
+	      spell(&pb, RAW, z), spell(&oid, RAW, w));
+	expect_failure(a, "announce", &ih, "no such offer", "second answer");
+	expect_silence(b, "second answer reached the offerer");
+
+	/* left:0 makes a seeder; completed counts in scrape's downloaded. */
+	announce(a, &ih, &pa, RAW, ",\"left\":0,\"event\":\"completed\"");
+	expect_announce(a, &ih, 1, 1, "completed");
+	sendf(b, "{\"action\":\"scrape\",\"info_hash\":%s}", spell(&ih, ESCAPED, x));
+	expectf(b, "scrape", "{\"action\":\"scrape\",\"files\":{%s:{\"complete\":1,\"incomplete\":1,"
+	        "\"downloaded\":1}},\"flags\":{\"min_request_interval\":120}}", js(&ih, y));
+
+	/* stopped: B leaves; its socket stays open. */
+	announce(b, &ih, &pb, RAW, ",\"event\":\"stopped\"");
+	expect_announce(b, &ih, 1, 0, "stopped");
+	/* A's offers now reach nobody. */
+	snprintf(z, sizeof(z), ",\"offers\":[{\"offer\":\"x\",\"offer_id\":%s}]", spell(&oid, RAW, w));
+	announce(a, &ih, &pa, RAW, z);
+	expect_announce(a, &ih, 0, 1, "alone (no \"left\": a leecher again)");
+	expect_silence(b, "offer after stopped");
+
+	ptr_free(a);
+	ptr_free(b);
+	assert_int_equal(ptd_stop(d), 0);
+}
+
+static void test_spoofing_refused(void **state)
+{
+	(void)state;
+	pt_daemon *d = ptd_start(CONF);
+	int port = ptd_port(d);
+	ptr *a = wt_open(port, "127.0.0.2"), *b = wt_open(port, "127.0.0.3"),
+	    *m = wt_open(port, "127.0.0.4");
+	wid ih = mk(1), pa = mk(2), pb = mk(3), pm = mk(6), oid = mk(4);
+	char x[128], y[128], z[128], w[128], e[256];
+
+	announce(a, &ih, &pa, RAW, "");
+	expect_announce(a, &ih, 0, 1, "a");
+	/* M joins the swarm, then tries to take over A's peer_id. */
+	announce(m, &ih, &pm, RAW, "");
+	expect_announce(m, &ih, 0, 2, "m");
+	announce(m, &ih, &pa, RAW, "");
+	expect_failure(m, "announce", &ih, "in use", "peer_id takeover");
+	/* ...to stop it, or complete it. */
+	announce(m, &ih, &pa, RAW, ",\"event\":\"stopped\"");
+	expect_failure(m, "announce", &ih, "not announced by this connection", "spoofed stop");
+	announce(m, &ih, &pa, RAW, ",\"event\":\"completed\",\"left\":0");
+	expect_failure(m, "announce", &ih, "in use", "spoofed completed");
+
+	/* B offers twice: A and M get one each (each offer to a different
+	 * peer), in an order the matcher picks. */
+	wid oid2 = mk(8);
+	announce(b, &ih, &pb, RAW, "");
+	expect_announce(b, &ih, 0, 3, "b");
+	snprintf(e, sizeof(e), ",\"offers\":[{\"offer\":\"o\",\"offer_id\":%s},"
+	         "{\"offer\":\"o\",\"offer_id\":%s}]", spell(&oid, RAW, w), spell(&oid2, RAW, x));
+	announce(b, &ih, &pb, RAW, e);
+	expect_announce(b, &ih, 0, 3, "b offers");
+	for (int i = 0; i < 2; i++) {
+		char *got = next_text(i ? m : a);
+		PT_CHECK(strstr(got, "\"offer\":\"o\"") && strstr(got, js(&pb, y)),
+		         "offer to %s: %s", i ? "m" : "a", got);
+		free(got);
+	}
+	/* Whoever got the offer, M may not answer as A. */
+	sendf(m, "{\"action\":\"announce\",\"info_hash\":%s,\"peer_id\":%s,\"to_peer_id\":%s,"
+	      "\"answer\":\"a\",\"offer_id\":%s}", spell(&ih, RAW, x), spell(&pa, RAW, y),
+	      spell(&pb, RAW, z), spell(&oid, RAW, w));
+	expect_failure(m, "announce", &ih, "not announced by this connection", "answer as another");
+	/* An unsolicited answer under M's own peer_id, with a made-up offer. */
+	wid fake = mk(9);
+	sendf(m, "{\"action\":\"announce\",\"info_hash\":%s,\"peer_id\":%s,\"to_peer_id\":%s,"
+	      "\"answer\":\"a\",\"offer_id\":%s}", spell(&ih, RAW, x), spell(&pm, RAW, y),
+	      spell(&pb, RAW, z), spell(&fake, RAW, w));
+	expect_failure(m, "announce", &ih, "no such offer", "unsolicited answer");
+	/* An answer to a swarm M is not in. */
+	wid ih2 = mk(7);
+	sendf(m, "{\"action\":\"announce\",\"info_hash\":%s,\"peer_id\":%s,\"to_peer_id\":%s,"
+	      "\"answer\":\"a\",\"offer_id\":%s}", spell(&ih2, RAW, x), spell(&pm, RAW, y),
+	      spell(&pb, RAW, z), spell(&oid, RAW, w));
+	expect_failure(m, "announce", &ih2, "not announced", "answer in a foreign swarm");
+	expect_silence(b, "a refused answer reached the offerer");
+
+	/* A is untouched: still in the swarm under its peer_id. */
+	sendf(a, "{\"action\":\"scrape\",\"info_hash\":[%s]}", spell(&ih, RAW, x));
+	expectf(a, "scrape", "{\"action\":\"scrape\",\"files\":{%s:{\"complete\":0,\"incomplete\":3,"
+	        "\"downloaded\":0}},\"flags\":{\"min_request_interval\":120}}", js(&ih, y));
+
+	ptr_free(a);
+	ptr_free(b);
+	ptr_free(m);
+	assert_int_equal(ptd_stop(d), 0);
+}
+
+static void test_two_swarms_two_peer_ids(void **state)
+{
+	(void)state;
+	pt_daemon *d = ptd_start(CONF);
+	int port = ptd_port(d);
+	ptr *c = wt_open(port, "127.0.0.2"), *o = wt_open(port, "127.0.0.3");
+	wid ih1 = mk(1), ih2 = mk(2), p1 = mk(3), p2 = mk(4), p3 = mk(5), po = mk(6), oid = mk(7);
+	wid oid2 = mk(8);
+	char x[128], y[128];
+
+	/* One connection: swarm 1 as p1, swarm 2 as p2, then swarm 1 as p3 too. */
+	announce(c, &ih1, &p1, RAW, "");
+	expect_announce(c, &ih1, 0, 1, "ih1 p1");
+	announce(c, &ih2, &p2, ESCAPED, "");
+	expect_announce(c, &ih2, 0, 1, "ih2 p2");
+	announce(c, &ih1, &p3, RAW, "");
+	expect_announce(c, &ih1, 0, 2, "ih1 p3: a changed peer_id never closes");
+	/* The other peer reaches c in both swarms; c answers as p2 in swarm 2. */
+	announce(o, &ih2, &po, RAW, "");
+	expect_announce(o, &ih2, 0, 2, "o in ih2");
+	offer_answer(o, &po, c, &p2, &ih2, &oid, RAW, 2);
+	announce(o, &ih1, &po, RAW, "");
+	expect_announce(o, &ih1, 0, 3, "o in ih1");
+	offer_answer(o, &po, c, &p3, &ih1, &oid2, ESCAPED, 3);
+	/* The per-connection limit (4) counts (swarm, peer_id) pairs. */
+	wid ih3 = mk(9), ih4 = mk(10);
+	announce(c, &ih3, &p1, RAW, "");
+	expect_announce(c, &ih3, 0, 1, "fourth pair");
+	announce(c, &ih4, &p1, RAW, "");
+	expect_failure(c, "announce", &ih4, "too many swarms", "fifth pair");
+	/* Closing c takes all its peer_ids out of all its swarms. */
+	ptr_free(c);
+	sendf(o, "{\"action\":\"scrape\",\"info_hash\":[%s,%s]}", spell(&ih1, RAW, x), spell(&ih2, RAW, y));
+	for (int i = 0; i < 100; i++) {
+		char *got = next_text(o), want[512], j1[128], j2[128];
+
+		snprintf(want, sizeof(want), "{\"action\":\"scrape\",\"files\":{%s:{\"complete\":0,"
+		         "\"incomplete\":1,\"downloaded\":0},%s:{\"complete\":0,\"incomplete\":1,"
+		         "\"downloaded\":0}},\"flags\":{\"min_request_interval\":120}}", js(&ih1, j1),
+		         js(&ih2, j2));
+		bool ok = !strcmp(got, want);
+		free(got);
+		if (ok)
+			break;
+		PT_CHECK(i < 99, "c's swarms were not left after its close");
+		/* The close may not have been processed yet: wait for the log. */
+		ptd_wait_log(d, "left (closed)", 2000);
+		sendf(o, "{\"action\":\"scrape\",\"info_hash\":[%s,%s]}", spell(&ih1, RAW, x),
+		      spell(&ih2, RAW, y));
+	}
+	ptr_free(o);
+	assert_int_equal(ptd_stop(d), 0);
+}
+
+/* -- malformed input --------------------------------------------------------- */
+
+typedef struct bad {
+	const char *name;
+	const char *text;   /* sent as one text frame; NULL: see fn */
+	void (*fn)(ptr *r);
+	const char *action; /* failure's action */
+	bool ih;            /* failure echoes the row's info_hash mk(1) */
+	const char *reason; /* part of the failure reason */
+	int close;          /* or: the close code */
+} bad;
+
+#define IH "\\u0000\\\"\\\\\xc2\x80\xc3\xbf\\n\x7f\\u001f/a\xc3\x83\xc2\xa9\\u0001z\xc3\xbe <\\u0010\xc2\xbf\\u0001"
+#define PID "-WW0300-abcdefghijkl"
+
+static void send_binary(ptr *r)
+{
+	ptr_send_frame(r, PTR_BIN, true, true, "{}", 2);
+}
+
+static void send_bad_utf8(ptr *r)
+{
+	static const char t[] = "{\"action\":\"announce\",\"info_hash\":\"\xc3\x28\"}";
+	ptr_send_frame(r, PTR_TEXT, true, true, t, sizeof(t) - 1);
+}
+
+static void send_too_big(ptr *r)
+{
+	size_t n = 70000;
+	char *t = malloc(n);
+
+	memset(t, ' ', n);
+	t[0] = '{';
+	t[n - 1] = '}';
+	ptr_send_frame(r, PTR_TEXT, true, true, t, n);
+	free(t);
+}
+
+static void send_big_offer(ptr *r)
+{
+	char t[3000];
+	int n = snprintf(t, sizeof(t), "{\"action\":\"announce\",\"info_hash\":\"" IH "\",\"peer_id\":\""
+	                 PID "\",\"offers\":[{\"offer_id\":\"" PID "\",\"offer\":\"");
+	memset(t + n, 'x', 1100);
+	strcpy(t + n + 1100, "\"}]}");
+	ptr_send_text(r, t);
+}
+
+static const bad bads[] = {
+	{ "not JSON", "{\"action\":", NULL, "announce", false, "invalid JSON", 0 },
+	{ "not an object", "[1,2]", NULL, "announce", false, "not a JSON object", 0 },
+	{ "no action", "{\"info_hash\":\"" IH "\"}", NULL, "announce", false, "invalid action", 0 },
+	{ "unknown action", "{\"action\":\"connect\"}", NULL, "announce", false, "invalid action", 0 },
+	{ "info_hash short", "{\"action\":\"announce\",\"info_hash\":\"abc\",\"peer_id\":\"" PID "\"}",
+	  NULL, "announce", false, "invalid info_hash", 0 },
+	{ "info_hash 21", "{\"action\":\"announce\",\"info_hash\":\"" IH "x\",\"peer_id\":\"" PID "\"}",
+	  NULL, "announce", false, "invalid info_hash", 0 },
+	{ "info_hash U+0100", "{\"action\":\"announce\",\"info_hash\":\"abcdefghijklmnopqrs\\u0100\","
+	  "\"peer_id\":\"" PID "\"}", NULL, "announce", false, "invalid info_hash", 0 },
+	{ "info_hash number", "{\"action\":\"announce\",\"info_hash\":5}", NULL, "announce", false,
+	  "invalid info_hash", 0 },
+	{ "peer_id missing", "{\"action\":\"announce\",\"info_hash\":\"" IH "\"}", NULL, "announce", true,
+	  "invalid peer_id", 0 },
+	{ "peer_id U+20AC", "{\"action\":\"announce\",\"info_hash\":\"" IH "\",\"peer_id\":"
+	  "\"-WW0300-abcdefghijk\xe2\x82\xac\"}", NULL, "announce", true, "invalid peer_id", 0 },
+	{ "bad event", "{\"action\":\"announce\",\"info_hash\":\"" IH "\",\"peer_id\":\"" PID
+	  "\",\"event\":\"begin\"}", NULL, "announce", true, "invalid event", 0 },
+	{ "numwant negative", "{\"action\":\"announce\",\"info_hash\":\"" IH "\",\"peer_id\":\"" PID
+	  "\",\"numwant\":-3}", NULL, "announce", true, "invalid numwant", 0 },
+	{ "left a string", "{\"action\":\"announce\",\"info_hash\":\"" IH "\",\"peer_id\":\"" PID
+	  "\",\"left\":\"0\"}", NULL, "announce", true, "invalid left", 0 },
+	{ "offers an object", "{\"action\":\"announce\",\"info_hash\":\"" IH "\",\"peer_id\":\"" PID
+	  "\",\"offers\":{}}", NULL, "announce", true, "invalid offers", 0 },
+	{ "too many offers", "{\"action\":\"announce\",\"info_hash\":\"" IH "\",\"peer_id\":\"" PID
+	  "\",\"offers\":[{},{},{},{}]}", NULL, "announce", true, "too many offers", 0 },
+	{ "offer without offer_id", "{\"action\":\"announce\",\"info_hash\":\"" IH "\",\"peer_id\":\"" PID
+	  "\",\"offers\":[{\"offer\":{}}]}", NULL, "announce", true, "invalid offer_id", 0 },
+	{ "offer a number", "{\"action\":\"announce\",\"info_hash\":\"" IH "\",\"peer_id\":\"" PID
+	  "\",\"offers\":[{\"offer\":1,\"offer_id\":\"" PID "\"}]}", NULL, "announce", true,
+	  "invalid offer", 0 },
+	{ "offer too large", NULL, send_big_offer, "announce", true, "offer larger than", 0 },
+	{ "answer without to_peer_id", "{\"action\":\"announce\",\"info_hash\":\"" IH "\",\"peer_id\":\""
+	  PID "\",\"answer\":{},\"offer_id\":\"" PID "\"}", NULL, "announce", true, "to_peer_id", 0 },
+	{ "answer without offer_id", "{\"action\":\"announce\",\"info_hash\":\"" IH "\",\"peer_id\":\""
+	  PID "\",\"answer\":{},\"to_peer_id\":\"" PID "\"}", NULL, "announce", true,
+	  "invalid offer_id", 0 },
+	{ "duplicate key", "{\"action\":\"announce\",\"action\":\"scrape\"}", NULL, "announce", false,
+	  "twice", 0 },
+	{ "full scrape", "{\"action\":\"scrape\"}", NULL, "scrape", false, "full scrape", 0 },
+	{ "scrape bad hash", "{\"action\":\"scrape\",\"info_hash\":[\"" IH "\",\"x\"]}", NULL, "scrape",
+	  false, "invalid info_hash[1]", 0 },
+	{ "binary frame", NULL, send_binary, "announce", false, "binary", 0 },
+	{ "invalid UTF-8", NULL, send_bad_utf8, NULL, false, NULL, 1007 },
+	{ "over wt_max_message_bytes", NULL, send_too_big, NULL, false, NULL, 1009 },
+};
+
+static void test_malformed(void **state)
+{
+	(void)state;
+	pt_daemon *d = ptd_start(CONF);
+	int port = ptd_port(d);
+	ptr *g1 = wt_open(port, "127.0.0.2"), *g2 = wt_open(port, "127.0.0.3");
+	wid ih = mk(1), p1 = mk(2), p2 = mk(3);
+	size_t n = sizeof(bads) / sizeof(bads[0]);
+	unsigned char want_ih[20];
+
+	/* The row's IH literal is mk(1) spelled by hand: check that first. */
+	memcpy(want_ih, ih.b, 20);
+	PT_CHECK(n >= 15, "at least 15 malformed inputs");
+	announce(g1, &ih, &p1, RAW, "");
+	expect_announce(g1, &ih, 0, 1, "bystander 1");
+	announce(g2, &ih, &p2, RAW, "");
+	expect_announce(g2, &ih, 0, 2, "bystander 2");
+	for (size_t i = 0; i < n; i++) {
+		const bad *b = &bads[i];
+		char src[32];
+		wid oid = mk((unsigned char)(100 + i));
+		ptr *r;
+
+		snprintf(src, sizeof(src), "127.0.11.%zu", i + 1);
+		fprintf(stderr, "malformed %zu: %s\n", i + 1, b->name);
+		r = wt_open(port, src);
+		if (b->text)
+			PT_CHECK(ptr_send_text(r, b->text) == 0, "send");
+		else
+			b->fn(r);
+		if (b->close) {
+			int code = ptr_wait_close(r, PT_T_REPLY_MS);
+			PT_CHECK(code == b->close, "row %zu (%s): close %d, want %d", i + 1, b->name, code,
+			         b->close);
+		} else {
+			char what[96];
+
+			snprintf(what, sizeof(what), "row %zu (%s)", i + 1, b->name);
+			expect_failure(r, b->action, b->ih ? (const wid *)want_ih : NULL, b->reason, what);
+			/* A failure never closes: the same socket still announces. */
+			wid own = mk((unsigned char)(200 + i)), opid = mk(77);
+			announce(r, &own, &opid, RAW, "");
+			expect_announce(r, &own, 0, 1, what);
+		}
+		ptr_free(r);
+		/* The bystanders keep being served. */
+		offer_answer(g1, &p1, g2, &p2, &ih, &oid, i & 1 ? RAW : ESCAPED, 2);
+	}
+	ptr_free(g1);
+	ptr_free(g2);
+	assert_int_equal(ptd_stop(d), 0);
+}
+
+/* The same port serves /v1 and /announce; other paths are refused. */
+static void test_paths(void **state)
+{
+	(void)state;
+	pt_daemon *d = ptd_start(CONF);
+	int port = ptd_port(d);
+	ptr_opts other = { .path = "/announce/x" }, v1 = { .path = "/v1" };
+	ptr *r;
+
+	PT_CHECK(ptr_upgrade_status(port, &other, NULL) != 101, "/announce/x upgraded");
+	r = ptr_connect(port, &v1);
+	PT_CHECK(r, "no /v1");
+	json_t *w = ptr_recv_json(r, PT_T_REPLY_MS);
+	PT_CHECK(w && !strcmp(pt_jstr(w, "type"), "welcome"), "/v1 sends its welcome");
+	json_decref(w);
+	ptr_free(r);
+	assert_int_equal(ptd_stop(d), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(test_offer_answer_byte_exact, pt_teardown),
+		cmocka_unit_test_teardown(test_spoofing_refused, pt_teardown),
+		cmocka_unit_test_teardown(test_two_swarms_two_peer_ids, pt_teardown),
+		cmocka_unit_test_teardown(test_malformed, pt_teardown),
+		cmocka_unit_test_teardown(test_paths, pt_teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
