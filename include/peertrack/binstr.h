@@ -12,7 +12,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "peertrack/reply.h"
+#include "peertrack/buf.h"
 
 /* Decodes the UTF-8 text s[0..len) (a JSON string already unescaped, which
  * may hold U+0000) into exactly n bytes. 0, or -EINVAL when a character is

@@ -12,7 +12,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "peertrack/reply.h"
+#include "peertrack/buf.h"
 #include "peertrack/wtmsg.h"
 
 typedef struct pt_wt_counts {
