@@ -75,6 +75,12 @@ enum pt_err pt_msg_parse(const char *frame, size_t len, const pt_msg_limits *lim
 
 void pt_msg_clear(pt_msg *msg);
 
+/* Maps a failed jansson load (its json_error_t) to the protocol's error
+ * and a static *why; shared by every front-end's parser, so one JSON
+ * mistake gets one answer on /v1 and /announce. */
+struct json_error_t;
+enum pt_err pt_msg_load_error(const struct json_error_t *jerr, const char **why);
+
 /* "announce" etc. */
 const char *pt_msg_type_name(enum pt_msg_type t);
 

@@ -295,8 +295,7 @@ static enum pt_err parse_report(json_t *root, const pt_msg_limits *lim, pt_msg *
 	return parse_count(root, "to_peers", lim->max_report_bytes, &msg->to_peers, msg, why);
 }
 
-/* Maps a jansson load failure to the protocol's error. */
-static enum pt_err load_error(const json_error_t *jerr, const char **why)
+enum pt_err pt_msg_load_error(const struct json_error_t *jerr, const char **why)
 {
 	switch (json_error_code(jerr)) {
 	case json_error_duplicate_key:
@@ -365,7 +364,7 @@ enum pt_err pt_msg_parse(const char *frame, size_t len, const pt_msg_limits *lim
 	if (!root) {
 		if (json_error_code(&jerr) == json_error_numeric_overflow)
 			salvage_rid(frame, len, &msg->rid);
-		return load_error(&jerr, why);
+		return pt_msg_load_error(&jerr, why);
 	}
 
 	if (!json_is_object(root)) {

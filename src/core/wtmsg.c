@@ -16,6 +16,7 @@
 #include <jansson.h>
 
 #include "peertrack/binstr.h"
+#include "peertrack/msg.h"
 #include "peertrack/wtmsg.h"
 
 static const char *const type_names[PT_WT__COUNT] = {
@@ -261,27 +262,6 @@ static enum pt_err parse_scrape(json_t *root, const pt_wt_limits *lim, pt_wt_msg
 	return PT_OK;
 }
 
-static enum pt_err load_error(const json_error_t *jerr, const char **why)
-{
-	switch (json_error_code(jerr)) {
-	case json_error_duplicate_key:
-		*why = "a key appears twice in one object";
-		return PT_E_BAD_MESSAGE;
-	case json_error_numeric_overflow:
-		*why = "a number is out of range";
-		return PT_E_BAD_MESSAGE;
-	case json_error_stack_overflow:
-		*why = "nested too deeply";
-		return PT_E_BAD_MESSAGE;
-	case json_error_out_of_memory:
-		*why = "out of memory";
-		return PT_E_INTERNAL;
-	default:
-		*why = "invalid JSON";
-		return PT_E_BAD_JSON;
-	}
-}
-
 enum pt_err pt_wt_msg_parse(const char *frame, size_t len, const pt_wt_limits *lim,
                             pt_wt_msg *msg, const char **why)
 {
@@ -297,7 +277,7 @@ enum pt_err pt_wt_msg_parse(const char *frame, size_t len, const pt_wt_limits *l
 	root = json_loadb(frame, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL,
 	                  &jerr);
 	if (!root)
-		return load_error(&jerr, why);
+		return pt_msg_load_error(&jerr, why);
 	if (!json_is_object(root)) {
 		*why = "not a JSON object";
 		e = PT_E_BAD_MESSAGE;

@@ -270,6 +270,9 @@ void pt_session_contact(pt_session *s, pt_session *other);
 int pt_session_receive(pt_session *s, const char *in, size_t len, bool first, bool final,
                        bool binary, uint32_t max,
                        void (*deliver)(pt_session *s, const char *msg, size_t len, bool binary));
+/* For a frame a parser refused: if it is not UTF-8, closes s with 1007
+ * and returns true (RFC 6455 8.1). */
+bool pt_session_close_if_not_utf8(pt_session *s, const char *frame, size_t len);
 /* Takes one message from s's rate bucket: true when within the rate; false
  * when over it (the caller refuses the message), after closing s with 4001
  * once it has kept on past rate_abuse_strikes. */

@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "peertrack/log.h"
+#include "peertrack/utf8.h"
 #include "net.h"
 
 #define X(e, name) [e] = name,
@@ -449,6 +450,17 @@ int pt_session_receive(pt_session *s, const char *in, size_t len, bool first, bo
 		s->rx_len = s->rx_cap = 0;
 	}
 	return 0;
+}
+
+bool pt_session_close_if_not_utf8(pt_session *s, const char *frame, size_t len)
+{
+	/* Checked on the error path only: the parsers have validated every
+	 * byte of an accepted frame, so libwebsockets is not asked to do it a
+	 * second time. */
+	if (pt_utf8_valid(frame, len))
+		return false;
+	pt_session_close(s, PT_CLOSE_BAD_DATA, "invalid UTF-8", PT_LEAVE_BAD_DATA);
+	return true;
 }
 
 bool pt_session_rate_ok(pt_session *s, uint32_t rate, uint32_t burst)

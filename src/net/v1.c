@@ -10,7 +10,6 @@
 
 #include "peertrack/fastsig.h"
 #include "peertrack/log.h"
-#include "peertrack/utf8.h"
 #include "net.h"
 
 typedef void (*v1_handler)(pt_session *s, const pt_msg *m);
@@ -203,14 +202,9 @@ void pt_v1_dispatch(pt_session *s, const char *frame, size_t len)
 		return;
 	}
 	e = pt_msg_parse(frame, len, &lim, &m, &why);
-	if (e != PT_OK && !pt_utf8_valid(frame, len)) {
-		/* RFC 6455 8.1: a text frame that is not UTF-8 fails the
-		 * connection. Checked here, on the error path only: the
-		 * parsers above have already validated every accepted byte,
-		 * so libwebsockets is not asked to do it a second time. */
-		pt_session_close(s, PT_CLOSE_BAD_DATA, "invalid UTF-8", PT_LEAVE_BAD_DATA);
-	} else if (e != PT_OK) {
-		pt_session_error(s, &m.rid, e, why ? why : pt_err_code(e));
+	if (e != PT_OK) {
+		if (!pt_session_close_if_not_utf8(s, frame, len))
+			pt_session_error(s, &m.rid, e, why ? why : pt_err_code(e));
 	} else {
 		srv->stats.messages[m.type]++;
 		handlers[m.type](s, &m);

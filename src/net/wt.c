@@ -13,7 +13,6 @@
 #include <string.h>
 
 #include "peertrack/log.h"
-#include "peertrack/utf8.h"
 #include "peertrack/wtreply.h"
 #include "net.h"
 
@@ -242,13 +241,12 @@ static void dispatch(pt_session *s, const char *frame, size_t len)
 		return;
 	}
 	e = pt_wt_msg_parse(frame, len, &lim, &m, &why);
-	if (e != PT_OK && !pt_utf8_valid(frame, len)) {
-		/* RFC 6455 8.1, as on /v1: checked on the error path only, the
-		 * JSON parser has validated every byte of an accepted frame. */
-		pt_session_close(s, PT_CLOSE_BAD_DATA, "invalid UTF-8", PT_LEAVE_BAD_DATA);
-	} else if (e != PT_OK) {
-		srv->stats.errors[e]++;
-		failure(s, m.type, m.has_info_hash ? &m.info_hash : NULL, why ? why : pt_err_code(e));
+	if (e != PT_OK) {
+		if (!pt_session_close_if_not_utf8(s, frame, len)) {
+			srv->stats.errors[e]++;
+			failure(s, m.type, m.has_info_hash ? &m.info_hash : NULL,
+			        why ? why : pt_err_code(e));
+		}
 	} else {
 		srv->stats.wt.messages[m.type]++;
 		if (m.type == PT_WT_SCRAPE)

@@ -454,7 +454,7 @@ static void send_big_offer(ptr *r)
 }
 
 static const bad bads[] = {
-	{ "not JSON", "{\"action\":", NULL, "announce", false, "invalid JSON", 0 },
+	{ "not JSON", "{\"action\":", NULL, "announce", false, "not valid JSON", 0 },
 	{ "not an object", "[1,2]", NULL, "announce", false, "not a JSON object", 0 },
 	{ "no action", "{\"info_hash\":\"" IH "\"}", NULL, "announce", false, "invalid action", 0 },
 	{ "unknown action", "{\"action\":\"connect\"}", NULL, "announce", false, "invalid action", 0 },

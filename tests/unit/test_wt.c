@@ -158,7 +158,7 @@ static void test_parse_refuses(void **state)
 		bool ih_known;
 		const char *why_has;
 	} bad[] = {
-		{ "{", PT_E_BAD_JSON, false, "JSON" },
+		{ "{", PT_E_BAD_JSON, false, "not valid JSON" },
 		{ "[]", PT_E_BAD_MESSAGE, false, "object" },
 		{ "{\"action\":\"connect\"}", PT_E_UNKNOWN_TYPE, false, "action" },
 		{ "{\"info_hash\":\"" IH "\"}", PT_E_UNKNOWN_TYPE, false, "action" },
