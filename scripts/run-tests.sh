@@ -27,7 +27,7 @@ case "$what" in
 unit|all) add "$PT_BUILD"/tests/unit/test_* ;;&
 fuzz|all) add "$PT_BUILD"/tests/fuzz/fuzz_* ;;&
 integration|all) add "$PT_BUILD"/tests/integration/test_* tests/integration/*.sh ;;&
-conformance|all) add tests/conformance/*.sh tests/browser/*.sh ;;&
+conformance|all) add tests/conformance/*.sh tests/browser/*.sh tests/webtorrent/*.sh ;;&
 system) add tests/system/*.sh ;;&
 *) ;;
 esac

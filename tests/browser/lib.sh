@@ -18,16 +18,11 @@ export PT_BIN PT_ROOT
 say() { printf 'browser: %s\n' "$*" >&2; }
 die() { say "FAIL: $*"; exit 1; }
 
-browser_prereqs() {
-	local need_peer=$1
+# node_prereqs DIR MODULE [NPM_FLAGS] — node, ip and npm present, and DIR's
+# locked npm packages installed (npm ci) unless DIR/node_modules/MODULE is.
+node_prereqs() {
+	local dir=$1 module=$2 flags=${3:-}
 	[ -x "$PT_BIN/peertrackd" ] || die "$PT_BIN/peertrackd not built"
-	if [ "$need_peer" = yes ]; then
-		[ -x "$PT_BIN/peertrack-peer" ] || die "$PT_BIN/peertrack-peer not built"
-		# As in tests/conformance/lib.sh: the peer's own sanitizer settings.
-		export PT_PEER_ASAN_OPTIONS="${ASAN_OPTIONS:-}:fast_unwind_on_malloc=0"
-		export PT_PEER_LSAN_OPTIONS="suppressions=$PT_ROOT/tests/conformance/lsan-peer.supp:print_suppressions=0"
-	fi
-	[ -x /usr/bin/chromium ] || die "/usr/bin/chromium missing (Debian package chromium)"
 	command -v node >/dev/null || die "node missing (Debian package nodejs)"
 	command -v ip >/dev/null || die "ip missing (Debian package iproute2)"
 	if ! command -v npm >/dev/null; then
@@ -38,20 +33,35 @@ browser_prereqs() {
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends npm >&2 ||
 			die "cannot install npm"
 	fi
-	if [ ! -d "$here/node_modules/playwright-core" ]; then
-		say "npm ci (playwright-core; it downloads no browser)"
-		(cd "$here" && timeout 300 npm ci --no-audit --no-fund >&2) || die "npm ci failed"
+	if [ ! -d "$dir/node_modules/$module" ]; then
+		say "npm ci in $(basename "$dir") ($module ...)"
+		# shellcheck disable=SC2086
+		(cd "$dir" && timeout 600 npm ci --no-audit --no-fund $flags >&2) || die "npm ci failed"
 	fi
 }
 
-# run_driver MODE — the driver, bounded, in its own namespaces.
+browser_prereqs() {
+	local need_peer=$1
+	if [ "$need_peer" = yes ]; then
+		[ -x "$PT_BIN/peertrack-peer" ] || die "$PT_BIN/peertrack-peer not built"
+		# As in tests/conformance/lib.sh: the peer's own sanitizer settings.
+		export PT_PEER_ASAN_OPTIONS="${ASAN_OPTIONS:-}:fast_unwind_on_malloc=0"
+		export PT_PEER_LSAN_OPTIONS="suppressions=$PT_ROOT/tests/conformance/lsan-peer.supp:print_suppressions=0"
+	fi
+	[ -x /usr/bin/chromium ] || die "/usr/bin/chromium missing (Debian package chromium)"
+	# playwright-core downloads no browser.
+	node_prereqs "$here" playwright-core
+}
+
+# run_driver MODE [SCRIPT] — a node script (driver.mjs), bounded, in its own
+# namespaces, with MODE as its argument.
 run_driver() {
-	local mode=$1 ns=(unshare --net --pid --fork --kill-child --mount-proc)
+	local mode=$1 script=${2:-$here/driver.mjs} ns=(unshare --net --pid --fork --kill-child --mount-proc)
 	[ "$(id -u)" -eq 0 ] || ns+=(--map-root-user)
 	"${ns[@]}" true 2>/dev/null || die "cannot create network/PID namespaces (unshare)"
 	local pid rc=0
 	timeout -k 5 150 "${ns[@]}" sh -c 'ip link set lo up && exec node "$0" "$1"' \
-		"$here/driver.mjs" "$mode" &
+		"$script" "$mode" &
 	pid=$!
 	trap 'kill -TERM $pid 2>/dev/null || true; wait $pid 2>/dev/null || true' EXIT
 	wait $pid || rc=$?

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Real WebTorrent-protocol clients against /announce: two, then four
+# bittorrent-tracker websocket clients (WebRTC from node-datachannel) find
+# each other through peertrackd alone and every pair exchanges 48 KiB over a
+# data channel, SHA-256 checked; a scrape counts them all. In fresh network
+# and PID namespaces holding only lo (tests/browser/lib.sh), so every socket,
+# ICE included, is on 127.0.0.1.
+. "$(dirname "$0")/../browser/lib.sh"
+wt="$(cd "$(dirname "$0")" && pwd)"
+# Install scripts are not needed: node-datachannel's binary is an npm package.
+node_prereqs "$wt" node-datachannel --ignore-scripts
+say "webtorrent: 2 clients"
+run_driver 2 "$wt/clients.mjs"
+say "webtorrent: 4 clients"
+run_driver 4 "$wt/clients.mjs"
