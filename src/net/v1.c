@@ -10,6 +10,7 @@
 
 #include "peertrack/fastsig.h"
 #include "peertrack/log.h"
+#include "peertrack/utf8.h"
 #include "net.h"
 
 typedef void (*v1_handler)(pt_session *s, const pt_msg *m);
