@@ -19,6 +19,7 @@
 #include "peertrack/id.h"
 #include "peertrack/index.h"
 #include "peertrack/iplimit.h"
+#include "peertrack/lograte.h"
 #include "peertrack/match.h"
 #include "peertrack/msg.h"
 #include "peertrack/ratelimit.h"
@@ -49,7 +50,8 @@
 	X(PT_REFUSE_FULL, "full") \
 	X(PT_REFUSE_PER_IP, "per-ip") \
 	X(PT_REFUSE_SHUTDOWN, "shutdown") \
-	X(PT_REFUSE_BANNED, "banned")
+	X(PT_REFUSE_BANNED, "banned") \
+	X(PT_REFUSE_INTERNAL, "internal")
 
 #define X(e, name) e,
 enum pt_leave { PT_LEAVES(X) PT_LEAVE__COUNT };
@@ -183,6 +185,7 @@ struct pt_server {
 	struct lws_protocols protocols[PT_PROTOCOLS]; /* the vhost's; lws points here */
 	int port;
 	uint64_t t0_ms;
+	uint64_t t0_wall_ms;  /* process_start_time_seconds */
 
 	pt_registry *registry;
 	pt_index *index;
@@ -198,6 +201,7 @@ struct pt_server {
 	uint64_t stop_deadline_ms;
 
 	pt_stats stats;
+	pt_lograte refusal_log[PT_REFUSE__COUNT]; /* client-triggered refusal lines */
 	pt_coalesce co;
 	pt_buf scratch;       /* reply encoding, reused */
 	pt_wt_swarms *wt_swarms; /* /announce: peer_id bindings (wt.c) */
@@ -254,6 +258,9 @@ void pt_session_retire(pt_session *s, enum pt_leave why);
  * politely only from a receive or timer callback, not from WRITEABLE). */
 void pt_session_close(pt_session *s, uint16_t code, const char *reason, enum pt_leave why);
 int pt_session_close_now(pt_session *s);
+/* Logs the refusals counted but not yet logged (the liveness sweep, at
+ * most once a second). */
+void pt_session_flush_refusal_log(struct pt_server *srv);
 void pt_session_closed(pt_session *s);
 /* Queues a copy of text for the client. Closes the session as a slow
  * reader (and returns -1) if its queue would pass send_queue_max_bytes. */

@@ -137,6 +137,7 @@ static void sweep(uv_timer_t *t)
 			lws_callback_on_writable(p->wsi);
 		}
 	}
+	pt_session_flush_refusal_log(s);
 }
 
 static uint64_t sweep_interval(const pt_config *c)

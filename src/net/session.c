@@ -3,6 +3,8 @@
  * the close. Front-ends call in here; nothing here knows the wire format
  * beyond the reply encoders. */
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -149,6 +151,36 @@ int pt_session_client_addr(struct pt_server *srv, struct lws *wsi, pt_addr *out)
 
 /* -- admission --------------------------------------------------------- */
 
+/* Refusals a client can cause at will (bans, origins, the per-address
+ * limit) are logged at most once per PT_REFUSAL_LOG_MS per reason; the
+ * others are counted into the next line (or the sweep's), so a flood of
+ * them cannot flood the log. */
+#define PT_REFUSAL_LOG_MS 10000
+
+static void log_refusal(struct pt_server *srv, enum pt_refuse why, const char *addr,
+                        const char *detail)
+{
+	uint64_t more;
+
+	if (!pt_lograte_take(&srv->refusal_log[why], PT_REFUSAL_LOG_MS, pt_server_now(srv), &more))
+		return;
+	if (more)
+		pt_log_info("refused %s: %s (and %" PRIu64 " more refused for %s before it)", addr,
+		            detail, more, pt_refuse_name(why));
+	else
+		pt_log_info("refused %s: %s", addr, detail);
+}
+
+void pt_session_flush_refusal_log(struct pt_server *srv)
+{
+	uint64_t more;
+
+	for (int i = 0; i < PT_REFUSE__COUNT; i++)
+		if (pt_lograte_flush(&srv->refusal_log[i], PT_REFUSAL_LOG_MS, pt_server_now(srv), &more))
+			pt_log_info("refused %" PRIu64 " more client(s) for %s in the last %u s", more,
+			            pt_refuse_name((enum pt_refuse)i), PT_REFUSAL_LOG_MS / 1000);
+}
+
 static void refuse(pt_session *s, uint16_t code, const char *reason, enum pt_refuse why)
 {
 	s->srv->stats.refused[why]++;
@@ -176,7 +208,7 @@ int pt_session_admit(pt_session *s, struct pt_server *srv, struct lws *wsi)
 	srv->sockets++;
 
 	if (pt_session_client_addr(srv, wsi, &s->addr)) {
-		refuse(s, PT_CLOSE_INTERNAL, "no client address", PT_REFUSE_FULL);
+		refuse(s, PT_CLOSE_INTERNAL, "no client address", PT_REFUSE_INTERNAL);
 		return 0;
 	}
 	pt_addr_format(&s->addr, addr);
@@ -186,13 +218,16 @@ int pt_session_admit(pt_session *s, struct pt_server *srv, struct lws *wsi)
 		return 0;
 	}
 	if (pt_ops_banned(srv, &s->addr)) {
-		pt_log_info("refused %s: banned", addr);
+		log_refusal(srv, PT_REFUSE_BANNED, addr, "banned");
 		refuse(s, PT_CLOSE_POLICY, "banned", PT_REFUSE_BANNED);
 		return 0;
 	}
 	n = lws_hdr_copy(wsi, origin, sizeof(origin), WSI_TOKEN_ORIGIN);
 	if (n <= 0 ? !c->allow_missing_origin : !pt_origins_allow(&srv->origins, origin)) {
-		pt_log_info("refused %s: origin '%s' not allowed", addr, n > 0 ? origin : "");
+		char detail[sizeof(origin) + 32];
+
+		snprintf(detail, sizeof(detail), "origin '%s' not allowed", n > 0 ? origin : "");
+		log_refusal(srv, PT_REFUSE_ORIGIN, addr, detail);
 		refuse(s, PT_CLOSE_POLICY, "origin not allowed", PT_REFUSE_ORIGIN);
 		return 0;
 	}
@@ -202,7 +237,7 @@ int pt_session_admit(pt_session *s, struct pt_server *srv, struct lws *wsi)
 	}
 	r = pt_iplimit_acquire(srv->iplimit, &s->addr, c->max_connections_per_ip);
 	if (r == 0) {
-		pt_log_info("refused %s: max_connections_per_ip reached", addr);
+		log_refusal(srv, PT_REFUSE_PER_IP, addr, "max_connections_per_ip reached");
 		refuse(s, PT_CLOSE_TOO_MANY_FROM_IP, "too many connections from your address",
 		       PT_REFUSE_PER_IP);
 		return 0;
@@ -235,7 +270,7 @@ int pt_session_admit(pt_session *s, struct pt_server *srv, struct lws *wsi)
 
 internal:
 	pt_log_error("admitting %s: out of memory", addr);
-	refuse(s, PT_CLOSE_INTERNAL, "server error", PT_REFUSE_FULL);
+	refuse(s, PT_CLOSE_INTERNAL, "server error", PT_REFUSE_INTERNAL);
 	return 0;
 }
 

@@ -3,8 +3,7 @@
  * (RFC 6455 7.4) while valid ones are; an "Upgrade: h2c" request does not
  * switch the connection to HTTP/2; signal.data may nest as deep as the
  * documented 2048 levels; an out-of-range number keeps the rid in the
- * error; report byte counts are bounded by max_report_bytes and the
- * offload counters only ever grow. */
+ * error; client-triggered refusals do not flood the log. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -248,6 +247,32 @@ static void test_out_of_range_keeps_rid(void **state)
 	assert_int_equal(ptd_stop(d), 0);
 }
 
+/* Refusals a client causes at will are logged once per 10 s per reason,
+ * the rest counted: a burst of 20 bad origins is one line at once and one
+ * count line after the interval, not 20 lines. Counted in /metrics too. */
+static void test_refusal_log(void **state)
+{
+	pt_daemon *d = ptd_start("[security]\nallowed_origins = https://good.example\n");
+	ptc_opts o = { .origin = "https://evil.example" };
+	int first, second;
+	(void)state;
+
+	for (int i = 0; i < 20; i++) {
+		ptc *c = ptc_connect(ptd_port(d), &o);
+
+		PT_CHECK(c, "connect %d: %s", i, ptc_last_error());
+		assert_int_equal(ptc_wait_close(c, PT_T_REPLY_MS), 1008);
+		ptc_close(c);
+	}
+	first = ptd_wait_log(d, "origin 'https://evil.example' not allowed", PT_T_REPLY_MS);
+	PT_CHECK(first >= 0, "no line for the first refusal");
+	second = ptd_wait_log(d, "refused 19 more client(s) for origin in the last 10 s", 15000);
+	PT_CHECK(second > first, "no count line for the other 19");
+	PT_CHECK(ptd_wait_log_from(d, (size_t)first + 1, "not allowed", 0) < 0,
+	         "a second refusal line within the interval");
+	assert_int_equal(ptd_stop(d), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -255,6 +280,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_no_h2c, pt_teardown),
 		cmocka_unit_test_teardown(test_signal_nesting, pt_teardown),
 		cmocka_unit_test_teardown(test_out_of_range_keeps_rid, pt_teardown),
+		cmocka_unit_test_teardown(test_refusal_log, pt_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, pt_teardown);
