@@ -76,6 +76,10 @@ void pt_store_ban_remove(pt_store *s, const pt_cidr *c);
  * commit failed): tests and shutdown only, never from the loop. 0 or -EIO. */
 int pt_store_sync(pt_store *s);
 
+/* Commit durations, for a histogram: upper bounds in microseconds. */
+#define PT_STORE_FLUSH_BUCKETS 8
+extern const uint64_t pt_store_flush_bounds_us[PT_STORE_FLUSH_BUCKETS];
+
 typedef struct pt_store_health {
 	uint64_t queue_depth;       /* events waiting for the next commit */
 	uint64_t flushes;           /* commits done */
@@ -83,6 +87,9 @@ typedef struct pt_store_health {
 	uint64_t dropped;           /* events lost to a full queue */
 	uint64_t last_flush_us;     /* how long the last commit took */
 	uint64_t last_flush_ms;     /* wall clock of the last successful commit */
+	/* commits by duration: flush_hist[k] took at most bound k and more than
+	 * bound k - 1; flush_over took longer than the last bound */
+	uint64_t flush_hist[PT_STORE_FLUSH_BUCKETS], flush_over, flush_sum_us;
 	bool ok;                    /* the last commit succeeded */
 } pt_store_health;
 

@@ -3,7 +3,9 @@
  * store's health. Rendered on the loop thread from memory only. */
 #include <errno.h>
 #include <inttypes.h>
+#include <string.h>
 
+#include "peertrack/procstat.h"
 #include "net.h"
 
 static int head(pt_buf *b, const char *name, const char *type, const char *help)
@@ -77,6 +79,64 @@ static int by_frontend(pt_buf *b, struct pt_server *s)
 }
 static const char *leave_name(int i) { return pt_leave_name((enum pt_leave)i); }
 static const char *refuse_name(int i) { return pt_refuse_name((enum pt_refuse)i); }
+
+static int seconds(pt_buf *b, uint64_t us)
+{
+	return pt_buf_printf(b, "%" PRIu64 ".%06" PRIu64 "\n", us / 1000000, us % 1000000);
+}
+
+/* Commit durations as a Prometheus histogram (cumulative buckets). */
+static int flush_histogram(pt_buf *b, const pt_store_health *h)
+{
+	uint64_t n = 0;
+	int r = head(b, "peertrack_store_flush_seconds", "histogram", "Duration of store commits");
+
+	for (int k = 0; k < PT_STORE_FLUSH_BUCKETS; k++) {
+		n += h->flush_hist[k];
+		r |= pt_buf_printf(b, "peertrack_store_flush_seconds_bucket{le=\"");
+		r |= pt_buf_printf(b, "%g\"} %" PRIu64 "\n", (double)pt_store_flush_bounds_us[k] / 1e6, n);
+	}
+	n += h->flush_over;
+	r |= pt_buf_printf(b, "peertrack_store_flush_seconds_bucket{le=\"+Inf\"} %" PRIu64 "\n", n);
+	r |= pt_buf_printf(b, "peertrack_store_flush_seconds_sum ");
+	r |= seconds(b, h->flush_sum_us);
+	r |= pt_buf_printf(b, "peertrack_store_flush_seconds_count %" PRIu64 "\n", n);
+	r |= head(b, "peertrack_store_last_flush_seconds", "gauge", "Duration of the last store commit");
+	r |= pt_buf_printf(b, "peertrack_store_last_flush_seconds ");
+	r |= seconds(b, h->last_flush_us);
+	return r;
+}
+
+/* The standard process_* metrics, the build, and how many peers this
+ * process can actually hold (max_connections capped by RLIMIT_NOFILE). */
+static int process_metrics(struct pt_server *s, pt_buf *b)
+{
+	pt_procstat p;
+	int r = 0;
+
+	pt_procstat_read(&p);
+	r |= one(b, "process_open_fds", "gauge", "Open file descriptors", p.open_fds);
+	r |= one(b, "process_max_fds", "gauge", "Maximum number of open file descriptors (soft limit)",
+	         p.max_fds);
+	r |= one(b, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes",
+	         p.rss_bytes);
+	r |= one(b, "process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes",
+	         p.vsize_bytes);
+	r |= head(b, "process_cpu_seconds_total", "counter", "User and system CPU time spent");
+	r |= pt_buf_printf(b, "process_cpu_seconds_total ");
+	r |= seconds(b, p.cpu_us);
+	r |= head(b, "process_start_time_seconds", "gauge", "Start time since the Unix epoch");
+	r |= pt_buf_printf(b, "process_start_time_seconds %" PRIu64 ".%03" PRIu64 "\n",
+	                   s->t0_wall_ms / 1000, s->t0_wall_ms % 1000);
+	r |= head(b, "peertrack_build_info", "gauge", "Always 1; the labels name the build");
+	r |= pt_buf_printf(b, "peertrack_build_info{version=\"%s\",libwebsockets=\"%.*s\"} 1\n",
+	                   PT_VERSION, (int)strcspn(lws_get_library_version(), " \""),
+	                   lws_get_library_version());
+	r |= one(b, "peertrack_capacity_peers", "gauge",
+	         "Peers this process can hold: max_connections, lowered to fit RLIMIT_NOFILE",
+	         s->max_peers);
+	return r;
+}
 
 int pt_metrics_render(struct pt_server *s, pt_buf *b)
 {
@@ -160,10 +220,8 @@ int pt_metrics_render(struct pt_server *s, pt_buf *b)
 	         h.errors);
 	r |= one(b, "peertrack_store_dropped_total", "counter",
 	         "Store events lost (queue full or failed commit)", h.dropped);
-	if (head(b, "peertrack_store_flush_seconds", "gauge", "Duration of the last store commit"))
-		return -ENOMEM;
-	r |= pt_buf_printf(b, "peertrack_store_flush_seconds %" PRIu64 ".%06" PRIu64 "\n",
-	                   h.last_flush_us / 1000000, h.last_flush_us % 1000000);
+	r |= flush_histogram(b, &h);
+	r |= process_metrics(s, b);
 	return r ? -ENOMEM : 0;
 }
 

@@ -372,6 +372,7 @@ int pt_server_start(pt_server *s)
 		pt_tls_log_cert(s, "loaded");
 	s->port = lws_get_vhost_listen_port(s->vhost);
 	s->t0_ms = pt_server_now(s);
+	s->t0_wall_ms = pt_clock_wall_ms();
 
 	pt_coalesce_init(s);
 	uv_timer_init(s->loop, &s->sweep_timer);

@@ -145,7 +145,12 @@ struct pt_store {
 
 	/* health, guarded by mu */
 	uint64_t flushes, errors, dropped, last_flush_us, last_flush_ms;
+	uint64_t flush_hist[PT_STORE_FLUSH_BUCKETS], flush_over, flush_sum_us;
 	bool ok;
+};
+
+const uint64_t pt_store_flush_bounds_us[PT_STORE_FLUSH_BUCKETS] = {
+	1000, 5000, 10000, 50000, 100000, 500000, 1000000, 5000000,
 };
 
 static void batch_clear(struct batch *b)
@@ -649,6 +654,14 @@ static void *writer(void *arg)
 		pthread_mutex_lock(&s->mu);
 		s->committed = upto;
 		s->last_flush_us = took;
+		s->flush_sum_us += took;
+		int k = 0;
+		while (k < PT_STORE_FLUSH_BUCKETS && took > pt_store_flush_bounds_us[k])
+			k++;
+		if (k < PT_STORE_FLUSH_BUCKETS)
+			s->flush_hist[k]++;
+		else
+			s->flush_over++;
 		if (r) {
 			s->errors++;
 			s->dropped += lost;
@@ -693,6 +706,9 @@ void pt_store_health_get(pt_store *s, pt_store_health *h)
 	h->dropped = s->dropped;
 	h->last_flush_us = s->last_flush_us;
 	h->last_flush_ms = s->last_flush_ms;
+	memcpy(h->flush_hist, s->flush_hist, sizeof(h->flush_hist));
+	h->flush_over = s->flush_over;
+	h->flush_sum_us = s->flush_sum_us;
 	h->ok = s->ok;
 	pthread_mutex_unlock(&s->mu);
 }

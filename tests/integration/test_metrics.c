@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -116,6 +117,7 @@ static bool name_ok(const char *s, size_t n)
 static void check_exposition(const char *text)
 {
 	char typed[128][96];
+	bool typed_hist[128];
 	int ntyped = 0, samples = 0;
 	const char *p = text;
 
@@ -139,6 +141,7 @@ static void check_exposition(const char *text)
 			PT_CHECK(!strcmp(t, "counter") || !strcmp(t, "gauge") || !strcmp(t, "untyped") ||
 			         !strcmp(t, "histogram") || !strcmp(t, "summary"), "metrics: bad type: %s", line);
 			PT_CHECK(ntyped < 128, "too many families");
+			typed_hist[ntyped] = !strcmp(t, "histogram");
 			snprintf(typed[ntyped++], sizeof(typed[0]), "%.*s", (int)n, line + 7);
 		} else {
 			size_t n = strcspn(line, "{ ");
@@ -148,8 +151,17 @@ static void check_exposition(const char *text)
 
 			PT_CHECK(line[0] != '#', "metrics: unknown comment: %s", line);
 			PT_CHECK(name_ok(line, n), "metrics: bad sample name: %s", line);
-			for (int i = 0; i < ntyped; i++)
-				known |= strlen(typed[i]) == n && !strncmp(typed[i], line, n);
+			/* A histogram's samples are its name + _bucket, _sum, _count. */
+			for (int i = 0; i < ntyped; i++) {
+				size_t tn = strlen(typed[i]);
+				char rest[16];
+
+				if (tn > n || strncmp(typed[i], line, tn))
+					continue;
+				snprintf(rest, sizeof(rest), "%.*s", (int)(n - tn), line + tn);
+				known |= tn == n || (typed_hist[i] && (!strcmp(rest, "_bucket") ||
+				                                      !strcmp(rest, "_sum") || !strcmp(rest, "_count")));
+			}
 			PT_CHECK(known, "metrics: sample before its TYPE: %s", line);
 			if (*q == '{') {
 				q++;
@@ -223,7 +235,7 @@ static void test_metrics_move(void **state)
 	assert_true(sample(body, "peertrack_offload_bytes_total{source=\"origin\"}") == 1000);
 	assert_true(sample(body, "peertrack_uploaded_to_peers_bytes_total") == 700);
 	assert_true(sample(body, "peertrack_store_queue_depth") >= 0);
-	assert_true(sample(body, "peertrack_store_flush_seconds") >= 0);
+	assert_true(sample(body, "peertrack_store_last_flush_seconds") >= 0);
 	free(body);
 
 	/* Disconnects by reason. */
@@ -272,6 +284,68 @@ static void test_metrics_allow(void **state)
 	free(body);
 	assert_int_equal(http_get(port, "127.0.0.3", "/readyz", &body), 200);
 	free(body);
+	assert_int_equal(ptd_stop(d), 0);
+}
+
+/* The process_* metrics, the build, the effective capacity, commit
+ * durations as a histogram, and refusals by reason with internal ones
+ * apart from "full". */
+static void test_process_metrics(void **state)
+{
+	pt_daemon *d = ptd_start(BASE_CONF "max_connections = 3\n");
+	int port = ptd_port(d);
+	char *body = NULL, line[256];
+	double now = (double)time(NULL);
+	ptc *a, *b, *c;
+	ptr *e;
+	(void)state;
+
+	a = ptc_join(port, NULL);
+	b = ptc_join(port, NULL);
+	c = ptc_join(port, NULL);
+	/* The 4th: full. Raw: lws 4.1's client turns a received 1013 into 1002. */
+	e = ptr_connect(port, NULL);
+	PT_CHECK(e, "the 4th connection should upgrade, then be closed");
+	assert_int_equal(ptr_wait_close(e, PT_T_REPLY_MS), 1013);
+	ptr_free(e);
+	/* At least one commit (flush 100 ms) with the sessions in it. */
+	for (int i = 0;; i++) {
+		assert_int_equal(http_get(port, "127.0.0.1", "/metrics", &body), 200);
+		if (sample(body, "peertrack_store_flush_seconds_count") >= 1)
+			break;
+		free(body);
+		PT_CHECK(i < 100, "no store commit counted");
+		ptc_service(20);
+	}
+	check_exposition(body);
+	double fds = sample(body, "process_open_fds"), max = sample(body, "process_max_fds");
+	PT_CHECK(fds >= 5 && fds < max, "process_open_fds %g, process_max_fds %g", fds, max);
+	PT_CHECK(sample(body, "process_resident_memory_bytes") > 1e6, "RSS");
+	PT_CHECK(sample(body, "process_virtual_memory_bytes") > sample(body, "process_resident_memory_bytes"),
+	         "virtual memory below RSS");
+	PT_CHECK(sample(body, "process_cpu_seconds_total") > 0, "CPU time");
+	double start = sample(body, "process_start_time_seconds");
+	PT_CHECK(start > now - 600 && start <= now + 1, "process_start_time_seconds %f, now %f", start, now);
+	snprintf(line, sizeof(line), "\npeertrack_build_info{version=\"%s\",libwebsockets=\"4.", PT_VERSION);
+	PT_CHECK(strstr(body, line), "no build_info line: %s", line + 1);
+	assert_true(sample(body, "peertrack_capacity_peers") == 3);
+	assert_true(sample(body, "peertrack_refused_total{reason=\"full\"}") == 1);
+	assert_true(sample(body, "peertrack_refused_total{reason=\"internal\"}") == 0);
+	/* Buckets are cumulative, +Inf is the count, the sum is sane. */
+	double prev = 0, count = sample(body, "peertrack_store_flush_seconds_count");
+	static const char *const le[] = { "0.001", "0.005", "0.01", "0.05", "0.1", "0.5", "1", "5", "+Inf" };
+	for (size_t i = 0; i < sizeof(le) / sizeof(le[0]); i++) {
+		snprintf(line, sizeof(line), "peertrack_store_flush_seconds_bucket{le=\"%s\"}", le[i]);
+		double v = sample(body, line);
+		PT_CHECK(v >= prev, "%s = %g below the bucket before (%g)", line, v, prev);
+		prev = v;
+	}
+	PT_CHECK(prev == count, "+Inf bucket %g, count %g", prev, count);
+	PT_CHECK(sample(body, "peertrack_store_flush_seconds_sum") >= 0, "sum");
+	free(body);
+	ptc_close(a);
+	ptc_close(b);
+	ptc_close(c);
 	assert_int_equal(ptd_stop(d), 0);
 }
 
@@ -325,7 +399,7 @@ static void test_metrics_large(void **state)
 
 	assert_int_equal(http_get(ptd_port(d), "127.0.0.1", "/metrics", &body), 200);
 	assert_true(strlen(body) > 2048);
-	assert_non_null(strstr(body, "peertrack_store_flush_seconds "));
+	assert_non_null(strstr(body, "peertrack_store_last_flush_seconds "));
 	free(body);
 	assert_int_equal(ptd_stop(d), 0);
 }
@@ -462,6 +536,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_metrics_move, pt_teardown),
 		cmocka_unit_test_teardown(test_metrics_allow, pt_teardown),
 		cmocka_unit_test_teardown(test_health, pt_teardown),
+		cmocka_unit_test_teardown(test_process_metrics, pt_teardown),
 		cmocka_unit_test_teardown(test_metrics_large, pt_teardown),
 		cmocka_unit_test_teardown(test_coalesced_burst, pt_teardown),
 		cmocka_unit_test_teardown(test_reload_reported, pt_teardown),
