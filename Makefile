@@ -10,6 +10,7 @@
 #   make test       run the test suite against the current build
 #   make asan       the whole test suite under AddressSanitizer + UBSan (build-asan/)
 #   make system-test  tests of the system (tests/system/: fresh machine, package)
+#   make layers     no file includes across a forbidden layer edge (and the check's self-test)
 #   make install    peertrackd, peertrackctl, man pages, unit; PREFIX=/usr/local
 #                   DESTDIR= honoured
 #   make deb        the Debian package (../peertrack_VERSION_ARCH.deb), built in a copy
@@ -109,7 +110,7 @@ ifneq ($(wildcard tests/bench/*.c),)
 endif
 
 .PHONY: all daemon run check test unit integration asan system-test install uninstall clean \
-        deps deps-test tests-build bench fuzz man deb
+        deps deps-test tests-build bench fuzz man deb layers
 all: $(PROGRAMS)
 daemon: $(DAEMON_PROGRAMS)
 
@@ -205,7 +206,13 @@ asan:
 system-test: daemon
 	PT_BUILD=$(O) PT_BIN=$(BIN) scripts/run-tests.sh system
 
+# The layering of docs/DESIGN.md ("Architecture"), read from the sources.
+layers:
+	scripts/check-layers.sh
+	tests/layers/selftest.sh >/dev/null
+
 check: deps-test
+	$(MAKE) layers
 	$(MAKE) all
 	$(MAKE) test
 	$(MAKE) asan
