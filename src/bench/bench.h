@@ -89,6 +89,7 @@ typedef struct bench_result {
 	uint64_t attempted, connected, failed, refused;  /* refused: closed by the server */
 	uint64_t close_codes[8];   /* counts for codes 1000,1001,1008,1011,1013,4000,4029,other */
 	uint64_t src_mismatch;     /* getsockname said another source address */
+	uint64_t open_end;         /* ready and still open when the window closed */
 	uint64_t setup_us;         /* first connect -> last peer settled */
 	uint64_t sent, received, errors;   /* measured window only */
 	uint64_t window_us;

@@ -42,6 +42,7 @@ void bench_result_merge(bench_result *a, const bench_result *b)
 	for (int i = 0; i < 8; i++)
 		a->close_codes[i] += b->close_codes[i];
 	a->src_mismatch += b->src_mismatch;
+	a->open_end += b->open_end;
 	if (b->setup_us > a->setup_us)
 		a->setup_us = b->setup_us;
 	a->sent += b->sent;
@@ -401,9 +402,11 @@ static void print_table(const bench_opts *o, const summary *s)
 
 	printf("%-22s %s %s%s%s\n", "run", mode_name(o->mode), proto_name(o->proto),
 	       *o->label ? " " : "", o->label);
-	printf("%-22s %u over %d worker(s), %llu connected, %llu failed, %llu refused\n",
+	printf("%-22s %u over %d worker(s), %llu connected, %llu failed, %llu refused, "
+	       "%llu open at the end\n",
 	       "connections", s->conns, s->workers, (unsigned long long)r->connected,
-	       (unsigned long long)r->failed, (unsigned long long)r->refused);
+	       (unsigned long long)r->failed, (unsigned long long)r->refused,
+	       (unsigned long long)r->open_end);
 	if (r->src_mismatch)
 		printf("%-22s %llu sockets not bound to the chosen source address\n", "WARNING",
 		       (unsigned long long)r->src_mismatch);
@@ -459,12 +462,14 @@ static void print_json(const bench_opts *o, const summary *s)
 	       mode_name(o->mode), proto_name(o->proto), o->label, o->host, o->port, s->conns,
 	       s->workers, o->inflight, o->msg_rate, o->size, o->hashes, o->holders, o->lookup_max,
 	       o->population, o->zipf);
-	printf("\"connected\":%llu,\"failed\":%llu,\"refused\":%llu,\"src_mismatch\":%llu,"
+	printf("\"connected\":%llu,\"failed\":%llu,\"refused\":%llu,\"open_end\":%llu,"
+	       "\"src_mismatch\":%llu,"
 	       "\"close_codes\":{\"1000\":%llu,\"1001\":%llu,\"1008\":%llu,\"1011\":%llu,"
 	       "\"1013\":%llu,\"4000\":%llu,\"4029\":%llu,\"other\":%llu},",
 	       (unsigned long long)r->connected, (unsigned long long)r->failed,
-	       (unsigned long long)r->refused, (unsigned long long)r->src_mismatch,
-	       (unsigned long long)r->close_codes[0], (unsigned long long)r->close_codes[1],
+	       (unsigned long long)r->refused, (unsigned long long)r->open_end,
+	       (unsigned long long)r->src_mismatch, (unsigned long long)r->close_codes[0],
+	       (unsigned long long)r->close_codes[1],
 	       (unsigned long long)r->close_codes[2], (unsigned long long)r->close_codes[3],
 	       (unsigned long long)r->close_codes[4], (unsigned long long)r->close_codes[5],
 	       (unsigned long long)r->close_codes[6], (unsigned long long)r->close_codes[7]);

@@ -339,6 +339,11 @@ static int loop(bench_worker *w)
 			cpu_now(&cpu_u0, &cpu_s0);
 		} else if (w->phase == PH_MEASURE && now >= w->t_end) {
 			w->phase = PH_DONE;
+			/* A connection is never reopened, so these are all
+			 * open at this same moment. */
+			for (uint32_t i = 0; i < w->n; i++)
+				if (w->c[i].state == C_OPEN && w->c[i].ready)
+					w->r.open_end++;
 			cpu_now(&u, &s);
 			w->r.cpu_user_s = u - cpu_u0;
 			w->r.cpu_sys_s = s - cpu_s0;

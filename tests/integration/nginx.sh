@@ -1,18 +1,40 @@
 #!/usr/bin/env bash
-# nginx.sh — the shipped nginx site (conf/nginx/peertrack.conf) in front of
-# peertrackd, on 127.0.0.1 with a throw-away certificate: HTTP->HTTPS
-# redirect, ACME webroot, announce/lookup/signal over wss://, the client
-# address taken from X-Forwarded-For (and forged ones ignored, through nginx
-# and directly), /metrics hidden, and an idle WebSocket outliving nginx's
-# proxy_read_timeout thanks to the daemon's pings — but not without them.
+# nginx.sh — the shipped nginx files (conf/nginx/nginx.conf and the site
+# conf/nginx/peertrack.conf) in front of peertrackd, on 127.0.0.1 with a
+# throw-away certificate: their sizing against the daemon's max_connections
+# and the LimitNOFILE drop-in, HTTP->HTTPS redirect, ACME webroot,
+# announce/lookup/signal over wss://, the client address taken from
+# X-Forwarded-For (and forged ones ignored, through nginx and directly),
+# /metrics to the allowed scraper only, an idle WebSocket outliving nginx's
+# proxy_read_timeout thanks to the daemon's pings — but not without them —,
+# a reload ending the old workers' WebSockets after worker_shutdown_timeout,
+# and 2000 WebSockets open at once through nginx (peertrack-bench).
 . "$(dirname "$0")/lib/deploy.sh"
 
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 [ -x "$NGINX" ] || pt_fail "nginx missing (scripts/install-deps.sh installs it)"
 command -v curl >/dev/null || pt_fail "curl missing"
 SITE="$PT_ROOT/conf/nginx/peertrack.conf"
+MAIN="$PT_ROOT/conf/nginx/nginx.conf"
+DROPIN="$PT_ROOT/conf/nginx/nginx.service.d/limits.conf"
+BENCH="$PT_BIN/peertrack-bench"
+[ -x "$BENCH" ] || pt_fail "$BENCH missing (make builds it)"
 HOST=tracker.example.org
 ORIGIN=https://app.example.org
+
+# -- the sizing the shipped files promise (docs/DEPLOY.md, "Sizing nginx") ----
+directive() { sed -nE "s/^[[:space:]]*$1[[:space:]]+([0-9]+)[[:space:]]*;.*/\\1/p" "$MAIN"; }
+wc_=$(directive worker_connections); rl_=$(directive worker_rlimit_nofile)
+lim_=$(sed -nE 's/^LimitNOFILE=([0-9]+)$/\1/p' "$DROPIN")
+maxc_=$("$DAEMON" --dump-config | sed -nE 's/^max_connections[[:space:]]*=[[:space:]]*([0-9]+).*/\1/p')
+[ -n "$wc_" ] && [ -n "$rl_" ] && [ -n "$lim_" ] && [ -n "$maxc_" ] ||
+	pt_fail "sizing: worker_connections '$wc_' worker_rlimit_nofile '$rl_' LimitNOFILE '$lim_' max_connections '$maxc_'"
+# Two connections per proxied WebSocket, all of them possibly in one worker.
+[ "$wc_" -ge $((2 * maxc_ + 1000)) ] || pt_fail "worker_connections $wc_ < 2 x max_connections $maxc_ + 1000"
+[ "$rl_" -gt "$wc_" ] || pt_fail "worker_rlimit_nofile $rl_ <= worker_connections $wc_"
+[ "$lim_" -ge "$rl_" ] || pt_fail "LimitNOFILE $lim_ < worker_rlimit_nofile $rl_"
+grep -qE '^[[:space:]]*worker_shutdown_timeout[[:space:]]+[0-9]+[smh]?;' "$MAIN" || pt_fail "no worker_shutdown_timeout"
+pt_log "sizing: worker_connections $wc_ >= 2 x max_connections $maxc_, worker_rlimit_nofile $rl_, LimitNOFILE $lim_"
 
 pt_selfsigned cert "$HOST"
 mkdir -p "$WORK/acme/.well-known/acme-challenge" "$WORK/nginx/logs"
@@ -31,42 +53,62 @@ timeout_ms = $2
 allowed_origins = $ORIGIN
 trusted_proxies = 127.0.0.1/32"
 }
-pt_daemon d "$(daemon_conf 300 10000)"
+pt_daemon d "$(daemon_conf 5000 20000)"
 
 # nginx cannot report the port it got for port 0: take free ones, and try
 # again if another process took them in between.
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# conf/nginx/nginx.conf with only its paths changed (and, for the reload
+# test, worker_shutdown_timeout); edit FROM TO... pairs, each must apply.
+main_conf() {
+	local out=$1
+	cp "$MAIN" "$out"
+	shift
+	set -- "pid /run/nginx.pid;" "pid $WORK/nginx/nginx.pid;" \
+	       "error_log /var/log/nginx/error.log;" "error_log $WORK/nginx/logs/error.log info;" \
+	       "access_log /var/log/nginx/access.log;" "access_log $WORK/nginx/logs/access.log;" \
+	       "include /etc/nginx/modules-enabled/*.conf;" "" \
+	       "worker_shutdown_timeout 10m;" "worker_shutdown_timeout 1s;" \
+	       "include /etc/nginx/conf.d/*.conf;" "client_body_temp_path $WORK/nginx/body; proxy_temp_path $WORK/nginx/proxy; fastcgi_temp_path $WORK/nginx/fastcgi; uwsgi_temp_path $WORK/nginx/uwsgi; scgi_temp_path $WORK/nginx/scgi;" \
+	       "include /etc/nginx/sites-enabled/*;" "include $WORK/nginx/site.conf;"
+	# Workers drop to www-data only when nginx runs as root.
+	[ "$(id -u)" = 0 ] || set -- "$@" "user www-data;" ""
+	# Where raising the hard limit is not permitted (containers), the
+	# workers' setrlimit would fail with an alert: stay within it.
+	local hard; hard=$(ulimit -Hn)
+	[ "$hard" = unlimited ] || [ "$hard" -ge "$rl_" ] ||
+		set -- "$@" "worker_rlimit_nofile $rl_;" "worker_rlimit_nofile $hard;"
+	python3 - "$out" "$@" <<-'PY' || pt_fail "nginx.conf: a line to change is missing"
+	import sys
+	path, pairs = sys.argv[1], sys.argv[2:]
+	s = open(path).read()
+	for a, b in zip(pairs[::2], pairs[1::2]):
+	    if s.count(a) != 1:
+	        sys.exit("no line '%s'" % a)
+	    s = s.replace(a, b)
+	open(path, "w").write(s)
+	PY
+}
+
 start_nginx() {
 	local try
 	for try in 1 2 3 4 5; do
-		HP=$(free_port); SP=$(free_port)
-		[ "$HP" != "$SP" ] || continue
-		# The shipped site, with only addresses, paths and one timeout changed.
+		HP=$(free_port); SP=$(free_port); LP=$(free_port)
+		[ "$HP" != "$SP" ] && [ "$SP" != "$LP" ] && [ "$HP" != "$LP" ] || continue
+		# The shipped site, with only addresses and paths changed, plus a plain listener (LP) on the TLS server for the
+		# load test: its clients speak plain ws://, nginx proxies the same.
 		sed -e "s|listen 80;|listen 127.0.0.1:$HP;|" \
-		    -e "s|listen 443 ssl;|listen 127.0.0.1:$SP ssl;|" \
+		    -e "s|listen 443 ssl;|listen 127.0.0.1:$SP ssl; listen 127.0.0.1:$LP;|" \
 		    -e '/listen \[::\]/d' \
 		    -e "s|server 127.0.0.1:8000;|server 127.0.0.1:$port_d;|" \
 		    -e "s|/etc/letsencrypt/live/$HOST/fullchain.pem|$WORK/cert.crt|" \
 		    -e "s|/etc/letsencrypt/live/$HOST/privkey.pem|$WORK/cert.key|" \
 		    -e "s|root /var/www/letsencrypt;|root $WORK/acme;|" \
-		    -e "s|proxy_read_timeout 75s;|proxy_read_timeout 1s;|" \
+		    -e "s|allow 192.0.2.10;|allow 127.0.0.5;|" \
 		    "$SITE" >"$WORK/nginx/site.conf"
-		grep -q "proxy_read_timeout 1s;" "$WORK/nginx/site.conf" || pt_fail "site: no proxy_read_timeout to shorten"
-		cat >"$WORK/nginx/nginx.conf" <<-EOF
-		worker_processes 1;
-		error_log $WORK/nginx/logs/error.log info;
-		pid $WORK/nginx/nginx.pid;
-		events { worker_connections 64; }
-		http {
-		    access_log $WORK/nginx/logs/access.log;
-		    client_body_temp_path $WORK/nginx/body;
-		    proxy_temp_path $WORK/nginx/proxy;
-		    fastcgi_temp_path $WORK/nginx/fastcgi;
-		    uwsgi_temp_path $WORK/nginx/uwsgi;
-		    scgi_temp_path $WORK/nginx/scgi;
-		    include $WORK/nginx/site.conf;
-		}
-		EOF
+		grep -q "proxy_read_timeout 75s;" "$WORK/nginx/site.conf" || pt_fail "site: no proxy_read_timeout 75s"
+		grep -q "allow 127.0.0.5;" "$WORK/nginx/site.conf" || pt_fail "site: no /metrics allow line"
+		main_conf "$WORK/nginx/nginx.conf"
 		: >"$WORK/nginx/logs/error.log"
 		pt_spawn nginx "$NGINX" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -g 'daemon off;'
 		# Up when the HTTPS port answers; or dead (port taken: try again).
@@ -94,12 +136,22 @@ out=$(curl -s -H "Host: $HOST" "http://127.0.0.1:$HP/.well-known/acme-challenge/
 [ "$out" = "token-$$" ] || pt_fail "ACME webroot over http: '$out'"
 out=$(curl -s --cacert "$WORK/cert.crt" --resolve "$HOST:$SP:127.0.0.1" "https://$HOST:$SP/healthz")
 case "$out" in *'"status":"ok"'*) ;; *) pt_fail "/healthz through nginx: '$out'" ;; esac
-for p in /metrics /stats.json /; do
+for p in /stats.json /; do
 	code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$WORK/cert.crt" \
 		--resolve "$HOST:$SP:127.0.0.1" "https://$HOST:$SP$p")
 	[ "$code" = 404 ] || pt_fail "https $p answered $code, want 404"
 done
-pt_log "http: 301 to https, ACME webroot served, /healthz proxied, /metrics hidden"
+# /metrics: to the allowed scraper (127.0.0.5 stands for 192.0.2.10), not to others.
+out=$(curl -s --interface 127.0.0.5 -w '\n%{http_code}' --cacert "$WORK/cert.crt" \
+	--resolve "$HOST:$SP:127.0.0.1" "https://$HOST:$SP/metrics")
+[ "${out##*$'\n'}" = 200 ] && grep -q '^peertrack_peers ' <<<"$out" ||
+	pt_fail "/metrics for the allowed address: $(tail -n 3 <<<"$out")"
+for src in 127.0.0.6 127.0.0.1; do
+	code=$(curl -s -o /dev/null --interface $src -w '%{http_code}' --cacert "$WORK/cert.crt" \
+		--resolve "$HOST:$SP:127.0.0.1" "https://$HOST:$SP/metrics")
+	[ "$code" = 403 ] || pt_fail "https /metrics from $src answered $code, want 403"
+done
+pt_log "http: 301 to https, ACME webroot served, /healthz proxied, /metrics to the allowed scraper only"
 
 # -- wss:// through nginx, client address from X-Forwarded-For -----------------
 pt_ws "${TLSOPTS[@]}" --source 127.0.0.2 flow "$WSS" >"$WORK/flow.out" || pt_fail "announce/lookup/signal through nginx"
@@ -121,7 +173,45 @@ pt_wait_line "$WORK/d.err" "peer $id connected from " 5 | grep -q "from 127\.0\.
 	pt_fail "forged X-Forwarded-For sent directly believed: $(grep "peer $id connected" "$WORK/d.err")"
 pt_log "forged X-Forwarded-For ignored through nginx and directly"
 
+# -- 2000 concurrent WebSockets through nginx, with the shipped sizing ---------
+# peertrack-bench opens them (each announces one hash, then stays), 50 per
+# source address over 127.20.x.y so the daemon's per-address limit (64, on
+# the X-Forwarded-For address) holds, and counts those open at the end.
+N=2000
+"$BENCH" --mode idle --target "127.0.0.1:$LP" --origin "$ORIGIN" --peers $N --hashes 1 \
+	--per-addr 50 --src-base 127.20.0.1 --warmup 0 --duration 1 --json \
+	>"$WORK/bench.out" 2>"$WORK/bench.err" || pt_fail "peertrack-bench: $(tail -n 5 "$WORK/bench.err")"
+python3 - "$WORK/bench.out" $N <<-'PY' || pt_fail "through nginx: $(cat "$WORK/bench.out")"
+	import json, sys
+	r = json.loads(open(sys.argv[1]).read().splitlines()[-1])
+	n = int(sys.argv[2])
+	ok = r["connected"] == n and r["open_end"] == n and r["failed"] == 0 and r["refused"] == 0 and r["errors"] == 0
+	sys.exit(0 if ok else 1)
+	PY
+! grep -q 'worker_connections are not enough' "$WORK/nginx/logs/error.log" || pt_fail "nginx ran out of worker_connections"
+pt_log "$N WebSockets open at once through nginx: $(python3 -c 'import json,sys; r=json.load(sys.stdin); print("%d connected, %d open at the end, setup %.2f s" % (r["connected"], r["open_end"], r["setup_s"]))' <"$WORK/bench.out")"
+
+# -- reload: worker_shutdown_timeout (1 s here) ends the old workers' WebSockets --
+# The reload also brings proxy_read_timeout down to 1 s for the tests after it.
+mark=$(pt_lines "$WORK/d.err")
+pt_spawn reload_ws timeout 60 python3 "$WSCLIENT" "${TLSOPTS[@]}" idle "$WSS" 30
+pt_wait_line "$WORK/d.err" "peer [A-Za-z0-9_-]+ connected from " 10 "$mark" >/dev/null
+sed -i "s|proxy_read_timeout 75s;|proxy_read_timeout 1s;|" "$WORK/nginx/site.conf"
+grep -q "proxy_read_timeout 1s;" "$WORK/nginx/site.conf" || pt_fail "site: no proxy_read_timeout to shorten"
+t0=$(date +%s%N)
+kill -HUP "$pid_nginx"
+rc=0; pt_wait_exit "$pid_reload_ws" 15 || rc=$?
+[ $rc -ne 0 ] && grep -q dropped "$WORK/reload_ws.err" ||
+	pt_fail "WebSocket on an old worker not closed after the reload (rc $rc): $(cat "$WORK/reload_ws.err")"
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+pt_ws "${TLSOPTS[@]}" hello "$WSS" >/dev/null || pt_fail "no new connection after the reload"
+pt_log "nginx reload: the old worker closed its WebSocket after ${ms} ms (worker_shutdown_timeout 1s); new connections served"
+
 # -- idle longer than proxy_read_timeout (1 s) ------------------------------------
+daemon_conf 300 10000 >"$WORK/d.conf"
+mark=$(pt_lines "$WORK/d.err")
+kill -HUP "$pid_d"
+pt_wait_line "$WORK/d.err" 'reloaded configuration' 10 "$mark" >/dev/null
 pt_ws "${TLSOPTS[@]}" idle "$WSS" 3.5 >"$WORK/idle.out" 2>"$WORK/idle.err" ||
 	pt_fail "idle connection through nginx dropped: $(cat "$WORK/idle.err")"
 pt_log "$(tail -n1 "$WORK/idle.out") (nginx proxy_read_timeout 1s, heartbeat_ms 300)"
