@@ -238,6 +238,10 @@ install: daemon
 	install -m 0644 README.md docs/*.md $(DESTDIR)$(DOCDIR)/
 	install -d $(DESTDIR)$(DOCDIR)/examples
 	install -m 0644 conf/nginx/peertrack.conf $(DESTDIR)$(DOCDIR)/examples/nginx-peertrack.conf
+	install -m 0644 conf/nginx/nginx.conf $(DESTDIR)$(DOCDIR)/examples/nginx.conf
+	install -m 0644 conf/nginx/nginx.service.d/limits.conf $(DESTDIR)$(DOCDIR)/examples/nginx.service.d-limits.conf
+	install -m 0755 conf/certbot/peertrack-deploy-hook $(DESTDIR)$(DOCDIR)/examples/certbot-deploy-hook
+	install -m 0644 conf/prometheus/peertrack.rules.yml conf/grafana/peertrack.json $(DESTDIR)$(DOCDIR)/examples/
 	install -m 0644 docker/Dockerfile docker/compose.yml $(DESTDIR)$(DOCDIR)/examples/
 	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(PREFIX)/lib/sysusers.d
 	sed 's|@BINDIR@|$(BINDIR)|g; s|@SYSCONFDIR@|$(SYSCONFDIR)|g; s|@DOCDIR@|$(DOCDIR)|g' \
