@@ -58,38 +58,6 @@ pt_daemon d "$(daemon_conf 5000 20000)"
 # nginx cannot report the port it got for port 0: take free ones, and try
 # again if another process took them in between.
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-# conf/nginx/nginx.conf with only its paths changed (and, for the reload
-# test, worker_shutdown_timeout); edit FROM TO... pairs, each must apply.
-main_conf() {
-	local out=$1
-	cp "$MAIN" "$out"
-	shift
-	set -- "pid /run/nginx.pid;" "pid $WORK/nginx/nginx.pid;" \
-	       "error_log /var/log/nginx/error.log;" "error_log $WORK/nginx/logs/error.log info;" \
-	       "access_log /var/log/nginx/access.log;" "access_log $WORK/nginx/logs/access.log;" \
-	       "include /etc/nginx/modules-enabled/*.conf;" "" \
-	       "worker_shutdown_timeout 10m;" "worker_shutdown_timeout 1s;" \
-	       "include /etc/nginx/conf.d/*.conf;" "client_body_temp_path $WORK/nginx/body; proxy_temp_path $WORK/nginx/proxy; fastcgi_temp_path $WORK/nginx/fastcgi; uwsgi_temp_path $WORK/nginx/uwsgi; scgi_temp_path $WORK/nginx/scgi;" \
-	       "include /etc/nginx/sites-enabled/*;" "include $WORK/nginx/site.conf;"
-	# Workers drop to www-data only when nginx runs as root.
-	[ "$(id -u)" = 0 ] || set -- "$@" "user www-data;" ""
-	# Where raising the hard limit is not permitted (containers), the
-	# workers' setrlimit would fail with an alert: stay within it.
-	local hard; hard=$(ulimit -Hn)
-	[ "$hard" = unlimited ] || [ "$hard" -ge "$rl_" ] ||
-		set -- "$@" "worker_rlimit_nofile $rl_;" "worker_rlimit_nofile $hard;"
-	python3 - "$out" "$@" <<-'PY' || pt_fail "nginx.conf: a line to change is missing"
-	import sys
-	path, pairs = sys.argv[1], sys.argv[2:]
-	s = open(path).read()
-	for a, b in zip(pairs[::2], pairs[1::2]):
-	    if s.count(a) != 1:
-	        sys.exit("no line '%s'" % a)
-	    s = s.replace(a, b)
-	open(path, "w").write(s)
-	PY
-}
-
 start_nginx() {
 	local try
 	for try in 1 2 3 4 5; do
@@ -108,7 +76,7 @@ start_nginx() {
 		    "$SITE" >"$WORK/nginx/site.conf"
 		grep -q "proxy_read_timeout 75s;" "$WORK/nginx/site.conf" || pt_fail "site: no proxy_read_timeout 75s"
 		grep -q "allow 127.0.0.5;" "$WORK/nginx/site.conf" || pt_fail "site: no /metrics allow line"
-		main_conf "$WORK/nginx/nginx.conf"
+		pt_nginx_main_conf "$WORK/nginx/nginx.conf" "worker_shutdown_timeout 10m;" "worker_shutdown_timeout 1s;"
 		: >"$WORK/nginx/logs/error.log"
 		pt_spawn nginx "$NGINX" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -g 'daemon off;'
 		# Up when the HTTPS port answers; or dead (port taken: try again).

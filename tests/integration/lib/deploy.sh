@@ -17,6 +17,8 @@ pt_cleanup() {
 	done
 	for pid in "${PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
 	wait 2>/dev/null || true
+	# A test's own teardown after its processes (network namespaces ...).
+	if declare -F pt_cleanup_after >/dev/null; then pt_cleanup_after || true; fi
 	pt_finish $rc 40 "$WORK"/*.out "$WORK"/*.err "$WORK"/nginx/logs/error.log
 }
 pt_begin deploy
@@ -66,6 +68,40 @@ pt_served_fingerprint() {
 }
 
 pt_ws() { timeout 60 python3 "$WSCLIENT" "$@"; }
+
+# pt_nginx_main_conf OUT [FROM TO]... — conf/nginx/nginx.conf into OUT with
+# its paths moved under $WORK/nginx (pid, logs, temp files; the site is
+# $WORK/nginx/site.conf) and each FROM replaced by TO; every replacement
+# must apply once.
+pt_nginx_main_conf() {
+	local out=$1 hard rl
+	shift
+	mkdir -p "$WORK/nginx/logs"
+	set -- "$@" "pid /run/nginx.pid;" "pid $WORK/nginx/nginx.pid;" \
+	       "error_log /var/log/nginx/error.log;" "error_log $WORK/nginx/logs/error.log info;" \
+	       "access_log /var/log/nginx/access.log;" "access_log $WORK/nginx/logs/access.log;" \
+	       "include /etc/nginx/modules-enabled/*.conf;" "" \
+	       "include /etc/nginx/conf.d/*.conf;" "client_body_temp_path $WORK/nginx/body; proxy_temp_path $WORK/nginx/proxy; fastcgi_temp_path $WORK/nginx/fastcgi; uwsgi_temp_path $WORK/nginx/uwsgi; scgi_temp_path $WORK/nginx/scgi;" \
+	       "include /etc/nginx/sites-enabled/*;" "include $WORK/nginx/site.conf;"
+	# Workers drop to www-data only when nginx runs as root.
+	[ "$(id -u)" = 0 ] || set -- "$@" "user www-data;" ""
+	# Where raising the hard limit is not permitted (containers), the
+	# workers' setrlimit would fail with an alert: stay within it.
+	rl=$(sed -nE 's/^[[:space:]]*worker_rlimit_nofile[[:space:]]+([0-9]+);.*/\1/p' "$PT_ROOT/conf/nginx/nginx.conf")
+	hard=$(ulimit -Hn)
+	[ "$hard" = unlimited ] || [ "$hard" -ge "$rl" ] ||
+		set -- "$@" "worker_rlimit_nofile $rl;" "worker_rlimit_nofile $hard;"
+	python3 - "$PT_ROOT/conf/nginx/nginx.conf" "$out" "$@" <<-'PY' || pt_fail "conf/nginx/nginx.conf: a line to change is missing"
+	import sys
+	src, out, pairs = sys.argv[1], sys.argv[2], sys.argv[3:]
+	s = open(src).read()
+	for a, b in zip(pairs[::2], pairs[1::2]):
+	    if s.count(a) != 1:
+	        sys.exit("no line '%s'" % a)
+	    s = s.replace(a, b)
+	open(out, "w").write(s)
+	PY
+}
 
 command -v python3 >/dev/null || pt_fail "python3 missing (scripts/install-deps.sh)"
 command -v openssl >/dev/null || pt_fail "openssl missing (scripts/install-deps.sh)"
