@@ -46,6 +46,11 @@ typedef struct pt_config {
 	uint32_t send_queue_max_bytes;
 	uint32_t handshake_timeout_ms;
 	uint32_t ws_rx_buffer_bytes;
+	/* [budgets] */
+	uint32_t max_index_entries;
+	uint32_t max_hashes_per_ip;
+	uint32_t max_halfopen;
+	uint32_t max_halfopen_per_ip;
 	/* [liveness] */
 	uint32_t heartbeat_ms;
 	uint32_t timeout_ms;
@@ -64,6 +69,9 @@ typedef struct pt_config {
 	enum pt_store_ip store_ip;
 	uint32_t store_retention_days;
 	uint32_t store_cache_kib;
+	uint32_t store_queue_max;
+	uint32_t store_max_resources;
+	uint32_t store_rows_per_peer_per_min;
 	/* [admin] */
 	char admin_socket[PT_CONFIG_STR];        /* "" = state_dir/admin.sock */
 	pt_cidr_list metrics_allow;              /* owned */

@@ -15,7 +15,8 @@
 	X(PT_E_TOO_LARGE, "too-large")             /* a field over its size limit */ \
 	X(PT_E_RATE_LIMITED, "rate-limited")       /* message rate over the limit */ \
 	X(PT_E_PEER_GONE, "peer-gone")             /* signal target not connected */ \
-	X(PT_E_INTERNAL, "internal")               /* the server failed (out of memory) */
+	X(PT_E_INTERNAL, "internal")               /* the server failed (out of memory) */ \
+	X(PT_E_BUSY, "busy")                       /* a server budget is full: retry later */
 
 #define X(e, name) e,
 enum pt_err { PT_ERRORS(X) PT_E__COUNT };

@@ -5,5 +5,8 @@
 #define PEERTRACK_LWSLOG_H
 
 void pt_log_hook_lws(void);
+/* Shows each of those lines to fn first (NULL: nobody), on the thread lws
+ * logs from (the loop's): some conditions lws reports only in a line. */
+void pt_log_watch_lws(void (*fn)(void *arg, const char *line), void *arg);
 
 #endif

@@ -39,8 +39,12 @@ typedef struct pt_store_opts {
 	const char *path;          /* the database file, created if missing */
 	uint32_t flush_ms;         /* >= 1 */
 	uint32_t retention_days;   /* >= 1 */
-	uint32_t max_queue;        /* events kept before dropping; 0 = 1000000 */
+	uint32_t max_queue;        /* events kept before dropping; 0 = 100000.
+	                              Counters may fill 3/4 of it, reports 7/8:
+	                              the rest is kept for sessions, bans, audit */
 	uint32_t cache_kib;        /* sqlite page cache; 0 = sqlite's default */
+	uint32_t max_resources;    /* rows kept in resources, least recently
+	                              updated pruned first; 0 = no bound */
 } pt_store_opts;
 
 /* Opens (creating and migrating as needed), marks sessions a crash left
@@ -63,8 +67,9 @@ void pt_store_session_open(pt_store *s, const pt_id *id, const pt_addr *a,
 void pt_store_session_close(pt_store *s, const pt_id *id, const char *reason, uint64_t now_ms);
 void pt_store_count(pt_store *s, const pt_hash *h, enum pt_store_counter c, uint32_t n,
                     uint64_t now_ms);
-void pt_store_report(pt_store *s, const pt_id *id, uint64_t from_peers, uint64_t from_origin,
-                     uint64_t to_peers, uint64_t now_ms);
+/* 0, or -EAGAIN when the queue had no room for it (counted as dropped). */
+int pt_store_report(pt_store *s, const pt_id *id, uint64_t from_peers, uint64_t from_origin,
+                    uint64_t to_peers, uint64_t now_ms);
 /* Live gauges, kept per minute for "peers over time". */
 void pt_store_sample(pt_store *s, uint32_t peers, uint64_t hashes, uint64_t now_ms);
 void pt_store_audit(pt_store *s, const char *actor, const char *action, const char *detail,

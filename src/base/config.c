@@ -58,6 +58,10 @@ static const struct section {
 	         "<4> warn, <6> info, <7> debug), so journalctl -p warning finds problems." },
 	{ "limits", "Limits per connection and per message. Clients receive most of them\n"
 	            "in welcome.limits (docs/PROTOCOL.md)." },
+	{ "budgets", "Budgets across peers: what bounds the daemon's memory and descriptors\n"
+	             "however many clients connect and whatever they send. Reaching one is\n"
+	             "answered with a stable code, counted in peertrack_budget_refusals_total\n"
+	             "and logged at most once a second per budget (docs/OPERATIONS.md)." },
 	{ "liveness", "Heartbeats and timeouts." },
 	{ "security", "Which browsers may connect, and which proxies may name the client address." },
 	{ "matching", "How lookup ranks the holders of a hash, and who hears of a peer leaving." },
@@ -128,6 +132,28 @@ const pt_config_key pt_config_keys[] = {
 	    "more per coalesced write (docs/BENCHMARKS.md). Larger messages arrive\n"
 	    "in pieces and are reassembled, so this is not a message limit."),
 
+	U32("budgets", max_index_entries, "2000000", 1, 1000000000, true,
+	    "Most (peer, hash) entries in the live index, all peers together. An\n"
+	    "announce that would pass it is refused with busy (nothing taken).\n"
+	    "An entry costs 30-40 B, plus about 60 B per hash nobody else holds:\n"
+	    "the default bounds the index near 180 MB (twice that right after a\n"
+	    "table growth)."),
+	U32("budgets", max_hashes_per_ip, "65536", 1, 1000000000, true,
+	    "Most index entries the peers of one client address hold together\n"
+	    "(too-many-hashes): one address, whatever its connections, holds at most\n"
+	    "about 6 MB of index."),
+	U32("budgets", max_halfopen, "1024", 1, 1000000, true,
+	    "Most accepted sockets still in their handshake (TCP accepted, WebSocket\n"
+	    "upgrade not complete), all addresses together; never more than the\n"
+	    "descriptors left under RLIMIT_NOFILE. One more is answered 503 with\n"
+	    "Retry-After and closed, or, when another address is waiting, the oldest\n"
+	    "handshake is dropped for it. lws holds up to about 4.5 KB of header\n"
+	    "buffer per handshake."),
+	U32("budgets", max_halfopen_per_ip, "32", 1, 1000000, true,
+	    "Most sockets of one client address in their handshake at once; one\n"
+	    "more is answered 503 with Retry-After and closed before any header is\n"
+	    "read."),
+
 	U32("liveness", heartbeat_ms, "15000", 50, 3600000, true,
 	    "Clients are asked to send something at least this often when idle;\n"
 	    "the server sends WebSocket pings at this interval."),
@@ -174,6 +200,21 @@ const pt_config_key pt_config_keys[] = {
 	    "Page cache of the store's sqlite connection (PRAGMA cache_size). The\n"
 	    "writer touches recent rows only; a larger cache is daemon memory that\n"
 	    "buys little."),
+	U32("store", store_queue_max, "100000", 1000, 10000000, false,
+	    "Events waiting for the writer (about 120 B each: the default holds\n"
+	    "about 12 MB). Resource counters may use three quarters of it and\n"
+	    "offload reports seven eighths, so sessions, bans and audit entries keep\n"
+	    "room when a flood fills it; a report that finds no room is answered\n"
+	    "busy instead of an ack."),
+	U32("store", store_max_resources, "100000", 100, 100000000, false,
+	    "Most rows in the resources table (per-hash counters); the least\n"
+	    "recently updated go first. A row takes about 200 B on disk with its\n"
+	    "indexes: the default bounds the table near 20 MB. Only hashes that\n"
+	    "someone holds get a row."),
+	U32("store", store_rows_per_peer_per_min, "600", 0, 1000000, true,
+	    "Resource counter updates one peer may cause per minute (a burst of as\n"
+	    "many, refilled evenly); beyond that its announces and lookups are\n"
+	    "still answered but not counted in the store. 0: none are counted."),
 
 	STR("admin", admin_socket, "", false, NULL,
 	    "Unix socket of the admin interface (mode 0660), JSON lines. Empty:\n"

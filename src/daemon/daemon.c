@@ -307,6 +307,8 @@ static int open_state(pt_daemon *d)
 	o.flush_ms = c->store_flush_ms;
 	o.retention_days = c->store_retention_days;
 	o.cache_kib = c->store_cache_kib;
+	o.max_queue = c->store_queue_max;
+	o.max_resources = c->store_max_resources;
 	if (pt_store_open(&o, &d->bans, pt_clock_wall_ms(), &d->store, err, sizeof(err))) {
 		pt_log_error("store: %s", err);
 		return -1;

@@ -29,7 +29,25 @@ int pt_frontend_callback(struct lws *wsi, enum lws_callback_reasons reason, void
                          size_t len)
 {
 	pt_session *s = user;
+	struct pt_server *srv = lws_context_user(lws_get_context(wsi));
 
+	/* The handshake budget (budget.c) follows every accepted socket,
+	 * whatever its front-end: accept, its wsi, the upgrade, the end. */
+	switch (reason) {
+	case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
+		return pt_budget_filter(srv, wsi, user, (int)(intptr_t)in);
+	case LWS_CALLBACK_SERVER_NEW_CLIENT_INSTANTIATED:
+		pt_budget_created(srv, wsi);
+		return 0;
+	case LWS_CALLBACK_WSI_DESTROY:
+		pt_budget_destroyed(srv, wsi);
+		return 0;
+	case LWS_CALLBACK_ESTABLISHED:
+		pt_budget_upgraded(srv, wsi);
+		break;
+	default:
+		break;
+	}
 	if (reason == LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION) {
 		const pt_frontend *fe = route(wsi);
 

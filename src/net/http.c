@@ -115,6 +115,7 @@ int pt_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
 		char uri[128];
 		bool head = false;
 
+		pt_budget_upgraded(srv, wsi); /* the request is in: no longer a handshake */
 		if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) <= 0) {
 			if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_HEAD_URI) <= 0)
 				return respond(wsi, false, HTTP_STATUS_METHOD_NOT_ALLOWED, "text/plain",

@@ -30,10 +30,23 @@ static void lws_flush_repeats(enum pt_log_level l)
 	lws_dedupe.repeats = 0;
 }
 
+static struct {
+	void (*fn)(void *arg, const char *line);
+	void *arg;
+} lws_watch;
+
+void pt_log_watch_lws(void (*fn)(void *arg, const char *line), void *arg)
+{
+	lws_watch.fn = fn;
+	lws_watch.arg = arg;
+}
+
 static void lws_emit(int level, const char *line)
 {
 	enum pt_log_level l = (level & LLL_ERR) ? PT_LOG_ERROR : PT_LOG_WARN;
 
+	if (lws_watch.fn)
+		lws_watch.fn(lws_watch.arg, line);
 	if (!pt_log_enabled(l))
 		return;
 	if (!strncmp(line, lws_dedupe.last, sizeof(lws_dedupe.last) - 1)) {

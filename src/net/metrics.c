@@ -79,6 +79,7 @@ static int by_frontend(pt_buf *b, struct pt_server *s)
 }
 static const char *leave_name(int i) { return pt_leave_name((enum pt_leave)i); }
 static const char *refuse_name(int i) { return pt_refuse_name((enum pt_refuse)i); }
+static const char *budget_name(int i) { return pt_budget_name((enum pt_budget)i); }
 
 static int seconds(pt_buf *b, uint64_t us)
 {
@@ -157,6 +158,14 @@ int pt_metrics_render(struct pt_server *s, pt_buf *b)
 	              "reason", refuse_name, st->refused, PT_REFUSE__COUNT);
 	r |= one(b, "peertrack_sockets", "gauge", "WebSocket connections open, admitted or not",
 	         s->sockets);
+	r |= labelled(b, "peertrack_budget_refusals_total", "counter",
+	              "Requests refused or not recorded because a budget was reached, by budget",
+	              "budget", budget_name, st->budget, PT_BUDGET__COUNT);
+	r |= one(b, "peertrack_handshakes", "gauge",
+	         "Accepted sockets whose WebSocket upgrade is not complete", s->halfopen);
+	r |= one(b, "peertrack_handshakes_evicted_total", "counter",
+	         "Handshakes dropped to make room for another address (max_halfopen)",
+	         st->halfopen_evicted);
 	r |= one(b, "peertrack_peers", "gauge", "Live peers", pt_registry_count(s->registry));
 	r |= one(b, "peertrack_index_entries", "gauge", "(peer, hash) pairs in the index",
 	         pt_index_entries(s->index));

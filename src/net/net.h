@@ -69,6 +69,22 @@ typedef struct pt_wt_stats {
 	uint64_t answers_refused;             /* no matching relayed offer */
 } pt_wt_stats;
 
+/* Budgets across peers (budget.c, config section [budgets]): which one a
+ * refusal hit, for metrics and the rate-limited log line. */
+#define PT_BUDGETS(X) \
+	X(PT_BUDGET_INDEX, "index_entries")           /* max_index_entries */ \
+	X(PT_BUDGET_HASHES_PER_IP, "hashes_per_ip")   /* max_hashes_per_ip */ \
+	X(PT_BUDGET_HALFOPEN, "halfopen")             /* max_halfopen, or the descriptors left */ \
+	X(PT_BUDGET_HALFOPEN_PER_IP, "halfopen_per_ip") /* max_halfopen_per_ip */ \
+	X(PT_BUDGET_STORE_PEER, "store_rows_per_peer") /* store_rows_per_peer_per_min */ \
+	X(PT_BUDGET_STORE_QUEUE, "store_queue")       /* store_queue_max: a report not queued */ \
+	X(PT_BUDGET_FDS, "fds")                       /* accept() ran out of descriptors */
+
+#define X(e, name) e,
+enum pt_budget { PT_BUDGETS(X) PT_BUDGET__COUNT };
+#undef X
+const char *pt_budget_name(enum pt_budget b);
+
 /* Counters since start; /metrics (and logs) read them. */
 typedef struct pt_stats {
 	uint64_t connections;                 /* accepted and admitted */
@@ -84,6 +100,8 @@ typedef struct pt_stats {
 	uint64_t reports;                     /* offload reports received */
 	uint64_t offload_from_peers, offload_from_origin, offload_to_peers; /* bytes */
 	pt_wt_stats wt;
+	uint64_t budget[PT_BUDGET__COUNT];    /* refusals (or drops) by budget */
+	uint64_t halfopen_evicted;            /* handshakes dropped for another address */
 } pt_stats;
 
 typedef struct pt_origins {
@@ -147,6 +165,8 @@ typedef struct pt_session {
 	uint64_t connected_ms, last_rx_ms, last_ping_ms;
 	pt_bucket bucket;     /* message rate */
 	pt_bucket strikes;    /* rate-limited messages; empty = abuse */
+	pt_bucket store_rows; /* store counter updates (store_rows_per_peer_per_min) */
+	uint64_t close_by_ms; /* closing: queued replies flushed until then */
 	pt_out *q_head, *q_tail;
 	uint32_t q_bytes, q_count;
 	char *rx;             /* reassembly of fragmented messages */
@@ -208,6 +228,19 @@ struct pt_server {
 	pt_wt_offers *wt_offers; /* /announce: relayed offers awaiting answers */
 	uint32_t *picks;      /* lookup results, max_lookup_peers long */
 	uint32_t picks_cap;
+
+	/* Budgets (budget.c): handshakes in progress, the listener. */
+	struct pt_halfopen *ho_head, *ho_tail; /* oldest first */
+	struct pt_halfopen *ho_pending;        /* accepted, not yet bound to a wsi */
+	uint32_t halfopen, ho_evicting;
+	uint32_t fd_table;    /* descriptors for sockets: RLIMIT_NOFILE - reserve */
+	uint64_t fd_rlimit;   /* the RLIMIT_NOFILE those figures come from */
+	struct lws *listen_wsi;
+	uv_timer_t listen_timer;
+	bool listen_paused, listen_timer_ready;
+	uint64_t budget_log_ms[PT_BUDGET__COUNT];
+	uint64_t budget_logged[PT_BUDGET__COUNT];
+	uint64_t last_budget_tick_ms;
 
 	/* Borrowed from the process (pt_server_env): events go to the store
 	 * (ops.c), admission consults the bans. Either may be NULL. */
@@ -301,6 +334,27 @@ void pt_coalesce_drop(pt_session *s);
 void pt_coalesce_flush(struct pt_server *srv);
 void pt_coalesce_close(struct pt_server *srv);
 void pt_coalesce_free(struct pt_server *srv);
+
+/* Budgets (budget.c). hit: counts a refusal of budget b (a may be NULL)
+ * and logs it, at most one line a second per budget. The handshake
+ * budget follows each accepted socket: filter (from
+ * LWS_CALLBACK_FILTER_NETWORK_CONNECTION on the listener: 0 accept, 1
+ * refuse — answered 503 already), created (SERVER_NEW_CLIENT_INSTANTIATED
+ * binds it to the wsi), upgraded (the handshake is over: ESTABLISHED or a plain HTTP
+ * request), destroyed (WSI_DESTROY). init/close/free go with the
+ * server's loop handles. fds: re-reads RLIMIT_NOFILE (sweep). */
+void pt_budget_hit(struct pt_server *s, enum pt_budget b, const pt_addr *a);
+int pt_budget_filter(struct pt_server *s, struct lws *listener, const void *filt_args, int fd);
+void pt_budget_created(struct pt_server *s, struct lws *wsi);
+void pt_budget_upgraded(struct pt_server *s, struct lws *wsi);
+void pt_budget_destroyed(struct pt_server *s, struct lws *wsi);
+void pt_budget_init(struct pt_server *s);
+void pt_budget_close(struct pt_server *s);
+void pt_budget_free(struct pt_server *s);
+void pt_budget_tick(struct pt_server *s);
+/* The lws log line watcher: accept() failing for lack of descriptors
+ * pauses the listener and retries on a timer. */
+void pt_budget_lws_line(void *arg, const char *line);
 
 /* Front-ends (v1.c, wt.c). */
 int pt_v1_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len);

@@ -19,8 +19,10 @@ const pt_ban *pt_ops_banned(struct pt_server *s, const pt_addr *a);
 /* Session and message events, for the store and the counters. */
 void pt_ops_session_open(pt_session *p);
 void pt_ops_session_close(pt_session *p, enum pt_leave why);
-void pt_ops_report(pt_session *p, const pt_msg *m);
-void pt_ops_count(struct pt_server *s, const pt_hash *h, size_t n, enum pt_store_counter c);
+/* 0, or -EAGAIN: the store had no room for it (the client is told busy). */
+int pt_ops_report(pt_session *p, const pt_msg *m);
+/* Counts the n hashes for the store, within p's store_rows_per_peer_per_min. */
+void pt_ops_count(pt_session *p, const pt_hash *h, size_t n, enum pt_store_counter c);
 
 /* metrics.c: the bodies of GET /metrics (Prometheus text exposition
  * format 0.0.4) and GET /stats.json. 0 or -ENOMEM. */

@@ -115,6 +115,24 @@ int pt_server_port(const pt_server *s)
 	return s->port;
 }
 
+static void fd_budget(pt_server *s);
+static void apply_max_peers(pt_server *s);
+
+/* An operator may lower the running daemon's descriptor limit (prlimit):
+ * the peer limit and the handshake budget follow it within a second. */
+static void fd_recheck(pt_server *s)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur == s->fd_rlimit ||
+	    (rl.rlim_cur > 1u << 24 && s->fd_rlimit == 1u << 24))
+		return;
+	fd_budget(s);
+	apply_max_peers(s);
+	pt_log_info("RLIMIT_NOFILE is now %llu: at most %u peers",
+	            (unsigned long long)s->fd_rlimit, s->max_peers);
+}
+
 /* -- liveness ------------------------------------------------------------ */
 
 /* One pass over the live peers: ping the quiet ones, drop the silent.
@@ -138,6 +156,11 @@ static void sweep(uv_timer_t *t)
 		}
 	}
 	pt_session_flush_refusal_log(s);
+	if (now - s->last_budget_tick_ms >= 1000) {
+		s->last_budget_tick_ms = now;
+		fd_recheck(s);
+		pt_budget_tick(s);
+	}
 }
 
 static uint64_t sweep_interval(const pt_config *c)
@@ -203,6 +226,7 @@ void pt_server_stop(pt_server *s)
 	s->stop_phase = 1;
 	s->stop_deadline_ms = pt_server_now(s) + STOP_GRACE_MS;
 	lws_context_deprecate(s->lws, NULL);
+	pt_budget_close(s);
 	close_all(s);
 	uv_timer_stop(&s->sweep_timer);
 	close_handle((uv_handle_t *)&s->sweep_timer);
@@ -230,9 +254,12 @@ static void fd_budget(pt_server *s)
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > 1u << 24)
 		rl.rlim_cur = 1u << 24;
+	s->fd_rlimit = rl.rlim_cur;
 	table = rl.rlim_cur > 2 * FD_RESERVE ? (unsigned)rl.rlim_cur - FD_RESERVE : FD_RESERVE;
 	headroom = table / 16 < 16 ? 16 : table / 16 > 1024 ? 1024 : table / 16;
 	s->fd_cap = table > 2 * headroom ? table - headroom : table / 2;
+	/* Handshakes (budget.c) may use the headroom, never the reserve. */
+	s->fd_table = table;
 }
 
 static void apply_max_peers(pt_server *s)
@@ -375,6 +402,7 @@ int pt_server_start(pt_server *s)
 	s->t0_wall_ms = pt_clock_wall_ms();
 
 	pt_coalesce_init(s);
+	pt_budget_init(s);
 	uv_timer_init(s->loop, &s->sweep_timer);
 	uv_timer_init(s->loop, &s->stop_timer);
 	s->sweep_timer.data = s->stop_timer.data = s;
@@ -407,6 +435,7 @@ void pt_server_free(pt_server *s)
 				lws_context_destroy(s->lws);
 		}
 	}
+	pt_budget_free(s);
 	pt_registry_free(s->registry);
 	pt_index_free(s->index);
 	pt_wt_free(s);

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 
 #include "peertrack/log.h"
 #include "peertrack/utf8.h"
@@ -261,6 +263,7 @@ int pt_session_admit(pt_session *s, struct pt_server *srv, struct lws *wsi)
 	pt_id_encode(&s->id, s->id_str);
 	pt_bucket_init(&s->bucket, c->rate_burst, now);
 	pt_bucket_init(&s->strikes, c->rate_abuse_strikes, now);
+	pt_bucket_init(&s->store_rows, c->store_rows_per_peer_per_min, now);
 	s->co_usable = pt_coalesce_usable(wsi);
 	s->state = PT_SESSION_LIVE;
 	srv->stats.connections++;
@@ -314,13 +317,20 @@ void pt_session_retire(pt_session *s, enum pt_leave why)
 	srv->stats.left[why]++;
 	if (s->fe && s->fe->retire)
 		s->fe->retire(s);
-	pt_index_remove_peer(srv->index, s->handle);
+	pt_iplimit_give(srv->iplimit, &s->addr, PT_IP_HASHES,
+	                (uint32_t)pt_index_remove_peer(srv->index, s->handle));
 	pt_match_clear_peer(srv->match, s->handle);
 	pt_registry_remove(srv->registry, s->handle);
 	pt_ops_session_close(s, why);
 	pt_log_debug("peer %s left (%s)", s->id_str, pt_leave_name(why));
 	notify_contacts(s);
 }
+
+/* How long a closing peer's queued replies may take to leave before its
+ * close frame (a flooder closed with 4001 still gets the rate-limited
+ * errors it was sent), and how often the kernel's queue is looked at. */
+#define CLOSE_FLUSH_MS 2000
+#define CLOSE_POLL_MS 20
 
 void pt_session_close(pt_session *s, uint16_t code, const char *reason, enum pt_leave why)
 {
@@ -330,8 +340,32 @@ void pt_session_close(pt_session *s, uint16_t code, const char *reason, enum pt_
 	s->state = PT_SESSION_CLOSING;
 	s->close_code = code;
 	s->close_reason = reason;
+	/* A slow reader's queue is the problem: it is not waited for. */
+	s->close_by_ms = code == PT_CLOSE_SLOW_READER ? 0 : pt_server_now(s->srv) + CLOSE_FLUSH_MS;
 	lws_set_timer_usecs(s->wsi, 1);
 	lws_callback_on_writable(s->wsi);
+}
+
+/* Bytes the kernel still holds for the peer (sent but not acknowledged,
+ * or not sent yet). */
+static int kernel_outq(struct lws *wsi)
+{
+	int n = 0;
+
+	if (ioctl(lws_get_socket_fd(wsi), SIOCOUTQ, &n))
+		return 0;
+	return n;
+}
+
+/* Closing, with replies still on their way: in our queue, in lws' or in
+ * the kernel's. A socket closed with the flood's unread input still in
+ * its receive queue is reset, and a reset discards what the kernel had
+ * not delivered yet: the close waits until that is delivered. */
+static bool flushing(const pt_session *s)
+{
+	if (!s->close_by_ms || pt_server_now(s->srv) >= s->close_by_ms)
+		return false;
+	return s->q_head || lws_partial_buffered(s->wsi) || kernel_outq(s->wsi) > 0;
 }
 
 /* Runs inside an lws callback of this connection (receive or timer) — the
@@ -339,6 +373,17 @@ void pt_session_close(pt_session *s, uint16_t code, const char *reason, enum pt_
  * its own close timeout. Returns the callback's result. */
 int pt_session_close_now(pt_session *s)
 {
+	if (flushing(s)) {
+		/* WRITEABLE drains our queue (and re-arms this timer when it is
+		 * empty); the timer looks again until the kernel's is empty
+		 * too, or the deadline. */
+		uint64_t left = s->close_by_ms - pt_server_now(s->srv);
+
+		if (s->q_head)
+			lws_callback_on_writable(s->wsi);
+		lws_set_timer_usecs(s->wsi, (lws_usec_t)(left < CLOSE_POLL_MS ? left : CLOSE_POLL_MS) * 1000);
+		return 0;
+	}
 	pt_coalesce_write(s);
 	lws_close_reason(s->wsi, (enum lws_close_status)s->close_code,
 	                 (unsigned char *)s->close_reason, strlen(s->close_reason));
@@ -530,13 +575,13 @@ int pt_session_writable(pt_session *s)
 	pt_out *o;
 
 	pt_coalesce_write(s);
-	if (s->close_code) {
+	if (s->close_code && !flushing(s)) {
 		/* Re-arm from inside lws' service: a timer set from outside it
 		 * (the sweep, another peer's callback) may not be scheduled. */
 		lws_set_timer_usecs(s->wsi, 1);
 		return 0;
 	}
-	if (s->ping_due) {
+	if (s->ping_due && !s->close_code) {
 		/* With a payload: lws 4.1 does not report an empty pong
 		 * (LWS_CALLBACK_RECEIVE_PONG), and the pong is the heartbeat. */
 		unsigned char ping[LWS_PRE + 2] = { [LWS_PRE] = 'p', [LWS_PRE + 1] = 't' };
@@ -563,6 +608,8 @@ int pt_session_writable(pt_session *s)
 	free(o);
 	if (s->q_head)
 		lws_callback_on_writable(s->wsi);
+	else if (s->close_code)
+		lws_set_timer_usecs(s->wsi, 1); /* flushed: the close frame next */
 	return 0;
 }
 

@@ -42,40 +42,62 @@ static void send_ack(pt_session *s, const pt_rid *rid, size_t count)
 		pt_session_send_buf(s, &srv->scratch);
 }
 
-/* All-or-nothing: the per-peer limit is checked against the hashes that are
- * really new before anything changes, and an insert that fails for lack of
- * memory undoes the ones this message made (flagged as it goes). */
+/* All-or-nothing: the per-peer, per-address and global budgets are
+ * checked against the hashes that are really new before anything changes,
+ * and an insert that fails for lack of memory undoes the ones this message
+ * made (flagged as it goes). */
 static void on_announce(pt_session *s, const pt_msg *m)
 {
 	struct pt_server *srv = s->srv;
+	const pt_config *c = &srv->cfg;
 	uint8_t small[512], *made = small;
 	size_t fresh = 0, added = 0;
+	int r;
 
 	for (size_t i = 0; i < m->n_hashes; i++)
 		fresh += !pt_index_has(srv->index, s->handle, &m->hashes[i]);
-	if (pt_index_peer_count(srv->index, s->handle) + fresh > srv->cfg.max_hashes_per_peer) {
+	if (pt_index_peer_count(srv->index, s->handle) + fresh > c->max_hashes_per_peer) {
 		pt_session_error(s, &m->rid, PT_E_TOO_MANY_HASHES,
 		                 "would hold more than max_hashes_per_peer");
 		return;
 	}
-	if (m->n_hashes > sizeof(small) && !(made = malloc(m->n_hashes))) {
+	if (pt_index_entries(srv->index) + fresh > c->max_index_entries) {
+		pt_budget_hit(srv, PT_BUDGET_INDEX, &s->addr);
+		pt_session_error(s, &m->rid, PT_E_BUSY, "the server's index is full; retry later");
+		return;
+	}
+	/* fresh may count a hash twice (repeated in the message): what is
+	 * taken beyond `added` is given back below. */
+	r = pt_iplimit_take(srv->iplimit, &s->addr, PT_IP_HASHES, (uint32_t)fresh,
+	                    c->max_hashes_per_ip);
+	if (r == 0) {
+		pt_budget_hit(srv, PT_BUDGET_HASHES_PER_IP, &s->addr);
+		pt_session_error(s, &m->rid, PT_E_TOO_MANY_HASHES,
+		                 "your address would hold more than max_hashes_per_ip");
+		return;
+	}
+	if (r < 0 || (m->n_hashes > sizeof(small) && !(made = malloc(m->n_hashes)))) {
+		if (r > 0)
+			pt_iplimit_give(srv->iplimit, &s->addr, PT_IP_HASHES, (uint32_t)fresh);
 		pt_session_error(s, &m->rid, PT_E_INTERNAL, "out of memory");
 		return;
 	}
 	for (size_t i = 0; i < m->n_hashes; i++) {
-		int r = pt_index_add(srv->index, s->handle, &m->hashes[i]);
+		int ra = pt_index_add(srv->index, s->handle, &m->hashes[i]);
 
-		if (r < 0) {
+		if (ra < 0) {
 			while (i-- > 0)
 				if (made[i])
 					pt_index_remove(srv->index, s->handle, &m->hashes[i]);
+			pt_iplimit_give(srv->iplimit, &s->addr, PT_IP_HASHES, (uint32_t)fresh);
 			pt_session_error(s, &m->rid, PT_E_INTERNAL, "out of memory");
 			goto out;
 		}
-		made[i] = (uint8_t)r;
-		added += (size_t)r;
+		made[i] = (uint8_t)ra;
+		added += (size_t)ra;
 	}
-	pt_ops_count(srv, m->hashes, m->n_hashes, PT_CNT_ANNOUNCES);
+	pt_iplimit_give(srv->iplimit, &s->addr, PT_IP_HASHES, (uint32_t)(fresh - added));
+	pt_ops_count(s, m->hashes, m->n_hashes, PT_CNT_ANNOUNCES);
 	send_ack(s, &m->rid, added);
 out:
 	if (made != small)
@@ -89,6 +111,7 @@ static void on_withdraw(pt_session *s, const pt_msg *m)
 
 	for (size_t i = 0; i < m->n_hashes; i++)
 		removed += (size_t)pt_index_remove(s->srv->index, s->handle, &m->hashes[i]);
+	pt_iplimit_give(s->srv->iplimit, &s->addr, PT_IP_HASHES, (uint32_t)removed);
 	send_ack(s, &m->rid, removed);
 }
 
@@ -118,8 +141,12 @@ static void on_lookup(pt_session *s, const pt_msg *m)
 		srv->stats.lookups_hit++;
 	else
 		srv->stats.lookups_miss++;
-	pt_ops_count(srv, &m->hash, 1, PT_CNT_LOOKUPS);
-	pt_ops_count(srv, &m->hash, 1, got ? PT_CNT_HITS : PT_CNT_MISSES);
+	/* Only hashes someone holds are counted in the store: lookups of
+	 * made-up hashes would otherwise each become a row on disk. */
+	if (n) {
+		pt_ops_count(s, &m->hash, 1, PT_CNT_LOOKUPS);
+		pt_ops_count(s, &m->hash, 1, got ? PT_CNT_HITS : PT_CNT_MISSES);
+	}
 	pt_buf_reset(&srv->scratch);
 	if (pt_reply_peers(&srv->scratch, &m->rid, &m->hash, ids, got))
 		pt_session_error(s, &m->rid, PT_E_INTERNAL, "out of memory");
@@ -175,9 +202,12 @@ static void on_ping(pt_session *s, const pt_msg *m)
 static void on_report(pt_session *s, const pt_msg *m)
 {
 	/* Counted and queued for the store (ops.c); the ack means "received",
-	 * not "on disk": the store commits within store_flush_ms. */
-	pt_ops_report(s, m);
-	send_ack(s, &m->rid, 0);
+	 * not "on disk": the store commits within store_flush_ms. A report
+	 * the store has no room for is not acked: the client may resend. */
+	if (pt_ops_report(s, m))
+		pt_session_error(s, &m->rid, PT_E_BUSY, "the server cannot record it now; retry later");
+	else
+		send_ack(s, &m->rid, 0);
 }
 
 void pt_v1_dispatch(pt_session *s, const char *frame, size_t len)

@@ -131,8 +131,8 @@ static void on_announce(pt_session *s, const pt_wt_msg *m)
 			        "stopped: this peer_id is not announced by this connection in this swarm");
 			return;
 		}
-		if (r == 1)
-			pt_index_remove_in(srv->index, PT_SPACE_WT, s->handle, &key);
+		if (r == 1 && pt_index_remove_in(srv->index, PT_SPACE_WT, s->handle, &key) == 1)
+			pt_iplimit_give(srv->iplimit, &s->addr, PT_IP_HASHES, 1);
 		announce_reply(s, &m->info_hash);
 		return;
 	}
@@ -148,7 +148,20 @@ static void on_announce(pt_session *s, const pt_wt_msg *m)
 		        "too many swarms on this connection (wt_max_swarms_per_connection)");
 		return;
 	}
+	/* A new swarm is a new index entry: the same budgets as v1's. */
+	if (r == 1 && (pt_index_entries(srv->index) >= srv->cfg.max_index_entries ||
+	               pt_iplimit_take(srv->iplimit, &s->addr, PT_IP_HASHES, 1,
+	                               srv->cfg.max_hashes_per_ip) != 1)) {
+		bool global = pt_index_entries(srv->index) >= srv->cfg.max_index_entries;
+
+		pt_wt_swarms_leave(srv->wt_swarms, s->handle, &m->info_hash, &m->peer_id);
+		pt_budget_hit(srv, global ? PT_BUDGET_INDEX : PT_BUDGET_HASHES_PER_IP, &s->addr);
+		failure(s, PT_WT_ANNOUNCE, &m->info_hash, global ? "server busy: index full"
+		                                                 : "too many swarms from your address");
+		return;
+	}
 	if (r == 1 && pt_index_add_in(srv->index, PT_SPACE_WT, s->handle, &key) < 0) {
+		pt_iplimit_give(srv->iplimit, &s->addr, PT_IP_HASHES, 1);
 		pt_wt_swarms_leave(srv->wt_swarms, s->handle, &m->info_hash, &m->peer_id);
 		r = -ENOMEM;
 	}

@@ -130,6 +130,7 @@ struct pt_store {
 	uint32_t flush_ms;
 	uint64_t retention_ms;
 	uint64_t max_queue;
+	uint64_t max_resources, resources; /* bound, and rows (at most; writer only) */
 	uint64_t seed;
 	uint64_t last_prune_ms;
 
@@ -182,13 +183,26 @@ static uint64_t depth(const pt_store *s)
 	return s->pending.n + s->pending.ncnt;
 }
 
+/* What each kind of entry may fill of the queue: a flood of counters or
+ * reports (what clients cause) finds it full while sessions, bans and the
+ * audit log still have room. */
+static uint64_t room_for(const pt_store *s, enum ev_kind kind)
+{
+	return kind == EV_REPORT ? s->max_queue - s->max_queue / 8 : s->max_queue;
+}
+
+static uint64_t room_for_counters(const pt_store *s)
+{
+	return s->max_queue - s->max_queue / 4;
+}
+
 /* Called with mu held. NULL when full or out of memory (counted). */
 static struct ev *ev_new(pt_store *s, enum ev_kind kind, uint64_t at)
 {
 	struct batch *b = &s->pending;
 	struct ev *e;
 
-	if (depth(s) >= s->max_queue)
+	if (depth(s) >= room_for(s, kind))
 		goto drop;
 	if (b->n == b->cap) {
 		size_t cap = b->cap ? b->cap * 2 : 256;
@@ -285,14 +299,14 @@ static int rep_grow(struct batch *b)
 /* One row per peer per batch: a client sending many reports costs one
  * row each flush, not one each message. Sums saturate; the row's time is
  * its latest report's. */
-void pt_store_report(pt_store *s, const pt_id *id, uint64_t from_peers, uint64_t from_origin,
-                     uint64_t to_peers, uint64_t now_ms)
+int pt_store_report(pt_store *s, const pt_id *id, uint64_t from_peers, uint64_t from_origin,
+                    uint64_t to_peers, uint64_t now_ms)
 {
 	struct batch *b = &s->pending;
 	const uint64_t add[3] = { from_peers, from_origin, to_peers };
 	char key[PT_ID_CHARS + 1];
 	uint32_t h = pt_id_hash(id);
-	struct ev *e;
+	struct ev *e = NULL;
 	size_t j;
 
 	pt_id_encode(id, key);
@@ -310,7 +324,8 @@ void pt_store_report(pt_store *s, const pt_id *id, uint64_t from_peers, uint64_t
 		}
 	}
 	/* A new peer this batch: keep the index at most half full. */
-	if ((b->nrep + 1) * 2 > b->rep_cap && rep_grow(b)) {
+	if (depth(s) >= room_for(s, EV_REPORT) ||
+	    ((b->nrep + 1) * 2 > b->rep_cap && rep_grow(b))) {
 		s->dropped++;
 		goto out;
 	}
@@ -327,6 +342,7 @@ void pt_store_report(pt_store *s, const pt_id *id, uint64_t from_peers, uint64_t
 	b->nrep++;
 out:
 	pthread_mutex_unlock(&s->mu);
+	return e ? 0 : -EAGAIN;
 }
 
 void pt_store_audit(pt_store *s, const char *actor, const char *action, const char *detail,
@@ -428,7 +444,7 @@ void pt_store_count(pt_store *s, const pt_hash *h, enum pt_store_counter c, uint
 		}
 	}
 	/* A new hash: keep the table at most half full. */
-	if (depth(s) >= s->max_queue ||
+	if (depth(s) >= room_for_counters(s) ||
 	    ((b->ncnt + 1) * 2 > b->cnt_cap && cnt_rehash(s, b))) {
 		s->dropped++;
 		goto out;
@@ -580,6 +596,47 @@ static int prune(pt_store *s, uint64_t now)
 	return 0;
 }
 
+/* The resources table is bounded: past max_resources, the least recently
+ * updated rows go, down to 90% of it so that this runs once per tenth of
+ * the bound in new rows, not at every commit. s->resources is an upper
+ * bound (every counter of a batch counted as a new row) made exact here. */
+static int cap_resources(pt_store *s)
+{
+	sqlite3_stmt *st = NULL;
+	uint64_t keep = s->max_resources - s->max_resources / 10;
+	int rc;
+
+	if (!s->max_resources || s->resources <= s->max_resources)
+		return 0;
+	rc = sqlite3_prepare_v2(s->db, "SELECT count(*) FROM resources", -1, &st, NULL);
+	if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		s->resources = (uint64_t)sqlite3_column_int64(st, 0);
+		rc = SQLITE_DONE;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	if (rc == SQLITE_DONE && s->resources > s->max_resources) {
+		rc = sqlite3_prepare_v2(s->db,
+		                        "DELETE FROM resources WHERE hash IN (SELECT hash FROM resources"
+		                        " ORDER BY updated_at LIMIT ?1)", -1, &st, NULL);
+		if (rc == SQLITE_OK) {
+			sqlite3_bind_int64(st, 1, (sqlite3_int64)(s->resources - keep));
+			rc = sqlite3_step(st);
+		}
+		sqlite3_finalize(st);
+		if (rc == SQLITE_DONE) {
+			pt_log_info("store: resources pruned to the %llu most recent (store_max_resources)",
+			            (unsigned long long)keep);
+			s->resources = keep;
+		}
+	}
+	if (rc != SQLITE_DONE) {
+		pt_log_error("store: bounding resources: %s", sqlite3_errmsg(s->db));
+		return -EIO;
+	}
+	return 0;
+}
+
 static int commit(pt_store *s, const struct batch *b)
 {
 	int r = 0;
@@ -593,6 +650,9 @@ static int commit(pt_store *s, const struct batch *b)
 		r = write_ev(s, &b->ev[i]);
 	if (!r)
 		r = write_counts(s, b);
+	s->resources += b->ncnt;
+	if (!r)
+		r = cap_resources(s);
 	if (!r)
 		r = write_sample(s, b);
 	if (!r)
@@ -784,7 +844,8 @@ int pt_store_open(const pt_store_opts *o, pt_banlist *bans, uint64_t now_ms, pt_
 	pthread_cond_init(&s->done, NULL);
 	s->flush_ms = o->flush_ms ? o->flush_ms : 1000;
 	s->retention_ms = (uint64_t)(o->retention_days ? o->retention_days : 30) * 86400000ull;
-	s->max_queue = o->max_queue ? o->max_queue : 1000000;
+	s->max_queue = o->max_queue ? o->max_queue : 100000;
+	s->max_resources = o->max_resources;
 	s->ok = true;
 	if (getrandom(&s->seed, sizeof(s->seed), 0) != sizeof(s->seed))
 		s->seed = now_ms ^ (uintptr_t)s;
@@ -844,6 +905,9 @@ int pt_store_open(const pt_store_opts *o, pt_banlist *bans, uint64_t now_ms, pt_
 	}
 	if (bans && (r = load_bans(s, bans, now_ms, err, errlen)))
 		goto fail;
+	/* The bound is checked on the first commit when the file holds more
+	 * rows than it allows (a lowered store_max_resources). */
+	s->resources = s->max_resources + 1;
 	r = -EIO;
 	if (pthread_create(&s->writer, NULL, writer, s)) {
 		snprintf(err, errlen, "cannot start the writer thread");

@@ -5,10 +5,14 @@
  * daemon, which inherits it, with max_connections far above it: the limit
  * that bites is the descriptor one. Connections are opened one at a time
  * until the first refusal, then in a burst of simultaneous connects (a
- * reconnect storm at a full server), and every one of them must end with a
- * 1013 close frame — never a silent drop, never a connection left hanging
- * in the accept backlog — while the admitted peers keep relaying and the
- * daemon does not spin.
+ * reconnect storm at a full server), and every one of them must be refused
+ * cleanly — a 1013 close frame, or, once the descriptors left for
+ * handshakes are spoken for too (max_halfopen), an HTTP 503 before the
+ * upgrade; never a silent drop, never a connection left hanging in the
+ * accept backlog — while the admitted peers keep relaying and the daemon
+ * does not spin. A second test lowers the running daemon's limit below
+ * what it holds: accept() fails with EMFILE, and the daemon must pause
+ * accepting instead of retrying in a busy loop.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -73,12 +77,13 @@ static int first_frame(ptr *r)
 }
 
 /* Raw sockets that connect and send the upgrade at once, all together;
- * returns how many ended with a 1013 close frame within timeout_ms (the
- * rest: dropped, refused at TCP level or still waiting). */
+ * returns how many were refused cleanly within timeout_ms — a 1013 close
+ * frame after the upgrade, or a 503 instead of it (the rest: dropped,
+ * refused at TCP level or still waiting). */
 static int burst(int port, int n, int timeout_ms, int *answered)
 {
 	struct sockaddr_in dst = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
-	int fds[BURST], got_1013 = 0;
+	int fds[BURST], refused = 0;
 	bool done[BURST] = { false };
 	char req[256];
 	uint64_t deadline = pt_now_ms() + (uint64_t)timeout_ms;
@@ -133,12 +138,19 @@ static int burst(int port, int n, int timeout_ms, int *answered)
 			}
 			if (!(end = memmem(buf, (size_t)m, "\r\n\r\n", 4)))
 				continue;
+			if (!strncmp(buf, "HTTP/1.1 503 ", 13)) {
+				(*answered)++;
+				refused++;
+				done[i] = true;
+				left--;
+				continue;
+			}
 			f = (unsigned char *)end + 4;
 			if ((char *)f + 4 > buf + m)
 				continue;
 			(*answered)++;
 			if ((f[0] & 0x0f) == PTR_CLOSE && (f[1] & 0x7f) >= 2 && (f[2] << 8 | f[3]) == 1013)
-				got_1013++;
+				refused++;
 			done[i] = true;
 			left--;
 		}
@@ -146,7 +158,7 @@ static int burst(int port, int n, int timeout_ms, int *answered)
 	for (int i = 0; i < n; i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
-	return got_1013;
+	return refused;
 }
 
 /* The burst needs more descriptors than this process has left under the

@@ -26,71 +26,6 @@
 
 #define BASE_CONF "allow_missing_origin = yes\nstore_flush_ms = 100\n"
 
-/* GET path from source (a loopback address); returns the status, body in
- * *body (malloc'd, NUL-terminated). -1 on failure. */
-/* One request from source; the status, *body (and *headers if asked),
- * or -1. A HEAD answer is read until the server closes: no body may come. */
-static int http_req(int port, const char *source, const char *method, const char *path,
-                    char **headers, char **body)
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
-	struct sockaddr_in src = { .sin_family = AF_INET };
-	char req[256], *buf = NULL;
-	size_t len = 0, cap = 0;
-	uint64_t deadline = pt_now_ms() + PT_T_REPLY_MS;
-	int fd, status = -1;
-
-	*body = NULL;
-	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-	inet_pton(AF_INET, source, &src.sin_addr);
-	fd = socket(AF_INET, SOCK_STREAM, 0);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&src, sizeof(src)) ||
-	    connect(fd, (struct sockaddr *)&sa, sizeof(sa)))
-		goto out;
-	snprintf(req, sizeof(req), "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
-	         method, path);
-	if (write(fd, req, strlen(req)) != (ssize_t)strlen(req))
-		goto out;
-	for (;;) {
-		struct pollfd p = { .fd = fd, .events = POLLIN };
-		uint64_t now = pt_now_ms();
-		ssize_t n;
-
-		if (now >= deadline || poll(&p, 1, (int)(deadline - now)) <= 0)
-			goto out;
-		if (cap - len < 4096) {
-			buf = realloc(buf, cap + 65536);
-			cap += 65536;
-		}
-		n = read(fd, buf + len, cap - len - 1);
-		if (n <= 0)
-			break;
-		len += (size_t)n;
-		buf[len] = 0;
-		/* Done once Content-Length bytes of body are in. */
-		char *hend = strstr(buf, "\r\n\r\n"), *cl = strcasestr(buf, "content-length:");
-		if (strcmp(method, "HEAD") && hend && cl && cl < hend &&
-		    len - (size_t)(hend + 4 - buf) >= strtoul(cl + 15, NULL, 10))
-			break;
-	}
-	if (!buf || sscanf(buf, "HTTP/1.1 %d", &status) != 1)
-		goto out;
-	char *hend = strstr(buf, "\r\n\r\n");
-	*body = strdup(hend ? hend + 4 : "");
-	if (headers)
-		*headers = strndup(buf, hend ? (size_t)(hend - buf) : len);
-out:
-	free(buf);
-	if (fd >= 0)
-		close(fd);
-	return status;
-}
-
-static int http_get(int port, const char *source, const char *path, char **body)
-{
-	return http_req(port, source, "GET", path, NULL, body);
-}
-
 /* The value of the sample whose line starts with `series` + ' ', or -1. */
 static double sample(const char *text, const char *series)
 {
@@ -198,7 +133,7 @@ static void test_metrics_move(void **state)
 	json_t *r;
 	(void)state;
 
-	assert_int_equal(http_get(port, "127.0.0.1", "/metrics", &body), 200);
+	assert_int_equal(pt_http_get(port, "127.0.0.1", "/metrics", &body), 200);
 	check_exposition(body);
 	assert_true(sample(body, "peertrack_peers") == 0);
 	assert_true(sample(body, "peertrack_messages_total{type=\"announce\"}") == 0);
@@ -219,7 +154,7 @@ static void test_metrics_move(void **state)
 	r = ptc_call(a, "{\"type\":\"lookup\",\"hash\":\"NOPE\"}");
 	pt_expect_error(r, "bad-hash");
 
-	assert_int_equal(http_get(port, "127.0.0.1", "/metrics", &body), 200);
+	assert_int_equal(pt_http_get(port, "127.0.0.1", "/metrics", &body), 200);
 	check_exposition(body);
 	assert_true(sample(body, "peertrack_peers") == 2);
 	assert_true(sample(body, "peertrack_connections_total") == 2);
@@ -241,7 +176,7 @@ static void test_metrics_move(void **state)
 	/* Disconnects by reason. */
 	ptc_close(b);
 	for (int i = 0; i < 100; i++) {
-		assert_int_equal(http_get(port, "127.0.0.1", "/metrics", &body), 200);
+		assert_int_equal(pt_http_get(port, "127.0.0.1", "/metrics", &body), 200);
 		double left = sample(body, "peertrack_disconnects_total{reason=\"closed\"}");
 		free(body);
 		if (left == 1)
@@ -250,7 +185,7 @@ static void test_metrics_move(void **state)
 		ptc_service(20);
 	}
 
-	assert_int_equal(http_get(port, "127.0.0.1", "/stats.json", &body), 200);
+	assert_int_equal(pt_http_get(port, "127.0.0.1", "/stats.json", &body), 200);
 	json_error_t e;
 	json_t *j = json_loads(body, 0, &e);
 	PT_CHECK(j, "stats.json: %s", e.text);
@@ -271,18 +206,18 @@ static void test_metrics_allow(void **state)
 	char *body = NULL;
 	(void)state;
 
-	assert_int_equal(http_get(port, "127.0.0.1", "/metrics", &body), 200);
+	assert_int_equal(pt_http_get(port, "127.0.0.1", "/metrics", &body), 200);
 	free(body);
-	assert_int_equal(http_get(port, "127.0.9.9", "/stats.json", &body), 200);
+	assert_int_equal(pt_http_get(port, "127.0.9.9", "/stats.json", &body), 200);
 	free(body);
-	assert_int_equal(http_get(port, "127.0.0.3", "/metrics", &body), 403);
+	assert_int_equal(pt_http_get(port, "127.0.0.3", "/metrics", &body), 403);
 	free(body);
-	assert_int_equal(http_get(port, "127.0.0.3", "/stats.json", &body), 403);
+	assert_int_equal(pt_http_get(port, "127.0.0.3", "/stats.json", &body), 403);
 	free(body);
 	/* Health stays open to everyone (load balancers). */
-	assert_int_equal(http_get(port, "127.0.0.3", "/healthz", &body), 200);
+	assert_int_equal(pt_http_get(port, "127.0.0.3", "/healthz", &body), 200);
 	free(body);
-	assert_int_equal(http_get(port, "127.0.0.3", "/readyz", &body), 200);
+	assert_int_equal(pt_http_get(port, "127.0.0.3", "/readyz", &body), 200);
 	free(body);
 	assert_int_equal(ptd_stop(d), 0);
 }
@@ -310,7 +245,7 @@ static void test_process_metrics(void **state)
 	ptr_free(e);
 	/* At least one commit (flush 100 ms) with the sessions in it. */
 	for (int i = 0;; i++) {
-		assert_int_equal(http_get(port, "127.0.0.1", "/metrics", &body), 200);
+		assert_int_equal(pt_http_get(port, "127.0.0.1", "/metrics", &body), 200);
 		if (sample(body, "peertrack_store_flush_seconds_count") >= 1)
 			break;
 		free(body);
@@ -359,31 +294,31 @@ static void test_health(void **state)
 	ptc *a;
 	(void)state;
 
-	assert_int_equal(http_get(port, "127.0.0.1", "/healthz", &body), 200);
+	assert_int_equal(pt_http_get(port, "127.0.0.1", "/healthz", &body), 200);
 	assert_string_equal(body, "{\"status\":\"ok\"}\n");
 	free(body);
-	assert_int_equal(http_get(port, "127.0.0.1", "/readyz", &body), 200);
+	assert_int_equal(pt_http_get(port, "127.0.0.1", "/readyz", &body), 200);
 	assert_string_equal(body, "{\"status\":\"ready\",\"store\":\"ok\"}\n");
 	free(body);
 	/* HEAD: the GET's status and length, no body. */
-	assert_int_equal(http_req(port, "127.0.0.1", "HEAD", "/healthz", &hdr, &body), 200);
+	assert_int_equal(pt_http_req(port, "127.0.0.1", "HEAD", "/healthz", &hdr, &body), 200);
 	assert_string_equal(body, "");
 	PT_CHECK(strcasestr(hdr, "content-length: 16"), "HEAD /healthz headers: %s", hdr);
 	free(body);
 	free(hdr);
-	assert_int_equal(http_req(port, "127.0.0.1", "HEAD", "/readyz", &hdr, &body), 200);
+	assert_int_equal(pt_http_req(port, "127.0.0.1", "HEAD", "/readyz", &hdr, &body), 200);
 	assert_string_equal(body, "");
 	free(body);
 	free(hdr);
-	assert_int_equal(http_req(port, "127.0.0.1", "POST", "/healthz", NULL, &body), 405);
+	assert_int_equal(pt_http_req(port, "127.0.0.1", "POST", "/healthz", NULL, &body), 405);
 	free(body);
 
 	/* Full: not ready for another peer, still alive. */
 	a = ptc_join(port, NULL);
-	assert_int_equal(http_get(port, "127.0.0.1", "/readyz", &body), 503);
+	assert_int_equal(pt_http_get(port, "127.0.0.1", "/readyz", &body), 503);
 	assert_string_equal(body, "{\"status\":\"full\",\"store\":\"ok\"}\n");
 	free(body);
-	assert_int_equal(http_get(port, "127.0.0.1", "/healthz", &body), 200);
+	assert_int_equal(pt_http_get(port, "127.0.0.1", "/healthz", &body), 200);
 	free(body);
 	ptc_close(a);
 	assert_int_equal(ptd_stop(d), 0);
@@ -397,7 +332,7 @@ static void test_metrics_large(void **state)
 	char *body = NULL;
 	(void)state;
 
-	assert_int_equal(http_get(ptd_port(d), "127.0.0.1", "/metrics", &body), 200);
+	assert_int_equal(pt_http_get(ptd_port(d), "127.0.0.1", "/metrics", &body), 200);
 	assert_true(strlen(body) > 2048);
 	assert_non_null(strstr(body, "peertrack_store_last_flush_seconds "));
 	free(body);
@@ -410,7 +345,7 @@ static void sent_counters(int port, long long *frames, long long *writes)
 	json_error_t e;
 	json_t *j;
 
-	assert_int_equal(http_get(port, "127.0.0.1", "/stats.json", &body), 200);
+	assert_int_equal(pt_http_get(port, "127.0.0.1", "/stats.json", &body), 200);
 	j = json_loads(body, 0, &e);
 	PT_CHECK(j, "stats.json: %s", e.text);
 	*frames = pt_jint(json_object_get(j, "sent"), "frames");
@@ -489,7 +424,7 @@ static double reload_gauge(int port, const char *name)
 	char *body = NULL;
 	double v;
 
-	PT_CHECK(http_get(port, "127.0.0.1", "/metrics", &body) == 200, "GET /metrics failed");
+	PT_CHECK(pt_http_get(port, "127.0.0.1", "/metrics", &body) == 200, "GET /metrics failed");
 	v = sample(body, name);
 	free(body);
 	return v;

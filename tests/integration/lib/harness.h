@@ -176,6 +176,15 @@ json_t *ptr_recv_json(ptr *r, int timeout_ms);
  * its code, 0 without code, -1 for EOF without close frame or timeout. */
 int ptr_wait_close(ptr *r, int timeout_ms);
 
+/* One plain HTTP/1.1 request (method GET or HEAD) of path from source (a
+ * loopback address, bound before connecting): the status, the body in
+ * *body and, if headers is non-NULL, the header block in *headers (both
+ * malloc'd, NUL-terminated; the caller frees them). -1 on failure or
+ * timeout. A HEAD answer is read until the server closes. */
+int pt_http_req(int port, const char *source, const char *method, const char *path,
+                char **headers, char **body);
+int pt_http_get(int port, const char *source, const char *path, char **body);
+
 /* -- misc --------------------------------------------------------------- */
 
 /* A valid hash (64 lowercase hex) made from n and a salt. */

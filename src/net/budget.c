@@ -1,0 +1,313 @@
+/* budget.c — budgets across peers (config section [budgets]): the
+ * rate-limited report of a budget reached, the handshake budget (sockets
+ * accepted whose WebSocket upgrade is not complete, per address and in
+ * total) and the listener's pause when accept() runs out of descriptors.
+ *
+ * A handshake is counted from the moment lws accepts the socket
+ * (LWS_CALLBACK_FILTER_NETWORK_CONNECTION, on the listener, before lws
+ * reads a byte) to the end of the upgrade or the socket's destruction.
+ * lws 4.1 gives the accepted socket its wsi only after that callback, so
+ * the record waits in ho_pending until
+ * LWS_CALLBACK_SERVER_NEW_CLIENT_INSTANTIATED (called synchronously inside
+ * the same accept, after lws has reset the wsi's opaque user data — at
+ * WSI_CREATE it is too early) binds it to that opaque user data; a record
+ * left pending (adoption or the TLS accept failed) is released at the
+ * next accept or tick. */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+
+#include "peertrack/log.h"
+#include "peertrack/lwslog.h"
+#include "net.h"
+
+typedef struct pt_halfopen {
+	struct pt_halfopen *prev, *next;
+	struct lws *wsi;
+	pt_addr addr;
+	bool per_ip;   /* counted in the address's PT_IP_HALFOPEN */
+	bool evicting; /* dropped for another address; waiting for WSI_DESTROY */
+} pt_halfopen;
+
+/* How long the listener rests after accept() failed for lack of
+ * descriptors, before it tries again. */
+#define LISTEN_RETRY_MS 250
+
+#define X(e, name) [e] = name,
+static const char *const budget_names[PT_BUDGET__COUNT] = { PT_BUDGETS(X) };
+#undef X
+
+const char *pt_budget_name(enum pt_budget b)
+{
+	return (unsigned)b < PT_BUDGET__COUNT ? budget_names[b] : "unknown";
+}
+
+/* A flood reaches a budget thousands of times a second: one line a second
+ * per budget says so, with how many it stands for. */
+void pt_budget_hit(struct pt_server *s, enum pt_budget b, const pt_addr *a)
+{
+	uint64_t now = pt_server_now(s);
+	char who[PT_ADDR_STRLEN] = "-";
+
+	s->stats.budget[b]++;
+	s->budget_logged[b]++;
+	if (s->budget_log_ms[b] && now - s->budget_log_ms[b] < 1000)
+		return;
+	if (a && a->family)
+		pt_addr_format(a, who);
+	pt_log_warn("budget %s reached (%llu time%s since the last report; last from %s)",
+	            pt_budget_name(b), (unsigned long long)s->budget_logged[b],
+	            s->budget_logged[b] == 1 ? "" : "s", who);
+	s->budget_log_ms[b] = now;
+	s->budget_logged[b] = 0;
+}
+
+/* -- handshakes ------------------------------------------------------------- */
+
+static bool from_sockaddr(const struct sockaddr_storage *ss, pt_addr *a)
+{
+	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+	memset(a, 0, sizeof(*a));
+	if (ss->ss_family == AF_INET) {
+		a->family = 4;
+		memcpy(a->b, &((const struct sockaddr_in *)ss)->sin_addr, 4);
+	} else if (ss->ss_family == AF_INET6) {
+		const uint8_t *v6 = ((const struct sockaddr_in6 *)ss)->sin6_addr.s6_addr;
+
+		if (!memcmp(v6, mapped, sizeof(mapped))) {
+			a->family = 4;
+			memcpy(a->b, v6 + 12, 4);
+		} else {
+			a->family = 6;
+			memcpy(a->b, v6, 16);
+		}
+	}
+	return a->family != 0;
+}
+
+static void ho_release(struct pt_server *s, pt_halfopen *h)
+{
+	if (h->per_ip)
+		pt_iplimit_give(s->iplimit, &h->addr, PT_IP_HALFOPEN, 1);
+	if (h->evicting)
+		s->ho_evicting--;
+	if (h->prev)
+		h->prev->next = h->next;
+	else if (s->ho_head == h)
+		s->ho_head = h->next;
+	if (h->next)
+		h->next->prev = h->prev;
+	else if (s->ho_tail == h)
+		s->ho_tail = h->prev;
+	s->halfopen--;
+	free(h);
+}
+
+static void release_pending(struct pt_server *s)
+{
+	pt_halfopen *h = s->ho_pending;
+
+	if (!h)
+		return;
+	s->ho_pending = NULL;
+	ho_release(s, h);
+}
+
+/* The answer to a socket refused before its upgrade: a plain 503 the
+ * browser reports as a failed connection and retries after. Best effort,
+ * never blocking: the socket is fresh, its buffer empty. */
+static void refuse_503(int fd)
+{
+	static const char resp[] = "HTTP/1.1 503 Service Unavailable\r\n"
+	                           "Retry-After: 1\r\n"
+	                           "Content-Type: text/plain\r\n"
+	                           "Content-Length: 12\r\n"
+	                           "Connection: close\r\n\r\n"
+	                           "server busy\n";
+
+	(void)!send(fd, resp, sizeof(resp) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
+/* The oldest handshake that is not from a (nor already being dropped):
+ * under a flood of sockets that never finish their headers, those are
+ * the flood's, while a real client's handshake takes one round trip. */
+static pt_halfopen *oldest_other(struct pt_server *s, const pt_addr *a)
+{
+	for (pt_halfopen *h = s->ho_head; h; h = h->next)
+		if (!h->evicting && h->wsi && !pt_addr_equal(&h->addr, a))
+			return h;
+	return NULL;
+}
+
+int pt_budget_filter(struct pt_server *s, struct lws *listener, const void *filt_args, int fd)
+{
+	const struct lws_filter_network_conn_args *filt = filt_args;
+	const pt_config *c = &s->cfg;
+	pt_halfopen *h;
+	pt_addr a;
+	bool proxy;
+	uint32_t open;
+
+	s->listen_wsi = listener;
+	release_pending(s);
+	if (!filt || !from_sockaddr(&filt->cli_addr, &a))
+		return 0; /* a socket family we do not budget (none today) */
+	/* A trusted reverse proxy carries many clients: its handshakes are
+	 * bounded by the total only (the proxy has its own limits). */
+	proxy = c->trusted_proxies.n && pt_cidr_list_contains(&c->trusted_proxies, &a);
+
+	open = s->sockets + s->halfopen - s->ho_evicting;
+	if (open >= s->fd_table) {
+		/* Every descriptor is spoken for: this one only keeps the
+		 * refusal polite. */
+		pt_budget_hit(s, PT_BUDGET_HALFOPEN, &a);
+		refuse_503(fd);
+		return 1;
+	}
+	if (!proxy) {
+		int r = pt_iplimit_take(s->iplimit, &a, PT_IP_HALFOPEN, 1, c->max_halfopen_per_ip);
+
+		if (r <= 0) {
+			pt_budget_hit(s, PT_BUDGET_HALFOPEN_PER_IP, &a);
+			refuse_503(fd);
+			return 1;
+		}
+	}
+	if (s->halfopen - s->ho_evicting >= c->max_halfopen) {
+		pt_halfopen *victim = oldest_other(s, &a);
+
+		pt_budget_hit(s, PT_BUDGET_HALFOPEN, &a);
+		if (!victim) {
+			if (!proxy)
+				pt_iplimit_give(s->iplimit, &a, PT_IP_HALFOPEN, 1);
+			refuse_503(fd);
+			return 1;
+		}
+		/* Make room by dropping the oldest handshake of another
+		 * address; lws closes it on its next service. */
+		victim->evicting = true;
+		s->ho_evicting++;
+		s->stats.halfopen_evicted++;
+		lws_set_timeout(victim->wsi, PENDING_TIMEOUT_AWAITING_SERVER_RESPONSE,
+		                LWS_TO_KILL_ASYNC);
+	}
+	if (!(h = calloc(1, sizeof(*h)))) {
+		if (!proxy)
+			pt_iplimit_give(s->iplimit, &a, PT_IP_HALFOPEN, 1);
+		refuse_503(fd);
+		return 1;
+	}
+	h->addr = a;
+	h->per_ip = !proxy;
+	s->halfopen++;
+	s->ho_pending = h;
+	return 0;
+}
+
+void pt_budget_created(struct pt_server *s, struct lws *wsi)
+{
+	pt_halfopen *h = s->ho_pending;
+
+	if (!h)
+		return; /* not an accepted socket (a stream inside one, ...) */
+	s->ho_pending = NULL;
+	h->wsi = wsi;
+	h->prev = s->ho_tail;
+	if (s->ho_tail)
+		s->ho_tail->next = h;
+	else
+		s->ho_head = h;
+	s->ho_tail = h;
+	lws_set_opaque_user_data(wsi, h);
+}
+
+void pt_budget_upgraded(struct pt_server *s, struct lws *wsi)
+{
+	pt_halfopen *h = lws_get_opaque_user_data(wsi);
+
+	if (!h)
+		return;
+	lws_set_opaque_user_data(wsi, NULL);
+	ho_release(s, h);
+}
+
+void pt_budget_destroyed(struct pt_server *s, struct lws *wsi)
+{
+	pt_budget_upgraded(s, wsi);
+	if (wsi == s->listen_wsi)
+		s->listen_wsi = NULL;
+}
+
+/* -- the listener ------------------------------------------------------------ */
+
+static void listen_resume(uv_timer_t *t)
+{
+	struct pt_server *s = t->data;
+
+	if (!s->listen_paused)
+		return;
+	s->listen_paused = false;
+	if (s->listen_wsi && !s->stop_phase)
+		lws_rx_flow_control(s->listen_wsi, 1);
+}
+
+static void listen_pause(uv_timer_t *t)
+{
+	struct pt_server *s = t->data;
+
+	if (s->listen_paused || !s->listen_wsi || s->stop_phase)
+		return;
+	s->listen_paused = true;
+	lws_rx_flow_control(s->listen_wsi, 0);
+	uv_timer_start(&s->listen_timer, listen_resume, LISTEN_RETRY_MS, 0);
+}
+
+/* lws 4.1 logs a failed accept() and returns to the loop with the
+ * connection still queued: the listener stays readable and the loop
+ * spins. The line is the only sign of it lws gives; it is acted on from
+ * a timer, outside lws' accept path. */
+void pt_budget_lws_line(void *arg, const char *line)
+{
+	struct pt_server *s = arg;
+
+	if (!s->listen_timer_ready || s->listen_paused || !strstr(line, "accept: errno") ||
+	    (!strstr(line, "errno 24") && !strstr(line, "errno 23")))
+		return;
+	pt_budget_hit(s, PT_BUDGET_FDS, NULL);
+	uv_timer_start(&s->listen_timer, listen_pause, 0, 0);
+}
+
+void pt_budget_init(struct pt_server *s)
+{
+	uv_timer_init(s->loop, &s->listen_timer);
+	s->listen_timer.data = s;
+	s->listen_timer_ready = true;
+	pt_log_watch_lws(pt_budget_lws_line, s);
+}
+
+void pt_budget_close(struct pt_server *s)
+{
+	if (!s->listen_timer_ready)
+		return;
+	pt_log_watch_lws(NULL, NULL);
+	s->listen_timer_ready = false;
+	uv_timer_stop(&s->listen_timer);
+	uv_close((uv_handle_t *)&s->listen_timer, NULL);
+}
+
+void pt_budget_tick(struct pt_server *s)
+{
+	release_pending(s);
+}
+
+/* After lws is gone: whatever it did not report destroyed. */
+void pt_budget_free(struct pt_server *s)
+{
+	release_pending(s);
+	while (s->ho_head)
+		ho_release(s, s->ho_head);
+}

@@ -1,0 +1,542 @@
+/* test_budgets.c — the budgets across peers ([budgets], and the store's
+ * under pressure), each reached on a real daemon while a bystander on its
+ * own budget keeps being served:
+ *   - index entries in total and hashes per address (busy,
+ *     too-many-hashes; everything given back when the holders go);
+ *   - handshakes per address (503 before any header) and in total (the
+ *     oldest handshake of another address is dropped for a newcomer);
+ *   - the store flooded with counters: sessions and reports still
+ *     recorded, every report acked is a row, resources bounded and only
+ *     for held hashes, /healthz stays 200;
+ *   - a flooder closed with 4001 first receives every reply queued for it;
+ *   - accept() failing with EMFILE (the running daemon's limit lowered)
+ *     pauses the listener instead of spinning, and it resumes.
+ * Budgets are scaled down; each source address is its own 127.0.x.y. */
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <libgen.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "integration/lib/harness.h"
+
+#define BASE_CONF "allow_missing_origin = yes\nstore_flush_ms = 100\n"
+
+/* The value of one sample of /metrics ("name" or "name{label=\"v\"}"). */
+static long long metric(int port, const char *sample)
+{
+	char *body = NULL, *p;
+	long long v = -1;
+	size_t n = strlen(sample);
+
+	PT_CHECK(pt_http_get(port, "127.0.0.1", "/metrics", &body) == 200, "GET /metrics failed");
+	for (p = body; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+		if (!strncmp(p, sample, n) && p[n] == ' ') {
+			v = strtoll(p + n + 1, NULL, 10);
+			break;
+		}
+	free(body);
+	PT_CHECK(v >= 0, "no sample %s in /metrics", sample);
+	return v;
+}
+
+static void announce_range(ptc *c, unsigned from, unsigned n, unsigned salt, const char *expect)
+{
+	char h[10][65];
+	json_t *r;
+
+	for (unsigned i = 0; i < n; i++)
+		pt_hash_of(from + i, salt, h[i]);
+	r = ptc_hashes(c, "announce", NULL, h, n);
+	if (expect)
+		pt_expect_error(r, expect);
+	else {
+		PT_CHECK(pt_jtype_is(r, "ack"), "announce of %u hashes not acked", n);
+		json_decref(r);
+	}
+}
+
+/* The bystander is served: a round trip, a lookup that finds a holder and
+ * a signal to that holder. */
+static void bystander_served(ptc *by, ptc *holder, const char *hash)
+{
+	char ids[4][32];
+	json_t *m;
+
+	ptc_roundtrip(by);
+	PT_CHECK(ptc_lookup(by, hash, 0, ids, 4) == 1 && !strcmp(ids[0], ptc_id(holder)),
+	         "bystander's lookup did not find the holder");
+	ptc_send(by, "{\"type\":\"signal\",\"to\":\"%s\",\"data\":{\"x\":1}}", ptc_id(holder));
+	m = ptc_recv_type(holder, "signal", PT_T_REPLY_MS);
+	PT_CHECK(m && !strcmp(pt_jstr(m, "from"), ptc_id(by)), "bystander's signal lost");
+	json_decref(m);
+}
+
+/* -- the index ---------------------------------------------------------------- */
+
+static void test_index_budgets(void **state)
+{
+	pt_daemon *d = ptd_start(BASE_CONF "max_hashes_per_message = 10\nmax_hashes_per_peer = 30\n"
+	                         "max_hashes_per_ip = 40\nmax_index_entries = 60\n");
+	int port = ptd_port(d);
+	ptc *a1 = ptc_join(port, &(ptc_opts){ .source = "127.0.30.1" });
+	ptc *a2 = ptc_join(port, &(ptc_opts){ .source = "127.0.30.1" });
+	ptc *b1 = ptc_join(port, &(ptc_opts){ .source = "127.0.30.2" });
+	ptc *by = ptc_join(port, &(ptc_opts){ .source = "127.0.30.3" });
+	char h0[65];
+	json_t *r;
+	(void)state;
+
+	pt_hash_of(0, 1, h0);
+	/* One address: 30 + 10 = its 40; one more is too many for it. */
+	for (unsigned i = 0; i < 30; i += 10)
+		announce_range(a1, i, 10, 1, NULL);
+	announce_range(a2, 100, 10, 1, NULL);
+	announce_range(a2, 110, 1, 1, "too-many-hashes");
+	/* Another address takes the index to its 60 entries in all. */
+	announce_range(b1, 200, 10, 2, NULL);
+	announce_range(b1, 210, 10, 2, NULL);
+	announce_range(b1, 220, 1, 2, "busy");
+	PT_CHECK(metric(port, "peertrack_index_entries") == 60, "index not at its budget");
+
+	/* The bystander is served, but the full index takes nothing more. */
+	bystander_served(by, a1, h0);
+	announce_range(by, 300, 1, 3, "busy");
+	PT_CHECK(metric(port, "peertrack_budget_refusals_total{budget=\"index_entries\"}") >= 2,
+	         "index refusals not counted");
+	PT_CHECK(metric(port, "peertrack_budget_refusals_total{budget=\"hashes_per_ip\"}") >= 1,
+	         "per-address refusals not counted");
+	PT_CHECK(ptd_wait_log(d, "budget index_entries reached", PT_T_REPLY_MS) >= 0,
+	         "no log line for the index budget");
+
+	/* Budgets come back with the hashes: a withdraw, a peer leaving. */
+	{
+		char h[10][65];
+
+		for (unsigned i = 0; i < 5; i++)
+			pt_hash_of(100 + i, 1, h[i]);
+		r = ptc_hashes(a2, "withdraw", NULL, h, 5);
+		PT_CHECK(pt_jint(r, "count") == 5, "withdraw took %lld", pt_jint(r, "count"));
+		json_decref(r);
+	}
+	announce_range(by, 300, 5, 3, NULL);
+	ptc_close(a1);
+	/* a1's 30 go back to its address and to the index (asynchronously). */
+	for (int i = 0; i < 100 && metric(port, "peertrack_index_entries") != 30; i++)
+		ptc_service(20);
+	PT_CHECK(metric(port, "peertrack_index_entries") == 30, "a leaving peer's entries stayed");
+	announce_range(a2, 400, 10, 1, NULL);
+	announce_range(a2, 410, 10, 1, NULL);
+	announce_range(a2, 420, 10, 1, "too-many-hashes"); /* 5 + 20 + 10 > 30 per peer */
+	ptc_close(a2);
+	ptc_close(b1);
+	ptc_close(by);
+	for (int i = 0; i < 100 && metric(port, "peertrack_index_entries") != 0; i++)
+		ptc_service(20);
+	PT_CHECK(metric(port, "peertrack_index_entries") == 0, "index not empty with every peer gone");
+	assert_int_equal(ptd_stop(d), 0);
+}
+
+/* -- handshakes ------------------------------------------------------------------ */
+
+/* A TCP connection from source that sends nothing. */
+static int silent_socket(int port, const char *source)
+{
+	struct sockaddr_in dst = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	struct sockaddr_in src = { .sin_family = AF_INET };
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	inet_pton(AF_INET, "127.0.0.1", &dst.sin_addr);
+	inet_pton(AF_INET, source, &src.sin_addr);
+	PT_CHECK(fd >= 0 && !bind(fd, (struct sockaddr *)&src, sizeof(src)) &&
+	         !connect(fd, (struct sockaddr *)&dst, sizeof(dst)), "connect from %s: %s", source,
+	         strerror(errno));
+	return fd;
+}
+
+/* What the server does to a silent socket within ms: 1 it answered 503,
+ * 0 it closed it without a word, -1 nothing yet. */
+static int silent_fate(int fd, int ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	char buf[512];
+	ssize_t n;
+
+	if (poll(&p, 1, ms) <= 0)
+		return -1;
+	n = recv(fd, buf, sizeof(buf) - 1, 0);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	PT_CHECK(!strncmp(buf, "HTTP/1.1 503 ", 13) && strstr(buf, "Retry-After:"),
+	         "a refused handshake got: %.80s", buf);
+	return 1;
+}
+
+static void test_halfopen_budgets(void **state)
+{
+	pt_daemon *d = ptd_start(BASE_CONF "max_halfopen_per_ip = 4\nmax_halfopen = 6\n");
+	int port = ptd_port(d), a[4], b[2], c, extra, closed = 0;
+	ptc *by, *holder;
+	char h0[65];
+	(void)state;
+
+	pt_hash_of(7, 7, h0);
+	holder = ptc_join(port, &(ptc_opts){ .source = "127.0.31.9" });
+	announce_range(holder, 7, 1, 7, NULL);
+
+	/* One address: four handshakes that never finish; the fifth is
+	 * answered 503 before any header was read. */
+	for (int i = 0; i < 4; i++)
+		a[i] = silent_socket(port, "127.0.31.1");
+	extra = silent_socket(port, "127.0.31.1");
+	PT_CHECK(silent_fate(extra, PT_T_REPLY_MS) == 1, "5th handshake of one address not refused");
+	close(extra);
+	PT_CHECK(metric(port, "peertrack_handshakes") == 4, "handshakes gauge is not 4");
+
+	/* Another address connects and is served meanwhile. */
+	by = ptc_join(port, &(ptc_opts){ .source = "127.0.31.2" });
+	bystander_served(by, holder, h0);
+
+	/* Two more addresses fill the total (6): a newcomer from a fourth
+	 * address is let in by dropping the oldest handshake (one of a[]). */
+	for (int i = 0; i < 2; i++)
+		b[i] = silent_socket(port, "127.0.31.3");
+	c = silent_socket(port, "127.0.31.4");
+	for (int round = 0; round < 50 && !closed; round++)
+		for (int i = 0; i < 4; i++)
+			if (a[i] >= 0 && silent_fate(a[i], 20) == 0) {
+				close(a[i]);
+				a[i] = -1;
+				closed++;
+			}
+	PT_CHECK(closed == 1, "%d of the oldest handshakes dropped for a newcomer (want 1)", closed);
+	PT_CHECK(silent_fate(c, 100) == -1, "the newcomer was refused");
+	/* (Each /metrics request is a handshake too, and may evict one more.) */
+	PT_CHECK(metric(port, "peertrack_handshakes_evicted_total") >= 1, "eviction not counted");
+	/* A WebSocket client from yet another address still gets in. */
+	ptc_close(by);
+	by = ptc_join(port, &(ptc_opts){ .source = "127.0.31.5" });
+	bystander_served(by, holder, h0);
+	PT_CHECK(metric(port, "peertrack_budget_refusals_total{budget=\"halfopen_per_ip\"}") == 1,
+	         "per-address handshake refusal not counted once");
+	PT_CHECK(ptd_wait_log(d, "budget halfopen_per_ip reached", PT_T_REPLY_MS) >= 0,
+	         "no log line for it");
+
+	for (int i = 0; i < 4; i++)
+		if (a[i] >= 0)
+			close(a[i]);
+	close(b[0]);
+	close(b[1]);
+	close(c);
+	for (int i = 0; i < 100 && metric(port, "peertrack_handshakes") != 0; i++)
+		ptc_service(20);
+	PT_CHECK(metric(port, "peertrack_handshakes") == 0, "handshakes not given back on close");
+	ptc_close(by);
+	ptc_close(holder);
+	assert_int_equal(ptd_stop(d), 0);
+}
+
+/* -- the store under a flood ------------------------------------------------------ */
+
+static long long scalar(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt *st;
+	long long v = -1;
+
+	PT_CHECK(sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK, "%s: %s", sql,
+	         sqlite3_errmsg(db));
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+#define FLOODERS 4
+#define SESSIONS 30
+
+static void test_store_flood(void **state)
+{
+	pt_daemon *d = ptd_start(BASE_CONF "store_queue_max = 1000\nstore_max_resources = 300\n"
+	                         "store_rows_per_peer_per_min = 400\nmax_hashes_per_message = 10\n"
+	                         "max_hashes_per_peer = 100\nrate_messages_per_sec = 100000\n"
+	                         "rate_burst = 100000\n");
+	int port = ptd_port(d), acked = 0, busy = 0, healthy = 0, probes = 0;
+	long long acked_sum = 0;
+	ptc *fl[FLOODERS], *good;
+	char conf[512], db_path[600], src[32], unknown[65], *body;
+	sqlite3 *db;
+	(void)state;
+
+	snprintf(conf, sizeof(conf), "%s", ptd_conf_path(d));
+	snprintf(db_path, sizeof(db_path), "%s/state/peertrack.db", dirname(conf));
+	pt_hash_of(999999, 99, unknown);
+	for (int i = 0; i < FLOODERS; i++) {
+		snprintf(src, sizeof(src), "127.0.32.%d", i + 1);
+		fl[i] = ptc_join(port, &(ptc_opts){ .source = src });
+	}
+	good = ptc_join(port, &(ptc_opts){ .source = "127.0.32.100" });
+
+	/* Each flooder cycles through fresh hashes (announce 10, withdraw
+	 * them) and looks up made-up ones, as fast as the socket goes, while
+	 * sessions come and go and the good peer reports. */
+	for (int round = 0; round < 60; round++) {
+		for (int i = 0; i < FLOODERS; i++) {
+			char h[10][65], list[10 * 68 + 1];
+			size_t o = 0;
+
+			for (int k = 0; k < 10; k++) {
+				pt_hash_of((unsigned)(round * 10 + k), 1000 + (unsigned)i, h[k]);
+				o += (size_t)snprintf(list + o, sizeof(list) - o, "%s\"%s\"", k ? "," : "", h[k]);
+			}
+			ptc_send(fl[i], "{\"type\":\"announce\",\"hashes\":[%s]}", list);
+			ptc_send(fl[i], "{\"type\":\"withdraw\",\"hashes\":[%s]}", list);
+			for (int k = 0; k < 10; k++)
+				ptc_send(fl[i], "{\"type\":\"lookup\",\"hash\":\"%s\"}",
+				         k ? h[k] : unknown);
+		}
+		if (round % 2 == 0) {
+			ptc *s;
+
+			snprintf(src, sizeof(src), "127.0.33.%d", round / 2 + 1);
+			s = ptc_join(port, &(ptc_opts){ .source = src });
+			ptc_close(s);
+		}
+		json_t *r = ptc_call(good, "{\"type\":\"report\",\"rid\":%d,\"from_peers\":%d,"
+		                           "\"from_origin\":1,\"to_peers\":0}", round, round + 1);
+		if (pt_jtype_is(r, "ack")) {
+			acked++;
+			acked_sum += round + 1;
+		}
+		else if (pt_jtype_is(r, "error") && !strcmp(pt_jstr(r, "code"), "busy"))
+			busy++;
+		else
+			pt_fail("report %d: neither ack nor busy", round);
+		json_decref(r);
+		if (round % 10 == 0) {
+			probes++;
+			healthy += pt_http_get(port, "127.0.0.1", "/healthz", &body) == 200;
+			free(body);
+		}
+		for (int i = 0; i < FLOODERS; i++)
+			ptc_drain(fl[i]);
+	}
+	PT_CHECK(healthy == probes, "/healthz failed %d of %d times under the flood",
+	         probes - healthy, probes);
+	PT_CHECK(metric(port, "peertrack_budget_refusals_total{budget=\"store_rows_per_peer\"}") > 0,
+	         "the per-peer store budget was never reached");
+	for (int i = 0; i < FLOODERS; i++)
+		ptc_close(fl[i]);
+	ptc_close(good);
+	/* Stopped, not freed: the state directory stays until ptd_free. */
+	ptd_signal(d, SIGTERM);
+	assert_int_equal(ptd_wait_exit(d, 10000), 0);
+
+	PT_CHECK(sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK, "open db");
+	/* Every session, ended; every acked report, and no other. */
+	PT_CHECK(scalar(db, "SELECT count(*) FROM sessions") == FLOODERS + 1 + SESSIONS,
+	         "sessions recorded: %lld of %d", scalar(db, "SELECT count(*) FROM sessions"),
+	         FLOODERS + 1 + SESSIONS);
+	PT_CHECK(scalar(db, "SELECT count(*) FROM sessions WHERE disconnected_at IS NULL") == 0,
+	         "a session without its end");
+	/* (A row sums one peer's reports of one flush; n counts them.) */
+	PT_CHECK(scalar(db, "SELECT total(n) FROM reports") == acked,
+	         "reports recorded %lld, acked %d (busy %d)", scalar(db, "SELECT total(n) FROM reports"),
+	         acked, busy);
+	PT_CHECK(scalar(db, "SELECT total(from_peers) FROM reports") == acked_sum,
+	         "report sums differ from what was acked");
+	/* Bounded, and made-up hashes never got a row. */
+	PT_CHECK(scalar(db, "SELECT count(*) FROM resources") <= 300, "resources: %lld rows (max 300)",
+	         scalar(db, "SELECT count(*) FROM resources"));
+	{
+		char sql[200];
+
+		snprintf(sql, sizeof(sql), "SELECT count(*) FROM resources WHERE hash = '%s'", unknown);
+		PT_CHECK(scalar(db, sql) == 0, "a looked-up hash nobody held got a row");
+	}
+	sqlite3_close(db);
+	ptd_free(d);
+}
+
+/* -- a flooder's replies ------------------------------------------------------------ */
+
+/* The replies to a flood leave before the 4001: the client, reading only
+ * after it sent everything (through a small receive buffer, so they
+ * queue in the daemon), gets a pong per token and every rate-limited
+ * error the daemon counts as sent, then the close. */
+static void test_flooder_keeps_replies(void **state)
+{
+	enum { BURST = 20, STRIKES = 400, SENT = 2 * (BURST + STRIKES) };
+	pt_daemon *d = ptd_start(BASE_CONF "rate_messages_per_sec = 1\nrate_burst = 20\n"
+	                         "rate_abuse_strikes = 400\n");
+	ptr *r = ptr_connect(ptd_port(d), &(ptr_opts){ .source = "127.0.34.1", .rcvbuf = 4096 });
+	int pongs = 0, limited = 0, code = -1;
+	json_t *w;
+	(void)state;
+
+	PT_CHECK(r, "no upgrade");
+	w = ptr_recv_json(r, PT_T_REPLY_MS);
+	PT_CHECK(pt_jtype_is(w, "welcome"), "no welcome");
+	json_decref(w);
+	for (int i = 0; i < SENT; i++)
+		if (ptr_send_text(r, "{\"type\":\"ping\"}"))
+			break; /* closed after the last strike: the rest is moot */
+	for (int n = 0; n < 4 * SENT; n++) {
+		char *data;
+		int op;
+		long len = ptr_recv_frame(r, &op, &data, PT_T_REPLY_MS);
+
+		if (len < 0)
+			break;
+		if (op == PTR_TEXT) {
+			pongs += strstr(data, "\"pong\"") != NULL;
+			limited += strstr(data, "\"rate-limited\"") != NULL;
+		} else if (op == PTR_CLOSE) {
+			code = len >= 2 ? ((unsigned char)data[0] << 8 | (unsigned char)data[1]) : 0;
+			free(data);
+			break;
+		}
+		free(data);
+	}
+	PT_CHECK(code == 4001, "closed with %d, not 4001 (after %d pongs, %d rate-limited)", code, pongs, limited);
+	/* Strikes refill a little over the run: at least this many, and
+	 * exactly as many as were sent. */
+	PT_CHECK(pongs >= BURST && limited >= STRIKES,
+	         "%d pongs and %d rate-limited errors before the close (want %d and %d)", pongs,
+	         limited, BURST, STRIKES);
+	PT_CHECK(limited == metric(ptd_port(d), "peertrack_errors_total{code=\"rate-limited\"}"),
+	         "%d rate-limited errors received, %lld sent", limited,
+	         metric(ptd_port(d), "peertrack_errors_total{code=\"rate-limited\"}"));
+	PT_CHECK(pongs == metric(ptd_port(d), "peertrack_messages_total{type=\"ping\"}"),
+	         "%d pongs received, %lld pings answered", pongs,
+	         metric(ptd_port(d), "peertrack_messages_total{type=\"ping\"}"));
+	ptr_free(r);
+	assert_int_equal(ptd_stop(d), 0);
+}
+
+/* -- out of descriptors -------------------------------------------------------------- */
+
+static double cpu_seconds(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long ut = 0, st = 0;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (!(f = fopen(path, "r")))
+		return -1;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	if (!(p = strrchr(buf, ')')) ||
+	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+		return -1;
+	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* The lowest descriptor number pid does not have open. */
+static int lowest_free_fd(pid_t pid)
+{
+	char path[64];
+	static bool used[65536];
+	struct dirent *e;
+	DIR *dir;
+	int n = 0;
+
+	memset(used, 0, sizeof(used));
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	PT_CHECK((dir = opendir(path)), "%s: %s", path, strerror(errno));
+	while ((e = readdir(dir)))
+		if (e->d_name[0] != '.' && atoi(e->d_name) < 65536)
+			used[atoi(e->d_name)] = true;
+	closedir(dir);
+	while (n < 65535 && used[n])
+		n++;
+	return n;
+}
+
+static void test_emfile_pauses(void **state)
+{
+	pt_daemon *d = ptd_start(BASE_CONF);
+	int port = ptd_port(d), fd;
+	pid_t pid = ptd_pid(d);
+	struct rlimit low, old;
+	ptc *a = ptc_join(port, &(ptc_opts){ .source = "127.0.35.1" });
+	ptc *b = ptc_join(port, &(ptc_opts){ .source = "127.0.35.2" });
+	ptc *more[8];
+	const char req[] = "GET /v1 HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+	                   "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+	                   "Sec-WebSocket-Version: 13\r\n\r\n";
+	char buf[512];
+	double cpu0;
+	(void)state;
+
+	for (int i = 0; i < 8; i++)
+		more[i] = ptc_join(port, &(ptc_opts){ .source = "127.0.35.3" });
+	/* Every descriptor below the new limit is in use: the next accept()
+	 * fails with EMFILE. */
+	assert_int_equal(prlimit(pid, RLIMIT_NOFILE, NULL, &old), 0);
+	low.rlim_cur = (rlim_t)lowest_free_fd(pid);
+	low.rlim_max = old.rlim_max;
+	assert_int_equal(prlimit(pid, RLIMIT_NOFILE, &low, NULL), 0);
+	fd = silent_socket(port, "127.0.35.4");
+	PT_CHECK(write(fd, req, sizeof(req) - 1) == (ssize_t)sizeof(req) - 1, "write");
+	PT_CHECK(ptd_wait_log(d, "budget fds reached", PT_T_REPLY_MS) >= 0,
+	         "accept() failing was not noticed");
+
+	/* Paused, not spinning; the peers it has are served. */
+	cpu0 = cpu_seconds(pid);
+	ptc_service(1000);
+	PT_CHECK(cpu_seconds(pid) - cpu0 < 0.3, "daemon busy (%.2f s CPU in 1 s) while out of "
+	         "descriptors", cpu_seconds(pid) - cpu0);
+	ptc_send(a, "{\"type\":\"signal\",\"to\":\"%s\",\"data\":{\"x\":1}}", ptc_id(b));
+	json_t *m = ptc_recv_type(b, "signal", PT_T_REPLY_MS);
+	PT_CHECK(m, "signal between old peers lost while out of descriptors");
+	json_decref(m);
+
+	/* Descriptors again (an operator raised the limit, or peers left):
+	 * the waiting connection is accepted and upgraded. */
+	assert_int_equal(prlimit(pid, RLIMIT_NOFILE, &old, NULL), 0);
+	{
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		ssize_t n = 0;
+
+		if (poll(&p, 1, 5000) > 0)
+			n = recv(fd, buf, sizeof(buf) - 1, 0);
+		buf[n > 0 ? n : 0] = 0;
+		PT_CHECK(!strncmp(buf, "HTTP/1.1 101", 12), "after the limit came back: %.60s", buf);
+	}
+	close(fd);
+	for (int i = 0; i < 8; i++)
+		ptc_close(more[i]);
+	ptc_close(a);
+	ptc_close(b);
+	assert_int_equal(ptd_stop(d), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(test_index_budgets, pt_teardown),
+		cmocka_unit_test_teardown(test_halfopen_budgets, pt_teardown),
+		cmocka_unit_test_teardown(test_store_flood, pt_teardown),
+		cmocka_unit_test_teardown(test_flooder_keeps_replies, pt_teardown),
+		cmocka_unit_test_teardown(test_emfile_pauses, pt_teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
