@@ -90,14 +90,17 @@ static enum pt_err get_opaque(json_t *v, const char *what, uint32_t max, char **
 	return PT_OK;
 }
 
-/* A non-negative number (integer or real) under key, if present. */
+/* A non-negative number (integer or real) under key, if present. null
+ * counts as absent: WebTorrent sends "left": Infinity before it has the
+ * metadata, which JSON.stringify writes as null (the reference server's
+ * Number(null) makes that peer a seeder; here it is a leecher). */
 static enum pt_err get_count(json_t *o, const char *key, bool *present, double *val,
                              pt_wt_msg *msg, const char **why)
 {
 	json_t *v = json_object_get(o, key);
 
-	*present = v != NULL;
-	if (!v)
+	*present = v != NULL && !json_is_null(v);
+	if (!*present)
 		return PT_OK;
 	if (!json_is_number(v) || json_number_value(v) < 0) {
 		snprintf(msg->why_buf, sizeof(msg->why_buf), "invalid %s: must be a number >= 0", key);

@@ -121,6 +121,12 @@ static void test_parse_announce(void **state)
 	assert_int_equal(m.numwant, -1);
 	assert_int_equal(m.event, PT_WT_EV_COMPLETED);
 	pt_wt_msg_clear(&m);
+
+	/* WebTorrent's "left": Infinity before metadata arrives as null. */
+	assert_int_equal(parse("{\"action\":\"announce\",\"info_hash\":\"" IH "\",\"peer_id\":\"" PID
+	                       "\",\"left\":null,\"uploaded\":null}", &m, &why), PT_OK);
+	assert_false(m.seeder);
+	pt_wt_msg_clear(&m);
 }
 
 static void test_parse_answer_scrape(void **state)

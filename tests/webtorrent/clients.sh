@@ -8,7 +8,7 @@
 . "$(dirname "$0")/../browser/lib.sh"
 wt="$(cd "$(dirname "$0")" && pwd)"
 # Install scripts are not needed: node-datachannel's binary is an npm package.
-node_prereqs "$wt" node-datachannel --ignore-scripts
+node_prereqs "$wt" bittorrent-tracker --ignore-scripts
 say "webtorrent: 2 clients"
 run_driver 2 "$wt/clients.mjs"
 say "webtorrent: 4 clients"
