@@ -222,6 +222,7 @@ struct pt_server {
 
 	pt_stats stats;
 	pt_lograte refusal_log[PT_REFUSE__COUNT]; /* client-triggered refusal lines */
+	pt_lograte untrusted_proxy_log;           /* forwarding headers from untrusted peers */
 	pt_coalesce co;
 	pt_buf scratch;       /* reply encoding, reused */
 	pt_wt_swarms *wt_swarms; /* /announce: peer_id bindings (wt.c) */
@@ -294,6 +295,8 @@ int pt_session_close_now(pt_session *s);
 /* Logs the refusals counted but not yet logged (the liveness sweep, at
  * most once a second). */
 void pt_session_flush_refusal_log(struct pt_server *srv);
+/* The same for untrusted peers' forwarding headers (pt_session_client_addr). */
+void pt_session_flush_untrusted_proxy_log(struct pt_server *srv);
 void pt_session_closed(pt_session *s);
 /* Queues a copy of text for the client. Closes the session as a slow
  * reader (and returns -1) if its queue would pass send_queue_max_bytes. */

@@ -156,6 +156,7 @@ static void sweep(uv_timer_t *t)
 		}
 	}
 	pt_session_flush_refusal_log(s);
+	pt_session_flush_untrusted_proxy_log(s);
 	if (now - s->last_budget_tick_ms >= 1000) {
 		s->last_budget_tick_ms = now;
 		fd_recheck(s);

@@ -121,6 +121,48 @@ static int xff_client(const pt_cidr_list *trusted, char *xff, pt_addr *out)
 	return out->family ? 0 : -ENOENT;
 }
 
+/* A forwarding header from a peer that is not in trusted_proxies is
+ * ignored, as it must be (any client can send one). It is also what a proxy
+ * missing from trusted_proxies looks like — the Docker bridge gateway in
+ * front of a containerised daemon, say — and then every client gets the
+ * proxy's address and the per-address limit refuses the 65th: so it is
+ * said, as a warning, at most once a minute (any client can cause it), the
+ * others counted. */
+#define PT_UNTRUSTED_PROXY_LOG_MS 60000
+
+static void warn_untrusted_proxy(struct pt_server *srv, struct lws *wsi, const char *peer)
+{
+	const char *hdr = "X-Forwarded-For";
+	uint64_t more;
+
+	if (lws_hdr_total_length(wsi, WSI_TOKEN_X_FORWARDED_FOR) <= 0) {
+#if defined(LWS_WITH_HTTP_UNCOMMON_HEADERS) || defined(LWS_HTTP_HEADERS_ALL)
+		if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_X_REAL_IP) <= 0)
+			return;
+#else
+		if (lws_hdr_custom_length(wsi, "x-real-ip:", 10) <= 0)
+			return;
+#endif
+		hdr = "X-Real-IP";
+	}
+	if (!pt_lograte_take(&srv->untrusted_proxy_log, PT_UNTRUSTED_PROXY_LOG_MS, pt_server_now(srv),
+	                     &more))
+		return;
+	pt_log_warn("%s from %s ignored: not in trusted_proxies (a proxy in front of peertrackd must "
+	            "be listed there, or every client gets its address)%s%" PRIu64 "%s",
+	            hdr, peer, more ? "; " : "", more, more ? " more such connections before it" : "");
+}
+
+void pt_session_flush_untrusted_proxy_log(struct pt_server *srv)
+{
+	uint64_t more;
+
+	if (pt_lograte_flush(&srv->untrusted_proxy_log, PT_UNTRUSTED_PROXY_LOG_MS, pt_server_now(srv),
+	                     &more))
+		pt_log_warn("forwarding headers from peers not in trusted_proxies ignored on %" PRIu64
+		            " more connection(s) in the last %u s", more, PT_UNTRUSTED_PROXY_LOG_MS / 1000);
+}
+
 int pt_session_client_addr(struct pt_server *srv, struct lws *wsi, pt_addr *out)
 {
 	char buf[512];
@@ -131,8 +173,10 @@ int pt_session_client_addr(struct pt_server *srv, struct lws *wsi, pt_addr *out)
 	    pt_addr_parse(buf, strlen(buf), &peer))
 		return -EINVAL;
 	*out = peer;
-	if (!srv->cfg.trusted_proxies.n || !pt_cidr_list_contains(&srv->cfg.trusted_proxies, &peer))
+	if (!srv->cfg.trusted_proxies.n || !pt_cidr_list_contains(&srv->cfg.trusted_proxies, &peer)) {
+		warn_untrusted_proxy(srv, wsi, buf);
 		return 0;
+	}
 
 	n = lws_hdr_copy(wsi, buf, sizeof(buf), WSI_TOKEN_X_FORWARDED_FOR);
 	if (n > 0 && !xff_client(&srv->cfg.trusted_proxies, buf, &fwd)) {

@@ -554,6 +554,17 @@ static void expect_addr(pt_daemon *d, const char *source, const char *const *hea
 	ptc_close(c);
 }
 
+/* needle is in exactly one line of the log, at WARN. */
+static void expect_one_warning(pt_daemon *d, const char *needle)
+{
+	int at = ptd_wait_log(d, needle, PT_T_REPLY_MS);
+
+	PT_CHECK(at >= 0, "no '%s' in the log", needle);
+	PT_CHECK(ptd_wait_log_from(d, (size_t)at + 1, "ignored: not in trusted_proxies", 0) < 0,
+	         "more than one untrusted-proxy warning");
+	PT_CHECK(ptd_log_has(d, "WARN X-"), "the untrusted-proxy line is not a warning");
+}
+
 static void test_trusted_proxies(void **state)
 {
 	pt_daemon *d = ptd_start("allow_missing_origin = yes\nlog_level = debug\n"
@@ -570,11 +581,35 @@ static void test_trusted_proxies(void **state)
 	expect_addr(d, "127.0.20.1", chain, "198.51.100.1");
 	/* ...or X-Real-IP without X-Forwarded-For. */
 	expect_addr(d, "127.0.0.5", real, "192.0.2.44");
-	/* From anyone else, forged headers are ignored. */
+	/* From anyone else, forged headers are ignored... */
 	expect_addr(d, "127.0.0.6", xff, "127.0.0.6");
 	expect_addr(d, "127.0.0.6", real, "127.0.0.6");
 	/* Without headers a proxy is just itself. */
 	expect_addr(d, "127.0.0.5", NULL, "127.0.0.5");
+	/* ...and said, once (rate-limited), never for a trusted proxy. */
+	expect_one_warning(d, "X-Forwarded-For from 127.0.0.6 ignored: not in trusted_proxies");
+	PT_CHECK(!ptd_log_has(d, "from 127.0.0.5 ignored") && !ptd_log_has(d, "from 127.0.20.1 ignored"),
+	         "a trusted proxy's header was reported as untrusted");
+	assert_int_equal(ptd_stop(d), 0);
+}
+
+/* A proxy missing from trusted_proxies (the Docker bridge gateway in front
+ * of a containerised daemon, with the default empty list) gives every
+ * browser its own address: the daemon says so, at most once a minute. */
+static void test_untrusted_forwarding(void **state)
+{
+	pt_daemon *d = ptd_start("allow_missing_origin = yes\nlog_level = debug\n");
+	static const char *const xff[] = { "X-Forwarded-For: 203.0.113.7", NULL };
+	static const char *const real[] = { "X-Real-IP: 192.0.2.44", NULL };
+	(void)state;
+
+	expect_addr(d, "127.0.0.7", NULL, "127.0.0.7");
+	PT_CHECK(!ptd_log_has(d, "ignored: not in trusted_proxies"), "warned without a proxy header");
+	expect_addr(d, "127.0.0.7", real, "127.0.0.7");
+	expect_addr(d, "127.0.0.8", xff, "127.0.0.8");
+	expect_addr(d, "127.0.0.7", xff, "127.0.0.7");
+	expect_one_warning(d, "X-Real-IP from 127.0.0.7 ignored: not in trusted_proxies");
+	PT_CHECK(!ptd_log_has(d, "from 127.0.0.8 ignored"), "the warning was not rate-limited");
 	assert_int_equal(ptd_stop(d), 0);
 }
 
@@ -655,6 +690,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_server_full, pt_teardown),
 		cmocka_unit_test_teardown(test_origins, pt_teardown),
 		cmocka_unit_test_teardown(test_trusted_proxies, pt_teardown),
+		cmocka_unit_test_teardown(test_untrusted_forwarding, pt_teardown),
 		cmocka_unit_test_teardown(test_slow_reader, pt_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
