@@ -10,8 +10,8 @@
 #include "net.h"
 
 const pt_frontend pt_frontends[PT_FE__COUNT] = {
-	[PT_FE_V1] = { "/v1", "v1", pt_v1_callback, NULL },
-	[PT_FE_WT] = { "/announce", "webtorrent", pt_wt_callback, pt_wt_retire },
+	[PT_FE_V1] = { "/v1", "v1", pt_v1_callback, NULL, pt_reply_peer_left },
+	[PT_FE_WT] = { "/announce", "webtorrent", pt_wt_callback, pt_wt_retire, NULL },
 };
 
 static const pt_frontend *route(struct lws *wsi)

@@ -131,13 +131,19 @@ enum pt_session_state {
 struct pt_session;
 
 /* A front-end: one wire protocol, one row (frontend.c). The listener
- * routes each upgrade by its path to a row's callback; the session layer
- * calls retire when a peer leaves, so the front-end drops its own state. */
+ * routes each upgrade by its path to a row's callback, which parses,
+ * dispatches and encodes its protocol; the session layer knows no
+ * protocol's encoders and calls a session's row for what it sends on the
+ * protocol's behalf. docs/DESIGN.md, "Front-ends". */
 typedef struct pt_frontend {
 	const char *path;     /* "/v1" */
 	const char *name;     /* "v1", for logs and metrics */
 	lws_callback_function *callback;
-	void (*retire)(struct pt_session *s); /* may be NULL */
+	/* A peer leaves: the front-end drops its own state. May be NULL. */
+	void (*retire)(struct pt_session *s);
+	/* The notice to a leaving peer's recent signal partners, appended to
+	 * b whole or not at all: 0 or -ENOMEM. NULL: the protocol has none. */
+	int (*encode_peer_left)(pt_buf *b, const pt_id *gone);
 } pt_frontend;
 
 enum { PT_FE_V1 = 0, PT_FE_WT, PT_FE__COUNT };
@@ -302,8 +308,6 @@ void pt_session_closed(pt_session *s);
  * reader (and returns -1) if its queue would pass send_queue_max_bytes. */
 int pt_session_send(pt_session *s, const char *text, size_t len);
 int pt_session_send_buf(pt_session *s, const pt_buf *b);
-/* Sends the error reply; counts it. */
-void pt_session_error(pt_session *s, const pt_rid *rid, enum pt_err e, const char *why);
 /* Writes what is due (ping, then one queued frame). lws callback result. */
 int pt_session_writable(pt_session *s);
 /* Records that s and the peer `other` exchanged a signal. */

@@ -329,10 +329,9 @@ static void notify_contacts(pt_session *s)
 	uint32_t now = pt_server_now32(srv);
 	uint32_t window = srv->cfg.peer_left_window_ms;
 
+	const pt_frontend *encoded = NULL; /* the row whose notice scratch holds */
+
 	if (!s->n_contacts)
-		return;
-	pt_buf_reset(&srv->scratch);
-	if (pt_reply_peer_left(&srv->scratch, &s->id))
 		return;
 	for (uint16_t i = 0; i < s->n_contacts; i++) {
 		const pt_contact *c = &s->contacts[i];
@@ -341,8 +340,15 @@ static void notify_contacts(pt_session *s)
 		if (now - c->at > window || pt_registry_gen(srv->registry, c->handle) != c->gen)
 			continue;
 		o = pt_registry_session(srv->registry, c->handle);
-		if (!o || o->state != PT_SESSION_LIVE)
+		if (!o || o->state != PT_SESSION_LIVE || !o->fe || !o->fe->encode_peer_left)
 			continue;
+		/* In the contact's own protocol, encoded once per protocol. */
+		if (o->fe != encoded) {
+			pt_buf_reset(&srv->scratch);
+			encoded = o->fe->encode_peer_left(&srv->scratch, &s->id) ? NULL : o->fe;
+			if (!encoded)
+				continue;
+		}
 		if (!pt_session_send_buf(o, &srv->scratch))
 			srv->stats.peer_left_sent++;
 	}
@@ -602,16 +608,6 @@ bool pt_session_rate_ok(pt_session *s, uint32_t rate, uint32_t burst)
 		pt_session_close(s, PT_CLOSE_ABUSE, "rate limit abuse", PT_LEAVE_ABUSE);
 	}
 	return false;
-}
-
-void pt_session_error(pt_session *s, const pt_rid *rid, enum pt_err e, const char *why)
-{
-	struct pt_server *srv = s->srv;
-
-	srv->stats.errors[e]++;
-	pt_buf_reset(&srv->scratch);
-	if (!pt_reply_error(&srv->scratch, rid, e, why))
-		pt_session_send_buf(s, &srv->scratch);
 }
 
 int pt_session_writable(pt_session *s)

@@ -15,6 +15,17 @@
 
 typedef void (*v1_handler)(pt_session *s, const pt_msg *m);
 
+/* Sends v1's error reply; counts it. */
+static void v1_error(pt_session *s, const pt_rid *rid, enum pt_err e, const char *why)
+{
+	struct pt_server *srv = s->srv;
+
+	srv->stats.errors[e]++;
+	pt_buf_reset(&srv->scratch);
+	if (!pt_reply_error(&srv->scratch, rid, e, why))
+		pt_session_send_buf(s, &srv->scratch);
+}
+
 static void on_announce(pt_session *s, const pt_msg *m);
 static void on_withdraw(pt_session *s, const pt_msg *m);
 static void on_lookup(pt_session *s, const pt_msg *m);
@@ -37,7 +48,7 @@ static void send_ack(pt_session *s, const pt_rid *rid, size_t count)
 
 	pt_buf_reset(&srv->scratch);
 	if (pt_reply_ack(&srv->scratch, rid, count, pt_index_peer_count(srv->index, s->handle)))
-		pt_session_error(s, rid, PT_E_INTERNAL, "out of memory");
+		v1_error(s, rid, PT_E_INTERNAL, "out of memory");
 	else
 		pt_session_send_buf(s, &srv->scratch);
 }
@@ -57,13 +68,13 @@ static void on_announce(pt_session *s, const pt_msg *m)
 	for (size_t i = 0; i < m->n_hashes; i++)
 		fresh += !pt_index_has(srv->index, s->handle, &m->hashes[i]);
 	if (pt_index_peer_count(srv->index, s->handle) + fresh > c->max_hashes_per_peer) {
-		pt_session_error(s, &m->rid, PT_E_TOO_MANY_HASHES,
+		v1_error(s, &m->rid, PT_E_TOO_MANY_HASHES,
 		                 "would hold more than max_hashes_per_peer");
 		return;
 	}
 	if (pt_index_entries(srv->index) + fresh > c->max_index_entries) {
 		pt_budget_hit(srv, PT_BUDGET_INDEX, &s->addr);
-		pt_session_error(s, &m->rid, PT_E_BUSY, "the server's index is full; retry later");
+		v1_error(s, &m->rid, PT_E_BUSY, "the server's index is full; retry later");
 		return;
 	}
 	/* fresh may count a hash twice (repeated in the message): what is
@@ -72,14 +83,14 @@ static void on_announce(pt_session *s, const pt_msg *m)
 	                    c->max_hashes_per_ip);
 	if (r == 0) {
 		pt_budget_hit(srv, PT_BUDGET_HASHES_PER_IP, &s->addr);
-		pt_session_error(s, &m->rid, PT_E_TOO_MANY_HASHES,
+		v1_error(s, &m->rid, PT_E_TOO_MANY_HASHES,
 		                 "your address would hold more than max_hashes_per_ip");
 		return;
 	}
 	if (r < 0 || (m->n_hashes > sizeof(small) && !(made = malloc(m->n_hashes)))) {
 		if (r > 0)
 			pt_iplimit_give(srv->iplimit, &s->addr, PT_IP_HASHES, (uint32_t)fresh);
-		pt_session_error(s, &m->rid, PT_E_INTERNAL, "out of memory");
+		v1_error(s, &m->rid, PT_E_INTERNAL, "out of memory");
 		return;
 	}
 	for (size_t i = 0; i < m->n_hashes; i++) {
@@ -90,7 +101,7 @@ static void on_announce(pt_session *s, const pt_msg *m)
 				if (made[i])
 					pt_index_remove(srv->index, s->handle, &m->hashes[i]);
 			pt_iplimit_give(srv->iplimit, &s->addr, PT_IP_HASHES, (uint32_t)fresh);
-			pt_session_error(s, &m->rid, PT_E_INTERNAL, "out of memory");
+			v1_error(s, &m->rid, PT_E_INTERNAL, "out of memory");
 			goto out;
 		}
 		made[i] = (uint8_t)ra;
@@ -130,7 +141,7 @@ static void on_lookup(pt_session *s, const pt_msg *m)
 	if (k > sizeof(ids) / sizeof(ids[0]))
 		k = sizeof(ids) / sizeof(ids[0]);
 	if (!pt_server_picks(srv, k)) {
-		pt_session_error(s, &m->rid, PT_E_INTERNAL, "out of memory");
+		v1_error(s, &m->rid, PT_E_INTERNAL, "out of memory");
 		return;
 	}
 	got = pt_match_pick(srv->match, &o, holders, n, s->handle, &s->addr,
@@ -149,7 +160,7 @@ static void on_lookup(pt_session *s, const pt_msg *m)
 	}
 	pt_buf_reset(&srv->scratch);
 	if (pt_reply_peers(&srv->scratch, &m->rid, &m->hash, ids, got))
-		pt_session_error(s, &m->rid, PT_E_INTERNAL, "out of memory");
+		v1_error(s, &m->rid, PT_E_INTERNAL, "out of memory");
 	else
 		pt_session_send_buf(s, &srv->scratch);
 }
@@ -162,23 +173,23 @@ static void relay(pt_session *s, const pt_rid *rid, const pt_id *to, const char 
 	pt_session *t;
 
 	if (pt_id_equal(to, &s->id)) {
-		pt_session_error(s, rid, PT_E_BAD_MESSAGE, "to: cannot signal yourself");
+		v1_error(s, rid, PT_E_BAD_MESSAGE, "to: cannot signal yourself");
 		return;
 	}
 	h = pt_registry_find(srv->registry, to);
 	t = h == PT_HANDLE_NONE ? NULL : pt_registry_session(srv->registry, h);
 	if (!t || t->state != PT_SESSION_LIVE) {
-		pt_session_error(s, rid, PT_E_PEER_GONE, "no connected peer has that id");
+		v1_error(s, rid, PT_E_PEER_GONE, "no connected peer has that id");
 		return;
 	}
 	pt_buf_reset(&srv->scratch);
 	if (pt_reply_signal(&srv->scratch, &s->id, data, len)) {
-		pt_session_error(s, rid, PT_E_INTERNAL, "out of memory");
+		v1_error(s, rid, PT_E_INTERNAL, "out of memory");
 		return;
 	}
 	if (pt_session_send_buf(t, &srv->scratch)) {
 		/* The target just got closed as a slow reader. */
-		pt_session_error(s, rid, PT_E_PEER_GONE, "no connected peer has that id");
+		v1_error(s, rid, PT_E_PEER_GONE, "no connected peer has that id");
 		return;
 	}
 	srv->stats.relayed++;
@@ -205,7 +216,7 @@ static void on_report(pt_session *s, const pt_msg *m)
 	 * not "on disk": the store commits within store_flush_ms. A report
 	 * the store has no room for is not acked: the client may resend. */
 	if (pt_ops_report(s, m))
-		pt_session_error(s, &m->rid, PT_E_BUSY, "the server cannot record it now; retry later");
+		v1_error(s, &m->rid, PT_E_BUSY, "the server cannot record it now; retry later");
 	else
 		send_ack(s, &m->rid, 0);
 }
@@ -222,7 +233,7 @@ void pt_v1_dispatch(pt_session *s, const char *frame, size_t len)
 
 	if (!pt_session_rate_ok(s, c->rate_messages_per_sec, c->rate_burst)) {
 		if (s->state == PT_SESSION_LIVE)
-			pt_session_error(s, NULL, PT_E_RATE_LIMITED, "slow down");
+			v1_error(s, NULL, PT_E_RATE_LIMITED, "slow down");
 		return;
 	}
 	/* Signals are most of the traffic: relay them without a JSON tree
@@ -235,7 +246,7 @@ void pt_v1_dispatch(pt_session *s, const char *frame, size_t len)
 	e = pt_msg_parse(frame, len, &lim, &m, &why);
 	if (e != PT_OK) {
 		if (!pt_session_close_if_not_utf8(s, frame, len))
-			pt_session_error(s, &m.rid, e, why ? why : pt_err_code(e));
+			v1_error(s, &m.rid, e, why ? why : pt_err_code(e));
 	} else {
 		srv->stats.messages[m.type]++;
 		handlers[m.type](s, &m);
@@ -247,7 +258,7 @@ void pt_v1_dispatch(pt_session *s, const char *frame, size_t len)
 static void deliver(pt_session *s, const char *msg, size_t len, bool binary)
 {
 	if (binary)
-		pt_session_error(s, NULL, PT_E_BAD_MESSAGE, "binary frames are not accepted");
+		v1_error(s, NULL, PT_E_BAD_MESSAGE, "binary frames are not accepted");
 	else
 		pt_v1_dispatch(s, msg, len);
 }
