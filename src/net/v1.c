@@ -69,7 +69,7 @@ static void on_announce(pt_session *s, const pt_msg *m)
 		fresh += !pt_index_has(srv->index, s->handle, &m->hashes[i]);
 	if (pt_index_peer_count(srv->index, s->handle) + fresh > c->max_hashes_per_peer) {
 		v1_error(s, &m->rid, PT_E_TOO_MANY_HASHES,
-		                 "would hold more than max_hashes_per_peer");
+		         "would hold more than max_hashes_per_peer");
 		return;
 	}
 	if (pt_index_entries(srv->index) + fresh > c->max_index_entries) {
@@ -84,7 +84,7 @@ static void on_announce(pt_session *s, const pt_msg *m)
 	if (r == 0) {
 		pt_budget_hit(srv, PT_BUDGET_HASHES_PER_IP, &s->addr);
 		v1_error(s, &m->rid, PT_E_TOO_MANY_HASHES,
-		                 "your address would hold more than max_hashes_per_ip");
+		         "your address would hold more than max_hashes_per_ip");
 		return;
 	}
 	if (r < 0 || (m->n_hashes > sizeof(small) && !(made = malloc(m->n_hashes)))) {
