@@ -13,7 +13,8 @@
 #   make layers     no file includes across a forbidden layer edge (and the check's self-test)
 #   make install    peertrackd, peertrackctl, man pages, unit; PREFIX=/usr/local
 #                   DESTDIR= honoured
-#   make deb        the Debian package (../peertrack_VERSION_ARCH.deb), built in a copy
+#   make deb        the Debian package, built in a copy of the tree, into
+#                   $(DEB_OUT) (build/deb/peertrack_VERSION_ARCH.deb)
 #   make clean
 #
 # Dependencies: `run` and `check` install what is missing first
@@ -30,6 +31,7 @@ BINDIR     ?= $(PREFIX)/bin
 SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
 UNITDIR    ?= $(PREFIX)/lib/systemd/system
 DOCDIR     ?= $(PREFIX)/share/doc/peertrack
+MANDIR     ?= $(PREFIX)/share/man
 DESTDIR    ?=
 
 VERSION    := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
@@ -123,7 +125,7 @@ deps-test:
 # -- the shared archive and the programs ------------------------------------
 $(O)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
 $(LIB): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
@@ -146,7 +148,7 @@ GST_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(GST_PKGS))
 GST_LIBS   = $(shell $(PKG_CONFIG) --libs $(GST_PKGS))
 $(O)/src/peer/%.o: src/peer/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(GST_CFLAGS) -Wno-error=deprecated-declarations -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(GST_CFLAGS) -Wno-error=deprecated-declarations -c -o $@ $<
 
 $(BIN)/peertrack-peer: $(PEER_SRC:%.c=$(O)/%.o) $(LIB)
 	@mkdir -p $(dir $@)
@@ -232,6 +234,9 @@ bench: deps-test
 install: daemon
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR)/peertrack $(DESTDIR)$(DOCDIR)
 	install -m 0755 $(DAEMON_PROGRAMS) $(DESTDIR)$(BINDIR)/
+	install -d $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
+	install -m 0644 man/peertrackd.8 man/peertrackctl.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 man/peertrack.conf.5 $(DESTDIR)$(MANDIR)/man5/
 	install -m 0644 conf/peertrack.conf $(DESTDIR)$(SYSCONFDIR)/peertrack/peertrack.conf.example
 	test -e $(DESTDIR)$(SYSCONFDIR)/peertrack/peertrack.conf || \
 	  install -m 0644 conf/peertrack.conf $(DESTDIR)$(SYSCONFDIR)/peertrack/peertrack.conf
@@ -253,9 +258,25 @@ install: daemon
 uninstall:
 	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(notdir $(DAEMON_PROGRAMS)))
 	rm -f $(DESTDIR)$(UNITDIR)/peertrackd.service
+	rm -f $(DESTDIR)$(MANDIR)/man8/peertrackd.8 $(DESTDIR)$(MANDIR)/man8/peertrackctl.8
+	rm -f $(DESTDIR)$(MANDIR)/man5/peertrack.conf.5
 	rm -f $(DESTDIR)$(PREFIX)/lib/sysusers.d/peertrack.conf
 	rm -f $(DESTDIR)$(SYSCONFDIR)/peertrack/peertrack.conf.example
 	rm -rf $(DESTDIR)$(DOCDIR)
+
+# dpkg-buildpackage in a copy of the tracked and new files (in a temporary
+# directory), so the checkout gets no debian/ build products; the .debs land
+# in DEB_OUT.
+DEB_OUT ?= build/deb
+deb:
+	@set -e; w=$$(mktemp -d); trap 'rm -rf "$$w"' EXIT; \
+	mkdir -p "$$w/peertrack-$(VERSION)" $(DEB_OUT); \
+	git ls-files -z --cached --others --exclude-standard | \
+	  xargs -0 sh -c 'for f; do [ -e "$$f" ] && printf "%s\0" "$$f"; done' _ | \
+	  tar --null -T - -cf - | tar -C "$$w/peertrack-$(VERSION)" -xf -; \
+	(cd "$$w/peertrack-$(VERSION)" && dpkg-buildpackage -us -uc -b -j2) >"$$w/build.log" 2>&1 || \
+	  { tail -n 40 "$$w/build.log"; exit 1; }; \
+	mv "$$w"/*.deb $(DEB_OUT)/; ls $(DEB_OUT)/*.deb
 
 clean:
 	rm -rf build build-asan bin

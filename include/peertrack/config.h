@@ -73,7 +73,7 @@ typedef struct pt_config {
 	uint32_t store_max_resources;
 	uint32_t store_rows_per_peer_per_min;
 	/* [admin] */
-	char admin_socket[PT_CONFIG_STR];        /* "" = state_dir/admin.sock */
+	char admin_socket[PT_CONFIG_STR];        /* "": see pt_config_admin_socket */
 	pt_cidr_list metrics_allow;              /* owned */
 	/* [tls] */
 	char tls_cert[PT_CONFIG_STR];            /* "" = plain ws:// */
@@ -137,7 +137,8 @@ int pt_config_validate(const pt_config *c, char *err, size_t errlen);
  * caller can warn that they need a restart. Returns how many such keys. */
 int pt_config_reload(pt_config *live, const pt_config *fresh, char *changed, size_t changedlen);
 
-/* Writes the commented sample config (conf/peertrack.conf). */
+/* Writes the sample config (conf/peertrack.conf): every key commented out
+ * with its default. */
 void pt_config_write_sample(FILE *f);
 
 /* Writes the key reference (docs/CONFIG.md). */
@@ -146,6 +147,28 @@ void pt_config_write_markdown(FILE *f);
 /* Writes c as a loadable file, every key with its value (`peertrackd
  * --dump-config`, like `nginx -T`); path names the file it came from. */
 void pt_config_write_effective(FILE *f, const pt_config *c, const char *path);
+
+/* Writes the key reference as a man page (man/peertrack.conf.5). */
+void pt_config_write_man(FILE *f);
+
+/* A key that a release removed: a file that still sets it loads, and the
+ * loader logs "FILE:LINE: NAME was removed in peertrack SINCE and is
+ * ignored: NOTE" (pt_log_warn) instead of refusing an unknown key. */
+typedef struct pt_config_removed_key {
+	const char *name;
+	const char *since;   /* the version that removed it */
+	const char *note;    /* what to do instead */
+} pt_config_removed_key;
+
+/* The table the loader consults, terminated by a NULL name. Points at the
+ * built-in table (src/base/config.c); tests point it at their own. */
+extern const pt_config_removed_key *pt_config_removed;
+
+/* The admin socket's path for c into out: admin_socket if set; else
+ * $RUNTIME_DIRECTORY/admin.sock when systemd gave the process a runtime
+ * directory (/run/peertrack under the shipped unit); else
+ * state_dir/admin.sock. 0, or -ENAMETOOLONG (out then truncated). */
+int pt_config_admin_socket(const pt_config *c, char *out, size_t outlen);
 
 /* Splits "listen" into host and port. 0 or -EINVAL. */
 int pt_config_listen_split(const char *listen, char *host, size_t hostlen, int *port);

@@ -217,7 +217,9 @@ const pt_config_key pt_config_keys[] = {
 	    "still answered but not counted in the store. 0: none are counted."),
 
 	STR("admin", admin_socket, "", false, NULL,
-	    "Unix socket of the admin interface (mode 0660), JSON lines. Empty:\n"
+	    "Unix socket of the admin interface (mode 0660), JSON lines. Empty: in\n"
+	    "the runtime directory systemd gives the service (RuntimeDirectory=,\n"
+	    "/run/peertrack/admin.sock under the shipped unit), else\n"
 	    "state_dir/admin.sock. Never exposed on TCP."),
 	CIDRS("admin", metrics_allow, "127.0.0.0/8 ::1", true,
 	      "Addresses or CIDRs that may read /metrics and /stats.json (judged on the\n"
@@ -266,6 +268,23 @@ const pt_config_key pt_config_keys[] = {
 };
 
 const size_t pt_config_nkeys = sizeof(pt_config_keys) / sizeof(pt_config_keys[0]);
+
+/* Keys a release has removed, newest first: { "name", "VERSION", "what to do
+ * instead" }. A file that still sets one loads with a warning instead of
+ * failing on an unknown key, so a config written for an older version keeps
+ * starting after an upgrade. A key stays here for good. */
+static const pt_config_removed_key removed_keys[] = {
+	{ NULL, NULL, NULL }
+};
+const pt_config_removed_key *pt_config_removed = removed_keys;
+
+static const pt_config_removed_key *find_removed(const char *name)
+{
+	for (const pt_config_removed_key *r = pt_config_removed; r && r->name; r++)
+		if (!strcmp(r->name, name))
+			return r;
+	return NULL;
+}
 
 static const char *const bool_true[] = { "yes", "true", "on", "1", NULL };
 static const char *const bool_false[] = { "no", "false", "off", "0", NULL };
@@ -455,6 +474,7 @@ int pt_config_set(pt_config *c, const char *key, const char *value, char *err, s
 
 struct load {
 	pt_config *c;
+	const char *path;
 	FILE *f;
 	char *line;     /* getline buffer */
 	size_t cap;
@@ -556,8 +576,15 @@ static int on_key(void *user, const char *section, const char *name, const char 
 
 	const pt_config_key *k = find_key(name);
 	if (!k) {
-		fail(ld, "unknown key '%s'", name);
-		return 0;
+		const pt_config_removed_key *r = find_removed(name);
+		if (!r) {
+			fail(ld, "unknown key '%s'", name);
+			return 0;
+		}
+		pt_log_warn("%s:%d: %s was removed in peertrack %s and is ignored: %s", ld->path,
+		            ld->lineno, name, r->since, r->note);
+		ld->last = NULL;
+		return 1;
 	}
 	size_t i = (size_t)(k - pt_config_keys);
 	if (ld->set_on[i]) {
@@ -581,7 +608,7 @@ static int on_key(void *user, const char *section, const char *name, const char 
 
 int pt_config_load(pt_config *c, const char *path, char *err, size_t errlen)
 {
-	struct load ld = { .c = c };
+	struct load ld = { .c = c, .path = path };
 
 	ld.f = fopen(path, "r");
 	if (!ld.f) {
@@ -920,6 +947,24 @@ int pt_config_reload(pt_config *live, const pt_config *fresh, char *changed, siz
 	return n_changed;
 }
 
+/* ---- derived values ------------------------------------------------------ */
+
+int pt_config_admin_socket(const pt_config *c, char *out, size_t outlen)
+{
+	/* systemd exports RuntimeDirectory= as a colon-separated list of
+	 * absolute paths; the first is the service's own. */
+	const char *rt = getenv("RUNTIME_DIRECTORY");
+	int n;
+
+	if (c->admin_socket[0])
+		n = snprintf(out, outlen, "%s", c->admin_socket);
+	else if (rt && rt[0] == '/')
+		n = snprintf(out, outlen, "%.*s/admin.sock", (int)strcspn(rt, ":"), rt);
+	else
+		n = snprintf(out, outlen, "%s/admin.sock", c->state_dir);
+	return n < 0 || (size_t)n >= outlen ? -ENAMETOOLONG : 0;
+}
+
 /* ---- generated documentation --------------------------------------------- */
 
 /* Writes each line of doc with prefix in front. */
@@ -976,13 +1021,16 @@ void pt_config_write_sample(FILE *f)
 
 	fputs("# peertrack.conf: settings of peertrackd.\n"
 	      "#\n"
-	      "# Every key is listed with its default value, so this file as shipped\n"
-	      "# changes nothing. Sections only group the keys: each key name is unique.\n"
-	      "# Keys marked \"reloadable with SIGHUP\" take effect on `kill -HUP`; the\n"
-	      "# others need a restart. Lines starting with '#' or ';' are comments.\n"
+	      "# Every key is listed, commented out, with its default value: this file\n"
+	      "# as shipped changes nothing, and an upgrade that changes a default\n"
+	      "# applies it. To change a key, remove the '#' and edit the value.\n"
+	      "# Sections only group the keys: each key name is unique. Keys marked\n"
+	      "# \"reloadable with SIGHUP\" take effect on `kill -HUP`; the others need a\n"
+	      "# restart. A key that a later version removes is ignored with a warning.\n"
+	      "# Lines starting with '#' or ';' are comments.\n"
 	      "#\n"
 	      "# Generated from the key table in src/base/config.c; docs/CONFIG.md\n"
-	      "# has the same reference as a table.\n", f);
+	      "# and peertrack.conf(5) have the same reference.\n", f);
 	for (size_t s = 0; s < sizeof(sections) / sizeof(sections[0]); s++) {
 		fprintf(f, "\n[%s]\n", sections[s].name);
 		write_lines(f, "# ", sections[s].doc);
@@ -998,9 +1046,9 @@ void pt_config_write_sample(FILE *f)
 			if (k->reloadable)
 				fputs("# reloadable with SIGHUP\n", f);
 			if (k->def[0])
-				fprintf(f, "%s = %s\n", k->name, k->def);
+				fprintf(f, "#%s = %s\n", k->name, k->def);
 			else
-				fprintf(f, "%s =\n", k->name);
+				fprintf(f, "#%s =\n", k->name);
 		}
 	}
 }
@@ -1028,10 +1076,15 @@ void pt_config_write_markdown(FILE *f)
 	      "     src/base/config.c. Do not edit: tests/unit/test_config.c fails\n"
 	      "     when this file and the table differ. -->\n"
 	      "\n"
-	      "peertrackd reads an INI file; `conf/peertrack.conf` is a commented sample\n"
-	      "that lists every key with its default. Sections only group the keys (each\n"
+	      "peertrackd reads an INI file; `conf/peertrack.conf` (installed as\n"
+	      "`/etc/peertrack/peertrack.conf`) lists every key commented out with its\n"
+	      "default (`#max_connections = 10000`): as shipped it changes nothing, and an\n"
+	      "upgrade that changes a default applies it. Sections only group the keys (each\n"
 	      "key name is unique), but an unknown section, an unknown key or a key set\n"
-	      "twice is an error that names the file and line. Numbers are decimal, with\n"
+	      "twice is an error that names the file and line. A key that a later version\n"
+	      "removes is not an error: peertrackd starts and logs\n"
+	      "`FILE:LINE: KEY was removed in peertrack VERSION and is ignored: ...`, so a\n"
+	      "config written for an older version keeps starting. Numbers are decimal, with\n"
 	      "no sign or unit. Keys with *yes* in the SIGHUP column are applied on\n"
 	      "reload (`kill -HUP`); the others need a restart. A line holds at most\n"
 	      "about 200 bytes (the INI parser's limit): lists (`allowed_origins`,\n"
@@ -1142,4 +1195,114 @@ void pt_config_write_effective(FILE *f, const pt_config *c, const char *path)
 		}
 	}
 	pt_config_free(&d);
+}
+
+/* roff text: backslashes escaped, a line never starts with a control
+ * character, and (a man page convention) '-' is a literal minus only where
+ * asked. */
+static void write_roff(FILE *f, const char *s, bool minus)
+{
+	bool bol = true;
+
+	for (; *s; s++) {
+		if (bol && (*s == '.' || *s == '\''))
+			fputs("\\&", f);
+		if (*s == '\\')
+			fputs("\\e", f);
+		else if (*s == '-' && minus)
+			fputs("\\-", f);
+		else
+			fputc(*s, f);
+		bol = *s == '\n';
+	}
+}
+
+void pt_config_write_man(FILE *f)
+{
+	char vals[160];
+
+	fputs(".\\\" Generated by pt_config_write_man() from the key table in\n"
+	      ".\\\" src/base/config.c. Do not edit: tests/unit/test_config.c fails\n"
+	      ".\\\" when this file and the table differ.\n"
+	      ".TH PEERTRACK.CONF 5 \"\" \"peertrack\" \"File Formats\"\n"
+	      ".SH NAME\n"
+	      "peertrack.conf \\- settings of peertrackd\n"
+	      ".SH SYNOPSIS\n"
+	      ".I /etc/peertrack/peertrack.conf\n"
+	      ".SH DESCRIPTION\n"
+	      ".BR peertrackd (8)\n"
+	      "reads an INI file named with\n"
+	      ".BR \\-c .\n"
+	      "Settings come from the embedded defaults, then the file, then\n"
+	      ".BI PEERTRACK_ KEY\n"
+	      "environment variables (the key in upper case), then\n"
+	      ".B \\-\\-set\n"
+	      ".IR KEY = VALUE\n"
+	      "on the command line.\n"
+	      ".PP\n"
+	      "Lines are\n"
+	      ".IB key \" = \" value\n"
+	      "or\n"
+	      ".BI [ section ]\\fR;\n"
+	      "lines starting with\n"
+	      ".B #\n"
+	      "or\n"
+	      ".B ;\n"
+	      "are comments. The shipped file lists every key commented out with its\n"
+	      "default, so it changes nothing and an upgrade that changes a default\n"
+	      "applies it. Sections only group the keys (each key name is unique), but an\n"
+	      "unknown section, an unknown key or a key set twice is an error that names\n"
+	      "the file and line, and peertrackd does not start (exit status 2). A key that\n"
+	      "a later version removed is ignored with a warning naming the version. Numbers\n"
+	      "are decimal, with no sign or unit. A line holds at most about 200 bytes; lists\n"
+	      "continue on indented lines.\n"
+	      ".PP\n"
+	      "Keys marked \"reloadable\" are applied on\n"
+	      ".BR SIGHUP ;\n"
+	      "the others need a restart. Checked across keys:\n"
+	      ".B timeout_ms\n"
+	      "must be above\n"
+	      ".BR heartbeat_ms ,\n"
+	      "and\n"
+	      ".B max_signal_bytes\n"
+	      "below\n"
+	      ".BR max_message_bytes .\n", f);
+	for (size_t s = 0; s < sizeof(sections) / sizeof(sections[0]); s++) {
+		fprintf(f, ".SH [%s]\n", sections[s].name);
+		write_roff(f, sections[s].doc, false);
+		fputc('\n', f);
+		for (size_t i = 0; i < pt_config_nkeys; i++) {
+			const pt_config_key *k = &pt_config_keys[i];
+			if (strcmp(k->section, sections[s].name) != 0)
+				continue;
+			fputs(".TP\n.B ", f);
+			write_roff(f, k->name, true);
+			fputc('\n', f);
+			write_roff(f, k->doc, false);
+			fputs("\n.br\nDefault: ", f);
+			if (k->def[0]) {
+				fputs("\\fB", f);
+				write_roff(f, k->def, true);
+				fputs("\\fR", f);
+			} else {
+				fputs("empty", f);
+			}
+			values_text(k, vals, sizeof(vals), false);
+			if (vals[0]) {
+				fputs("; ", f);
+				write_roff(f, vals, true);
+			}
+			fputs(k->reloadable ? "; reloadable.\n" : ".\n", f);
+		}
+	}
+	fputs(".SH FILES\n"
+	      ".TP\n"
+	      ".I /etc/peertrack/peertrack.conf\n"
+	      "The file the packaged unit passes to peertrackd (a conffile).\n"
+	      ".TP\n"
+	      ".I /usr/share/doc/peertrack/CONFIG.md.gz\n"
+	      "The same reference as a table.\n"
+	      ".SH SEE ALSO\n"
+	      ".BR peertrackd (8),\n"
+	      ".BR peertrackctl (8)\n", f);
 }

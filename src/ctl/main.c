@@ -14,11 +14,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "peertrack/admin.h"
 #include "peertrack/config.h"
 #include "peertrack/clock.h"
 #include "ctl.h"
+
+/* Where an installed daemon's socket is: the runtime directory the shipped
+ * unit has systemd create (RuntimeDirectory=peertrack). */
+#define RUNTIME_SOCKET "/run/peertrack/admin.sock"
 
 enum { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_UNREACHABLE = 3 };
 
@@ -33,7 +38,9 @@ static void usage(FILE *f)
 	        "Talks to a running peertrackd over its admin socket, or reads its database.\n"
 	        "\n"
 	        "  -c, --config FILE  take admin_socket and state_dir from peertrackd's config\n"
-	        "  -s, --socket PATH  the admin socket (default: state_dir/admin.sock, ./var)\n"
+	        "  -s, --socket PATH  the admin socket; default: admin_socket if set (config,\n"
+	        "                     PEERTRACK_ADMIN_SOCKET), else the first that exists of\n"
+	        "                     state_dir/admin.sock (./var) and " RUNTIME_SOCKET "\n"
 	        "  -d, --db PATH      read this database directly (stats, history, resources,\n"
 	        "                     audit), e.g. with the daemon stopped\n"
 	        "  -j, --json         print the result as JSON, for scripts\n"
@@ -126,6 +133,49 @@ static int parse_args(const pt_admin_cmd *c, int argc, char **argv, json_t *args
 	return 0;
 }
 
+/* The daemon's admin socket, worked out as the daemon works it out: its
+ * config (-c FILE, else the embedded defaults) with PEERTRACK_ADMIN_SOCKET and
+ * PEERTRACK_STATE_DIR over it (pt_config_admin_socket). An admin_socket that
+ * is set is taken as it is. Otherwise the daemon is either a service (socket
+ * in /run/peertrack) or run by hand (state_dir/admin.sock: ./var under `make
+ * run`): the first of the two that exists. 0, or -ENOENT (neither exists)
+ * or -EINVAL (bad config) with err set. */
+static int find_socket(const char *conf, char *out, size_t outlen, char *err, size_t errlen)
+{
+	static const char *const env[][2] = {
+		{ "PEERTRACK_STATE_DIR", "state_dir" }, { "PEERTRACK_ADMIN_SOCKET", "admin_socket" },
+	};
+	pt_config cfg;
+	int rc = -EINVAL;
+
+	pt_config_defaults(&cfg);
+	if (conf && pt_config_load(&cfg, conf, err, errlen))
+		goto out;
+	for (size_t i = 0; i < sizeof(env) / sizeof(env[0]); i++) {
+		const char *v = getenv(env[i][0]);
+		if (v && pt_config_set(&cfg, env[i][1], v, err, errlen))
+			goto out;
+	}
+	if (pt_config_admin_socket(&cfg, out, outlen)) {
+		snprintf(err, errlen, "admin socket path too long");
+		goto out;
+	}
+	if (!cfg.admin_socket[0] && access(out, F_OK) != 0) {
+		if (access(RUNTIME_SOCKET, F_OK) != 0) {
+			snprintf(err, errlen, "no admin socket at %s nor at " RUNTIME_SOCKET
+			         " (is peertrackd running? -c FILE, --socket PATH or "
+			         "PEERTRACK_ADMIN_SOCKET name another)", out);
+			rc = -ENOENT;
+			goto out;
+		}
+		snprintf(out, outlen, "%s", RUNTIME_SOCKET);
+	}
+	rc = 0;
+out:
+	pt_config_free(&cfg);
+	return rc;
+}
+
 static int exit_for(const char *code)
 {
 	if (!strcmp(code, "bad-args") || !strcmp(code, "bad-request") || !strcmp(code, "unknown-command"))
@@ -205,19 +255,11 @@ int main(int argc, char **argv)
 		}
 	} else {
 		if (!sock) {
-			pt_config cfg;
-
-			pt_config_defaults(&cfg);
-			if (conf && pt_config_load(&cfg, conf, err, sizeof(err))) {
+			if ((r = find_socket(conf, sockbuf, sizeof(sockbuf), err, sizeof(err)))) {
 				fprintf(stderr, "peertrackctl: %s\n", err);
-				pt_config_free(&cfg);
+				rc = r == -ENOENT ? EXIT_UNREACHABLE : EXIT_USAGE;
 				goto out;
 			}
-			if (cfg.admin_socket[0])
-				snprintf(sockbuf, sizeof(sockbuf), "%s", cfg.admin_socket);
-			else
-				snprintf(sockbuf, sizeof(sockbuf), "%s/admin.sock", cfg.state_dir);
-			pt_config_free(&cfg);
 			sock = sockbuf;
 		}
 		req = json_pack("{ss sO}", "cmd", c->name, "args", args);

@@ -315,10 +315,10 @@ static int open_state(pt_daemon *d)
 	}
 	if (d->bans.n)
 		pt_log_info("store: %zu ban(s) in force", d->bans.n);
-	if (c->admin_socket[0])
-		snprintf(sock, sizeof(sock), "%s", c->admin_socket);
-	else
-		snprintf(sock, sizeof(sock), "%s/admin.sock", c->state_dir);
+	if (pt_config_admin_socket(c, sock, sizeof(sock))) {
+		pt_log_error("admin socket path too long (admin_socket, RUNTIME_DIRECTORY or state_dir)");
+		return -1;
+	}
 	ops.arg = d;
 	return pt_admin_start(&d->loop, sock, d->db_path, &ops, &d->admin) ? -1 : 0;
 }

@@ -37,7 +37,7 @@ case "$reloads" in
 esac
 # Enough descriptors for the default connection limit, plus headroom.
 nofile=$(sed -n 's/^LimitNOFILE=//p' "$UNIT")
-maxconn=$(sed -n 's/^max_connections = //p' "$PT_ROOT/conf/peertrack.conf")
+maxconn=$(sed -n 's/^#max_connections = //p' "$PT_ROOT/conf/peertrack.conf")
 [ -n "$maxconn" ] && [ "$nofile" -ge $((maxconn + 64)) ] ||
 	pt_fail "LimitNOFILE=$nofile is not above max_connections=$maxconn + 64"
 pt_log "unit: notify, watchdog, reload, dedicated user, directories, hardening, LimitNOFILE=$nofile"

@@ -1,6 +1,8 @@
 /* test_config.c — the key table, the INI loader's errors (with file and
  * line), validation, reload, and the generated sample and reference,
- * which must match conf/peertrack.conf and docs/CONFIG.md byte for byte. */
+ * which must match conf/peertrack.conf, docs/CONFIG.md and
+ * man/peertrack.conf.5 byte for byte. After a change to the table,
+ * `PT_REGENERATE=1 build/tests/unit/test_config` rewrites the three. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -551,6 +553,13 @@ static void assert_file_is(const char *rel, void (*writer)(FILE *))
 
 	snprintf(file, sizeof(file), "%s/%s", root && *root ? root : ".", rel);
 	char *want = generate(writer, &want_len);
+	const char *regen = getenv("PT_REGENERATE");
+	if (regen && *regen) {
+		FILE *out = fopen(file, "wb");
+		assert_non_null(out);
+		assert_int_equal(fwrite(want, 1, want_len, out), want_len);
+		assert_int_equal(fclose(out), 0);
+	}
 	char *got = read_all(file, &got_len);
 	if (got_len != want_len || memcmp(got, want, want_len) != 0)
 		fail_msg("%s differs from what the key table generates; regenerate it", file);
@@ -570,7 +579,14 @@ static void test_config_md_matches(void **state)
 	assert_file_is("docs/CONFIG.md", pt_config_write_markdown);
 }
 
-/* The sample is a loadable file that sets every key to its default. */
+static void test_config_man_matches(void **state)
+{
+	(void)state;
+	assert_file_is("man/peertrack.conf.5", pt_config_write_man);
+}
+
+/* The sample lists every key commented out with its default: loading it
+ * changes nothing; with every key line uncommented it loads the defaults. */
 static void test_sample_loads(void **state)
 {
 	(void)state;
@@ -582,19 +598,39 @@ static void test_sample_loads(void **state)
 	for (size_t i = 0; i < pt_config_nkeys; i++) {
 		const pt_config_key *k = &pt_config_keys[i];
 		char line[300];
-		snprintf(line, sizeof(line), "\n%s =%s%s\n", k->name, k->def[0] ? " " : "", k->def);
+		snprintf(line, sizeof(line), "\n#%s =%s%s\n", k->name, k->def[0] ? " " : "", k->def);
 		if (!strstr(text, line))
 			fail_msg("sample lacks '%s'", line + 1);
 		if (k->reloadable) {
 			/* the reload mark sits right above the key line */
-			snprintf(line, sizeof(line), "# reloadable with SIGHUP\n%s =", k->name);
+			snprintf(line, sizeof(line), "# reloadable with SIGHUP\n#%s =", k->name);
 			assert_non_null(strstr(text, line));
 		}
 	}
+	/* As shipped: nothing set, so a value set before stays. */
 	pt_config_defaults(&c);
 	assert_int_equal(pt_config_set(&c, "max_connections", "3", err, sizeof(err)), 0);
 	write_file(text);
 	assert_int_equal(pt_config_load(&c, path, err, sizeof(err)), 0);
+	assert_int_equal(c.max_connections, 3);
+	pt_config_free(&c);
+
+	/* Uncommented: every key set, each to its default. */
+	size_t keys = 0;
+	for (char *p = text; (p = strstr(p, "\n#")); p++) {
+		const char *name = p + 2, *eq = strchr(name, '=');
+		size_t n = strspn(name, "abcdefghijklmnopqrstuvwxyz_0123456789");
+		if (n && eq && name[n] == ' ' && eq == name + n + 1) {
+			memmove(p + 1, p + 2, strlen(p + 2) + 1);
+			keys++;
+		}
+	}
+	assert_int_equal(keys, pt_config_nkeys);
+	pt_config_defaults(&c);
+	assert_int_equal(pt_config_set(&c, "max_connections", "3", err, sizeof(err)), 0);
+	write_file(text);
+	if (pt_config_load(&c, path, err, sizeof(err)))
+		fail_msg("uncommented sample: %s", err);
 	pt_config_defaults(&d);
 	assert_int_equal(pt_config_reload(&d, &c, NULL, 0), 0);
 	assert_int_equal(c.max_connections, 10000);
@@ -602,6 +638,55 @@ static void test_sample_loads(void **state)
 	pt_config_free(&c);
 	pt_config_free(&d);
 	free(text);
+}
+
+/* A key from the removed-keys table loads with a warning that names the
+ * file, line, version and replacement; the keys around it still apply; a
+ * key in neither table is still refused. */
+static void test_removed_keys(void **state)
+{
+	(void)state;
+	static const pt_config_removed_key table[] = {
+		{ "ping_interval_ms", "0.2.0", "use heartbeat_ms" },
+		{ NULL, NULL, NULL },
+	};
+	const pt_config_removed_key *saved = pt_config_removed;
+	char err[256], logpath[160], logtext[1024] = "";
+	pt_config c;
+
+	pt_config_removed = table;
+	snprintf(logpath, sizeof(logpath), "%s/stderr", dir);
+	fflush(stderr);
+	int keep = dup(2);
+	assert_true(keep >= 0);
+	assert_non_null(freopen(logpath, "w", stderr));
+	int r = load_text("[limits]\nmax_connections = 7\n[liveness]\nping_interval_ms = 5000\n"
+	                  "heartbeat_ms = 4000\n", &c, err, sizeof(err));
+	fflush(stderr);
+	assert_int_equal(dup2(keep, 2), 2);
+	close(keep);
+	FILE *lf = fopen(logpath, "r");
+	assert_non_null(lf);
+	size_t n = fread(logtext, 1, sizeof(logtext) - 1, lf);
+	logtext[n] = 0;
+	fclose(lf);
+	unlink(logpath);
+	if (r)
+		fail_msg("removed key refused: %s", err);
+	assert_int_equal(c.max_connections, 7);
+	assert_int_equal(c.heartbeat_ms, 4000);
+	char want[300];
+	snprintf(want, sizeof(want), "%s:4: ping_interval_ms was removed in peertrack 0.2.0 and is ignored: "
+	         "use heartbeat_ms", path);
+	if (!strstr(logtext, want))
+		fail_msg("no warning '%s' in: %s", want, logtext);
+	pt_config_free(&c);
+
+	/* Not removed, not known: still an error. */
+	assert_int_equal(load_text("ping_interval = 5000\n", &c, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "unknown key 'ping_interval'"));
+	pt_config_free(&c);
+	pt_config_removed = saved;
 }
 
 int main(void)
@@ -619,7 +704,9 @@ int main(void)
 		cmocka_unit_test(test_copy),
 		cmocka_unit_test(test_sample_file_matches),
 		cmocka_unit_test(test_config_md_matches),
+		cmocka_unit_test(test_config_man_matches),
 		cmocka_unit_test(test_sample_loads),
+		cmocka_unit_test(test_removed_keys),
 	};
 	return cmocka_run_group_tests(tests, make_dir, remove_dir);
 }
