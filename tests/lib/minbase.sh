@@ -15,6 +15,15 @@
 #   pt_minbase_mirror          the URI of the machine's bookworm source
 #   pt_minbase_tarball         the tarball's path, bootstrapping first if needed
 #   pt_minbase_unpack DIR      unpacks the root into DIR (created; must be empty)
+#   pt_minbase_ns CMD...       runs CMD in new mount and PID namespaces (when
+#                              CMD, their first process, ends, the kernel
+#                              kills what is left in them and drops their
+#                              mounts), holding the apt cache's lock
+#   pt_minbase_mount DIR       (in those namespaces) mounts /proc, /dev, /sys
+#                              and the apt caches (downloads and lists, kept
+#                              in the cache directory) into the root DIR
+#   pt_minbase_run DIR CMD...  CMD chrooted into DIR with a clean environment
+#                              (VAR=VALUE words before CMD are added to it)
 # Run: tests/lib/minbase.sh [--unpack DIR]  prints the tarball's path.
 
 PT_CACHE_DIR="${PT_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/peertrack}"
@@ -101,6 +110,31 @@ pt_minbase_unpack() {
 	mkdir -p "$dir"
 	tar -C "$dir" --numeric-owner -xzf "$tarball" || return 1
 	cp /etc/resolv.conf "$dir/etc/resolv.conf"
+}
+
+pt_minbase_ns() {
+	mkdir -p "$PT_CACHE_DIR"
+	(
+		flock -w 900 8 || { echo "minbase: $PT_CACHE_DIR/apt.lock held for 15 minutes" >&2; exit 1; }
+		exec unshare --mount --pid --fork --kill-child -- "$@"
+	) 8>"$PT_CACHE_DIR/apt.lock"
+}
+
+pt_minbase_mount() {
+	local root=$1
+	mount --make-rprivate /
+	mount -t proc proc "$root/proc"
+	mount --rbind /dev "$root/dev"
+	mount --rbind /sys "$root/sys"
+	mkdir -p "$PT_CACHE_DIR/apt-archives/partial" "$PT_CACHE_DIR/apt-lists/partial"
+	mount --bind "$PT_CACHE_DIR/apt-archives" "$root/var/cache/apt/archives"
+	mount --bind "$PT_CACHE_DIR/apt-lists" "$root/var/lib/apt/lists"
+}
+
+pt_minbase_run() {
+	local root=$1; shift
+	chroot "$root" /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+		HOME=/root LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive "$@"
 }
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then

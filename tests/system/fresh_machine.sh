@@ -19,23 +19,8 @@ set -euo pipefail
 if [ "${1:-}" = --inside ]; then
 	# PID 1 of the new namespaces. $2 is the root.
 	root=$2
-	umount_all() {
-		local m
-		for m in var/lib/apt/lists var/cache/apt/archives sys dev/pts dev proc; do
-			mountpoint -q "$root/$m" && umount -l "$root/$m"
-		done
-		return 0
-	}
-	trap umount_all EXIT
-	mount --make-rprivate /
-	mount -t proc proc "$root/proc"
-	mount --rbind /dev "$root/dev"
-	mount --rbind /sys "$root/sys"
-	mkdir -p "$PT_CACHE_DIR/apt-archives/partial" "$PT_CACHE_DIR/apt-lists/partial"
-	mount --bind "$PT_CACHE_DIR/apt-archives" "$root/var/cache/apt/archives"
-	mount --bind "$PT_CACHE_DIR/apt-lists" "$root/var/lib/apt/lists"
-	in_root() { chroot "$root" /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-		HOME=/root LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive "$@"; }
+	pt_minbase_mount "$root"
+	in_root() { pt_minbase_run "$root" "$@"; }
 
 	t0=$(date +%s)
 	in_root apt-get -q update >"$root/tmp/apt.log" 2>&1 || { tail -n 20 "$root/tmp/apt.log" >&2; exit 1; }
@@ -101,8 +86,5 @@ t0=$(date +%s)
 pt_minbase_unpack "$WORK/root" >/dev/null
 echo "fresh_machine: bare root unpacked: $(( $(date +%s) - t0 ))s" >&2
 git -C "$ROOT_DIR" bundle create "$WORK/root/tmp/peertrack.bundle" HEAD 2>/dev/null
-# The cache is shared with other runs: one at a time.
-exec 8>"$PT_CACHE_DIR/apt.lock"
-flock -w 900 8
-unshare --mount --pid --fork --kill-child -- "$0" --inside "$WORK/root"
+pt_minbase_ns "$0" --inside "$WORK/root"
 echo "fresh_machine: ok" >&2
