@@ -19,8 +19,10 @@ PKGS="build-essential pkg-config
 libwebsockets-dev libwebsockets-evlib-uv libuv1-dev libjansson-dev libssl-dev
 libinih-dev libsqlite3-dev libsystemd-dev"
 
+# PT_DEPS_TEST_LIST: another list file instead (tests/system/fresh_machine.sh).
+TEST_LIST="${PT_DEPS_TEST_LIST:-$(dirname "$0")/deps-test.txt}"
 case "${1:-}" in
---test) PKGS="$PKGS $(grep -v '^[[:space:]]*#' "$(dirname "$0")/deps-test.txt" | tr '\n' ' ')" ;;
+--test) PKGS="$PKGS $(grep -v '^[[:space:]]*#' "$TEST_LIST" | tr '\n' ' ')" ;;
 "") ;;
 *) echo "usage: $0 [--test]" >&2; exit 2 ;;
 esac
@@ -78,10 +80,17 @@ $SUDO apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends $
 # machine owner's and are left alone.
 for pkg in $(installed | comm -13 "$before" -); do
 	for unit in $(dpkg-query -L "$pkg" 2>/dev/null | sed -n 's|^/lib/systemd/system/\([^/@]*\.\(service\|socket\)\)$|\1|p; s|^/usr/lib/systemd/system/\([^/@]*\.\(service\|socket\)\)$|\1|p'); do
-		# systemctl edits the enablement links without a running systemd.
-		if command -v systemctl >/dev/null 2>&1 && [ "$(systemctl is-enabled "$unit" 2>/dev/null)" = enabled ]; then
+		# Both edit the enablement links without a running systemd; without
+		# systemd installed, deb-systemd-helper (what maintainer scripts
+		# use) still removes the links postinst made.
+		if command -v systemctl >/dev/null 2>&1; then
+			[ "$(systemctl is-enabled "$unit" 2>/dev/null)" = enabled ] || continue
 			echo "install-deps: disabling $unit (from $pkg)" >&2
 			$SUDO systemctl disable --quiet "$unit" 2>/dev/null || true
+		elif command -v deb-systemd-helper >/dev/null 2>&1; then
+			deb-systemd-helper --quiet was-enabled "$unit" 2>/dev/null || continue
+			echo "install-deps: disabling $unit (from $pkg)" >&2
+			$SUDO deb-systemd-helper disable "$unit" >/dev/null 2>&1 || true
 		fi
 	done
 	for script in $(dpkg-query -L "$pkg" 2>/dev/null | sed -n 's|^/etc/init.d/\([^/]*\)$|\1|p'); do

@@ -4,7 +4,9 @@
 # in it only git and make, a clone of this repository (its HEAD), `make run`.
 # It must install its own build dependencies, build in one go and serve:
 # /healthz answers on 127.0.0.1, and `bin/peertrackctl status` from the
-# checkout finds the admin socket. Then the daemon is stopped with SIGTERM.
+# checkout finds the admin socket. Then the daemon is stopped with SIGTERM,
+# and `scripts/install-deps.sh --test` with a service in its list must leave
+# that service neither running nor enabled.
 #
 # The root runs in its own mount and PID namespaces: /proc, /dev and /sys are
 # mounted there only, and when the namespace's first process ends (however it
@@ -67,6 +69,24 @@ if [ "${1:-}" = --inside ]; then
 	kill -TERM -- -$run
 	for _ in $(seq 300); do kill -0 $run 2>/dev/null || break; sleep 0.05; done
 	if kill -0 $run 2>/dev/null; then echo "fresh_machine: make run still running 15 s after SIGTERM" >&2; exit 1; fi
+
+	# The test set's services: scripts/install-deps.sh --test with a list of
+	# one service, redis-server (it listens on loopback only, should a start
+	# get through). It must not be started nor left enabled, with or without
+	# systemd (there is none in this root: sysv links and deb-systemd-helper's).
+	t0=$(date +%s)
+	printf 'redis-server\n' >"$root/tmp/deps-test.txt"
+	in_root PT_DEPS_TEST_LIST=/tmp/deps-test.txt sh -c 'cd /root/peertrack && scripts/install-deps.sh --test' \
+		>"$root/tmp/deps.log" 2>&1 || { tail -n 20 "$root/tmp/deps.log" >&2; echo "fresh_machine: install-deps.sh --test" >&2; exit 1; }
+	in_root dpkg-query -W -f='${Status}' redis-server | grep -q 'ok installed' || { echo "fresh_machine: redis-server not installed" >&2; exit 1; }
+	[ ! -e "$root/usr/sbin/policy-rc.d" ] || { echo "fresh_machine: policy-rc.d left behind" >&2; exit 1; }
+	for p in "$root"/proc/[0-9]*; do
+		[ "$(cat "$p/comm" 2>/dev/null)" != redis-server ] || { echo "fresh_machine: redis-server was started" >&2; exit 1; }
+	done
+	if ls "$root"/etc/systemd/system/*.wants/redis-server.service "$root"/etc/rc[2345].d/S*redis-server >/dev/null 2>&1; then
+		echo "fresh_machine: redis-server left enabled: $(ls "$root"/etc/systemd/system/*.wants/ "$root"/etc/rc[2345].d/ | grep redis)" >&2; exit 1
+	fi
+	echo "fresh_machine: install-deps.sh --test: redis-server installed, not started, not enabled ($(( $(date +%s) - t0 ))s)" >&2
 	in_root apt-get -q autoclean >/dev/null 2>&1 || true
 	exit 0
 fi
