@@ -82,6 +82,12 @@ for kind in sorted(g):
     key = "rss_per_peer_bytes" if kind.startswith("idle") else "rate"
     v = [r[key] for r in rs]
     print("  %-18s %10.0f (%.0f..%.0f) %s" % (kind, statistics.median(v), min(v), max(v), "B/peer" if key != "rate" else "msg/s"))
+# CPU time per relayed message: steadier than the rate when the machine is
+# shared and the target does not get a whole core.
+for kind in sorted(k for k in g if k.startswith("relay")):
+    v = [r["target_cores"] * 1e6 / r["rate"] for r in g[kind] if r["rate"] > 0]
+    if v:
+        print("  %-18s %10.2f (%.2f..%.2f) target CPU us per message" % (kind, statistics.median(v), min(v), max(v)))
 for k in sorted({x.split("-")[1] for x in g if x.startswith("relay")}):
     o = [r["rate"] for r in g["relay-%s-old" % k]]; n = [r["rate"] for r in g["relay-%s-new" % k]]
     ratios = [b / a for a, b in zip(o, n) if a]
