@@ -23,6 +23,7 @@
 #include "peertrack/addr.h"
 #include "peertrack/hash.h"
 #include "peertrack/id.h"
+#include "peertrack/index.h"
 
 #define PT_ADMIN_MAX_LINE 65536 /* longest request line, bytes */
 #define PT_ADMIN_MAX_ARGS 6
@@ -37,7 +38,7 @@ enum pt_admin_arg_type {
 	PT_ARG_STRING,   /* JSON string, at most 200 bytes */
 	PT_ARG_UINT,     /* JSON integer 1..max */
 	PT_ARG_ID,       /* client id (24 base64url) */
-	PT_ARG_HASH,     /* 64 lowercase hex */
+	PT_ARG_HASH,     /* 64 lowercase hex (/v1) or 40 (an info_hash, /announce) */
 	PT_ARG_CIDR,     /* address or CIDR */
 	PT_ARG_DURATION, /* "1h", "30m", ... (pt_duration_parse) */
 };
@@ -70,7 +71,7 @@ typedef struct pt_admin_val {
 	uint64_t u;            /* UINT; DURATION in ms */
 	const char *s;         /* STRING, and the text of every type (borrowed) */
 	pt_id id;
-	pt_hash hash;
+	pt_key hash;           /* HASH: a /v1 hash or an info_hash */
 	pt_cidr cidr;
 } pt_admin_val;
 

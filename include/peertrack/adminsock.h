@@ -14,6 +14,7 @@
 #include "peertrack/banlist.h"
 #include "peertrack/hash.h"
 #include "peertrack/id.h"
+#include "peertrack/index.h"
 #include "peertrack/peerinfo.h"
 
 /* What the admin commands may ask of the process. Every call is
@@ -23,11 +24,11 @@ typedef struct pt_admin_ops {
 	/* `status`: a new JSON object, or NULL (out of memory). */
 	json_t *(*status)(void *arg);
 	/* Live peers (filters may be NULL); see pt_server_foreach_peer. */
-	uint32_t (*peers)(void *arg, const pt_cidr *in, const pt_hash *has, pt_peer_fn fn, void *fnarg);
-	uint32_t (*holders)(void *arg, const pt_hash *h, pt_peer_fn fn, void *fnarg);
+	uint32_t (*peers)(void *arg, const pt_cidr *in, const pt_key *has, pt_peer_fn fn, void *fnarg);
+	uint32_t (*holders)(void *arg, const pt_key *k, pt_peer_fn fn, void *fnarg);
 	/* One peer, its hashes, closing it: 0 or -ENOENT. */
 	int (*peer)(void *arg, const pt_id *id, pt_peer_info *out);
-	int (*peer_hashes)(void *arg, const pt_id *id, void (*fn)(const pt_hash *h, void *a), void *fnarg);
+	int (*peer_hashes)(void *arg, const pt_id *id, void (*fn)(const pt_key *k, void *a), void *fnarg);
 	int (*kick)(void *arg, const pt_id *id);
 	/* Adds or replaces a ban (persisted) and drops its live peers: how
 	 * many, or -ENOMEM. for_ms 0 = never expires; *out = the ban. */

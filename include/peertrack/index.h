@@ -33,6 +33,18 @@ typedef struct pt_index pt_index;
  * PT_SPACE_WT, zero-padded to 32 bytes. */
 enum pt_space { PT_SPACE_V1 = 0, PT_SPACE_WT = 1, PT_SPACE__COUNT };
 
+/* A key with its space, where one value names either kind (the admin
+ * commands: a 64-hex hash or a 40-hex info_hash). */
+typedef struct pt_key {
+	enum pt_space space;
+	pt_hash h;
+} pt_key;
+
+/* Parses 64 lowercase hex (a /v1 hash) or 40 (an info_hash). 0 or -EINVAL. */
+int pt_key_parse(const char *s, size_t len, pt_key *out);
+/* Writes 64 or 40 lowercase hex characters plus a NUL. */
+void pt_key_format(const pt_key *k, char out[PT_HASH_HEX + 1]);
+
 /* seed keys the table hashes (see pt_hash_hash). NULL on ENOMEM. */
 pt_index *pt_index_new(uint64_t seed);
 void pt_index_free(pt_index *ix);

@@ -73,15 +73,15 @@ void pt_server_status_get(pt_server *s, pt_server_status *out);
 /* Calls fn (may be NULL) for each live peer whose address is in `in` and
  * that holds `has` (either NULL = any), in no particular order, until it
  * returns false. Returns how many matched (all of them, even after a stop). */
-uint32_t pt_server_foreach_peer(pt_server *s, const pt_cidr *in, const pt_hash *has,
+uint32_t pt_server_foreach_peer(pt_server *s, const pt_cidr *in, const pt_key *has,
                                 pt_peer_fn fn, void *arg);
 /* The live peers holding h, in the index's order: fn (may be NULL) for
  * each until it returns false. Returns how many hold h. */
-uint32_t pt_server_holders(pt_server *s, const pt_hash *h, pt_peer_fn fn, void *arg);
+uint32_t pt_server_holders(pt_server *s, const pt_key *k, pt_peer_fn fn, void *arg);
 /* One live peer: 0, or -ENOENT. */
 int pt_server_peer(pt_server *s, const pt_id *id, pt_peer_info *out);
 /* The hashes a live peer holds: fn for each. 0, or -ENOENT. */
-int pt_server_peer_hashes(pt_server *s, const pt_id *id, void (*fn)(const pt_hash *h, void *arg),
+int pt_server_peer_hashes(pt_server *s, const pt_id *id, void (*fn)(const pt_key *k, void *arg),
                           void *arg);
 /* Closes a live peer with 4003 (an operator's kick): 0, or -ENOENT. */
 int pt_server_kick(pt_server *s, const pt_id *id);

@@ -307,13 +307,13 @@ static void do_peers(areq *r)
 	send_ok(r->c, json_pack("{sI so}", "total", (json_int_t)total, "peers", arr));
 }
 
-static void add_hash(const pt_hash *h, void *arg)
+static void add_hash(const pt_key *k, void *arg)
 {
 	char hex[PT_HASH_HEX + 1];
 
 	if (json_array_size(arg) >= 1000)
 		return;
-	pt_hash_format(h, hex);
+	pt_key_format(k, hex);
 	json_array_append_new(arg, json_string(hex));
 }
 
@@ -487,9 +487,9 @@ static void work_done(uv_work_t *req, int status)
 
 			json_array_foreach(w->result, i, row) {
 				const char *hex = json_string_value(json_object_get(row, "hash"));
-				pt_hash h;
+				pt_key h;
 
-				if (hex && !pt_hash_parse(hex, strlen(hex), &h))
+				if (hex && !pt_key_parse(hex, strlen(hex), &h))
 					json_object_set_new(row, "holders",
 					                    json_integer(a->ops.holders(a->ops.arg, &h,
 					                                                count_holders, NULL)));

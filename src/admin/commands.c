@@ -30,7 +30,8 @@ const pt_admin_cmd pt_admin_cmds[PT_ADM__COUNT] = {
 		{ A("id", PT_ARG_ID, true, true, 0, "the peer's client id"), END },
 		false, false, "show one live peer", "" },
 	[PT_ADM_WHO_HAS] = { PT_ADM_WHO_HAS, "who-has",
-		{ A("hash", PT_ARG_HASH, true, true, 0, "the resource hash (64 lowercase hex)"),
+		{ A("hash", PT_ARG_HASH, true, true, 0,
+		    "the resource hash (64 lowercase hex), or a WebTorrent info_hash (40)"),
 		  D("limit", PT_ARG_UINT, false, 100000, "100", "at most this many"), END },
 		false, false, "list the live peers holding a hash", "" },
 	[PT_ADM_RESOURCES] = { PT_ADM_RESOURCES, "resources",
@@ -138,8 +139,9 @@ static int check_one(const pt_admin_arg *a, const json_t *j, pt_admin_val *v, ch
 		}
 		break;
 	case PT_ARG_HASH:
-		if (pt_hash_parse(s, len, &v->hash)) {
-			snprintf(err, errlen, "%s: '%.70s' is not 64 lowercase hex characters", a->name, s);
+		if (pt_key_parse(s, len, &v->hash)) {
+			snprintf(err, errlen, "%s: '%.70s' is not 64 lowercase hex characters (a hash) or 40 "
+			         "(an info_hash)", a->name, s);
 			return -EINVAL;
 		}
 		break;

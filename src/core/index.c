@@ -506,6 +506,30 @@ size_t pt_index_hashes_in(const pt_index *ix, enum pt_space space)
 	return (unsigned)space < PT_SPACE__COUNT ? ix->space_recs[space] : 0;
 }
 
+int pt_key_parse(const char *s, size_t len, pt_key *out)
+{
+	char pad[PT_HASH_HEX];
+
+	if (len == PT_HASH_HEX) {
+		out->space = PT_SPACE_V1;
+		return pt_hash_parse(s, len, &out->h);
+	}
+	if (len != 40)
+		return -EINVAL;
+	/* An info_hash is its 20 bytes zero-padded, as /announce keys it. */
+	memcpy(pad, s, 40);
+	memset(pad + 40, '0', PT_HASH_HEX - 40);
+	out->space = PT_SPACE_WT;
+	return pt_hash_parse(pad, PT_HASH_HEX, &out->h);
+}
+
+void pt_key_format(const pt_key *k, char out[PT_HASH_HEX + 1])
+{
+	pt_hash_format(&k->h, out);
+	if (k->space == PT_SPACE_WT)
+		out[40] = '\0';
+}
+
 /* /v1's own calls: its key space. */
 int pt_index_add(pt_index *ix, uint32_t peer, const pt_hash *h)
 {

@@ -138,12 +138,12 @@ static json_t *op_status(void *arg)
 	                 d->db_path);
 }
 
-static uint32_t op_peers(void *arg, const pt_cidr *in, const pt_hash *has, pt_peer_fn fn, void *a)
+static uint32_t op_peers(void *arg, const pt_cidr *in, const pt_key *has, pt_peer_fn fn, void *a)
 {
 	return pt_server_foreach_peer(((pt_daemon *)arg)->srv, in, has, fn, a);
 }
 
-static uint32_t op_holders(void *arg, const pt_hash *h, pt_peer_fn fn, void *a)
+static uint32_t op_holders(void *arg, const pt_key *h, pt_peer_fn fn, void *a)
 {
 	return pt_server_holders(((pt_daemon *)arg)->srv, h, fn, a);
 }
@@ -153,7 +153,7 @@ static int op_peer(void *arg, const pt_id *id, pt_peer_info *out)
 	return pt_server_peer(((pt_daemon *)arg)->srv, id, out);
 }
 
-static int op_peer_hashes(void *arg, const pt_id *id, void (*fn)(const pt_hash *h, void *a), void *a)
+static int op_peer_hashes(void *arg, const pt_id *id, void (*fn)(const pt_key *k, void *a), void *a)
 {
 	return pt_server_peer_hashes(((pt_daemon *)arg)->srv, id, fn, a);
 }

@@ -30,7 +30,7 @@ static void info(pt_server *s, const pt_session *p, uint64_t now, pt_peer_info *
 	out->contacts = p->n_contacts;
 }
 
-uint32_t pt_server_foreach_peer(pt_server *s, const pt_cidr *in, const pt_hash *has,
+uint32_t pt_server_foreach_peer(pt_server *s, const pt_cidr *in, const pt_key *has,
                                 pt_peer_fn fn, void *arg)
 {
 	uint64_t now = pt_server_now(s);
@@ -41,7 +41,7 @@ uint32_t pt_server_foreach_peer(pt_server *s, const pt_cidr *in, const pt_hash *
 	for (uint32_t h = 0; (p = pt__live_next(s, &h));) {
 		pt_peer_info pi;
 
-		if ((in && !pt_cidr_contains(in, &p->addr)) || (has && !pt_index_has(s->index, p->handle, has)))
+		if ((in && !pt_cidr_contains(in, &p->addr)) || (has && !pt_index_has_in(s->index, has->space, p->handle, &has->h)))
 			continue;
 		n++;
 		if (more && fn) {
@@ -52,10 +52,10 @@ uint32_t pt_server_foreach_peer(pt_server *s, const pt_cidr *in, const pt_hash *
 	return n;
 }
 
-uint32_t pt_server_holders(pt_server *s, const pt_hash *h, pt_peer_fn fn, void *arg)
+uint32_t pt_server_holders(pt_server *s, const pt_key *k, pt_peer_fn fn, void *arg)
 {
 	const uint32_t *holders;
-	size_t n = pt_index_holders(s->index, h, &holders);
+	size_t n = pt_index_holders_in(s->index, k->space, &k->h, &holders);
 	uint64_t now = pt_server_now(s);
 
 	for (size_t i = 0; fn && i < n; i++) {
@@ -89,14 +89,28 @@ int pt_server_peer(pt_server *s, const pt_id *id, pt_peer_info *out)
 	return 0;
 }
 
-int pt_server_peer_hashes(pt_server *s, const pt_id *id, void (*fn)(const pt_hash *h, void *arg),
+struct keys_out {
+	void (*fn)(const pt_key *k, void *arg);
+	void *arg;
+};
+
+static void each_key(enum pt_space space, const pt_hash *h, void *arg)
+{
+	struct keys_out *o = arg;
+	pt_key k = { space, *h };
+
+	o->fn(&k, o->arg);
+}
+
+int pt_server_peer_hashes(pt_server *s, const pt_id *id, void (*fn)(const pt_key *k, void *arg),
                           void *arg)
 {
 	pt_session *p = live_peer(s, id);
+	struct keys_out o = { fn, arg };
 
 	if (!p)
 		return -ENOENT;
-	pt_index_peer_foreach(s->index, p->handle, fn, arg);
+	pt_index_peer_foreach_key(s->index, p->handle, each_key, &o);
 	return 0;
 }
 

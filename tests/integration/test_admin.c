@@ -353,11 +353,54 @@ static void test_bans(void **state)
 	ptd_free(d);
 }
 
+/* The index holds /announce's info_hashes in their own key space: who-has,
+ * peers --has and peer name them by 40 hex characters, and the same bytes
+ * as a 64-hex /v1 hash are another key. */
+static void test_info_hashes(void **state)
+{
+	pt_daemon *d = ptd_start(BASE_CONF);
+	ptr_opts o = { .path = "/announce" };
+	ptr *r;
+	json_t *j;
+	char *out;
+	const char *ih_hex = "6162636465666768696a6b6c6d6e6f7071727374"; /* "abcdefghijklmnopqrst" */
+	(void)state;
+
+	paths(d);
+	r = ptr_connect(ptd_port(d), &o);
+	PT_CHECK(r, "no /announce");
+	PT_CHECK(ptr_send_text(r, "{\"action\":\"announce\",\"info_hash\":\"abcdefghijklmnopqrst\","
+	                          "\"peer_id\":\"-WW0001-000000000000\",\"event\":\"started\"}") == 0, "send");
+	j = ptr_recv_json(r, PT_T_REPLY_MS);
+	PT_CHECK(j && pt_jint(j, "incomplete") == 1, "announce reply");
+	json_decref(j);
+
+	j = ctl_json("who-has %s", ih_hex);
+	assert_int_equal(pt_jint(j, "total"), 1);
+	json_decref(j);
+	j = ctl_json("who-has %s000000000000000000000000", ih_hex);
+	assert_int_equal(pt_jint(j, "total"), 0); /* the /v1 key of the same bytes */
+	json_decref(j);
+	j = ctl_json("peers --has %s", ih_hex);
+	assert_int_equal(pt_jint(j, "total"), 1);
+	PT_CHECK(json_array_size(json_object_get(j, "peers")) == 1, "peers --has");
+	const char *id = pt_jstr(json_array_get(json_object_get(j, "peers"), 0), "id");
+	out = ctl_text(0, "peer %s", id);
+	PT_CHECK(strstr(out, ih_hex) && !strstr(out, "6162636465666768696a6b6c6d6e6f70717273740"),
+	         "peer lists the info_hash in 40 hex: %s", out);
+	free(out);
+	json_decref(j);
+	free(ctl_text(2, "who-has %.39s", ih_hex));
+	ptr_free(r);
+	assert_int_equal(ptd_stop(d), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_commands, pt_teardown),
 		cmocka_unit_test_teardown(test_bans, pt_teardown),
+		cmocka_unit_test_teardown(test_info_hashes, pt_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -391,6 +391,25 @@ static void test_key_spaces(void **state)
 	pt_index_free(ix);
 }
 
+static void test_key_parse(void **state)
+{
+	(void)state;
+	pt_key k;
+	char out[PT_HASH_HEX + 1];
+	const char *ih = "00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff";
+
+	assert_int_equal(pt_key_parse(ih, 40, &k), 0);
+	assert_int_equal(k.space, PT_SPACE_WT);
+	assert_int_equal(k.h.b[1], 0xff);
+	assert_int_equal(k.h.b[20], 0);
+	pt_key_format(&k, out);
+	assert_string_equal(out, ih);
+	assert_int_equal(pt_key_parse("9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", 64, &k), 0);
+	assert_int_equal(k.space, PT_SPACE_V1);
+	assert_int_equal(pt_key_parse(ih, 39, &k), -EINVAL);
+	assert_int_equal(pt_key_parse("00FF00ff00ff00ff00ff00ff00ff00ff00ff00ff", 40, &k), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -401,6 +420,7 @@ int main(void)
 		cmocka_unit_test(test_memory_accounting),
 		cmocka_unit_test(test_differential),
 		cmocka_unit_test(test_key_spaces),
+		cmocka_unit_test(test_key_parse),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
