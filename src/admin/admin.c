@@ -300,7 +300,8 @@ static void do_peers(areq *r)
 		send_json(r->c, NULL);
 		return;
 	}
-	qsort(pv.v, pv.n, sizeof(*pv.v), by_age);
+	if (pv.n) /* qsort's base must not be NULL, even for no elements */
+		qsort(pv.v, pv.n, sizeof(*pv.v), by_age);
 	for (uint32_t i = 0; i < pv.n && i < limit; i++)
 		json_array_append_new(arr, peer_json(&pv.v[i], wall));
 	free(pv.v);
