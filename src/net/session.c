@@ -331,7 +331,9 @@ static void notify_contacts(pt_session *s)
 
 	const pt_frontend *encoded = NULL; /* the row whose notice scratch holds */
 
-	if (!s->n_contacts)
+	/* 0 turns peer-left off (CONFIG.md): a contact made in the same loop
+	 * turn is 0 ms old, and "older than 0" would still let it through. */
+	if (!s->n_contacts || !window)
 		return;
 	for (uint16_t i = 0; i < s->n_contacts; i++) {
 		const pt_contact *c = &s->contacts[i];

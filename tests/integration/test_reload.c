@@ -1,0 +1,446 @@
+/* test_reload.c — every key marked reloadable takes effect on SIGHUP.
+ *
+ * One row per reloadable key: a value other than its default and a probe
+ * that observes the daemon using it (a refusal, a reply, a log line, a row
+ * in the store, or welcome.limits where that is how clients learn it). The
+ * table is checked against the key table both ways, so marking a key
+ * reloadable without a row here fails, as does a row for a key that is
+ * not reloadable (handshake_timeout_ms was marked reloadable although
+ * libwebsockets reads it only at start). One daemon: each row rewrites the
+ * file as the base plus its line, sends SIGHUP, waits for the reload to be
+ * logged and runs its probe; the next row's file drops the line again. */
+#include <libgen.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "peertrack/config.h"
+#include "integration/lib/harness.h"
+
+/* Every client comes from an address of its own (max_connections_per_ip
+ * is 1 here, so a probe can show it change). */
+#define BASE_CONF                                                      \
+	"allow_missing_origin = yes\nmax_connections_per_ip = 1\n"        \
+	"store_flush_ms = 50\n"
+
+typedef struct ctx {
+	pt_daemon *d;
+	int port;
+	unsigned next_src;
+} ctx;
+
+static ptc *join(ctx *x)
+{
+	char src[32];
+	ptc_opts o = { .source = src };
+
+	x->next_src++;
+	snprintf(src, sizeof(src), "127.42.%u.%u", x->next_src / 200, 1 + x->next_src % 200);
+	return ptc_join(x->port, &o);
+}
+
+/* welcome.limits.KEY (or welcome.KEY) of a new client. */
+static long long welcome_value(ctx *x, const char *key)
+{
+	char src[32];
+	ptc_opts o = { .source = src };
+	ptc *c;
+	json_t *w;
+	long long v;
+
+	x->next_src++;
+	snprintf(src, sizeof(src), "127.42.%u.%u", x->next_src / 200, 1 + x->next_src % 200);
+	c = ptc_connect(x->port, &o);
+	PT_CHECK(c, "connect: %s", ptc_last_error());
+	w = ptc_take_welcome(c);
+	v = json_object_get(w, key) ? pt_jint(w, key) : pt_jint(json_object_get(w, "limits"), key);
+	json_decref(w);
+	ptc_close(c);
+	return v;
+}
+
+#define WELCOME_PROBE(key, want)                                                  \
+	static void probe_##key(ctx *x)                                               \
+	{                                                                             \
+		long long v = welcome_value(x, #key);                                     \
+		PT_CHECK(v == (want), "welcome %s: %lld, want %lld", #key, v, (long long)(want)); \
+	}
+WELCOME_PROBE(max_message_bytes, 20000)
+WELCOME_PROBE(max_hashes_per_message, 3)
+WELCOME_PROBE(max_hashes_per_peer, 5)
+WELCOME_PROBE(max_signal_bytes, 700)
+WELCOME_PROBE(max_report_bytes, 1000)
+WELCOME_PROBE(rate_messages_per_sec, 7)
+WELCOME_PROBE(rate_burst, 9)
+WELCOME_PROBE(heartbeat_ms, 5000)
+WELCOME_PROBE(timeout_ms, 60000)
+
+static void probe_log_level(ctx *x)
+{
+	size_t mark = ptd_log_count(x->d);
+	ptc *c = join(x);
+
+	PT_CHECK(ptd_wait_log_from(x->d, mark, "DEBUG peer ", PT_T_REPLY_MS) >= 0,
+	         "log_level = debug: no debug line for a new peer");
+	ptc_close(c);
+}
+
+static void probe_log_format(ctx *x)
+{
+	PT_CHECK(ptd_wait_log(x->d, "{\"ts\":\"", PT_T_REPLY_MS) >= 0, "log_format = json: no JSON line");
+}
+
+static void probe_log_time(ctx *x)
+{
+	/* The reload's own line, written under the new setting: "...Z INFO". */
+	PT_CHECK(ptd_wait_log(x->d, "Z INFO reloaded configuration", PT_T_REPLY_MS) >= 0,
+	         "log_time = yes: no time-stamped line");
+}
+
+static void probe_max_connections(ctx *x)
+{
+	ptc *a = join(x);
+	char src[32];
+	ptr *r;
+
+	x->next_src++;
+	snprintf(src, sizeof(src), "127.42.%u.%u", x->next_src / 200, 1 + x->next_src % 200);
+	/* Raw: lws 4.1's client turns a received 1013 into 1002. */
+	r = ptr_connect(x->port, &(ptr_opts){ .source = src });
+	PT_CHECK(r, "upgrade");
+	PT_CHECK(ptr_wait_close(r, PT_T_REPLY_MS) == 1013, "max_connections = 1: a 2nd peer admitted");
+	ptr_free(r);
+	ptc_close(a);
+}
+
+static void probe_max_connections_per_ip(ctx *x)
+{
+	ptc_opts o = { .source = "127.43.0.1" };
+	ptc *a = ptc_join(x->port, &o), *b = ptc_join(x->port, &o);
+
+	ptc_roundtrip(b);
+	ptc_close(a);
+	ptc_close(b);
+}
+
+static void probe_max_lookup_peers(ctx *x)
+{
+	ptc *h[3], *q = join(x);
+	char hash[65], ids[4][32];
+
+	pt_hash_of(7, 4242, hash);
+	for (int i = 0; i < 3; i++) {
+		h[i] = join(x);
+		json_decref(ptc_hashes(h[i], "announce", NULL, &hash, 1));
+	}
+	PT_CHECK(ptc_lookup(q, hash, 0, ids, 4) == 2, "max_lookup_peers = 2: not 2 peers");
+	for (int i = 0; i < 3; i++)
+		ptc_close(h[i]);
+	ptc_close(q);
+}
+
+static void probe_rate_abuse_strikes(ctx *x)
+{
+	ptc *c = join(x);
+
+	/* The burst (100) passes, the next ones are rate-limited: with 2
+	 * strikes the third closes the peer (4001); 50 would allow far more. */
+	for (int i = 0; i < 110; i++)
+		ptc_send(c, "{\"type\":\"ping\"}");
+	PT_CHECK(ptc_wait_close(c, PT_T_REPLY_MS) == 4001, "rate_abuse_strikes = 2: not closed 4001");
+	ptc_close(c);
+}
+
+static void probe_allowed_origins(ctx *x)
+{
+	ptc_opts bad = { .origin = "https://evil.example", .source = "127.44.0.1" };
+	ptc_opts good = { .origin = "https://good.example", .source = "127.44.0.2" };
+	ptc *c = ptc_connect(x->port, &bad);
+
+	PT_CHECK(c, "connect: %s", ptc_last_error());
+	PT_CHECK(ptc_wait_close(c, PT_T_REPLY_MS) == 1008, "a foreign origin admitted");
+	ptc_close(c);
+	ptc_close(ptc_join(x->port, &good));
+}
+
+static void probe_allow_missing_origin(ctx *x)
+{
+	ptc_opts none = { .source = "127.44.0.3" };
+	ptc *c = ptc_connect(x->port, &none);
+
+	PT_CHECK(c, "connect: %s", ptc_last_error());
+	PT_CHECK(ptc_wait_close(c, PT_T_REPLY_MS) == 1008, "no Origin admitted");
+	ptc_close(c);
+}
+
+static void probe_trusted_proxies(ctx *x)
+{
+	/* Two clients through the "proxy" 127.45.0.1, each named by its own
+	 * X-Forwarded-For: with max_connections_per_ip = 1 the second would be
+	 * refused if the proxy's address counted. */
+	static const char *const h1[] = { "X-Forwarded-For: 198.51.100.1", NULL };
+	static const char *const h2[] = { "X-Forwarded-For: 198.51.100.2", NULL };
+	ptc *a = ptc_join(x->port, &(ptc_opts){ .source = "127.45.0.1", .headers = h1 });
+	ptc *b = ptc_join(x->port, &(ptc_opts){ .source = "127.45.0.1", .headers = h2 });
+
+	ptc_roundtrip(b);
+	ptc_close(a);
+	ptc_close(b);
+}
+
+/* Holders at the requester's /24 and elsewhere; the order of ten lookups. */
+static int near_first(ctx *x, int rounds)
+{
+	ptc_opts qo = { .source = "127.46.1.1" }, no = { .source = "127.46.1.2" },
+	         fo = { .source = "127.46.200.2" };
+	ptc *q = ptc_join(x->port, &qo), *n = ptc_join(x->port, &no), *f = ptc_join(x->port, &fo);
+	char hash[65], ids[4][32];
+	int firsts = 0;
+
+	pt_hash_of(9, 4242, hash);
+	json_decref(ptc_hashes(n, "announce", NULL, &hash, 1));
+	json_decref(ptc_hashes(f, "announce", NULL, &hash, 1));
+	for (int i = 0; i < rounds; i++) {
+		PT_CHECK(ptc_lookup(q, hash, 0, ids, 4) == 2, "lookup: not 2 holders");
+		firsts += !strcmp(ids[0], ptc_id(n));
+	}
+	ptc_close(q);
+	ptc_close(n);
+	ptc_close(f);
+	return firsts;
+}
+
+static void probe_match_strategy(ctx *x)
+{
+	/* proximity puts the same-/24 holder first every time; random does
+	 * not (all 30 by chance: 2^-30). */
+	int firsts = near_first(x, 30);
+
+	PT_CHECK(firsts < 30, "match_strategy = random: the near holder first in all 30 lookups");
+}
+
+static void probe_match_sample(ctx *x)
+{
+	/* A sample of 1 ranks (and returns) one of the holders. */
+	ptc_opts qo = { .source = "127.47.0.1" };
+	ptc *q = ptc_join(x->port, &qo), *h[3];
+	char hash[65], ids[4][32];
+
+	pt_hash_of(11, 4242, hash);
+	for (int i = 0; i < 3; i++) {
+		h[i] = join(x);
+		json_decref(ptc_hashes(h[i], "announce", NULL, &hash, 1));
+	}
+	PT_CHECK(ptc_lookup(q, hash, 0, ids, 4) == 1, "match_sample = 1: not 1 peer");
+	for (int i = 0; i < 3; i++)
+		ptc_close(h[i]);
+	ptc_close(q);
+}
+
+static void probe_match_half_life_ms(ctx *x)
+{
+	/* Two holders at the same distance, one asked for at a time: the
+	 * hand-out counter alternates them while it remembers (30 s); with a
+	 * 1 ms half-life it forgets between lookups and ties fall to random:
+	 * not strictly alternating over 30 lookups (by chance: 2^-29). */
+	ptc_opts qo = { .source = "127.48.1.1" }, ao = { .source = "127.48.2.1" },
+	         bo = { .source = "127.48.3.1" };
+	ptc *q = ptc_join(x->port, &qo), *a = ptc_join(x->port, &ao), *b = ptc_join(x->port, &bo);
+	char hash[65], ids[4][32], prev[32] = "";
+	int repeats = 0;
+
+	pt_hash_of(13, 4242, hash);
+	json_decref(ptc_hashes(a, "announce", NULL, &hash, 1));
+	json_decref(ptc_hashes(b, "announce", NULL, &hash, 1));
+	for (int i = 0; i < 30; i++) {
+		PT_CHECK(ptc_lookup(q, hash, 1, ids, 4) == 1, "lookup: not 1 holder");
+		repeats += !strcmp(prev, ids[0]);
+		snprintf(prev, sizeof(prev), "%s", ids[0]);
+		ptc_service(3);
+	}
+	PT_CHECK(repeats > 0, "match_half_life_ms = 1: lookups still alternate strictly");
+	ptc_close(q);
+	ptc_close(a);
+	ptc_close(b);
+}
+
+/* a signals b, b leaves: does a hear of it? */
+static bool hears_peer_left(ctx *x)
+{
+	ptc *a = join(x), *b = join(x);
+	json_t *m;
+	bool heard;
+
+	ptc_send(a, "{\"type\":\"signal\",\"to\":\"%s\",\"data\":{\"o\":1}}", ptc_id(b));
+	json_decref(ptc_recv_type(b, "signal", PT_T_REPLY_MS));
+	ptc_close(b);
+	ptc_roundtrip(a);
+	m = ptc_recv_type(a, "peer-left", 500);
+	heard = m != NULL;
+	json_decref(m);
+	ptc_close(a);
+	return heard;
+}
+
+static void probe_peer_left_window_ms(ctx *x)
+{
+	PT_CHECK(!hears_peer_left(x), "peer_left_window_ms = 0: peer-left still sent");
+}
+
+static void probe_recent_contacts(ctx *x)
+{
+	PT_CHECK(!hears_peer_left(x), "recent_contacts = 0: peer-left still sent");
+}
+
+static void probe_store_ip(ctx *x)
+{
+	char dir[512], db_path[600], sql[160];
+	ptc *c = join(x);
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	int found = 0;
+
+	snprintf(dir, sizeof(dir), "%s", ptd_conf_path(x->d));
+	snprintf(db_path, sizeof(db_path), "%s/state/peertrack.db", dirname(dir));
+	snprintf(sql, sizeof(sql), "SELECT ip FROM sessions WHERE id = '%s'", ptc_id(c));
+	for (int i = 0; i < 200 && !found; i++) {
+		PT_CHECK(sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK, "open");
+		if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
+			if (sqlite3_step(st) == SQLITE_ROW) {
+				found = 1;
+				PT_CHECK(!strcmp((const char *)sqlite3_column_text(st, 0), ""),
+				         "store_ip = none: '%s' stored", sqlite3_column_text(st, 0));
+			}
+			sqlite3_finalize(st);
+		}
+		sqlite3_close(db);
+		if (!found)
+			ptc_service(20);
+	}
+	PT_CHECK(found, "the session never reached the store");
+	ptc_close(c);
+}
+
+static void probe_metrics_allow(ctx *x)
+{
+	char cmd[256];
+
+	/* 127.0.0.1 is no longer allowed. */
+	snprintf(cmd, sizeof(cmd),
+	         "test \"$(curl -s -o /dev/null -w '%%{http_code}' http://127.0.0.1:%d/metrics)\" = 403",
+	         x->port);
+	PT_CHECK(system(cmd) == 0, "metrics_allow = 192.0.2.1: /metrics still answered 127.0.0.1");
+}
+
+static const struct row {
+	const char *key;
+	const char *line; /* the file's extra line */
+	void (*probe)(ctx *x);
+} rows[] = {
+	{ "log_level", "log_level = debug", probe_log_level },
+	{ "log_format", "log_format = json", probe_log_format },
+	{ "log_time", "log_time = yes", probe_log_time },
+	{ "max_connections", "max_connections = 1", probe_max_connections },
+	{ "max_connections_per_ip", "max_connections_per_ip = 2", probe_max_connections_per_ip },
+	{ "max_message_bytes", "max_message_bytes = 20000", probe_max_message_bytes },
+	{ "max_hashes_per_message", "max_hashes_per_message = 3", probe_max_hashes_per_message },
+	{ "max_hashes_per_peer", "max_hashes_per_peer = 5", probe_max_hashes_per_peer },
+	{ "max_lookup_peers", "max_lookup_peers = 2", probe_max_lookup_peers },
+	{ "max_signal_bytes", "max_signal_bytes = 700", probe_max_signal_bytes },
+	{ "max_report_bytes", "max_report_bytes = 1000", probe_max_report_bytes },
+	{ "rate_messages_per_sec", "rate_messages_per_sec = 7", probe_rate_messages_per_sec },
+	{ "rate_burst", "rate_burst = 9", probe_rate_burst },
+	{ "rate_abuse_strikes", "rate_abuse_strikes = 2", probe_rate_abuse_strikes },
+	{ "heartbeat_ms", "heartbeat_ms = 5000", probe_heartbeat_ms },
+	{ "timeout_ms", "timeout_ms = 60000", probe_timeout_ms },
+	{ "allowed_origins", "allowed_origins = https://good.example", probe_allowed_origins },
+	{ "allow_missing_origin", "allow_missing_origin = no", probe_allow_missing_origin },
+	{ "trusted_proxies", "trusted_proxies = 127.45.0.1", probe_trusted_proxies },
+	{ "match_strategy", "match_strategy = random", probe_match_strategy },
+	{ "match_sample", "match_sample = 1", probe_match_sample },
+	{ "match_half_life_ms", "match_half_life_ms = 1", probe_match_half_life_ms },
+	{ "peer_left_window_ms", "peer_left_window_ms = 0", probe_peer_left_window_ms },
+	{ "recent_contacts", "recent_contacts = 0", probe_recent_contacts },
+	{ "store_ip", "store_ip = none", probe_store_ip },
+	{ "metrics_allow", "metrics_allow = 192.0.2.1", probe_metrics_allow },
+};
+
+#define NROWS (sizeof(rows) / sizeof(rows[0]))
+
+/* The table covers exactly the reloadable keys, but for these known gaps
+ * (not passes): the [webtorrent] section (the /announce front-end's keys
+ * arrived with it and have no rows yet), and send_queue_max_bytes (read
+ * at every send, pt_session_send; but loopback socket buffers absorb more
+ * than its values differ by, so no probe tells 4 KiB from 1 MiB in
+ * bounded time; test_hostile's test_slow_reader covers the limit). */
+static bool known_gap(const pt_config_key *k)
+{
+	return !strcmp(k->section, "webtorrent") || !strcmp(k->name, "send_queue_max_bytes");
+}
+
+static void test_rows_match_key_table(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < pt_config_nkeys; i++) {
+		const pt_config_key *k = &pt_config_keys[i];
+		bool row = false;
+
+		if (known_gap(k))
+			continue;
+		for (size_t j = 0; j < NROWS; j++)
+			row |= !strcmp(rows[j].key, k->name);
+		PT_CHECK(row == k->reloadable, "%s: %s", k->name,
+		         k->reloadable ? "marked reloadable, but no row shows it taking effect"
+		                       : "has a row but is not marked reloadable");
+	}
+}
+
+/* Writes the base with line in place of the base's own line for that key. */
+static void reload_with(ctx *x, const char *line)
+{
+	size_t mark = ptd_log_count(x->d), kl = strcspn(line, " =");
+	char conf[512] = "";
+
+	for (const char *p = BASE_CONF; *p;) {
+		size_t n = strcspn(p, "\n");
+
+		if (!kl || strncmp(p, line, kl) || (p[kl] != ' ' && p[kl] != '='))
+			snprintf(conf + strlen(conf), sizeof(conf) - strlen(conf), "%.*s\n", (int)n, p);
+		p += n + (p[n] == '\n');
+	}
+	ptd_write_conf(x->d, "%s%s\n", conf, line);
+	ptd_signal(x->d, SIGHUP);
+	PT_CHECK(ptd_wait_log_from(x->d, mark, "reloaded configuration", 10000) >= 0,
+	         "no reload logged after '%s'", line);
+}
+
+static void test_each_key_on_sighup(void **state)
+{
+	ctx x = { 0 };
+	(void)state;
+
+	x.d = ptd_start("%s", BASE_CONF);
+	x.port = ptd_port(x.d);
+	for (size_t i = 0; i < NROWS; i++) {
+		reload_with(&x, rows[i].line);
+		rows[i].probe(&x);
+		reload_with(&x, "");
+	}
+	assert_int_equal(ptd_stop(x.d), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_rows_match_key_table),
+		cmocka_unit_test_teardown(test_each_key_on_sighup, pt_teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, pt_teardown);
+}
