@@ -27,7 +27,7 @@ node_prereqs() {
 	command -v ip >/dev/null || die "ip missing (Debian package iproute2)"
 	if ! command -v npm >/dev/null; then
 		# Debian's nodejs ships npm apart; a nodejs that bundles npm conflicts
-		# with that package, so it cannot be listed in scripts/deps-extra.txt.
+		# with that package, so it cannot be listed in scripts/deps-test.txt.
 		[ "$(id -u)" -eq 0 ] || die "npm missing (Debian package npm)"
 		say "installing npm"
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends npm >&2 ||
