@@ -146,8 +146,9 @@ const pt_config_key pt_config_keys[] = {
 	    "Most accepted sockets still in their handshake (TCP accepted, WebSocket\n"
 	    "upgrade not complete), all addresses together; never more than the\n"
 	    "descriptors left under RLIMIT_NOFILE. One more is answered 503 with\n"
-	    "Retry-After and closed, or, when another address is waiting, the oldest\n"
-	    "handshake is dropped for it. lws holds up to about 4.5 KB of header\n"
+	    "Retry-After and closed (clients retry: pacing), unless the oldest\n"
+	    "handshake of another address has lasted half of handshake_timeout_ms:\n"
+	    "that one is dropped for it. lws holds up to about 4.5 KB of header\n"
 	    "buffer per handshake."),
 	U32("budgets", max_halfopen_per_ip, "32", 1, 1000000, true,
 	    "Most sockets of one client address in their handshake at once; one\n"

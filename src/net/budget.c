@@ -14,6 +14,7 @@
  * left pending (adoption or the TLS accept failed) is released at the
  * next accept or tick. */
 #include <errno.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,7 @@ typedef struct pt_halfopen {
 	struct pt_halfopen *prev, *next;
 	struct lws *wsi;
 	pt_addr addr;
+	uint64_t at;   /* accepted, pt_server_now */
 	bool per_ip;   /* counted in the address's PT_IP_HALFOPEN */
 	bool evicting; /* dropped for another address; waiting for WSI_DESTROY */
 } pt_halfopen;
@@ -132,12 +134,18 @@ static void refuse_503(int fd)
 	(void)!send(fd, resp, sizeof(resp) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
 }
 
-/* The oldest handshake that is not from a (nor already being dropped):
- * under a flood of sockets that never finish their headers, those are
- * the flood's, while a real client's handshake takes one round trip. */
+/* The oldest handshake that is not from a (nor already being dropped),
+ * if it has lasted half of handshake_timeout_ms: under a flood of sockets
+ * that never finish their headers, those are the flood's, while a real
+ * client's handshake takes a round trip or, in a reconnect storm, a few
+ * seconds of queueing — dropping those would only make every client start
+ * again, so younger ones are left alone and the newcomer is paced (503,
+ * Retry-After) instead. */
 static pt_halfopen *oldest_other(struct pt_server *s, const pt_addr *a)
 {
-	for (pt_halfopen *h = s->ho_head; h; h = h->next)
+	uint64_t now = pt_server_now(s), min_age = s->cfg.handshake_timeout_ms / 2;
+
+	for (pt_halfopen *h = s->ho_head; h && now - h->at >= min_age; h = h->next)
 		if (!h->evicting && h->wsi && !pt_addr_equal(&h->addr, a))
 			return h;
 	return NULL;
@@ -202,8 +210,10 @@ int pt_budget_filter(struct pt_server *s, struct lws *listener, const void *filt
 		return 1;
 	}
 	h->addr = a;
+	h->at = pt_server_now(s);
 	h->per_ip = !proxy;
 	s->halfopen++;
+	s->accepted_since_trim++;
 	s->ho_pending = h;
 	return 0;
 }
@@ -299,9 +309,25 @@ void pt_budget_close(struct pt_server *s)
 	uv_close((uv_handle_t *)&s->listen_timer, NULL);
 }
 
+/* A storm of handshakes (every browser reconnecting after a restart)
+ * leaves the heap fragmented: lws' header buffers, our records and the
+ * sessions were allocated interleaved, and the freed holes stay mapped.
+ * Once it has passed — no handshake in progress — the free memory goes
+ * back to the system; at most every 10 s, and only after 1024 accepts. */
+#define TRIM_AFTER_ACCEPTS 1024
+#define TRIM_EVERY_MS 10000
+
 void pt_budget_tick(struct pt_server *s)
 {
+	uint64_t now = pt_server_now(s);
+
 	release_pending(s);
+	if (s->accepted_since_trim >= TRIM_AFTER_ACCEPTS && !s->halfopen &&
+	    now - s->last_trim_ms >= TRIM_EVERY_MS) {
+		s->accepted_since_trim = 0;
+		s->last_trim_ms = now;
+		malloc_trim(0);
+	}
 }
 
 /* After lws is gone: whatever it did not report destroyed. */

@@ -245,6 +245,8 @@ struct pt_server {
 	struct lws *listen_wsi;
 	uv_timer_t listen_timer;
 	bool listen_paused, listen_timer_ready;
+	uint32_t accepted_since_trim;
+	uint64_t last_trim_ms;
 	uint64_t budget_log_ms[PT_BUDGET__COUNT];
 	uint64_t budget_logged[PT_BUDGET__COUNT];
 	uint64_t last_budget_tick_ms;

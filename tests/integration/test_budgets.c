@@ -188,8 +188,9 @@ static int silent_fate(int fd, int ms)
 
 static void test_halfopen_budgets(void **state)
 {
-	pt_daemon *d = ptd_start(BASE_CONF "max_halfopen_per_ip = 4\nmax_halfopen = 6\n");
-	int port = ptd_port(d), a[4], b[2], c, extra, closed = 0;
+	pt_daemon *d = ptd_start(BASE_CONF "max_halfopen_per_ip = 4\nmax_halfopen = 6\n"
+	                         "handshake_timeout_ms = 6000\n");
+	int port = ptd_port(d), a[4], b[2], c = -1, extra, closed = 0, paced = 0;
 	ptc *by, *holder;
 	char h0[65];
 	(void)state;
@@ -211,11 +212,25 @@ static void test_halfopen_budgets(void **state)
 	by = ptc_join(port, &(ptc_opts){ .source = "127.0.31.2" });
 	bystander_served(by, holder, h0);
 
-	/* Two more addresses fill the total (6): a newcomer from a fourth
-	 * address is let in by dropping the oldest handshake (one of a[]). */
+	/* Two more addresses fill the total (6). A newcomer from a fourth
+	 * address is paced (503) while the handshakes are young; once the
+	 * oldest (one of a[]) has lasted half of handshake_timeout_ms, it is
+	 * dropped for the newcomer. Bounded: 100 tries of 250 ms. */
 	for (int i = 0; i < 2; i++)
 		b[i] = silent_socket(port, "127.0.31.3");
-	c = silent_socket(port, "127.0.31.4");
+	for (int tries = 0; tries < 100 && c < 0; tries++) {
+		int fd = silent_socket(port, "127.0.31.4");
+
+		if (silent_fate(fd, 200) == 1) {
+			paced++;
+			close(fd);
+			ptc_service(50);
+		} else {
+			c = fd;
+		}
+	}
+	PT_CHECK(c >= 0 && paced > 0, "newcomer: %d refusals, then %s", paced,
+	         c >= 0 ? "admitted" : "never admitted");
 	for (int round = 0; round < 50 && !closed; round++)
 		for (int i = 0; i < 4; i++)
 			if (a[i] >= 0 && silent_fate(a[i], 20) == 0) {
