@@ -11,6 +11,7 @@
 #   make asan       the whole test suite under AddressSanitizer + UBSan (build-asan/)
 #   make system-test  tests of the system (tests/system/: fresh machine, package)
 #   make layers     no file includes across a forbidden layer edge (and the check's self-test)
+#   make soak       a bounded churn run: RSS, fds, index, database size over time
 #   make install    peertrackd, peertrackctl, man pages, unit; PREFIX=/usr/local
 #                   DESTDIR= honoured
 #   make deb        the Debian package, built in a copy of the tree, into
@@ -112,7 +113,7 @@ ifneq ($(wildcard tests/bench/*.c),)
 endif
 
 .PHONY: all daemon run check test unit integration asan system-test install uninstall clean \
-        deps deps-test tests-build bench fuzz man deb layers
+        deps deps-test tests-build bench soak fuzz man deb layers
 all: $(PROGRAMS)
 daemon: $(DAEMON_PROGRAMS)
 
@@ -228,6 +229,12 @@ run: deps
 bench: deps-test
 	$(MAKE) all
 	scripts/bench.sh
+
+# A bounded churn run (minutes): RSS, descriptors, index and database size
+# over time (docs/BENCHMARKS.md, "Soak").
+soak: deps-test
+	$(MAKE) daemon
+	scripts/soak.sh
 
 # -- install -----------------------------------------------------------------
 # The daemon and its CLI only: the test peer and the bench tool stay in bin/.

@@ -1,0 +1,314 @@
+#!/usr/bin/env python3
+"""hostile.py — the attacks of issue 18 against a running peertrackd, each
+with a bystander on its own address measuring what it gets
+(docs/BENCHMARKS.md, "Hostile load"). Loopback only; bounded in time.
+
+  hostile.py --port P --pid PID --db FILE index   [--addresses 40 --conns 16]
+      every connection announces fresh hashes, 256 per message, until the
+      daemon refuses; peak RSS, index entries, bystander ping p50/p99
+  hostile.py ... store [--conns 1] [--seconds 60]
+      connections from one address announce, withdraw and look up fresh
+      hashes as fast as the rate limit lets them; database growth
+  hostile.py ... halfopen [--addresses 1] [--seconds 30]
+      sockets that never send their headers, reopened when dropped;
+      bystander connect + ping latency p50/p99
+"""
+import argparse
+import json
+import os
+import selectors
+import socket
+import struct
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from soak import frame, metrics, proc, db_bytes  # noqa: E402
+
+UPGRADE = ("GET /v1 HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+           "Sec-WebSocket-Key: aG9zdGlsZS1rZXktMTZi\r\nSec-WebSocket-Version: 13\r\n"
+           "Origin: http://hostile.localhost\r\n\r\n").encode()
+
+
+def addr(base, i):
+    return socket.inet_ntoa(struct.pack("!I", base + i))
+
+
+class Blocking:
+    """A blocking WebSocket client for the bystander."""
+
+    def __init__(self, port, src, timeout=30):
+        self.s = socket.socket()
+        self.s.settimeout(timeout)
+        self.s.bind((src, 0))
+        self.s.connect(("127.0.0.1", port))
+        self.s.sendall(UPGRADE)
+        self.buf = b""
+        while b"\r\n\r\n" not in self.buf:
+            chunk = self.s.recv(65536)
+            if not chunk:
+                raise ConnectionError("closed during the upgrade")
+            self.buf += chunk
+        head, self.buf = self.buf.split(b"\r\n\r\n", 1)
+        if not head.startswith(b"HTTP/1.1 101"):
+            raise ConnectionError(head.split(b"\r\n")[0].decode())
+        self.recv_json()  # welcome
+
+    def recv_json(self):
+        while True:
+            while len(self.buf) < 2 or len(self.buf) < 2 + (self.buf[1] & 0x7F if (self.buf[1] & 0x7F) < 126 else 0):
+                chunk = self.s.recv(65536)
+                if not chunk:
+                    raise ConnectionError("closed")
+                self.buf += chunk
+            op, n, off = self.buf[0] & 0x0F, self.buf[1] & 0x7F, 2
+            if n == 126:
+                while len(self.buf) < 4:
+                    self.buf += self.s.recv(65536)
+                n, off = struct.unpack("!H", self.buf[2:4])[0], 4
+            while len(self.buf) < off + n:
+                chunk = self.s.recv(65536)
+                if not chunk:
+                    raise ConnectionError("closed")
+                self.buf += chunk
+            payload, self.buf = self.buf[off:off + n], self.buf[off + n:]
+            if op == 9:
+                self.s.sendall(bytes([0x8A, 0x80 | len(payload)]) + b"\0\0\0\0" + payload)
+            elif op == 1:
+                return json.loads(payload)
+            elif op == 8:
+                raise ConnectionError("close %s" % (struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else "-"))
+
+    def call(self, obj):
+        self.s.sendall(frame(json.dumps(obj)))
+        return self.recv_json()
+
+    def close(self):
+        self.s.close()
+
+
+def upgrade_answer(s):
+    """Waits for the 101 (frames sent before it are not read as frames)."""
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        chunk = s.recv(4096)
+        if not chunk:
+            raise ConnectionError("closed during the upgrade")
+        buf += chunk
+    if not buf.startswith(b"HTTP/1.1 101"):
+        raise ConnectionError(buf.split(b"\r\n")[0].decode())
+
+
+def pct(v, p):
+    v = sorted(v)
+    return v[min(len(v) - 1, int(len(v) * p / 100))] if v else float("nan")
+
+
+class Pinger(threading.Thread):
+    """The bystander: a ping every 20 ms, round trips in ms."""
+
+    def __init__(self, port, src):
+        super().__init__(daemon=True)
+        self.c = Blocking(port, src)
+        self.rtt, self.stop, self.errors = [], False, 0
+
+    def run(self):
+        while not self.stop:
+            t = time.monotonic()
+            try:
+                r = self.c.call({"type": "ping"})
+                if r.get("type") != "pong":
+                    self.errors += 1
+            except (OSError, ConnectionError):
+                self.errors += 1
+                return
+            self.rtt.append((time.monotonic() - t) * 1000)
+            time.sleep(0.02)
+
+
+def sampler(a, out, stop):
+    while not stop.is_set():
+        rss, fds = proc(a.pid)
+        out.append((time.monotonic(), rss, fds))
+        stop.wait(0.5)
+
+
+def attack_index(a):
+    sel = selectors.DefaultSelector()
+    conns = []
+    for i in range(a.addresses):
+        for _ in range(a.conns):
+            s = socket.socket()
+            s.bind((addr(0x7F280001, i), 0))
+            s.connect(("127.0.0.1", a.port))
+            s.sendall(UPGRADE)
+            upgrade_answer(s)
+            conns.append({"s": s, "sent": 0, "done": False, "rx": b""})
+    per_msg, per_peer = 256, a.per_peer
+    refusals = 0
+    t0 = time.monotonic()
+    # Each connection sends its announces in one go; the daemon answers each.
+    for c in conns:
+        msgs = b"".join(frame(json.dumps({"type": "announce",
+                                          "hashes": [os.urandom(32).hex() for _ in range(per_msg)]}))
+                        for _ in range(per_peer // per_msg))
+        c["out"] = msgs
+        c["s"].setblocking(False)
+        sel.register(c["s"], selectors.EVENT_READ | selectors.EVENT_WRITE, c)
+    busy = 0
+    while time.monotonic() - t0 < a.seconds:
+        evs = sel.select(timeout=0.2)
+        if not evs and not any(c["out"] for c in conns):
+            break
+        for key, ev in evs:
+            c = key.data
+            if ev & selectors.EVENT_WRITE and c["out"]:
+                try:
+                    n = c["s"].send(c["out"][:262144])
+                    c["out"] = c["out"][n:]
+                except (BlockingIOError, OSError):
+                    pass
+                if not c["out"]:
+                    sel.modify(c["s"], selectors.EVENT_READ, c)
+            if ev & selectors.EVENT_READ:
+                try:
+                    data = c["s"].recv(262144)
+                except (BlockingIOError, OSError):
+                    data = b""
+                if not data:
+                    sel.unregister(c["s"])
+                    continue
+                busy += data.count(b'"busy"')
+                refusals += data.count(b'"too-many-hashes"')
+    return {"connections": len(conns), "busy": busy, "too_many": refusals,
+            "seconds": round(time.monotonic() - t0, 1)}, conns
+
+
+def attack_store(a):
+    conns = []
+    for _ in range(a.conns):
+        s = socket.socket()
+        s.bind(("127.0.41.1", 0))
+        s.connect(("127.0.0.1", a.port))
+        s.sendall(UPGRADE)
+        upgrade_answer(s)
+        s.setblocking(False)
+        conns.append(s)
+    size0 = db_bytes(a.db)
+    t0 = time.monotonic()
+    step = 1.0 / 45  # under the default 50 messages/s
+    while time.monotonic() - t0 < a.seconds:
+        for s in conns:
+            hs = [os.urandom(32).hex() for _ in range(256)]
+            for m in ({"type": "announce", "hashes": hs}, {"type": "withdraw", "hashes": hs},
+                      {"type": "lookup", "hash": hs[0]}):
+                try:
+                    s.send(frame(json.dumps(m)))
+                except (BlockingIOError, OSError):
+                    pass
+            try:
+                while s.recv(1 << 20):
+                    pass
+            except (BlockingIOError, OSError):
+                pass
+        time.sleep(3 * step)
+    time.sleep(2)
+    grew = db_bytes(a.db) - size0
+    return {"connections": a.conns, "seconds": a.seconds, "db_growth_mib": round(grew / 1048576, 2),
+            "mib_per_s_per_conn": round(grew / 1048576 / a.seconds / a.conns, 4)}, conns
+
+
+def attack_halfopen(a):
+    socks = []
+    opened = dropped = refused = 0
+    t0 = time.monotonic()
+    by = []
+    errors = 0
+    last_by = 0
+    while time.monotonic() - t0 < a.seconds:
+        # Keep the attacker at its target of open sockets, reopening dropped ones.
+        alive = []
+        for s in socks:
+            try:
+                got = s.recv(16, socket.MSG_DONTWAIT)
+                if got == b"" or got.startswith(b"HTTP/1.1 503"):
+                    refused += got != b""
+                    s.close()
+                    dropped += 1
+                    continue
+            except BlockingIOError:
+                pass
+            except OSError:
+                s.close()
+                dropped += 1
+                continue
+            alive.append(s)
+        socks = alive
+        while len(socks) < a.target:
+            s = socket.socket()
+            s.setblocking(False)
+            s.bind((addr(0x7F2A0001, opened % a.addresses), 0))
+            s.connect_ex(("127.0.0.1", a.port))
+            socks.append(s)
+            opened += 1
+        if time.monotonic() - last_by >= 0.1:
+            last_by = time.monotonic()
+            t = time.monotonic()
+            try:
+                c = Blocking(a.port, "127.0.43.%d" % (1 + len(by) % 200), timeout=10)
+                c.call({"type": "ping"})
+                c.close()
+                by.append((time.monotonic() - t) * 1000)
+            except (OSError, ConnectionError):
+                errors += 1
+    for s in socks:
+        s.close()
+    return {"opened": opened, "closed_by_server": dropped, "answered_503": refused,
+            "bystander_n": len(by),
+            "bystander_errors": errors,
+            "bystander_connect_ping_ms": {"p50": round(pct(by, 50), 2), "p99": round(pct(by, 99), 2),
+                                          "max": round(max(by), 2) if by else None}}, []
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--pid", type=int, required=True)
+    ap.add_argument("--db", required=True)
+    ap.add_argument("attack", choices=["index", "store", "halfopen"])
+    ap.add_argument("--addresses", type=int, default=40)
+    ap.add_argument("--conns", type=int, default=16)
+    ap.add_argument("--per-peer", type=int, default=4096)
+    ap.add_argument("--seconds", type=float, default=60)
+    ap.add_argument("--target", type=int, default=2000, help="halfopen: sockets held open")
+    a = ap.parse_args()
+    samples, stop = [], threading.Event()
+    th = threading.Thread(target=sampler, args=(a, samples, stop), daemon=True)
+    th.start()
+    pinger = Pinger(a.port, "127.0.44.1") if a.attack != "halfopen" else None
+    if pinger:
+        pinger.start()
+    res, conns = {"index": attack_index, "store": attack_store, "halfopen": attack_halfopen}[a.attack](a)
+    if pinger:
+        pinger.stop = True
+        pinger.join(5)
+        res["bystander_ping_ms"] = {"n": len(pinger.rtt), "errors": pinger.errors,
+                                    "p50": round(pct(pinger.rtt, 50), 2),
+                                    "p99": round(pct(pinger.rtt, 99), 2)}
+    m = metrics(a.port)
+    stop.set()
+    th.join(2)
+    res["peak_rss_mib"] = round(max(s[1] for s in samples) / 1024, 1)
+    res["peak_fds"] = max(s[2] for s in samples)
+    res["index_entries"] = int(m.get("peertrack_index_entries", -1))
+    res["index_memory_mib"] = round(m.get("peertrack_index_memory_bytes", 0) / 1048576, 1)
+    res["budget_refusals"] = {k.split('"')[1]: int(v) for k, v in m.items()
+                              if k.startswith("peertrack_budget_refusals_total{") and v}
+    for c in conns:
+        (c["s"] if isinstance(c, dict) else c).close()
+    print(json.dumps(res))
+
+
+if __name__ == "__main__":
+    main()
