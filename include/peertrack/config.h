@@ -91,6 +91,17 @@ typedef struct pt_config {
 	uint32_t wt_offer_ttl_ms;
 	uint32_t wt_max_pending_offers;
 	uint32_t wt_interval_s;
+	/* [ice] */
+	char stun_urls[PT_CONFIG_STR * 4];       /* blank/comma list */
+	char turn_urls[PT_CONFIG_STR * 4];
+	char turn_secret[PT_CONFIG_STR * 2 + 8]; /* secret: 1 or 2, blank-separated */
+	char turn_secret_file[PT_CONFIG_STR];
+	uint32_t turn_credential_ttl_s;
+	/* [resume] */
+	uint32_t resume_window_ms;
+	uint32_t resume_max_sessions;
+	uint32_t resume_max_held_signals;
+	uint32_t resume_max_held_bytes;
 } pt_config;
 
 enum pt_config_type {
@@ -111,6 +122,8 @@ typedef struct pt_config_key {
 	/* PT_CFG_STR: extra syntax check of a value, or NULL. 0, or -1 with
 	 * err set to a message that does not repeat the key. */
 	int (*check)(const char *value, char *err, size_t errlen);
+	/* The value is a secret: never echoed in an error, never printed. */
+	bool secret;
 } pt_config_key;
 
 extern const pt_config_key pt_config_keys[];

@@ -16,7 +16,13 @@
 	X(PT_E_RATE_LIMITED, "rate-limited")       /* message rate over the limit */ \
 	X(PT_E_PEER_GONE, "peer-gone")             /* signal target not connected */ \
 	X(PT_E_INTERNAL, "internal")               /* the server failed (out of memory) */ \
-	X(PT_E_BUSY, "busy")                       /* a server budget is full: retry later */
+	X(PT_E_BUSY, "busy")                       /* a server budget is full: retry later */ \
+	/* resume refused (docs/PROTOCOL.md, "Resuming"); the client keeps */ \
+	/* the fresh id of its new connection */ \
+	X(PT_E_RESUME_EXPIRED, "resume-expired")   /* nothing to resume: window over, evicted, restart */ \
+	X(PT_E_RESUME_REUSED, "resume-reused")     /* that token was used already */ \
+	X(PT_E_RESUME_LIVE, "resume-live")         /* the token's connection is still open */ \
+	X(PT_E_RESUME_INVALID, "resume-invalid")   /* not a token this server issued */
 
 #define X(e, name) e,
 enum pt_err { PT_ERRORS(X) PT_E__COUNT };

@@ -25,10 +25,13 @@ enum pt_msg_type {
 	PT_MSG_SIGNAL,
 	PT_MSG_PING,
 	PT_MSG_REPORT,
+	PT_MSG_RESUME,
+	PT_MSG_REFRESH_ICE,
 	PT_MSG__COUNT
 };
 
 #define PT_RID_MAX 64 /* longest string rid, in bytes */
+#define PT_MSG_TOKEN_MAX 64 /* longest resume token accepted, in bytes */
 
 enum pt_rid_kind { PT_RID_NONE = 0, PT_RID_INT, PT_RID_STR };
 
@@ -60,6 +63,9 @@ typedef struct pt_msg {
 	size_t data_len;
 	/* report: byte counts since the previous report */
 	uint64_t from_peers, from_origin, to_peers;
+	/* resume: the token as sent (at most PT_MSG_TOKEN_MAX bytes) */
+	char token[PT_MSG_TOKEN_MAX + 1];
+	size_t token_len;
 	/* room for a `why` that names a position ("hashes[3]: ...") */
 	char why_buf[96];
 } pt_msg;

@@ -29,6 +29,10 @@ int pt_registry_add(pt_registry *r, void *session, uint32_t *handle, pt_id *id);
 /* Removes a live handle (no-op for a dead one). */
 void pt_registry_remove(pt_registry *r, uint32_t handle);
 
+/* Points a live handle at another session (a peer that changes
+ * connections keeps its handle, id and generation). No-op if dead. */
+void pt_registry_set_session(pt_registry *r, uint32_t handle, void *session);
+
 /* Handle of a live id, or PT_HANDLE_NONE. */
 uint32_t pt_registry_find(const pt_registry *r, const pt_id *id);
 

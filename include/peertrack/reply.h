@@ -20,8 +20,27 @@ typedef struct pt_welcome_limits {
 	         rate_burst;
 } pt_welcome_limits;
 
+/* What a welcome carries beyond the id and limits. ice_servers: a JSON
+ * array's text (pt_ice_servers_json), copied as is; NULL or empty: "[]".
+ * resume_token: NULL when resuming is off. */
+typedef struct pt_welcome_extra {
+	const char *ice_servers;
+	size_t ice_servers_len;
+	uint32_t ice_ttl_s;        /* 0: no TURN credentials in ice_servers */
+	const char *resume_token;
+	uint32_t resume_window_ms;
+} pt_welcome_extra;
+
+/* x may be NULL (no ice_servers, no resume_token). */
 int pt_reply_welcome(pt_buf *b, const pt_id *id, uint32_t heartbeat_ms, uint32_t timeout_ms,
-                     const pt_welcome_limits *lim);
+                     const pt_welcome_limits *lim, const pt_welcome_extra *x);
+/* The answer to refresh-ice: {"type":"ice-servers",rid,"ice_servers":[..],"ice_ttl_s":N}. */
+int pt_reply_ice_servers(pt_buf *b, const pt_rid *rid, const char *ice_servers, size_t len,
+                         uint32_t ice_ttl_s);
+/* The answer to a successful resume: the id again, a fresh token, and how
+ * many hashes the peer holds again; held frames follow it. */
+int pt_reply_resumed(pt_buf *b, const pt_rid *rid, const pt_id *id, const char *resume_token,
+                     size_t hashes, size_t held);
 int pt_reply_ack(pt_buf *b, const pt_rid *rid, size_t count, size_t total);
 /* ids: n client ids, best first. */
 int pt_reply_peers(pt_buf *b, const pt_rid *rid, const pt_hash *h, const pt_id *const *ids, size_t n);

@@ -20,6 +20,7 @@
 #include <ini.h>
 
 #include "peertrack/config.h"
+#include "peertrack/turn.h"
 
 /* Enum fields are stored through an int. */
 _Static_assert(sizeof(enum pt_log_level) == sizeof(int), "enum size");
@@ -29,6 +30,9 @@ _Static_assert(sizeof(enum pt_store_ip) == sizeof(int), "enum size");
 static int check_listen(const char *v, char *err, size_t errlen);
 static int check_nonempty(const char *v, char *err, size_t errlen);
 static int check_origins(const char *v, char *err, size_t errlen);
+static int check_stun_urls(const char *v, char *err, size_t errlen);
+static int check_turn_urls(const char *v, char *err, size_t errlen);
+static int check_secret(const char *v, char *err, size_t errlen);
 
 /* In the order of enum pt_match_strategy (match.h, a layer up; test_config
  * checks each name loads as its value). */
@@ -37,15 +41,17 @@ static const char *const store_ips[] = { "full", "prefix", "none", NULL };
 
 #define FIELD(name) offsetof(pt_config, name), sizeof(((pt_config *)0)->name)
 #define U32(sec, name, def, lo, hi, rel, doc) \
-	{ sec, #name, PT_CFG_U32, FIELD(name), def, lo, hi, NULL, rel, doc, NULL }
+	{ sec, #name, PT_CFG_U32, FIELD(name), def, lo, hi, NULL, rel, doc, NULL, false }
 #define BOOL(sec, name, def, rel, doc) \
-	{ sec, #name, PT_CFG_BOOL, FIELD(name), def, 0, 0, NULL, rel, doc, NULL }
+	{ sec, #name, PT_CFG_BOOL, FIELD(name), def, 0, 0, NULL, rel, doc, NULL, false }
 #define STR(sec, name, def, rel, check, doc) \
-	{ sec, #name, PT_CFG_STR, FIELD(name), def, 0, 0, NULL, rel, doc, check }
+	{ sec, #name, PT_CFG_STR, FIELD(name), def, 0, 0, NULL, rel, doc, check, false }
 #define ENUM(sec, name, def, names, rel, doc) \
-	{ sec, #name, PT_CFG_ENUM, FIELD(name), def, 0, 0, names, rel, doc, NULL }
+	{ sec, #name, PT_CFG_ENUM, FIELD(name), def, 0, 0, names, rel, doc, NULL, false }
 #define CIDRS(sec, name, def, rel, doc) \
-	{ sec, #name, PT_CFG_CIDRS, FIELD(name), def, 0, 0, NULL, rel, doc, NULL }
+	{ sec, #name, PT_CFG_CIDRS, FIELD(name), def, 0, 0, NULL, rel, doc, NULL, false }
+#define SECRET(sec, name, rel, doc) \
+	{ sec, #name, PT_CFG_STR, FIELD(name), "", 0, 0, NULL, rel, doc, check_secret, true }
 
 /* Sections in file order, with the text that introduces each. */
 static const struct section {
@@ -75,6 +81,11 @@ static const struct section {
 	{ "webtorrent", "The WebTorrent tracker protocol on /announce (docs/PROTOCOL.md): limits\n"
 	                "of its own. Connections, origins, per-IP limits, bans and timeouts are\n"
 	                "the ones above, shared with /v1." },
+	{ "ice", "STUN and TURN servers for the browsers, sent in welcome.ice_servers in the\n"
+	         "shape of RTCConfiguration.iceServers, with TURN credentials that coturn checks\n"
+	         "with use-auth-secret (docs/DEPLOY.md, \"NAT traversal\")." },
+	{ "resume", "Resumable sessions: a peer whose connection drops keeps its id, its hashes\n"
+	            "and the signals sent to it for a while (docs/PROTOCOL.md, \"Resuming\")." },
 };
 
 const pt_config_key pt_config_keys[] = {
@@ -266,6 +277,40 @@ const pt_config_key pt_config_keys[] = {
 	U32("webtorrent", wt_interval_s, "120", 10, 86400, true,
 	    "Re-announce interval sent in every announce response (the reference\n"
 	    "server's 120 s); clients without one re-announce every 30 s."),
+
+	STR("ice", stun_urls, "", true, check_stun_urls,
+	    "STUN servers: stun:HOST[:PORT] or stuns:HOST[:PORT], separated by blanks\n"
+	    "or commas. Empty: none. An indented line continues the list."),
+	STR("ice", turn_urls, "", true, check_turn_urls,
+	    "TURN servers: turn:HOST[:PORT][?transport=udp|tcp] or turns:..., separated\n"
+	    "by blanks or commas; they share one credential. Empty: none. Needs\n"
+	    "turn_secret or turn_secret_file. An indented line continues the list."),
+	SECRET("ice", turn_secret, true,
+	       "coturn's static-auth-secret, inline. One or two, blank-separated: the\n"
+	       "first signs new credentials; a second (the one being rotated out, which\n"
+	       "coturn still accepts) is only counted. Never logged or printed. Prefer\n"
+	       "turn_secret_file: this file is often readable by others."),
+	STR("ice", turn_secret_file, "", true, NULL,
+	    "File holding the secret(s) as turn_secret does (blank- or line-separated).\n"
+	    "Must be a regular file that neither group nor others may read (chmod 600);\n"
+	    "re-read on SIGHUP, so a rotation needs no restart."),
+	U32("ice", turn_credential_ttl_s, "86400", 60, 2592000, true,
+	    "Lifetime of a TURN credential; the username is \"<now + this>:<client id>\".\n"
+	    "Clients renew before it ends with refresh-ice."),
+
+	U32("resume", resume_window_ms, "30000", 0, 3600000, true,
+	    "How long a peer whose connection dropped (no close frame, or timed out)\n"
+	    "stays resumable: not offered in lookups, signals to it held, peer-left\n"
+	    "only when this ends without a resume. 0 turns resuming off."),
+	U32("resume", resume_max_sessions, "10000", 0, 1000000, true,
+	    "Most peers resumable at once; the oldest is given up (peer-left) to make\n"
+	    "room, so a reconnect storm cannot exhaust memory. They count towards\n"
+	    "max_connections while they wait."),
+	U32("resume", resume_max_held_signals, "64", 0, 65536, true,
+	    "Most frames (signals, peer-left) held for one resumable peer; a signal\n"
+	    "past it is answered with peer-gone."),
+	U32("resume", resume_max_held_bytes, "65536", 0, 16777216, true,
+	    "Most bytes held for one resumable peer, likewise."),
 };
 
 const size_t pt_config_nkeys = sizeof(pt_config_keys) / sizeof(pt_config_keys[0]);
@@ -537,7 +582,8 @@ static char *read_line(char *str, int num, void *stream)
 /* Keys whose value is a blank- or comma-separated list. */
 static bool is_list(const pt_config_key *k)
 {
-	return k->type == PT_CFG_CIDRS || k->check == check_origins;
+	return k->type == PT_CFG_CIDRS || k->check == check_origins || k->check == check_stun_urls ||
+	       k->check == check_turn_urls;
 }
 
 static int on_key(void *user, const char *section, const char *name, const char *value)
@@ -772,6 +818,43 @@ static int check_origins(const char *v, char *err, size_t errlen)
 	}
 }
 
+/* One checker for both URL lists: scheme, host[:port], TURN's transport
+ * (RFC 7064, 7065). The URL is echoed in the error: it is no secret. */
+static int check_urls(const char *v, int turn, char *err, size_t errlen)
+{
+	const char *p = v;
+
+	for (;;) {
+		p += strspn(p, " \t,");
+		if (!*p)
+			return 0;
+		size_t n = strcspn(p, " \t,");
+		if (pt_turn_url_check(p, n, turn, err, errlen))
+			return -1;
+		p += n;
+	}
+}
+
+static int check_stun_urls(const char *v, char *err, size_t errlen)
+{
+	return check_urls(v, 0, err, errlen);
+}
+
+static int check_turn_urls(const char *v, char *err, size_t errlen)
+{
+	return check_urls(v, 1, err, errlen);
+}
+
+/* Says what is wrong without quoting a byte of the value. */
+static int check_secret(const char *v, char *err, size_t errlen)
+{
+	pt_ice ice = {0};
+	int r = *v ? pt_turn_secrets_parse(&ice, v, strlen(v), err, errlen) : 0;
+
+	pt_ice_clear(&ice);
+	return r;
+}
+
 int pt_config_validate(const pt_config *c, char *err, size_t errlen)
 {
 	char why[256];
@@ -823,6 +906,14 @@ int pt_config_validate(const pt_config *c, char *err, size_t errlen)
 	}
 	if (c->tls_ca[0] && !c->tls_cert[0]) {
 		snprintf(err, errlen, "tls_ca needs tls_cert and tls_key");
+		return -1;
+	}
+	if (c->turn_secret[0] && c->turn_secret_file[0]) {
+		snprintf(err, errlen, "turn_secret and turn_secret_file: set one, not both");
+		return -1;
+	}
+	if (c->turn_urls[strspn(c->turn_urls, " \t,")] && !c->turn_secret[0] && !c->turn_secret_file[0]) {
+		snprintf(err, errlen, "turn_urls needs turn_secret or turn_secret_file");
 		return -1;
 	}
 	return 0;
@@ -1008,7 +1099,8 @@ static void values_text(const pt_config_key *k, char *out, size_t outlen, bool m
 		}
 		break;
 	case PT_CFG_STR:
-		snprintf(out, outlen, "%s", markdown ? (is_list(k) ? "list" : "text") : "");
+		snprintf(out, outlen, "%s",
+		         markdown ? (is_list(k) ? "list" : k->secret ? "secret text" : "text") : "");
 		break;
 	case PT_CFG_CIDRS:
 		snprintf(out, outlen, "%s", markdown ? "list of addresses or CIDRs" : "");
@@ -1091,8 +1183,9 @@ void pt_config_write_markdown(FILE *f)
 	      "about 200 bytes (the INI parser's limit): lists (`allowed_origins`,\n"
 	      "`trusted_proxies`) continue on indented lines.\n"
 	      "\n"
-	      "Checked across keys: `timeout_ms` > `heartbeat_ms`, and\n"
-	      "`max_signal_bytes` < `max_message_bytes`.\n", f);
+	      "Checked across keys: `timeout_ms` > `heartbeat_ms`,\n"
+	      "`max_signal_bytes` < `max_message_bytes`, and `turn_urls` needs exactly\n"
+	      "one of `turn_secret` and `turn_secret_file`.\n", f);
 	for (size_t s = 0; s < sizeof(sections) / sizeof(sections[0]); s++) {
 		fprintf(f, "\n## [%s]\n\n", sections[s].name);
 		write_cell(f, sections[s].doc);
@@ -1178,8 +1271,8 @@ void pt_config_write_effective(FILE *f, const pt_config *c, const char *path)
 	fprintf(f,
 	        "# peertrackd effective configuration: the defaults, then %s, then\n"
 	        "# PEERTRACK_* environment variables, then --set/--listen. Keys that differ\n"
-	        "# from their default are marked. No key holds secret material (tls_key\n"
-	        "# is a path), so nothing is masked.\n",
+	        "# from their default are marked. Secrets (turn_secret) are masked;\n"
+	        "# paths (tls_key, turn_secret_file) are shown, never the files' contents.\n",
 	        path ? path : "(no file)");
 	for (size_t s = 0; s < sizeof(sections) / sizeof(sections[0]); s++) {
 		fprintf(f, "\n[%s]\n", sections[s].name);
@@ -1191,7 +1284,10 @@ void pt_config_write_effective(FILE *f, const pt_config *c, const char *path)
 			if (!value_equal(c, &d, k))
 				fputs("# changed from the default\n", f);
 			fprintf(f, "%s = ", k->name);
-			write_value(f, c, k);
+			if (k->secret && *(const char *)cfield(c, k))
+				fputs("(set, not shown)", f);
+			else
+				write_value(f, c, k);
 			fputc('\n', f);
 		}
 	}

@@ -35,6 +35,7 @@ static enum pt_err parse_lookup(json_t *, const pt_msg_limits *, pt_msg *, const
 static enum pt_err parse_signal(json_t *, const pt_msg_limits *, pt_msg *, const char **);
 static enum pt_err parse_ping(json_t *, const pt_msg_limits *, pt_msg *, const char **);
 static enum pt_err parse_report(json_t *, const pt_msg_limits *, pt_msg *, const char **);
+static enum pt_err parse_resume(json_t *, const pt_msg_limits *, pt_msg *, const char **);
 
 /* The one list of message types. Indexed by enum pt_msg_type. */
 static const struct msg_type {
@@ -48,6 +49,8 @@ static const struct msg_type {
 	[PT_MSG_SIGNAL]   = { "signal",   PT_MSG_SIGNAL,   parse_signal },
 	[PT_MSG_PING]     = { "ping",     PT_MSG_PING,     parse_ping },
 	[PT_MSG_REPORT]   = { "report",   PT_MSG_REPORT,   parse_report },
+	[PT_MSG_RESUME]   = { "resume",   PT_MSG_RESUME,   parse_resume },
+	[PT_MSG_REFRESH_ICE] = { "refresh-ice", PT_MSG_REFRESH_ICE, parse_ping },
 };
 
 const char *pt_msg_type_name(enum pt_msg_type t)
@@ -293,6 +296,23 @@ static enum pt_err parse_report(json_t *root, const pt_msg_limits *lim, pt_msg *
 	                     why)) != PT_OK)
 		return e;
 	return parse_count(root, "to_peers", lim->max_report_bytes, &msg->to_peers, msg, why);
+}
+
+/* The token is only bounded here; whether it is one the server issued is
+ * the handler's question (resume-invalid). */
+static enum pt_err parse_resume(json_t *root, const pt_msg_limits *lim, pt_msg *msg,
+                                const char **why)
+{
+	json_t *t = json_object_get(root, "token");
+
+	if (!json_is_string(t) || json_string_length(t) > PT_MSG_TOKEN_MAX) {
+		*why = "token: must be a string of at most 64 bytes";
+		return PT_E_BAD_MESSAGE;
+	}
+	msg->token_len = json_string_length(t);
+	memcpy(msg->token, json_string_value(t), msg->token_len);
+	msg->token[msg->token_len] = '\0';
+	return PT_OK;
 }
 
 enum pt_err pt_msg_load_error(const struct json_error_t *jerr, const char **why)

@@ -183,6 +183,12 @@ void pt_registry_remove(pt_registry *r, uint32_t handle)
 	r->count--;
 }
 
+void pt_registry_set_session(pt_registry *r, uint32_t handle, void *session)
+{
+	if (live(r, handle))
+		r->slots[handle].session = session;
+}
+
 uint32_t pt_registry_find(const pt_registry *r, const pt_id *id)
 {
 	return r->map[probe(r, id)];

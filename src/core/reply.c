@@ -96,8 +96,21 @@ static int key_u64(pt_buf *b, const char *key, uint64_t v)
 	return append_str(b, key) | append_u64(b, v);
 }
 
+static int ice_fields(pt_buf *b, const char *ice, size_t len, uint32_t ttl_s)
+{
+	int r = append_str(b, ",\"ice_servers\":");
+
+	if (ice && len)
+		r |= pt_buf_append(b, ice, len);
+	else
+		r |= append_str(b, "[]");
+	if (ttl_s)
+		r |= key_u64(b, ",\"ice_ttl_s\":", ttl_s);
+	return r;
+}
+
 int pt_reply_welcome(pt_buf *b, const pt_id *id, uint32_t heartbeat_ms, uint32_t timeout_ms,
-                     const pt_welcome_limits *lim)
+                     const pt_welcome_limits *lim, const pt_welcome_extra *x)
 {
 	size_t start = b->len;
 	int r = open_msg(b, "welcome", NULL);
@@ -114,7 +127,41 @@ int pt_reply_welcome(pt_buf *b, const pt_id *id, uint32_t heartbeat_ms, uint32_t
 	r |= key_u64(b, ",\"max_report_bytes\":", lim->max_report_bytes);
 	r |= key_u64(b, ",\"rate_messages_per_sec\":", lim->rate_messages_per_sec);
 	r |= key_u64(b, ",\"rate_burst\":", lim->rate_burst);
-	r |= append_str(b, "}}");
+	r |= append_str(b, "}");
+	r |= ice_fields(b, x ? x->ice_servers : NULL, x ? x->ice_servers_len : 0, x ? x->ice_ttl_s : 0);
+	if (x && x->resume_token) {
+		r |= append_str(b, ",\"resume_token\":");
+		r |= pt_buf_json_string(b, x->resume_token, strlen(x->resume_token));
+		r |= key_u64(b, ",\"resume_window_ms\":", x->resume_window_ms);
+	}
+	r |= append_str(b, "}");
+	return finish(b, start, r);
+}
+
+int pt_reply_ice_servers(pt_buf *b, const pt_rid *rid, const char *ice_servers, size_t len,
+                         uint32_t ice_ttl_s)
+{
+	size_t start = b->len;
+	int r = open_msg(b, "ice-servers", rid);
+
+	r |= ice_fields(b, ice_servers, len, ice_ttl_s);
+	r |= append_str(b, "}");
+	return finish(b, start, r);
+}
+
+int pt_reply_resumed(pt_buf *b, const pt_rid *rid, const pt_id *id, const char *resume_token,
+                     size_t hashes, size_t held)
+{
+	size_t start = b->len;
+	int r = open_msg(b, "resumed", rid);
+
+	r |= append_str(b, ",\"id\":");
+	r |= append_id(b, id);
+	r |= append_str(b, ",\"resume_token\":");
+	r |= pt_buf_json_string(b, resume_token, strlen(resume_token));
+	r |= key_u64(b, ",\"hashes\":", hashes);
+	r |= key_u64(b, ",\"held\":", held);
+	r |= append_str(b, "}");
 	return finish(b, start, r);
 }
 

@@ -18,6 +18,7 @@
 #include "peertrack/notify.h"
 #include "peertrack/server.h"
 #include "peertrack/store.h"
+#include "peertrack/turn.h"
 #include "daemon.h"
 
 typedef struct pt_daemon {
@@ -68,6 +69,18 @@ int pt_daemon_config_build(const char *path, const pt_override *ov, size_t nov, 
 	if (pt_config_validate(out, why, sizeof(why))) {
 		snprintf(err, errlen, "%s%s%s", path ? path : "", path ? ": " : "", why);
 		goto fail;
+	}
+	/* The TURN secret file must be readable, and the daemon's alone, for
+	 * the config to count as valid (at start and on every reload). */
+	{
+		pt_ice ice = {0};
+		int r = pt_ice_configure(&ice, out, why, sizeof(why));
+
+		pt_ice_clear(&ice);
+		if (r) {
+			snprintf(err, errlen, "TURN secret: %s", why);
+			goto fail;
+		}
 	}
 	return 0;
 fail:

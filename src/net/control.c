@@ -11,7 +11,7 @@ void pt_server_status_get(pt_server *s, pt_server_status *out)
 {
 	out->port = s->port;
 	out->uptime_ms = pt_server_now(s) - s->t0_ms;
-	out->peers = pt_registry_count(s->registry);
+	out->peers = pt_server_live_peers(s);
 	out->sockets = s->sockets;
 	out->max_connections = s->cfg.max_connections;
 	out->index_entries = pt_index_entries(s->index);

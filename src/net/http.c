@@ -95,7 +95,7 @@ static int serve_health(struct lws *wsi, bool head, struct pt_server *srv, bool 
 		return respond(wsi, head, code, "application/json", "{\"status\":\"ok\"}\n", 16);
 	if (srv->stop_phase)
 		status = "stopping";
-	else if (pt_registry_count(srv->registry) >= srv->max_peers)
+	else if (pt_server_live_peers(srv) >= srv->max_peers)
 		status = "full";
 	else
 		status = "ready";

@@ -166,7 +166,7 @@ int pt_metrics_render(struct pt_server *s, pt_buf *b)
 	r |= one(b, "peertrack_handshakes_evicted_total", "counter",
 	         "Handshakes dropped to make room for another address (max_halfopen)",
 	         st->halfopen_evicted);
-	r |= one(b, "peertrack_peers", "gauge", "Live peers", pt_registry_count(s->registry));
+	r |= one(b, "peertrack_peers", "gauge", "Live peers", pt_server_live_peers(s));
 	r |= one(b, "peertrack_index_entries", "gauge", "(peer, hash) pairs in the index",
 	         pt_index_entries(s->index));
 	r |= one(b, "peertrack_index_hashes", "gauge", "Distinct hashes in the index",
@@ -214,6 +214,22 @@ int pt_metrics_render(struct pt_server *s, pt_buf *b)
 	                   st->offload_from_peers, st->offload_from_origin);
 	r |= one(b, "peertrack_uploaded_to_peers_bytes_total", "counter",
 	         "Bytes clients reported serving to other peers", st->offload_to_peers);
+	r |= one(b, "peertrack_resumable_sessions", "gauge",
+	         "Peers whose connection dropped, waiting for a resume", s->parked.count);
+	r |= one(b, "peertrack_resume_parked_total", "counter",
+	         "Dropped peers made resumable", st->parked);
+	r |= one(b, "peertrack_resumes_total", "counter", "Resumes that took an id back",
+	         st->resumed);
+	r |= one(b, "peertrack_resume_expired_total", "counter",
+	         "Resumable peers whose window ended (peer-left sent)", st->resume_expired);
+	r |= one(b, "peertrack_resume_evicted_total", "counter",
+	         "Resumable peers given up for room (resume_max_sessions)", st->resume_evicted);
+	if (head(b, "peertrack_resume_held_total", "counter",
+	         "Frames for resumable peers, by whether they were held or refused (bounds)"))
+		return -ENOMEM;
+	r |= pt_buf_printf(b, "peertrack_resume_held_total{result=\"held\"} %" PRIu64 "\n"
+	                      "peertrack_resume_held_total{result=\"refused\"} %" PRIu64 "\n",
+	                   st->held, st->held_dropped);
 	r |= one(b, "peertrack_bans", "gauge", "Bans in the list (some may have expired)",
 	         s->bans ? s->bans->n : 0);
 	r |= one(b, "peertrack_config_last_reload_successful", "gauge",
@@ -248,7 +264,7 @@ int pt_stats_render(struct pt_server *s, pt_buf *b)
 	                      "\"lookups\":{\"hit\":%" PRIu64 ",\"miss\":%" PRIu64 "},"
 	                      "\"relayed\":%" PRIu64 ",\"sent\":{\"frames\":%" PRIu64
 	                      ",\"writes\":%" PRIu64 "},\"messages\":{",
-	                   pt_server_now(s) - s->t0_ms, pt_registry_count(s->registry), s->sockets,
+	                   pt_server_now(s) - s->t0_ms, pt_server_live_peers(s), s->sockets,
 	                   st->connections, pt_index_entries(s->index), pt_index_hashes(s->index),
 	                   st->lookups_hit, st->lookups_miss, st->relayed, st->frames_out,
 	                   st->writes_out);

@@ -25,11 +25,13 @@
 #include "peertrack/ratelimit.h"
 #include "peertrack/registry.h"
 #include "peertrack/reply.h"
+#include "peertrack/resume.h"
 #include "peertrack/server.h"
 #include "peertrack/store.h"
 #include "peertrack/wtmsg.h"
 #include "peertrack/wtoffers.h"
 #include "peertrack/wtswarm.h"
+#include "peertrack/turn.h"
 
 /* Why a peer left, for logs, the store and metrics: X(enumerator, name). */
 #define PT_LEAVES(X) \
@@ -42,7 +44,8 @@
 	X(PT_LEAVE_SHUTDOWN, "shutdown") \
 	X(PT_LEAVE_INTERNAL, "internal") \
 	X(PT_LEAVE_BANNED, "banned") \
-	X(PT_LEAVE_BAD_DATA, "bad-utf8")
+	X(PT_LEAVE_BAD_DATA, "bad-utf8") \
+	X(PT_LEAVE_RESUMED, "resumed") /* a fresh id given back: its connection resumed an older one */
 
 /* Refusals at connect time, for metrics. */
 #define PT_REFUSALS(X) \
@@ -102,6 +105,11 @@ typedef struct pt_stats {
 	pt_wt_stats wt;
 	uint64_t budget[PT_BUDGET__COUNT];    /* refusals (or drops) by budget */
 	uint64_t halfopen_evicted;            /* handshakes dropped for another address */
+	uint64_t parked;                      /* peers made resumable */
+	uint64_t resumed;                     /* ... that came back */
+	uint64_t resume_expired;              /* ... whose window ended */
+	uint64_t resume_evicted;              /* ... given up for room */
+	uint64_t held, held_dropped;          /* frames held for them; refused (bounds) */
 } pt_stats;
 
 typedef struct pt_origins {
@@ -126,6 +134,7 @@ enum pt_session_state {
 	PT_SESSION_NEW = 0, /* not admitted (yet) */
 	PT_SESSION_LIVE,    /* in the registry, index and matcher */
 	PT_SESSION_CLOSING, /* retired; close frame pending */
+	PT_SESSION_PARKED,  /* no connection: a resumable copy (park.c), never an lws session */
 };
 
 struct pt_session;
@@ -182,6 +191,10 @@ typedef struct pt_session {
 	bool co_usable;       /* frames may be coalesced (coalesce.c) */
 	uint32_t co_slot;     /* 1 + place in the turn's list; 0: none */
 	uint32_t co_head, co_tail, co_bytes; /* this turn's frames */
+	bool said_goodbye;    /* the client sent a close frame: not resumable */
+	bool spoke;           /* sent a message: too late to resume another id */
+	bool has_prev;        /* prev_secret is the token this connection resumed with */
+	pt_resume_secret secret, prev_secret; /* resume token = (id, secret) */
 } pt_session;
 
 /* Frames waiting for the end of the loop turn (coalesce.c). */
@@ -233,6 +246,9 @@ struct pt_server {
 	pt_buf scratch;       /* reply encoding, reused */
 	pt_wt_swarms *wt_swarms; /* /announce: peer_id bindings (wt.c) */
 	pt_wt_offers *wt_offers; /* /announce: relayed offers awaiting answers */
+	pt_buf ice_buf;       /* one client's ice_servers, reused */
+	pt_ice ice;           /* URLs (borrowed from cfg) and the loaded TURN secrets */
+	pt_resume_table parked; /* resumable peers (park.c) */
 	uint32_t *picks;      /* lookup results, max_lookup_peers long */
 	uint32_t picks_cap;
 
@@ -282,6 +298,12 @@ static inline pt_session *pt__live_next(struct pt_server *s, uint32_t *h)
 			return p;
 	}
 	return NULL;
+}
+
+/* Peers with a connection: the registry also holds the resumable ones. */
+static inline uint32_t pt_server_live_peers(const struct pt_server *s)
+{
+	return pt_registry_count(s->registry) - s->parked.count;
 }
 
 /* origins.c-like helpers live in session.c */
@@ -365,8 +387,33 @@ void pt_budget_tick(struct pt_server *s);
  * pauses the listener and retries on a timer. */
 void pt_budget_lws_line(void *arg, const char *line);
 
+/* Leaving for good: index, matcher, registry, store, peer-left. Used by
+ * retire and, for a parked peer, when its window ends (session.c). */
+void pt_session_leave(pt_session *s, enum pt_leave why);
+/* Sends to a live peer or holds for a parked one (then -1 when its bound
+ * is reached). 0 or -1 (not delivered). */
+int pt_session_deliver(pt_session *s, const pt_buf *b);
+
+/* Resumable sessions (park.c). park: called as a live peer is retired; true
+ * if it was parked (s keeps nothing of it), false if it must leave. */
+bool pt_park(pt_session *s, enum pt_leave why);
+int pt_park_hold(pt_session *ghost, const pt_buf *b);
+/* A new connection's secret and the token to send it (NULL when off). */
+const char *pt_park_new_token(pt_session *s, char out[PT_RESUME_TOKEN_CHARS + 1]);
+/* The resume message: s takes the parked peer's id back, or gets an error. */
+void pt_park_resume(pt_session *s, const pt_msg *m);
+/* Ends windows that are over and trims to resume_max_sessions (sweep). */
+void pt_park_sweep(struct pt_server *srv);
+/* Gives every parked peer up (shutdown, free). */
+void pt_park_drop_all(struct pt_server *srv, enum pt_leave why);
+
+/* ICE servers (ice.c): s's ice_servers into srv->ice_buf. */
+int pt_ice_render(pt_session *s);
+
 /* Front-ends (v1.c, wt.c). */
 int pt_v1_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len);
+/* v1's error reply (counted), for the v1 handlers outside v1.c (park.c). */
+void pt_v1_error(pt_session *s, const pt_rid *rid, enum pt_err e, const char *why);
 void pt_v1_dispatch(pt_session *s, const char *frame, size_t len);
 int pt_wt_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len);
 void pt_wt_retire(pt_session *s);

@@ -91,6 +91,8 @@ pt_server *pt_server_new(uv_loop_t *loop, const pt_config *cfg, const pt_server_
 	/* Replies are encoded with lws' header room in front, so a frame can
 	 * go to the socket straight from here (pt_session_send_buf). */
 	pt_buf_init(&s->scratch, LWS_PRE);
+	pt_buf_init(&s->ice_buf, 0);
+	pt_resume_table_init(&s->parked);
 	return s;
 fail:
 	pt_server_free(s);
@@ -162,6 +164,7 @@ static void sweep(uv_timer_t *t)
 		fd_recheck(s);
 		pt_budget_tick(s);
 	}
+	pt_park_sweep(s);
 }
 
 static uint64_t sweep_interval(const pt_config *c)
@@ -223,11 +226,13 @@ void pt_server_stop(pt_server *s)
 {
 	if (s->stop_phase)
 		return;
-	pt_log_info("stopping: closing the listener and %u peers", pt_registry_count(s->registry));
+	pt_log_info("stopping: closing the listener and %u peers", pt_server_live_peers(s));
 	s->stop_phase = 1;
 	s->stop_deadline_ms = pt_server_now(s) + STOP_GRACE_MS;
 	lws_context_deprecate(s->lws, NULL);
 	pt_budget_close(s);
+	/* Tokens do not survive a restart: resumable peers leave now. */
+	pt_park_drop_all(s, PT_LEAVE_SHUTDOWN);
 	close_all(s);
 	uv_timer_stop(&s->sweep_timer);
 	close_handle((uv_handle_t *)&s->sweep_timer);
@@ -269,7 +274,10 @@ static void apply_max_peers(pt_server *s)
 	if (s->max_peers < s->cfg.max_connections)
 		pt_log_warn("max_connections %u exceeds what RLIMIT_NOFILE allows: at most %u peers",
 		            s->cfg.max_connections, s->max_peers);
-	pt_registry_set_max(s->registry, s->max_peers);
+	/* Resumable peers hold a registry slot but no descriptor: room for
+	 * them comes on top, so peers coming back after a network blip are
+	 * not refused by their own ghosts. */
+	pt_registry_set_max(s->registry, s->max_peers + s->cfg.resume_max_sessions);
 }
 
 /* -- reload -------------------------------------------------------------- */
@@ -294,6 +302,15 @@ int pt_server_reconfigure(pt_server *s, const pt_config *fresh)
 	s->origins = origins;
 	apply_max_peers(s);
 	uv_timer_set_repeat(&s->sweep_timer, sweep_interval(&s->cfg));
+	/* The secret file is re-read on every reload: a rotation is a reload.
+	 * The process checked it moments ago (pt_daemon_config_build); if it
+	 * went bad since, the running secrets stay. */
+	{
+		char err[300];
+
+		if (pt_ice_configure(&s->ice, &s->cfg, err, sizeof(err)))
+			pt_log_error("TURN secret: %s; keeping the running one", err);
+	}
 	return 0;
 }
 
@@ -336,6 +353,18 @@ int pt_server_start(pt_server *s)
 		return -1;
 	}
 
+	{
+		char err[512];
+
+		if (pt_ice_configure(&s->ice, &s->cfg, err, sizeof(err))) {
+			pt_log_error("TURN secret: %s", err);
+			return -1;
+		}
+		if (s->ice.n_secrets)
+			pt_log_info("TURN credentials for %s, %u s lifetime, %u secret%s loaded",
+			            s->cfg.turn_urls, s->cfg.turn_credential_ttl_s, s->ice.n_secrets,
+			            s->ice.n_secrets > 1 ? "s (rotating)" : "");
+	}
 	if (s->cfg.tls_cert[0]) {
 		char err[512];
 
@@ -437,6 +466,7 @@ void pt_server_free(pt_server *s)
 		}
 	}
 	pt_budget_free(s);
+	pt_park_drop_all(s, PT_LEAVE_SHUTDOWN);
 	pt_registry_free(s->registry);
 	pt_index_free(s->index);
 	pt_wt_free(s);
@@ -444,6 +474,8 @@ void pt_server_free(pt_server *s)
 	pt_iplimit_free(s->iplimit);
 	pt_origins_free(&s->origins);
 	pt_buf_free(&s->scratch);
+	pt_buf_free(&s->ice_buf);
+	pt_ice_clear(&s->ice);
 	pt_coalesce_free(s);
 	free(s->picks);
 	pt_config_free(&s->cfg);

@@ -277,7 +277,7 @@ int pt_session_admit(pt_session *s, struct pt_server *srv, struct lws *wsi)
 		refuse(s, PT_CLOSE_POLICY, "origin not allowed", PT_REFUSE_ORIGIN);
 		return 0;
 	}
-	if (pt_registry_count(srv->registry) >= srv->max_peers) {
+	if (pt_server_live_peers(srv) >= srv->max_peers) {
 		refuse(s, PT_CLOSE_FULL, "server full", PT_REFUSE_FULL);
 		return 0;
 	}
@@ -342,7 +342,9 @@ static void notify_contacts(pt_session *s)
 		if (now - c->at > window || pt_registry_gen(srv->registry, c->handle) != c->gen)
 			continue;
 		o = pt_registry_session(srv->registry, c->handle);
-		if (!o || o->state != PT_SESSION_LIVE || !o->fe || !o->fe->encode_peer_left)
+		/* A resumable contact (parked) gets it held, like a signal. */
+		if (!o || (o->state != PT_SESSION_LIVE && o->state != PT_SESSION_PARKED) || !o->fe ||
+		    !o->fe->encode_peer_left)
 			continue;
 		/* In the contact's own protocol, encoded once per protocol. */
 		if (o->fe != encoded) {
@@ -351,21 +353,28 @@ static void notify_contacts(pt_session *s)
 			if (!encoded)
 				continue;
 		}
-		if (!pt_session_send_buf(o, &srv->scratch))
+		if (!pt_session_deliver(o, &srv->scratch))
 			srv->stats.peer_left_sent++;
 	}
 }
 
 /* Takes a live peer out of everything that can find it — index, matcher,
  * registry — at once, so no lookup or signal reaches it while its socket
- * is still closing. Idempotent. */
+ * is still closing; or, when it dropped, parks it for a resume (park.c).
+ * Idempotent. */
 void pt_session_retire(pt_session *s, enum pt_leave why)
 {
-	struct pt_server *srv = s->srv;
-
 	if (s->state != PT_SESSION_LIVE)
 		return;
 	s->state = PT_SESSION_CLOSING;
+	if (!pt_park(s, why))
+		pt_session_leave(s, why);
+}
+
+void pt_session_leave(pt_session *s, enum pt_leave why)
+{
+	struct pt_server *srv = s->srv;
+
 	srv->stats.left[why]++;
 	if (s->fe && s->fe->retire)
 		s->fe->retire(s);
@@ -525,6 +534,15 @@ static int send_direct(pt_session *s, const pt_buf *b)
 	s->srv->stats.frames_out++;
 	s->srv->stats.writes_out++;
 	return 1;
+}
+
+int pt_session_deliver(pt_session *s, const pt_buf *b)
+{
+	if (s->state == PT_SESSION_PARKED)
+		return pt_park_hold(s, b);
+	if (s->state != PT_SESSION_LIVE)
+		return -1;
+	return pt_session_send_buf(s, b);
 }
 
 int pt_session_send_buf(pt_session *s, const pt_buf *b)

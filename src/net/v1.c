@@ -26,12 +26,18 @@ static void v1_error(pt_session *s, const pt_rid *rid, enum pt_err e, const char
 		pt_session_send_buf(s, &srv->scratch);
 }
 
+void pt_v1_error(pt_session *s, const pt_rid *rid, enum pt_err e, const char *why)
+{
+	v1_error(s, rid, e, why);
+}
+
 static void on_announce(pt_session *s, const pt_msg *m);
 static void on_withdraw(pt_session *s, const pt_msg *m);
 static void on_lookup(pt_session *s, const pt_msg *m);
 static void on_signal(pt_session *s, const pt_msg *m);
 static void on_ping(pt_session *s, const pt_msg *m);
 static void on_report(pt_session *s, const pt_msg *m);
+static void on_refresh_ice(pt_session *s, const pt_msg *m);
 
 static const v1_handler handlers[PT_MSG__COUNT] = {
 	[PT_MSG_ANNOUNCE] = on_announce,
@@ -40,6 +46,8 @@ static const v1_handler handlers[PT_MSG__COUNT] = {
 	[PT_MSG_SIGNAL] = on_signal,
 	[PT_MSG_PING] = on_ping,
 	[PT_MSG_REPORT] = on_report,
+	[PT_MSG_RESUME] = pt_park_resume,
+	[PT_MSG_REFRESH_ICE] = on_refresh_ice,
 };
 
 static void send_ack(pt_session *s, const pt_rid *rid, size_t count)
@@ -178,7 +186,7 @@ static void relay(pt_session *s, const pt_rid *rid, const pt_id *to, const char 
 	}
 	h = pt_registry_find(srv->registry, to);
 	t = h == PT_HANDLE_NONE ? NULL : pt_registry_session(srv->registry, h);
-	if (!t || t->state != PT_SESSION_LIVE) {
+	if (!t || (t->state != PT_SESSION_LIVE && t->state != PT_SESSION_PARKED)) {
 		v1_error(s, rid, PT_E_PEER_GONE, "no connected peer has that id");
 		return;
 	}
@@ -187,8 +195,9 @@ static void relay(pt_session *s, const pt_rid *rid, const pt_id *to, const char 
 		v1_error(s, rid, PT_E_INTERNAL, "out of memory");
 		return;
 	}
-	if (pt_session_send_buf(t, &srv->scratch)) {
-		/* The target just got closed as a slow reader. */
+	if (pt_session_deliver(t, &srv->scratch)) {
+		/* The target just got closed as a slow reader, or is parked
+		 * with as much held as it may have. */
 		v1_error(s, rid, PT_E_PEER_GONE, "no connected peer has that id");
 		return;
 	}
@@ -221,6 +230,22 @@ static void on_report(pt_session *s, const pt_msg *m)
 		send_ack(s, &m->rid, 0);
 }
 
+static void on_refresh_ice(pt_session *s, const pt_msg *m)
+{
+	struct pt_server *srv = s->srv;
+
+	if (pt_ice_render(s)) {
+		v1_error(s, &m->rid, PT_E_INTERNAL, "cannot make TURN credentials");
+		return;
+	}
+	pt_buf_reset(&srv->scratch);
+	if (pt_reply_ice_servers(&srv->scratch, &m->rid, pt_buf_text(&srv->ice_buf), srv->ice_buf.len,
+	                         srv->ice.n_secrets ? srv->cfg.turn_credential_ttl_s : 0))
+		v1_error(s, &m->rid, PT_E_INTERNAL, "out of memory");
+	else
+		pt_session_send_buf(s, &srv->scratch);
+}
+
 void pt_v1_dispatch(pt_session *s, const char *frame, size_t len)
 {
 	struct pt_server *srv = s->srv;
@@ -240,6 +265,7 @@ void pt_v1_dispatch(pt_session *s, const char *frame, size_t len)
 	 * when the fast path is sure; otherwise the full parser decides. */
 	if (pt_fastsig_parse(frame, len, c->max_signal_bytes, &fs)) {
 		srv->stats.messages[PT_MSG_SIGNAL]++;
+		s->spoke = true;
 		relay(s, &fs.rid, &fs.to, fs.data, fs.data_len);
 		return;
 	}
@@ -251,6 +277,7 @@ void pt_v1_dispatch(pt_session *s, const char *frame, size_t len)
 		srv->stats.messages[m.type]++;
 		handlers[m.type](s, &m);
 	}
+	s->spoke = true;
 	pt_msg_clear(&m);
 }
 
@@ -272,9 +299,19 @@ static void send_welcome(pt_session *s)
 		c->max_lookup_peers, c->max_signal_bytes, c->max_report_bytes, c->rate_messages_per_sec,
 		c->rate_burst,
 	};
+	char token[PT_RESUME_TOKEN_CHARS + 1];
+	pt_welcome_extra x = { .resume_token = pt_park_new_token(s, token),
+	                       .resume_window_ms = c->resume_window_ms };
 
+	if (pt_ice_render(s)) {
+		pt_session_close(s, PT_CLOSE_INTERNAL, "cannot make TURN credentials", PT_LEAVE_INTERNAL);
+		return;
+	}
+	x.ice_servers = pt_buf_text(&srv->ice_buf);
+	x.ice_servers_len = srv->ice_buf.len;
+	x.ice_ttl_s = srv->ice.n_secrets ? c->turn_credential_ttl_s : 0;
 	pt_buf_reset(&srv->scratch);
-	if (pt_reply_welcome(&srv->scratch, &s->id, c->heartbeat_ms, c->timeout_ms, &lim))
+	if (pt_reply_welcome(&srv->scratch, &s->id, c->heartbeat_ms, c->timeout_ms, &lim, &x))
 		pt_session_close(s, PT_CLOSE_INTERNAL, "out of memory", PT_LEAVE_INTERNAL);
 	else
 		pt_session_send_buf(s, &srv->scratch);
@@ -340,6 +377,9 @@ int pt_v1_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user
 		return pt_session_writable(s);
 
 	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+		/* A goodbye: the client does not mean to resume. */
+		if (s->srv)
+			s->said_goodbye = true;
 		/* lws echoes whatever the peer sent. A close frame with an
 		 * invalid code or text fails the connection instead (RFC 6455
 		 * 7.4.1, 8.1): close 1002 without echoing it. */

@@ -132,8 +132,12 @@ static void encode_replies(const pt_msg *m, enum pt_err e, const char *why)
 		json_decref(check_reply(&b, NULL, "peer-left"));
 		break;
 	}
+	case PT_MSG_RESUME:
+		CHECK(m->token_len <= PT_MSG_TOKEN_MAX && strlen(m->token) <= m->token_len);
+		/* fall through */
 	case PT_MSG_PING:
 	case PT_MSG_REPORT:
+	case PT_MSG_REFRESH_ICE:
 	case PT_MSG__COUNT:
 		CHECK(pt_reply_pong(&b, &m->rid) == 0);
 		json_decref(check_reply(&b, &m->rid, "pong"));

@@ -449,6 +449,8 @@ static void test_type_names(void **state)
 	assert_string_equal(pt_msg_type_name(PT_MSG_SIGNAL), "signal");
 	assert_string_equal(pt_msg_type_name(PT_MSG_PING), "ping");
 	assert_string_equal(pt_msg_type_name(PT_MSG_REPORT), "report");
+	assert_string_equal(pt_msg_type_name(PT_MSG_RESUME), "resume");
+	assert_string_equal(pt_msg_type_name(PT_MSG_REFRESH_ICE), "refresh-ice");
 	assert_non_null(pt_msg_type_name(PT_MSG__COUNT));
 
 	/* Every name parses back to its own type. */
@@ -470,7 +472,8 @@ static void test_err_codes(void **state)
 	(void)state;
 	static const char *const want[PT_E__COUNT] = {
 		"ok", "bad-json", "bad-message", "unknown-type", "bad-hash", "too-many-hashes",
-		"too-large", "rate-limited", "peer-gone", "internal", "busy",
+		"too-large", "rate-limited", "peer-gone", "internal", "busy", "resume-expired",
+		"resume-reused", "resume-live", "resume-invalid",
 	};
 	for (int e = 0; e < PT_E__COUNT; e++)
 		assert_string_equal(pt_err_code((enum pt_err)e), want[e]);

@@ -60,15 +60,36 @@ static void test_welcome(void **state)
 	pt_welcome_limits lim = { 65536, 256, 4096, 20, 16384, 1073741824, 50, 100 };
 
 	pt_buf_init(&b, 16);
-	assert_int_equal(pt_reply_welcome(&b, &id, 15000, 45000, &lim), 0);
+	assert_int_equal(pt_reply_welcome(&b, &id, 15000, 45000, &lim, NULL), 0);
 	check(&b, "{\"type\":\"welcome\",\"v\":1,\"id\":\"" ID1 "\",\"heartbeat_ms\":15000,"
 	          "\"timeout_ms\":45000,\"limits\":{\"max_message_bytes\":65536,"
 	          "\"max_hashes_per_message\":256,\"max_hashes_per_peer\":4096,"
 	          "\"max_lookup_peers\":20,\"max_signal_bytes\":16384,\"max_report_bytes\":1073741824,"
-	          "\"rate_messages_per_sec\":50,\"rate_burst\":100}}");
+	          "\"rate_messages_per_sec\":50,\"rate_burst\":100},\"ice_servers\":[]}");
 	/* The head is kept free in front of the text. */
 	assert_ptr_equal(pt_buf_text(&b), b.p + 16);
 	assert_true(b.cap >= b.head + b.len + 1);
+
+	/* With ICE servers and a resume token: copied in, in that order. */
+	{
+		static const char ice[] = "[{\"urls\":[\"stun:127.0.0.1:3478\"]}]";
+		pt_welcome_extra x = { ice, sizeof(ice) - 1, 600, "tok-en", 30000 };
+
+		pt_buf_reset(&b);
+		assert_int_equal(pt_reply_welcome(&b, &id, 15000, 45000, &lim, &x), 0);
+		assert_non_null(strstr(pt_buf_text(&b), "\"rate_burst\":100},\"ice_servers\":"
+		                       "[{\"urls\":[\"stun:127.0.0.1:3478\"]}],\"ice_ttl_s\":600,"
+		                       "\"resume_token\":\"tok-en\",\"resume_window_ms\":30000}"));
+		pt_buf_reset(&b);
+		assert_int_equal(pt_reply_ice_servers(&b, &(pt_rid){ .kind = PT_RID_INT, .i = 4 }, ice,
+		                                      sizeof(ice) - 1, 600), 0);
+		check(&b, "{\"type\":\"ice-servers\",\"rid\":4,\"ice_servers\":"
+		          "[{\"urls\":[\"stun:127.0.0.1:3478\"]}],\"ice_ttl_s\":600}");
+		pt_buf_reset(&b);
+		assert_int_equal(pt_reply_resumed(&b, NULL, &id, "tok-2", 3, 1), 0);
+		check(&b, "{\"type\":\"resumed\",\"id\":\"" ID1 "\",\"resume_token\":\"tok-2\","
+		          "\"hashes\":3,\"held\":1}");
+	}
 	pt_buf_free(&b);
 }
 
