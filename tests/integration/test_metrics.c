@@ -26,17 +26,6 @@
 
 #define BASE_CONF "allow_missing_origin = yes\nstore_flush_ms = 100\n"
 
-/* The value of the sample whose line starts with `series` + ' ', or -1. */
-static double sample(const char *text, const char *series)
-{
-	size_t n = strlen(series);
-
-	for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
-		if (!strncmp(p, series, n) && p[n] == ' ')
-			return strtod(p + n + 1, NULL);
-	return -1;
-}
-
 static bool name_ok(const char *s, size_t n)
 {
 	if (!n || !(isalpha((unsigned char)s[0]) || s[0] == '_' || s[0] == ':'))
@@ -135,9 +124,9 @@ static void test_metrics_move(void **state)
 
 	assert_int_equal(pt_http_get(port, "127.0.0.1", "/metrics", &body), 200);
 	check_exposition(body);
-	assert_true(sample(body, "peertrack_peers") == 0);
-	assert_true(sample(body, "peertrack_messages_total{type=\"announce\"}") == 0);
-	assert_true(sample(body, "peertrack_up") == 1);
+	assert_true(pt_metric(body, "peertrack_peers") == 0);
+	assert_true(pt_metric(body, "peertrack_messages_total{type=\"announce\"}") == 0);
+	assert_true(pt_metric(body, "peertrack_up") == 1);
 	free(body);
 
 	a = ptc_join(port, NULL);
@@ -156,28 +145,28 @@ static void test_metrics_move(void **state)
 
 	assert_int_equal(pt_http_get(port, "127.0.0.1", "/metrics", &body), 200);
 	check_exposition(body);
-	assert_true(sample(body, "peertrack_peers") == 2);
-	assert_true(sample(body, "peertrack_connections_total") == 2);
-	assert_true(sample(body, "peertrack_index_entries") == 1);
-	assert_true(sample(body, "peertrack_index_hashes") == 1);
-	assert_true(sample(body, "peertrack_messages_total{type=\"announce\"}") == 1);
-	assert_true(sample(body, "peertrack_messages_total{type=\"lookup\"}") == 2);
-	assert_true(sample(body, "peertrack_messages_total{type=\"report\"}") == 1);
-	assert_true(sample(body, "peertrack_lookups_total{result=\"hit\"}") == 1);
-	assert_true(sample(body, "peertrack_lookups_total{result=\"miss\"}") == 1);
-	assert_true(sample(body, "peertrack_errors_total{code=\"bad-hash\"}") == 1);
-	assert_true(sample(body, "peertrack_offload_bytes_total{source=\"peers\"}") == 3000);
-	assert_true(sample(body, "peertrack_offload_bytes_total{source=\"origin\"}") == 1000);
-	assert_true(sample(body, "peertrack_uploaded_to_peers_bytes_total") == 700);
-	assert_true(sample(body, "peertrack_store_queue_depth") >= 0);
-	assert_true(sample(body, "peertrack_store_last_flush_seconds") >= 0);
+	assert_true(pt_metric(body, "peertrack_peers") == 2);
+	assert_true(pt_metric(body, "peertrack_connections_total") == 2);
+	assert_true(pt_metric(body, "peertrack_index_entries") == 1);
+	assert_true(pt_metric(body, "peertrack_index_hashes") == 1);
+	assert_true(pt_metric(body, "peertrack_messages_total{type=\"announce\"}") == 1);
+	assert_true(pt_metric(body, "peertrack_messages_total{type=\"lookup\"}") == 2);
+	assert_true(pt_metric(body, "peertrack_messages_total{type=\"report\"}") == 1);
+	assert_true(pt_metric(body, "peertrack_lookups_total{result=\"hit\"}") == 1);
+	assert_true(pt_metric(body, "peertrack_lookups_total{result=\"miss\"}") == 1);
+	assert_true(pt_metric(body, "peertrack_errors_total{code=\"bad-hash\"}") == 1);
+	assert_true(pt_metric(body, "peertrack_offload_bytes_total{source=\"peers\"}") == 3000);
+	assert_true(pt_metric(body, "peertrack_offload_bytes_total{source=\"origin\"}") == 1000);
+	assert_true(pt_metric(body, "peertrack_uploaded_to_peers_bytes_total") == 700);
+	assert_true(pt_metric(body, "peertrack_store_queue_depth") >= 0);
+	assert_true(pt_metric(body, "peertrack_store_last_flush_seconds") >= 0);
 	free(body);
 
 	/* Disconnects by reason. */
 	ptc_close(b);
 	for (int i = 0; i < 100; i++) {
 		assert_int_equal(pt_http_get(port, "127.0.0.1", "/metrics", &body), 200);
-		double left = sample(body, "peertrack_disconnects_total{reason=\"closed\"}");
+		double left = pt_metric(body, "peertrack_disconnects_total{reason=\"closed\"}");
 		free(body);
 		if (left == 1)
 			break;
@@ -246,37 +235,37 @@ static void test_process_metrics(void **state)
 	/* At least one commit (flush 100 ms) with the sessions in it. */
 	for (int i = 0;; i++) {
 		assert_int_equal(pt_http_get(port, "127.0.0.1", "/metrics", &body), 200);
-		if (sample(body, "peertrack_store_flush_seconds_count") >= 1)
+		if (pt_metric(body, "peertrack_store_flush_seconds_count") >= 1)
 			break;
 		free(body);
 		PT_CHECK(i < 100, "no store commit counted");
 		ptc_service(20);
 	}
 	check_exposition(body);
-	double fds = sample(body, "process_open_fds"), max = sample(body, "process_max_fds");
+	double fds = pt_metric(body, "process_open_fds"), max = pt_metric(body, "process_max_fds");
 	PT_CHECK(fds >= 5 && fds < max, "process_open_fds %g, process_max_fds %g", fds, max);
-	PT_CHECK(sample(body, "process_resident_memory_bytes") > 1e6, "RSS");
-	PT_CHECK(sample(body, "process_virtual_memory_bytes") > sample(body, "process_resident_memory_bytes"),
+	PT_CHECK(pt_metric(body, "process_resident_memory_bytes") > 1e6, "RSS");
+	PT_CHECK(pt_metric(body, "process_virtual_memory_bytes") > pt_metric(body, "process_resident_memory_bytes"),
 	         "virtual memory below RSS");
-	PT_CHECK(sample(body, "process_cpu_seconds_total") > 0, "CPU time");
-	double start = sample(body, "process_start_time_seconds");
+	PT_CHECK(pt_metric(body, "process_cpu_seconds_total") > 0, "CPU time");
+	double start = pt_metric(body, "process_start_time_seconds");
 	PT_CHECK(start > now - 600 && start <= now + 1, "process_start_time_seconds %f, now %f", start, now);
 	snprintf(line, sizeof(line), "\npeertrack_build_info{version=\"%s\",libwebsockets=\"4.", PT_VERSION);
 	PT_CHECK(strstr(body, line), "no build_info line: %s", line + 1);
-	assert_true(sample(body, "peertrack_capacity_peers") == 3);
-	assert_true(sample(body, "peertrack_refused_total{reason=\"full\"}") == 1);
-	assert_true(sample(body, "peertrack_refused_total{reason=\"internal\"}") == 0);
+	assert_true(pt_metric(body, "peertrack_capacity_peers") == 3);
+	assert_true(pt_metric(body, "peertrack_refused_total{reason=\"full\"}") == 1);
+	assert_true(pt_metric(body, "peertrack_refused_total{reason=\"internal\"}") == 0);
 	/* Buckets are cumulative, +Inf is the count, the sum is sane. */
-	double prev = 0, count = sample(body, "peertrack_store_flush_seconds_count");
+	double prev = 0, count = pt_metric(body, "peertrack_store_flush_seconds_count");
 	static const char *const le[] = { "0.001", "0.005", "0.01", "0.05", "0.1", "0.5", "1", "5", "+Inf" };
 	for (size_t i = 0; i < sizeof(le) / sizeof(le[0]); i++) {
 		snprintf(line, sizeof(line), "peertrack_store_flush_seconds_bucket{le=\"%s\"}", le[i]);
-		double v = sample(body, line);
+		double v = pt_metric(body, line);
 		PT_CHECK(v >= prev, "%s = %g below the bucket before (%g)", line, v, prev);
 		prev = v;
 	}
 	PT_CHECK(prev == count, "+Inf bucket %g, count %g", prev, count);
-	PT_CHECK(sample(body, "peertrack_store_flush_seconds_sum") >= 0, "sum");
+	PT_CHECK(pt_metric(body, "peertrack_store_flush_seconds_sum") >= 0, "sum");
 	free(body);
 	ptc_close(a);
 	ptc_close(b);
@@ -425,7 +414,7 @@ static double reload_gauge(int port, const char *name)
 	double v;
 
 	PT_CHECK(pt_http_get(port, "127.0.0.1", "/metrics", &body) == 200, "GET /metrics failed");
-	v = sample(body, name);
+	v = pt_metric(body, name);
 	free(body);
 	return v;
 }
