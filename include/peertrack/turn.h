@@ -21,10 +21,11 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "peertrack/reply.h"
+#include "peertrack/buf.h"
+#include "peertrack/iceconf.h"
 
-#define PT_TURN_SECRETS 2
-#define PT_TURN_SECRET_MAX 256 /* bytes, as coturn's own limit */
+#define PT_TURN_SECRETS PT_SECRETS_MAX
+#define PT_TURN_SECRET_MAX PT_SECRET_MAX
 #define PT_TURN_CRED_CHARS 28   /* base64 of 20 bytes */
 #define PT_TURN_USER_MAX 64     /* "<20 digits>:<client id>" fits */
 
@@ -45,14 +46,8 @@ int pt_turn_username(char *out, size_t outlen, uint64_t expiry, const char *clie
 int pt_turn_credential(const void *secret, size_t secret_len, const char *username,
                        char out[PT_TURN_CRED_CHARS + 1]);
 
-/* Checks one ICE server URL (RFC 7064/7065): stun:/stuns: when turn is 0,
- * turn:/turns: when 1; host[:port], an optional ?transport=udp|tcp on TURN.
- * 0, or -1 with err set (the URL is repeated: it is not a secret). */
-int pt_turn_url_check(const char *url, size_t len, int turn, char *err, size_t errlen);
-
-/* Parses secrets from text: blank- or newline-separated, at most
- * PT_TURN_SECRETS, each 1..PT_TURN_SECRET_MAX printable bytes. 0, or -1
- * with err set (never quoting the text). */
+/* Parses secrets from text into ice (pt_secrets_split's rules). 0, or -1
+ * with err set (never quoting the text) and no secret kept. */
 int pt_turn_secrets_parse(pt_ice *ice, const char *text, size_t len, char *err, size_t errlen);
 
 /* Reads secrets from path, which must be a regular file that neither its

@@ -20,7 +20,7 @@
 #include <ini.h>
 
 #include "peertrack/config.h"
-#include "peertrack/turn.h"
+#include "peertrack/iceconf.h"
 
 /* Enum fields are stored through an int. */
 _Static_assert(sizeof(enum pt_log_level) == sizeof(int), "enum size");
@@ -829,7 +829,7 @@ static int check_urls(const char *v, int turn, char *err, size_t errlen)
 		if (!*p)
 			return 0;
 		size_t n = strcspn(p, " \t,");
-		if (pt_turn_url_check(p, n, turn, err, errlen))
+		if (pt_ice_url_check(p, n, turn, err, errlen))
 			return -1;
 		p += n;
 	}
@@ -848,10 +848,13 @@ static int check_turn_urls(const char *v, char *err, size_t errlen)
 /* Says what is wrong without quoting a byte of the value. */
 static int check_secret(const char *v, char *err, size_t errlen)
 {
-	pt_ice ice = {0};
-	int r = *v ? pt_turn_secrets_parse(&ice, v, strlen(v), err, errlen) : 0;
+	char s[PT_SECRETS_MAX][PT_SECRET_MAX + 1];
+	size_t len[PT_SECRETS_MAX];
+	unsigned n;
+	int r = *v ? pt_secrets_split(v, strlen(v), s, len, &n, err, errlen) : 0;
 
-	pt_ice_clear(&ice);
+	memset(s, 0, sizeof(s)); /* not OPENSSL_cleanse: the base layer has no OpenSSL */
+	__asm__ __volatile__("" : : "r"(s) : "memory");
 	return r;
 }
 

@@ -37,102 +37,14 @@ int pt_turn_credential(const void *secret, size_t secret_len, const char *userna
 	return 0;
 }
 
-static int host_char(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-	       c == '-' || c == '.';
-}
-
-int pt_turn_url_check(const char *url, size_t len, int turn, char *err, size_t errlen)
-{
-	const char *p = url, *end = url + len, *q;
-	static const char *const schemes[2][2] = { { "stun:", "stuns:" }, { "turn:", "turns:" } };
-	size_t sl = 0;
-
-	for (int i = 0; i < 2; i++)
-		if (len > strlen(schemes[turn][i]) && !memcmp(url, schemes[turn][i], strlen(schemes[turn][i])))
-			sl = strlen(schemes[turn][i]);
-	if (!sl) {
-		snprintf(err, errlen, "'%.*s' does not start with %s or %s", (int)len, url,
-		         schemes[turn][0], schemes[turn][1]);
-		return -1;
-	}
-	p += sl;
-	q = p;
-	if (p < end && *p == '[') { /* IPv6 literal */
-		while (p < end && *p != ']')
-			p++;
-		if (p == end || p - q < 3)
-			goto bad;
-		p++;
-	} else {
-		while (p < end && host_char(*p))
-			p++;
-		if (p == q)
-			goto bad;
-	}
-	if (p < end && *p == ':') {
-		unsigned long port = 0;
-		const char *d = ++p;
-
-		while (p < end && *p >= '0' && *p <= '9' && p - d < 6)
-			port = port * 10 + (unsigned long)(*p++ - '0');
-		if (p == d || port < 1 || port > 65535)
-			goto bad;
-	}
-	if (p == end)
-		return 0;
-	if (turn && (size_t)(end - p) == strlen("?transport=udp") &&
-	    (!memcmp(p, "?transport=udp", 14) || !memcmp(p, "?transport=tcp", 14)))
-		return 0;
-bad:
-	snprintf(err, errlen, "'%.*s' is not %shost[:port]%s", (int)len, url, schemes[turn][0],
-	         turn ? "[?transport=udp|tcp]" : "");
-	return -1;
-}
-
 int pt_turn_secrets_parse(pt_ice *ice, const char *text, size_t len, char *err, size_t errlen)
 {
-	const char *p = text, *end = text + len;
-	unsigned n = 0;
-
 	pt_ice_clear(ice);
-	for (;;) {
-		const char *s;
-
-		while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
-			p++;
-		if (p == end)
-			break;
-		s = p;
-		while (p < end && *p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') {
-			if ((unsigned char)*p < 0x21 || (unsigned char)*p > 0x7e) {
-				snprintf(err, errlen, "secret %u holds a byte that is not printable ASCII", n + 1);
-				goto fail;
-			}
-			p++;
-		}
-		if (n == PT_TURN_SECRETS) {
-			snprintf(err, errlen, "more than %d secrets", PT_TURN_SECRETS);
-			goto fail;
-		}
-		if ((size_t)(p - s) > PT_TURN_SECRET_MAX) {
-			snprintf(err, errlen, "secret %u is longer than %d bytes", n + 1, PT_TURN_SECRET_MAX);
-			goto fail;
-		}
-		memcpy(ice->secret[n], s, (size_t)(p - s));
-		ice->secret[n][p - s] = '\0';
-		ice->secret_len[n++] = (size_t)(p - s);
+	if (pt_secrets_split(text, len, ice->secret, ice->secret_len, &ice->n_secrets, err, errlen)) {
+		pt_ice_clear(ice);
+		return -1;
 	}
-	if (!n) {
-		snprintf(err, errlen, "no secret");
-		goto fail;
-	}
-	ice->n_secrets = n;
 	return 0;
-fail:
-	pt_ice_clear(ice);
-	return -1;
 }
 
 int pt_turn_secrets_read(pt_ice *ice, const char *path, char *err, size_t errlen)

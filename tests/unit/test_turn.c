@@ -47,14 +47,14 @@ static void test_urls(void **state)
 	(void)state;
 
 	for (size_t i = 0; i < sizeof(stun_ok) / sizeof(*stun_ok); i++)
-		assert_int_equal(pt_turn_url_check(stun_ok[i], strlen(stun_ok[i]), 0, err, sizeof(err)), 0);
+		assert_int_equal(pt_ice_url_check(stun_ok[i], strlen(stun_ok[i]), 0, err, sizeof(err)), 0);
 	for (size_t i = 0; i < sizeof(turn_ok) / sizeof(*turn_ok); i++)
-		assert_int_equal(pt_turn_url_check(turn_ok[i], strlen(turn_ok[i]), 1, err, sizeof(err)), 0);
+		assert_int_equal(pt_ice_url_check(turn_ok[i], strlen(turn_ok[i]), 1, err, sizeof(err)), 0);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
-		assert_int_equal(pt_turn_url_check(bad[i], strlen(bad[i]), 1, err, sizeof(err)), -1);
+		assert_int_equal(pt_ice_url_check(bad[i], strlen(bad[i]), 1, err, sizeof(err)), -1);
 	/* A transport is TURN's; a TURN URL is not a STUN server. */
-	assert_int_equal(pt_turn_url_check("stun:h?transport=udp", 20, 0, err, sizeof(err)), -1);
-	assert_int_equal(pt_turn_url_check("turn:h", 6, 0, err, sizeof(err)), -1);
+	assert_int_equal(pt_ice_url_check("stun:h?transport=udp", 20, 0, err, sizeof(err)), -1);
+	assert_int_equal(pt_ice_url_check("turn:h", 6, 0, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "stun:"));
 }
 
