@@ -316,7 +316,7 @@ static void try_next(pt_fetch *f)
 	snprintf(f->sid, sizeof f->sid, "%s.%u", f->app->id, ++f->n_sid);
 	f->t_offer = f->last_progress = pt_peer_now_ms();
 	pt_peer_note(f->app, "offering to %s (holder %zu of %zu)", f->peers[f->cur], f->cur + 1, f->n_peers);
-	f->rtc = pt_rtc_new(true, &fetch_cbs, f, &err);
+	f->rtc = pt_rtc_new(true, &f->app->ice, &fetch_cbs, f, &err);
 	if (!f->rtc) {
 		pt_peer_note(f->app, "%s", err);
 		g_free(err);

@@ -55,9 +55,15 @@ static void usage(FILE *f)
 "  -v, --verbose        progress on stderr\n"
 "      --corrupt        seed (tests only): serve wrong bytes\n"
 "      --throttle KIB   seed (tests only): serve at most KIB KiB/s per request\n"
+"      --relay-only     use TURN relay candidates only (ICE transport policy\n"
+"                       \"relay\"), with the TURN servers of the daemon's welcome\n"
+"      --test-drop-after N  (tests only) cut the daemon connection, without a close\n"
+"                       frame, as the Nth signal arrives; the peer resumes it\n"
+"                       500 ms later\n"
 "  -h, --help           this text\n"
 "\n"
-"stdout: 'id ID' once connected; seed: 'seeding HASH FILE' per file, then\n"
+"stdout: 'id ID' once connected; 'resumed ID HELD' after a dropped daemon\n"
+"connection was resumed; seed: 'seeding HASH FILE' per file, then\n"
 "'ready ID'; fetch: 'fetched HASH ...' (or 'failed HASH: ...'); with --json each\n"
 "line is an object with an \"event\" field. Diagnostics go to stderr.\n"
 "\n"
@@ -217,6 +223,12 @@ static void on_welcome(void *arg, const char *id, json_t *w)
 		p->connect_timer = 0;
 	}
 	memcpy(p->id, id, PT_ID_CHARS + 1);
+	pt_peer_set_ice(p, json_object_get(w, "ice_servers"));
+	if (p->relay_only && !(p->ice_turn && p->ice_turn[0])) {
+		pt_peer_note(p, "--relay-only, but the daemon's welcome names no TURN server");
+		pt_peer_quit(p, PT_EXIT_SERVER);
+		return;
+	}
 	pt_peer_emit(p, json_pack("{s:s,s:s}", "event", "id", "id", id), "id %s", id);
 	if (p->lookup_only) {
 		char hex[PT_HASH_HEX + 1];
@@ -288,6 +300,10 @@ static void on_message(void *arg, const char *type, json_t *msg)
 	json_int_t rid = json_integer_value(json_object_get(msg, "rid"));
 
 	if (strcmp(type, "signal") == 0) {
+		if (p->test_drop_after && ++p->signals_seen == p->test_drop_after)
+			/* Handled after the cut: what we answer waits; the other
+			 * side's trickled candidates are held by the daemon. */
+			pt_sig_test_drop(p->sig, 500);
 		on_signal(p, msg);
 	} else if (strcmp(type, "peer-left") == 0) {
 		const char *id = json_string_value(json_object_get(msg, "id"));
@@ -320,7 +336,15 @@ static void on_closed(void *arg, int code, const char *why)
 	pt_peer_quit(p, PT_EXIT_SERVER);
 }
 
-static const pt_sig_cbs sig_cbs = { on_welcome, on_message, on_closed };
+static void on_resumed(void *arg, unsigned held)
+{
+	pt_peer *p = arg;
+
+	pt_peer_emit(p, json_pack("{s:s,s:s,s:i}", "event", "resumed", "id", p->id, "held", held),
+	             "resumed %s %u", p->id, held);
+}
+
+static const pt_sig_cbs sig_cbs = { on_welcome, on_message, on_closed, on_resumed };
 
 static gboolean on_connect_timeout(gpointer data)
 {
@@ -369,6 +393,8 @@ int main(int argc, char **argv)
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "corrupt", no_argument, NULL, 'C' },
 		{ "throttle", required_argument, NULL, 'T' },
+		{ "relay-only", no_argument, NULL, 'R' },
+		{ "test-drop-after", required_argument, NULL, 'D' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -394,6 +420,11 @@ int main(int argc, char **argv)
 		case 'j': p.json = true; break;
 		case 'v': p.verbose = true; break;
 		case 'C': p.corrupt = true; break;
+		case 'R': p.relay_only = true; break;
+		case 'D':
+			if (parse_uint(optarg, 1, 1000000, &p.test_drop_after) != 0)
+				goto bad;
+			break;
 		case 'h': usage(stdout); return PT_EXIT_OK;
 		case 'm':
 			if (parse_uint(optarg, 1, 1000000, &max_peers) != 0)
@@ -489,6 +520,7 @@ int main(int argc, char **argv)
 	pt_fetch_free(p.fetch);
 	pt_serve_free_all(&p);
 	pt_sig_free(p.sig);
+	pt_peer_clear_ice(&p);
 	g_ptr_array_unref(p.announces);
 	g_ptr_array_unref(p.pending_announce);
 	g_hash_table_unref(p.serves);

@@ -10,6 +10,7 @@
 #include <jansson.h>
 #include "peertrack/hash.h"
 #include "peertrack/id.h"
+#include "rtc.h"
 #include "sig.h"
 
 /* Exit codes (also in --help and the README). */
@@ -41,8 +42,15 @@ typedef struct pt_peer {
 	int exit_code;
 	guint connect_timer;  /* until the welcome */
 	bool warm;            /* the DTLS certificate exists (pt_rtc_warm_up) */
+	/* ICE servers from the welcome (ice.c), for every new connection */
+	pt_rtc_ice ice;
+	char *ice_stun;
+	char **ice_turn;
 	/* options */
 	bool json, verbose, corrupt;
+	bool relay_only;         /* --relay-only: TURN relay candidates only */
+	unsigned test_drop_after; /* tests: cut the daemon connection at this incoming signal */
+	unsigned signals_seen;
 	unsigned timeout_ms;   /* a fetch attempt without progress this long fails */
 	unsigned throttle_kib; /* test-only: serve at most this many KiB/s */
 	/* serving */
@@ -67,6 +75,12 @@ void pt_peer_emit(pt_peer *p, json_t *obj, const char *fmt, ...) __attribute__((
 void pt_peer_note(pt_peer *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Monotonic milliseconds. */
 double pt_peer_now_ms(void);
+
+/* ice.c: the welcome's ice_servers (RTCConfiguration.iceServers) in
+ * webrtcbin's URI form, in p->ice; the username and credential are
+ * URL-encoded (a TURN REST username holds ':'). Replaces the previous. */
+void pt_peer_set_ice(pt_peer *p, json_t *ice_servers);
+void pt_peer_clear_ice(pt_peer *p);
 
 /* resource.c */
 /* Maps path and hashes it. 0, or -errno with *err set (g_free). */

@@ -376,7 +376,8 @@ static void on_remote_set(GstPromise *p, gpointer data)
 	gst_promise_unref(p);
 }
 
-pt_rtc *pt_rtc_new(bool offerer, const pt_rtc_cbs *cbs, void *arg, char **err)
+pt_rtc *pt_rtc_new(bool offerer, const pt_rtc_ice *ice_cfg, const pt_rtc_cbs *cbs, void *arg,
+                   char **err)
 {
 	pt_rtc *r = g_new0(pt_rtc, 1);
 	GObject *ice = NULL;
@@ -398,6 +399,19 @@ pt_rtc *pt_rtc_new(bool offerer, const pt_rtc_cbs *cbs, void *arg, char **err)
 	}
 	gst_bin_add(GST_BIN(r->pipe), r->webrtc);
 	g_object_set(r->webrtc, "bundle-policy", GST_WEBRTC_BUNDLE_POLICY_MAX_BUNDLE, NULL);
+	if (ice_cfg && ice_cfg->stun)
+		g_object_set(r->webrtc, "stun-server", ice_cfg->stun, NULL);
+	for (const char *const *t = ice_cfg ? ice_cfg->turn : NULL; t && *t; t++) {
+		gboolean ok = FALSE;
+
+		g_signal_emit_by_name(r->webrtc, "add-turn-server", *t, &ok);
+		if (!ok) {
+			*err = g_strdup("webrtcbin refused a TURN server URI");
+			goto fail;
+		}
+	}
+	if (ice_cfg && ice_cfg->relay_only)
+		g_object_set(r->webrtc, "ice-transport-policy", GST_WEBRTC_ICE_TRANSPORT_POLICY_RELAY, NULL);
 
 	g_object_get(r->webrtc, "ice-agent", &ice, NULL);
 	if (ice && g_object_class_find_property(G_OBJECT_GET_CLASS(ice), "agent"))

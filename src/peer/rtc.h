@@ -4,7 +4,9 @@
  *
  * ICE is confined to 127.0.0.1: it is the only local address the agent
  * gathers, and remote candidates on any other address are dropped, both
- * trickled and inside the remote SDP.
+ * trickled and inside the remote SDP. STUN and TURN servers (from the
+ * daemon's welcome, see ice.c) add server-reflexive and relay candidates;
+ * relay_only keeps only the relayed ones (ICE transport policy "relay").
  *
  * webrtcbin calls back on its own threads; every callback below is
  * re-posted, in order, to the default GMainContext, so the owner never sees
@@ -31,9 +33,19 @@ typedef struct pt_rtc_cbs {
 	void (*failed)(void *arg, const char *why);
 } pt_rtc_cbs;
 
-/* offerer: creates the channel and the offer at once. NULL with *err set
- * (g_free it) when GStreamer lacks webrtcbin or the pipeline won't start. */
-pt_rtc *pt_rtc_new(bool offerer, const pt_rtc_cbs *cbs, void *arg, char **err);
+/* ICE servers in webrtcbin's URI form (stun://host:port,
+ * turn(s)://user:pass@host:port?transport=...), borrowed. */
+typedef struct pt_rtc_ice {
+	const char *stun;          /* NULL: none */
+	const char *const *turn;   /* NULL-terminated; NULL: none */
+	bool relay_only;
+} pt_rtc_ice;
+
+/* offerer: creates the channel and the offer at once. ice may be NULL. NULL
+ * with *err set (g_free it) when GStreamer lacks webrtcbin or the pipeline
+ * won't start. */
+pt_rtc *pt_rtc_new(bool offerer, const pt_rtc_ice *ice, const pt_rtc_cbs *cbs, void *arg,
+                   char **err);
 
 /* The other side's "offer" or "answer". 0, or -EINVAL (unparsable SDP,
  * wrong type for our role). */

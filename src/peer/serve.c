@@ -233,7 +233,7 @@ void pt_serve_signal(pt_peer *p, const char *from, const char *sid, json_t *data
 		s->key = g_strdup(key);
 		s->sid = g_strdup(sid);
 		memcpy(s->from, from, PT_ID_CHARS + 1);
-		s->rtc = pt_rtc_new(false, &serve_cbs, s, &err);
+		s->rtc = pt_rtc_new(false, &p->ice, &serve_cbs, s, &err);
 		if (!s->rtc) {
 			pt_peer_note(p, "cannot answer %s: %s", from, err);
 			g_free(err);

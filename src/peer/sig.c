@@ -4,18 +4,37 @@
 #include <libsoup/soup.h>
 #include "sig.h"
 
+#define OUTBOX_MAX 256      /* messages kept while resuming */
+#define RETRY_FIRST_MS 100  /* resume attempts: 100 ms doubling, capped, jittered */
+#define RETRY_MAX_MS 2000
+
 struct pt_sig {
 	SoupSession *session;
 	SoupWebsocketConnection *ws;
+	GPtrArray *dead;      /* dropped connections, released with s */
 	GCancellable *cancel;
 	pt_sig_cbs cbs;
 	void *arg;
+	char *url, *origin;
 	char id[PT_ID_CHARS + 1];
 	json_t *welcome;
 	guint ping_timer;
 	int64_t next_rid;
 	gboolean done; /* closed callback made (or freeing): report nothing more */
+	/* resuming */
+	char token[64];
+	gint64 window_ms;
+	gboolean resuming;   /* between a drop and `resumed` */
+	gboolean sent_resume;
+	gint64 dropped_us;
+	unsigned attempts;
+	unsigned away_ms;    /* tests: how long a test drop stays away */
+	guint retry_timer;
+	GQueue outbox;       /* char * (g_free) */
 };
+
+static void connect_ws(pt_sig *s);
+static gboolean on_retry(gpointer data);
 
 static void finish(pt_sig *s, int code, const char *why)
 {
@@ -26,19 +45,34 @@ static void finish(pt_sig *s, int code, const char *why)
 		g_source_remove(s->ping_timer);
 		s->ping_timer = 0;
 	}
+	if (s->retry_timer) {
+		g_source_remove(s->retry_timer);
+		s->retry_timer = 0;
+	}
 	s->cbs.closed(s->arg, code, why);
+}
+
+static void send_now(pt_sig *s, const char *text)
+{
+	soup_websocket_connection_send_text(s->ws, text);
 }
 
 static gboolean on_ping_timer(gpointer data)
 {
 	pt_sig *s = data;
-	json_t *m = json_pack("{s:s}", "type", "ping");
 
-	if (m) {
-		pt_sig_send(s, m);
-		json_decref(m);
-	}
+	if (!s->resuming && s->ws &&
+	    soup_websocket_connection_get_state(s->ws) == SOUP_WEBSOCKET_STATE_OPEN)
+		send_now(s, "{\"type\":\"ping\"}");
 	return G_SOURCE_CONTINUE;
+}
+
+static void keep_token(pt_sig *s, json_t *msg)
+{
+	const char *t = json_string_value(json_object_get(msg, "resume_token"));
+
+	if (t && strlen(t) < sizeof(s->token))
+		memcpy(s->token, t, strlen(t) + 1);
 }
 
 static void on_welcome(pt_sig *s, json_t *msg)
@@ -53,11 +87,127 @@ static void on_welcome(pt_sig *s, json_t *msg)
 	}
 	memcpy(s->id, id, PT_ID_CHARS + 1);
 	s->welcome = json_incref(msg);
+	keep_token(s, msg);
+	s->window_ms = json_integer_value(json_object_get(msg, "resume_window_ms"));
 	/* Half the heartbeat leaves room for a busy loop and the daemon's clock. */
 	if (hb <= 0)
 		hb = 15000;
 	s->ping_timer = g_timeout_add(hb / 2 > 0 ? (guint)(hb / 2) : 1, on_ping_timer, s);
 	s->cbs.welcome(s->arg, s->id, msg);
+}
+
+/* The old connection is gone: keep it aside (we may be inside its own
+ * signal) and try to come back within the window. */
+static void lost(pt_sig *s, int code, const char *why)
+{
+	if (s->ws) {
+		g_signal_handlers_disconnect_by_data(s->ws, s);
+		g_ptr_array_add(s->dead, s->ws);
+		s->ws = NULL;
+	}
+	if (!s->welcome || !s->token[0] || s->window_ms <= 0 ||
+	    (s->resuming && (g_get_monotonic_time() - s->dropped_us) / 1000 >= s->window_ms)) {
+		finish(s, code, why);
+		return;
+	}
+	if (!s->resuming) {
+		s->resuming = TRUE;
+		s->dropped_us = g_get_monotonic_time();
+		s->attempts = 0;
+	}
+	s->sent_resume = FALSE;
+	if (s->away_ms) {
+		s->retry_timer = g_timeout_add(s->away_ms, on_retry, s);
+		s->away_ms = 0;
+	} else {
+		connect_ws(s);
+	}
+}
+
+static gboolean on_retry(gpointer data)
+{
+	pt_sig *s = data;
+
+	s->retry_timer = 0;
+	connect_ws(s);
+	return G_SOURCE_REMOVE;
+}
+
+/* Another try after a backoff with full jitter, or the end when the
+ * window would be over by then. */
+static void retry_later(pt_sig *s, const char *why)
+{
+	gint64 cap = RETRY_FIRST_MS << (s->attempts < 5 ? s->attempts : 5);
+	gint64 wait = g_random_int_range(0, (gint32)(cap < RETRY_MAX_MS ? cap : RETRY_MAX_MS) + 1);
+	gint64 spent = (g_get_monotonic_time() - s->dropped_us) / 1000;
+
+	if (s->ws) {
+		g_signal_handlers_disconnect_by_data(s->ws, s);
+		if (soup_websocket_connection_get_state(s->ws) == SOUP_WEBSOCKET_STATE_OPEN)
+			soup_websocket_connection_close(s->ws, SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
+		g_ptr_array_add(s->dead, s->ws);
+		s->ws = NULL;
+	}
+	s->attempts++;
+	if (spent + wait >= s->window_ms) {
+		finish(s, 0, why);
+		return;
+	}
+	s->retry_timer = g_timeout_add((guint)wait, on_retry, s);
+}
+
+/* Messages of a connection that is resuming: its welcome (answered with
+ * the token), then resumed or a refusal. */
+static void on_resume_message(pt_sig *s, const char *type, json_t *msg)
+{
+	if (!s->sent_resume) {
+		char *text;
+
+		if (strcmp(type, "welcome") != 0) {
+			retry_later(s, "first message is not a welcome");
+			return;
+		}
+		text = g_strdup_printf("{\"type\":\"resume\",\"token\":\"%s\"}", s->token);
+		send_now(s, text);
+		g_free(text);
+		s->sent_resume = TRUE;
+		return;
+	}
+	if (strcmp(type, "resumed") == 0) {
+		const char *id = json_string_value(json_object_get(msg, "id"));
+		unsigned held = (unsigned)json_integer_value(json_object_get(msg, "held"));
+		char *text;
+
+		if (!id || strcmp(id, s->id) != 0) {
+			finish(s, 0, "resumed under another id");
+			return;
+		}
+		keep_token(s, msg);
+		s->resuming = FALSE;
+		while ((text = g_queue_pop_head(&s->outbox))) {
+			send_now(s, text);
+			g_free(text);
+		}
+		if (s->cbs.resumed)
+			s->cbs.resumed(s->arg, held);
+		return;
+	}
+	if (strcmp(type, "error") == 0) {
+		const char *code = json_string_value(json_object_get(msg, "code"));
+		static char why[96];
+
+		/* The daemon has not seen the old connection drop yet: ours
+		 * goes (a clean close: it is not kept) and we ask again. */
+		if (code && strcmp(code, "resume-live") == 0) {
+			retry_later(s, "the daemon kept the old connection for the whole window");
+			return;
+		}
+		snprintf(why, sizeof(why), "resume refused: %s", code ? code : "?");
+		finish(s, 0, why);
+		return;
+	}
+	/* Nothing else comes before `resumed`. */
+	finish(s, 0, "unexpected message while resuming");
 }
 
 static void on_message(SoupWebsocketConnection *ws, gint kind, GBytes *bytes, gpointer data)
@@ -82,7 +232,9 @@ static void on_message(SoupWebsocketConnection *ws, gint kind, GBytes *bytes, gp
 		finish(s, 0, "malformed message from the server");
 		return;
 	}
-	if (!s->welcome) {
+	if (s->resuming) {
+		on_resume_message(s, type, msg);
+	} else if (!s->welcome) {
 		if (strcmp(type, "welcome") == 0)
 			on_welcome(s, msg);
 		else
@@ -93,12 +245,26 @@ static void on_message(SoupWebsocketConnection *ws, gint kind, GBytes *bytes, gp
 	json_decref(msg);
 }
 
+/* Close codes after which the same peer may come back (PROTOCOL.md's
+ * policy): a drop, a heartbeat timeout, a server error. */
+static gboolean resumable_code(int code)
+{
+	return code == SOUP_WEBSOCKET_CLOSE_ABNORMAL || code == 0 || code == 4000 || code == 1011;
+}
+
 static void on_closed(SoupWebsocketConnection *ws, gpointer data)
 {
 	pt_sig *s = data;
 	const char *why = soup_websocket_connection_get_close_data(ws);
+	int code = soup_websocket_connection_get_close_code(ws);
 
-	finish(s, soup_websocket_connection_get_close_code(ws), why && *why ? why : "closed by the server");
+	why = why && *why ? why : "closed by the server";
+	if (s->resuming)
+		retry_later(s, why);
+	else if (resumable_code(code))
+		lost(s, code, why);
+	else
+		finish(s, code, why);
 }
 
 static void on_connected(GObject *src, GAsyncResult *res, gpointer data)
@@ -109,8 +275,12 @@ static void on_connected(GObject *src, GAsyncResult *res, gpointer data)
 
 	if (!ws) {
 		/* Cancelled means pt_sig_free is running: s is gone for the caller. */
-		if (!g_error_matches(err, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-			finish(s, 0, err->message);
+		if (!g_error_matches(err, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+			if (s->resuming)
+				retry_later(s, err->message);
+			else
+				finish(s, 0, err->message);
+		}
 		g_error_free(err);
 		return;
 	}
@@ -122,6 +292,15 @@ static void on_connected(GObject *src, GAsyncResult *res, gpointer data)
 	g_signal_connect(ws, "closed", G_CALLBACK(on_closed), s);
 }
 
+static void connect_ws(pt_sig *s)
+{
+	SoupMessage *msg = soup_message_new(SOUP_METHOD_GET, s->url);
+
+	soup_session_websocket_connect_async(s->session, msg, s->origin, NULL, G_PRIORITY_DEFAULT,
+	                                     s->cancel, on_connected, s);
+	g_object_unref(msg);
+}
+
 pt_sig *pt_sig_new(const char *url, const char *origin, const char *bind,
                    const pt_sig_cbs *cbs, void *arg)
 {
@@ -131,13 +310,12 @@ pt_sig *pt_sig_new(const char *url, const char *origin, const char *bind,
 
 	if (!msg)
 		return NULL;
+	g_object_unref(msg);
 	if (bind) {
 		GInetAddress *a = g_inet_address_new_from_string(bind);
 
-		if (!a) {
-			g_object_unref(msg);
+		if (!a)
 			return NULL;
-		}
 		local = g_inet_socket_address_new(a, 0);
 		g_object_unref(a);
 	}
@@ -145,13 +323,15 @@ pt_sig *pt_sig_new(const char *url, const char *origin, const char *bind,
 	s->cbs = *cbs;
 	s->arg = arg;
 	s->next_rid = 1;
+	s->url = g_strdup(url);
+	s->origin = g_strdup(origin);
+	s->dead = g_ptr_array_new_with_free_func(g_object_unref);
+	g_queue_init(&s->outbox);
 	s->cancel = g_cancellable_new();
 	s->session = local ? soup_session_new_with_options("local-address", local, NULL) : soup_session_new();
 	if (local)
 		g_object_unref(local);
-	soup_session_websocket_connect_async(s->session, msg, origin, NULL, G_PRIORITY_DEFAULT,
-	                                     s->cancel, on_connected, s);
-	g_object_unref(msg);
+	connect_ws(s);
 	return s;
 }
 
@@ -159,13 +339,24 @@ int pt_sig_send(pt_sig *s, json_t *msg)
 {
 	char *text;
 
-	if (s->done || !s->ws ||
-	    soup_websocket_connection_get_state(s->ws) != SOUP_WEBSOCKET_STATE_OPEN)
+	if (s->done)
+		return -ENOTCONN;
+	if (s->resuming) {
+		if (g_queue_get_length(&s->outbox) >= OUTBOX_MAX)
+			return -ENOBUFS;
+		text = json_dumps(msg, JSON_COMPACT);
+		if (!text)
+			return -ENOMEM;
+		g_queue_push_tail(&s->outbox, g_strdup(text));
+		free(text);
+		return 0;
+	}
+	if (!s->ws || soup_websocket_connection_get_state(s->ws) != SOUP_WEBSOCKET_STATE_OPEN)
 		return -ENOTCONN;
 	text = json_dumps(msg, JSON_COMPACT);
 	if (!text)
 		return -ENOMEM;
-	soup_websocket_connection_send_text(s->ws, text);
+	send_now(s, text);
 	free(text);
 	return 0;
 }
@@ -200,13 +391,39 @@ uint32_t pt_sig_limit(const pt_sig *s, const char *key, uint32_t def)
 	return (uint32_t)json_integer_value(v);
 }
 
+void pt_sig_test_drop(pt_sig *s, unsigned away_ms)
+{
+	GIOStream *io;
+	GSocket *sock = NULL;
+
+	if (s->done || s->resuming || !s->ws)
+		return;
+	io = soup_websocket_connection_get_io_stream(s->ws);
+	/* libsoup keeps the connection's socket on the stolen stream. */
+	if (G_IS_SOCKET_CONNECTION(io))
+		sock = g_socket_connection_get_socket(G_SOCKET_CONNECTION(io));
+	else
+		sock = g_object_get_data(G_OBJECT(io), "GSocket");
+	if (!sock || !G_IS_SOCKET(sock)) {
+		finish(s, 0, "test drop: cannot find the socket");
+		return;
+	}
+	g_socket_shutdown(sock, TRUE, TRUE, NULL);
+	s->away_ms = away_ms;
+	lost(s, SOUP_WEBSOCKET_CLOSE_ABNORMAL, "dropped (test)");
+}
+
 void pt_sig_free(pt_sig *s)
 {
+	char *text;
+
 	if (!s)
 		return;
 	s->done = TRUE;
 	if (s->ping_timer)
 		g_source_remove(s->ping_timer);
+	if (s->retry_timer)
+		g_source_remove(s->retry_timer);
 	g_cancellable_cancel(s->cancel);
 	if (s->ws) {
 		g_signal_handlers_disconnect_by_data(s->ws, s);
@@ -214,8 +431,13 @@ void pt_sig_free(pt_sig *s)
 			soup_websocket_connection_close(s->ws, SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
 		g_object_unref(s->ws);
 	}
+	g_ptr_array_unref(s->dead);
+	while ((text = g_queue_pop_head(&s->outbox)))
+		g_free(text);
 	g_object_unref(s->cancel);
 	g_object_unref(s->session);
 	json_decref(s->welcome);
+	g_free(s->url);
+	g_free(s->origin);
 	g_free(s);
 }

@@ -1,6 +1,15 @@
 /* sig.h — the peer's protocol v1 client: one WebSocket to peertrackd
  * (libsoup, on the default GMainContext), one JSON object per text frame.
- * Sends a `ping` every half heartbeat so the daemon never times us out. */
+ * Sends a `ping` every half heartbeat so the daemon never times us out.
+ *
+ * Resuming (docs/PROTOCOL.md, "Resuming"): when the connection drops
+ * (closed without our asking: 1006, 4000, 1011), the client reconnects with
+ * backoff and jitter within the welcome's resume_window_ms and presents its
+ * token; messages sent meanwhile wait in a bounded outbox and go out after
+ * `resumed`. The owner sees nothing but the resumed callback; the id stays
+ * the same. A refused resume (other than resume-live, which is retried:
+ * the daemon may not have seen the old connection drop yet) or a window
+ * that ends closes the client. */
 #ifndef PEERTRACK_PEER_SIG_H
 #define PEERTRACK_PEER_SIG_H
 
@@ -18,6 +27,9 @@ typedef struct pt_sig_cbs {
 	/* The connection failed or closed; code is the close code, or 0 when
 	 * the WebSocket never opened. No callback follows. */
 	void (*closed)(void *arg, int code, const char *why);
+	/* The connection dropped and was resumed; held messages follow. May
+	 * be NULL. */
+	void (*resumed)(void *arg, unsigned held);
 } pt_sig_cbs;
 
 /* Starts connecting to url (ws://host:port/v1) with the given Origin,
@@ -26,6 +38,7 @@ pt_sig *pt_sig_new(const char *url, const char *origin, const char *bind,
                    const pt_sig_cbs *cbs, void *arg);
 
 /* Sends msg (borrowed), adding "rid": a fresh integer, also returned (> 0).
+ * While resuming, it waits in the outbox (-ENOBUFS when that is full).
  * Returns -ENOTCONN before the welcome or after close, -ENOMEM. */
 int64_t pt_sig_request(pt_sig *s, json_t *msg);
 
@@ -39,6 +52,10 @@ int pt_sig_send(pt_sig *s, json_t *msg);
 const char *pt_sig_id(const pt_sig *s);
 /* welcome.limits.<key>, or def when absent. */
 uint32_t pt_sig_limit(const pt_sig *s, const char *key, uint32_t def);
+
+/* Tests: cuts the connection (a TCP shutdown, no close frame) as a network
+ * change would, and resumes after away_ms (what is sent meanwhile waits). */
+void pt_sig_test_drop(pt_sig *s, unsigned away_ms);
 
 /* Closes (normal closure) and frees; no callback is made afterwards. */
 void pt_sig_free(pt_sig *s);

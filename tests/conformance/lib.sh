@@ -63,7 +63,7 @@ pt_cleanup() {
 pt_begin conf
 
 # pt_daemon — starts peertrackd on a free port of 127.0.0.1 with short
-# heartbeats; sets PT_URL.
+# heartbeats (and the lines of PT_EXTRA_CONF); sets PT_URL and PT_PORT.
 pt_daemon() {
 	cat >"$WORK/peertrack.conf" <<CONF
 state_dir = $WORK
@@ -73,6 +73,7 @@ timeout_ms = $PT_TO
 [security]
 allowed_origins = ${PT_ORIGINS:-http://127.0.0.1}
 allow_missing_origin = no
+${PT_EXTRA_CONF:-}
 CONF
 	pt_spawn daemon "$DAEMON" --listen 127.0.0.1:0 -c "$WORK/peertrack.conf"
 	local line

@@ -16,6 +16,8 @@ browser does. Usage (exit status 0 = the scenario held):
                                          wait for a line on stdin (sending a
                                          ping every heartbeat_ms), ping/pong
   wsclient.py [options] refused URL      the connection must fail
+  wsclient.py [options] ice URL          connect, print "turn USERNAME CREDENTIAL"
+                                         from welcome.ice_servers
 """
 import argparse
 import base64
@@ -244,6 +246,7 @@ def joined(url, opts):
     check(len(w.get("id", "")) == 24, "welcome without a 24-char id: %r" % w)
     ws.id = w["id"]
     ws.heartbeat_s = w["heartbeat_ms"] / 1000.0
+    ws.welcome = w
     return ws
 
 
@@ -290,6 +293,14 @@ def hold(url, opts):
     ws.close()
 
 
+def ice(url, opts):
+    ws = joined(url, opts)
+    turn = [s for s in ws.welcome.get("ice_servers", []) if "username" in s]
+    check(len(turn) == 1, "welcome.ice_servers has no TURN entry: %r" % ws.welcome)
+    print("turn %s %s" % (turn[0]["username"], turn[0]["credential"]), flush=True)
+    ws.close()
+
+
 def refused(url, opts):
     try:
         ws = WS(url, opts)
@@ -310,7 +321,7 @@ def main():
     p.add_argument("--servername")
     p.add_argument("--cert")
     p.add_argument("--key")
-    p.add_argument("what", choices=("flow", "hello", "idle", "hold", "refused"))
+    p.add_argument("what", choices=("flow", "hello", "idle", "hold", "refused", "ice"))
     p.add_argument("url")
     p.add_argument("secs", nargs="?", type=float, default=0)
     o = p.parse_args()
@@ -323,6 +334,8 @@ def main():
             idle(o.url, o.secs, o)
         elif o.what == "hold":
             hold(o.url, o)
+        elif o.what == "ice":
+            ice(o.url, o)
         else:
             refused(o.url, o)
     except (AssertionError, Closed, TimeoutError, OSError, ValueError) as e:
