@@ -5,6 +5,10 @@
 //   node driver.mjs c-interop   Chromium fetches from a C seeder, and a C
 //                                fetcher fetches what Chromium seeds
 //   node driver.mjs two-pages   two Chromium pages, no C peer
+//   node driver.mjs c-relay     as c-interop, both ways, through a real coturn:
+//                                Chromium with iceTransportPolicy "relay", the
+//                                C peer with --relay-only, credentials from
+//                                the daemon's welcome
 //
 // Env: PT_BIN (absolute: where peertrackd and peertrack-peer are). Exits 0
 // on success; every process it started is killed on any exit.
@@ -24,7 +28,9 @@ const CHROMIUM = process.env.PT_CHROMIUM || '/usr/bin/chromium';
 const SIZE = 1 << 20;
 const work = mkdtempSync(join(tmpdir(), 'peertrack-browser-'));
 const children = new Set();
-let browser = null, httpServer = null, daemon = null;
+let browser = null, httpServer = null, daemon = null, turn = null;
+// The driver runs in its own network namespace: coturn's ports are free.
+const TURN_PORT = 3478, TURN_SECRET = 'browser-relay-Secret-5e2c';
 
 const log = (...a) => console.error(`browser ${mode}:`, ...a);
 const sha = (b) => createHash('sha256').update(b).digest('hex');
@@ -91,11 +97,28 @@ function servePage() {
   });
 }
 
+// turnserver with TURN REST credentials, its log and database in `work`.
+async function startTurn() {
+  const t = turn = start('coturn', '/usr/bin/turnserver', ['-n', '-v', '--log-file=stdout', '--simple-log',
+    '--listening-ip=127.0.0.1', '--relay-ip=127.0.0.1', `--listening-port=${TURN_PORT}`,
+    '--min-port=49160', '--max-port=49260', '--use-auth-secret', `--static-auth-secret=${TURN_SECRET}`,
+    '--realm=peertrack.test', '--allow-loopback-peers', '--no-tls', '--no-dtls', '--no-cli',
+    `--db=${join(work, 'turndb')}`, `--pidfile=${join(work, 'turn.pid')}`]);
+  await t.line(/UDP listener opened on ?: 127\.0\.0\.1:3478/, 10000);
+}
+
 async function startDaemon(pagePort) {
   const conf = join(work, 'peertrack.conf');
+  let ice = '';
+  if (mode === 'c-relay') {
+    await startTurn();
+    writeFileSync(join(work, 'turn.secret'), `${TURN_SECRET}\n`, { mode: 0o600 });
+    ice = `turn_urls = turn:127.0.0.1:${TURN_PORT}?transport=udp\n` +
+          `turn_secret_file = ${join(work, 'turn.secret')}\n`;
+  }
   // Browsers send their page's origin; peertrack-peer sends http://127.0.0.1.
   writeFileSync(conf, `state_dir = ${work}\nheartbeat_ms = 2000\ntimeout_ms = 10000\n` +
-    `allowed_origins = http://127.0.0.1:${pagePort} http://127.0.0.1\n`);
+    `allowed_origins = http://127.0.0.1:${pagePort} http://127.0.0.1\n` + ice);
   const d = daemon = start('daemon', join(BIN, 'peertrackd'), ['--listen', '127.0.0.1:0', '-c', conf]);
   const l = await d.line(/listening on 127\.0\.0\.1:\d+/, 10000);
   return `ws://127.0.0.1:${l.match(/listening on 127\.0\.0\.1:(\d+)/)[1]}/v1`;
@@ -193,6 +216,57 @@ async function cInterop(url, pageUrl) {
   if (sc !== 0) throw new Error(`C seeder exit on SIGTERM: ${sc}:\n${seeder.dump()}`);
 }
 
+// A relayed pair: our end is a relay candidate of coturn (on 127.0.0.1).
+function checkRelayed(path, what) {
+  checkLoopback(path, what);
+  if (path.localType !== 'relay') throw new Error(`${what}: not relayed: ${JSON.stringify(path)}`);
+}
+
+function checkAllocation(id, what) {
+  const re = new RegExp(`user <\\d+:${id.replace(/[-]/g, '\\-')}>: incoming packet ALLOCATE processed, success`);
+  if (!re.test(turn.dump())) throw new Error(`${what}: coturn made no allocation for ${id}`);
+}
+
+async function cRelay(url, pageUrl) {
+  // 1. Chromium (relay only) fetches what a relay-only C peer seeds.
+  const a = randomBytes(SIZE), ha = sha(a);
+  writeFileSync(join(work, 'a'), a);
+  const seeder = startPeer('c-seeder', ['--server', url, '--relay-only', 'seed', join(work, 'a')]);
+  const seederId = (await seeder.line(/^ready /, 20000)).split(' ')[1];
+  const b1 = await openPage(`${pageUrl}&relay=1`, 'page');
+  const r = await b1.page.evaluate((h) => window.ptFetch(h), ha);
+  if (!r.ok) throw new Error(`Chromium fetch failed: ${JSON.stringify(r)}`);
+  if (r.hash !== ha || r.bytes !== SIZE) throw new Error(`Chromium got ${r.bytes} bytes hashing to ${r.hash}`);
+  if (r.peer !== seederId) throw new Error(`served by ${r.peer}, not the C seeder ${seederId}`);
+  checkRelayed(r.path, 'C -> Chromium');
+  checkAllocation(b1.id, 'Chromium');
+  checkAllocation(seederId, 'C seeder');
+  log(`C -> Chromium via TURN: ${SIZE} bytes verified; offer->open ${r.openMs.toFixed(1)} ms, ` +
+      `transfer ${r.transferMs.toFixed(1)} ms; path ${r.path.local} (${r.path.localType}) <-> ${r.path.remote}`);
+
+  // 2. A relay-only C peer fetches what Chromium seeds.
+  const b = randomBytes(SIZE), hb = sha(b);
+  const seeded = await b1.page.evaluate((b64) => window.ptSeed(b64), b.toString('base64'));
+  if (seeded !== hb) throw new Error(`page announced ${seeded}, wanted ${hb}`);
+  const out = join(work, 'b.got');
+  const fetcher = startPeer('c-fetcher', ['--server', url, '--relay-only', '--timeout', '30000', '--json',
+                                          'fetch', hb, '-o', out]);
+  const code = await exitWithin(fetcher, 45000);
+  if (code !== 0) throw new Error(`C fetcher exited ${code}:\n${fetcher.dump()}`);
+  const got = readFileSync(out);
+  if (sha(got) !== hb || !got.equals(b)) throw new Error('C fetcher wrote different bytes');
+  const res = JSON.parse((await fetcher.line(/"event":"fetched"/, 1000)));
+  if (res.peer !== b1.id) throw new Error(`C fetcher served by ${res.peer}, not the page ${b1.id}`);
+  const paths = await b1.page.evaluate(() => window.ptServedPaths());
+  if (!paths.length) throw new Error('Chromium -> C: the page served nothing');
+  for (const p of paths) checkRelayed(p, 'Chromium -> C');
+  log(`Chromium -> C via TURN: ${SIZE} bytes verified; offer->open ${res.offer_open_ms} ms, ` +
+      `transfer ${res.transfer_ms} ms (${res.mib_per_s} MiB/s)`);
+  seeder.kill('SIGTERM');
+  const sc = await exitWithin(seeder, 10000);
+  if (sc !== 0) throw new Error(`C seeder exit on SIGTERM: ${sc}:\n${seeder.dump()}`);
+}
+
 async function twoPages(url, pageUrl) {
   const p1 = await openPage(pageUrl, 'page 1');
   const p2 = await openPage(pageUrl, 'page 2');
@@ -209,9 +283,9 @@ async function twoPages(url, pageUrl) {
       `transfer ${r.transferMs.toFixed(1)} ms; path ${r.path.local} <-> ${r.path.remote}`);
 }
 
-const tests = { 'c-interop': cInterop, 'two-pages': twoPages };
+const tests = { 'c-interop': cInterop, 'two-pages': twoPages, 'c-relay': cRelay };
 if (!tests[mode] || !BIN) {
-  console.error('usage: PT_BIN=/abs/bin node driver.mjs c-interop|two-pages');
+  console.error('usage: PT_BIN=/abs/bin node driver.mjs c-interop|two-pages|c-relay');
   process.exit(2);
 }
 const deadline = setTimeout(() => fail('took longer than 120 s'), 120000);

@@ -74,12 +74,18 @@ async function selectedPath(pc) {
   if (!pair) stats.forEach((r) => { if (r.type === 'candidate-pair' && r.nominated && r.state === 'succeeded') pair = r; });
   if (!pair) return null;
   const addr = (id) => { const c = stats.get(id); return c ? `${c.address || c.ip}:${c.port}` : null; };
-  return { local: addr(pair.localCandidateId), remote: addr(pair.remoteCandidateId) };
+  const type = (id) => { const c = stats.get(id); return c ? c.candidateType : null; };
+  return { local: addr(pair.localCandidateId), remote: addr(pair.remoteCandidateId),
+           localType: type(pair.localCandidateId), remoteType: type(pair.remoteCandidateId) };
 }
 
 export class PeerTrack {
-  constructor(url, { timeoutMs = 10000, log = () => {} } = {}) {
+  // relay: ICE transport policy "relay", through the TURN servers of the
+  // welcome's ice_servers (RTCConfiguration.iceServers as they come).
+  constructor(url, { timeoutMs = 10000, log = () => {}, relay = false } = {}) {
     this.url = url;
+    this.relay = relay;
+    this.iceServers = [];
     this.timeoutMs = timeoutMs;
     this.log = log;
     this.id = null;
@@ -104,6 +110,7 @@ export class PeerTrack {
         const m = JSON.parse(e.data);
         if (m.type === 'welcome') {
           this.id = m.id;
+          this.iceServers = m.ice_servers || [];
           // Any frame is a heartbeat; half the period leaves room.
           this.ping = setInterval(() => this.send({ type: 'ping' }), Math.max(50, m.heartbeat_ms / 2));
           resolve(m);
@@ -155,7 +162,8 @@ export class PeerTrack {
   }
 
   newSession(peer, sid, ours) {
-    const pc = new RTCPeerConnection({ iceServers: [] });
+    const pc = new RTCPeerConnection({ iceServers: this.iceServers,
+                                       iceTransportPolicy: this.relay ? 'relay' : 'all' });
     const s = { peer, sid, ours, pc, rids: new Set(), fail: () => {} };
     pc.onicecandidate = (e) => {
       if (e.candidate && e.candidate.candidate && loopbackCandidate(e.candidate.candidate))
