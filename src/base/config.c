@@ -306,11 +306,12 @@ const pt_config_key pt_config_keys[] = {
 	    "Most peers resumable at once; the oldest is given up (peer-left) to make\n"
 	    "room, so a reconnect storm cannot exhaust memory. They count towards\n"
 	    "max_connections while they wait."),
-	U32("resume", resume_max_held_signals, "64", 0, 65536, true,
+	U32("resume", resume_max_held_signals, "32", 0, 65536, true,
 	    "Most frames (signals, peer-left) held for one resumable peer; a signal\n"
 	    "past it is answered with peer-gone."),
-	U32("resume", resume_max_held_bytes, "65536", 0, 16777216, true,
-	    "Most bytes held for one resumable peer, likewise."),
+	U32("resume", resume_max_held_bytes, "16384", 0, 16777216, true,
+	    "Most bytes held for one resumable peer, likewise. A handshake's offer or\n"
+	    "answer and its candidates take 2-5 KB."),
 };
 
 const size_t pt_config_nkeys = sizeof(pt_config_keys) / sizeof(pt_config_keys[0]);

@@ -136,5 +136,6 @@ int pt_server_drop(pt_server *s, const pt_cidr *c)
 		pt_session_close(p, PT_CLOSE_POLICY, "banned", PT_LEAVE_BANNED);
 		dropped++;
 	}
-	return dropped;
+	/* Resumable peers there too: not resumable from anywhere else either. */
+	return dropped + pt_park_forget_in(s, c, PT_LEAVE_BANNED);
 }

@@ -402,6 +402,9 @@ int pt_park_hold(pt_session *ghost, const pt_buf *b);
 const char *pt_park_new_token(pt_session *s, char out[PT_RESUME_TOKEN_CHARS + 1]);
 /* The resume message: s takes the parked peer's id back, or gets an error. */
 void pt_park_resume(pt_session *s, const pt_msg *m);
+/* Gives up the parked peers whose address is in c (a ban): they leave
+ * with why. Returns how many. */
+int pt_park_forget_in(struct pt_server *srv, const pt_cidr *c, enum pt_leave why);
 /* Ends windows that are over and trims to resume_max_sessions (sweep). */
 void pt_park_sweep(struct pt_server *srv);
 /* Gives every parked peer up (shutdown, free). */

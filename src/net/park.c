@@ -250,6 +250,25 @@ nomem:
 	pt_session_close(s, PT_CLOSE_INTERNAL, "out of memory", PT_LEAVE_INTERNAL);
 }
 
+int pt_park_forget_in(struct pt_server *srv, const pt_cidr *c, enum pt_leave why)
+{
+	pt_parked *p, *next;
+	int n = 0;
+
+	for (p = pt_resume_table_oldest(&srv->parked); p; p = next) {
+		ghost *g = (ghost *)p;
+
+		next = p->next;
+		if (!pt_cidr_contains(c, &g->s.addr))
+			continue;
+		pt_log_info("peer %s (resumable) dropped: %s", g->s.id_str, pt_leave_name(why));
+		g->why = why;
+		give_up(srv, g);
+		n++;
+	}
+	return n;
+}
+
 void pt_park_sweep(struct pt_server *srv)
 {
 	uint64_t now = pt_server_now(srv);

@@ -395,12 +395,48 @@ static void test_info_hashes(void **state)
 	assert_int_equal(ptd_stop(d), 0);
 }
 
+/* A ban reaches a peer whose connection dropped and is waiting for a
+ * resume: it is given up at once (its contacts hear peer-left), so it
+ * cannot be resumed from another address. */
+static void test_ban_resumable(void **state)
+{
+	pt_daemon *d = ptd_start(BASE_CONF "log_level = debug\n");
+	int port = ptd_port(d);
+	ptr_opts from4 = { .source = "127.0.0.4" };
+	ptr *r = ptr_connect(port, &from4);
+	ptc *contact = ptc_join(port, NULL);
+	json_t *w, *j;
+	char id[32];
+	(void)state;
+
+	paths(d);
+	PT_CHECK(r, "raw connect");
+	w = ptr_recv_json(r, PT_T_REPLY_MS);
+	PT_CHECK(pt_jtype_is(w, "welcome"), "no welcome");
+	snprintf(id, sizeof(id), "%s", pt_jstr(w, "id"));
+	json_decref(w);
+	ptc_send(contact, "{\"type\":\"signal\",\"to\":\"%s\",\"data\":{}}", id);
+	json_decref(ptr_recv_json(r, PT_T_REPLY_MS));
+	ptr_free(r); /* no close frame: kept for a resume */
+	PT_CHECK(ptd_wait_log(d, "parked", PT_T_REPLY_MS) >= 0, "not parked");
+	assert_null(ptc_recv_type(contact, "peer-left", 0));
+	j = ctl_json("ban 127.0.0.4");
+	assert_int_equal(pt_jint(j, "dropped"), 1);
+	json_decref(j);
+	j = ptc_recv_type(contact, "peer-left", PT_T_REPLY_MS);
+	PT_CHECK(j && !strcmp(pt_jstr(j, "id"), id), "no peer-left for the banned resumable peer");
+	json_decref(j);
+	ptc_close(contact);
+	assert_int_equal(ptd_stop(d), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_commands, pt_teardown),
 		cmocka_unit_test_teardown(test_bans, pt_teardown),
 		cmocka_unit_test_teardown(test_info_hashes, pt_teardown),
+		cmocka_unit_test_teardown(test_ban_resumable, pt_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -208,13 +208,6 @@ void pt_expect_error(json_t *reply, const char *code);
 /* Asserts the next message is a pong (a round trip through the server). */
 void ptc_roundtrip(ptc *c);
 
-/* One HTTP request (method GET or HEAD) to 127.0.0.1:port from source (a
- * loopback address): the status, the body in *body (malloc'd, NUL-
- * terminated) and, if headers is non-NULL, the head in *headers; or -1. A
- * HEAD answer is read until the server closes. */
-int pt_http_req(int port, const char *source, const char *method, const char *path,
-                char **headers, char **body);
-int pt_http_get(int port, const char *source, const char *path, char **body);
 /* The value of the sample whose line starts with `series` + ' ' in a
  * Prometheus text body, or -1. */
 double pt_metric(const char *text, const char *series);

@@ -1,9 +1,4 @@
 /* util.c — small helpers shared by the integration tests. */
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -150,69 +145,6 @@ void ptc_roundtrip(ptc *c)
 
 	json_decref(r);
 	PT_CHECK(ok, "no pong from the server");
-}
-
-/* One request from source; the status, *body (and *headers if asked),
- * or -1. A HEAD answer is read until the server closes: no body may come. */
-int pt_http_req(int port, const char *source, const char *method, const char *path,
-                char **headers, char **body)
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
-	struct sockaddr_in src = { .sin_family = AF_INET };
-	char req[256], *buf = NULL;
-	size_t len = 0, cap = 0;
-	uint64_t deadline = pt_now_ms() + PT_T_REPLY_MS;
-	int fd, status = -1;
-
-	*body = NULL;
-	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-	inet_pton(AF_INET, source, &src.sin_addr);
-	fd = socket(AF_INET, SOCK_STREAM, 0);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&src, sizeof(src)) ||
-	    connect(fd, (struct sockaddr *)&sa, sizeof(sa)))
-		goto out;
-	snprintf(req, sizeof(req), "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
-	         method, path);
-	if (write(fd, req, strlen(req)) != (ssize_t)strlen(req))
-		goto out;
-	for (;;) {
-		struct pollfd p = { .fd = fd, .events = POLLIN };
-		uint64_t now = pt_now_ms();
-		ssize_t n;
-
-		if (now >= deadline || poll(&p, 1, (int)(deadline - now)) <= 0)
-			goto out;
-		if (cap - len < 4096) {
-			buf = realloc(buf, cap + 65536);
-			cap += 65536;
-		}
-		n = read(fd, buf + len, cap - len - 1);
-		if (n <= 0)
-			break;
-		len += (size_t)n;
-		buf[len] = 0;
-		/* Done once Content-Length bytes of body are in. */
-		char *hend = strstr(buf, "\r\n\r\n"), *cl = strcasestr(buf, "content-length:");
-		if (strcmp(method, "HEAD") && hend && cl && cl < hend &&
-		    len - (size_t)(hend + 4 - buf) >= strtoul(cl + 15, NULL, 10))
-			break;
-	}
-	if (!buf || sscanf(buf, "HTTP/1.1 %d", &status) != 1)
-		goto out;
-	char *hend = strstr(buf, "\r\n\r\n");
-	*body = strdup(hend ? hend + 4 : "");
-	if (headers)
-		*headers = strndup(buf, hend ? (size_t)(hend - buf) : len);
-out:
-	free(buf);
-	if (fd >= 0)
-		close(fd);
-	return status;
-}
-
-int pt_http_get(int port, const char *source, const char *path, char **body)
-{
-	return pt_http_req(port, source, "GET", path, NULL, body);
 }
 
 /* The value of the sample whose line starts with `series` + ' ', or -1. */
