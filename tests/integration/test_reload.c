@@ -24,6 +24,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 #include <sqlite3.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include "peertrack/config.h"
 #include "integration/lib/harness.h"
@@ -85,6 +87,67 @@ WELCOME_PROBE(rate_messages_per_sec, 7)
 WELCOME_PROBE(rate_burst, 9)
 WELCOME_PROBE(heartbeat_ms, 5000)
 WELCOME_PROBE(timeout_ms, 60000)
+WELCOME_PROBE(resume_window_ms, 1234)
+
+/* welcome.ice_servers of a new client (decref it). */
+static json_t *ice_servers(ctx *x)
+{
+	char src[32];
+	ptc_opts o = { .source = src };
+	ptc *c;
+	json_t *w, *ice;
+
+	x->next_src++;
+	snprintf(src, sizeof(src), "127.42.%u.%u", x->next_src / 200, 1 + x->next_src % 200);
+	c = ptc_connect(x->port, &o);
+	PT_CHECK(c, "connect: %s", ptc_last_error());
+	w = ptc_take_welcome(c);
+	ice = json_incref(json_object_get(w, "ice_servers"));
+	json_decref(w);
+	ptc_close(c);
+	return ice;
+}
+
+static void probe_stun_urls(ctx *x)
+{
+	json_t *ice = ice_servers(x);
+	json_t *url = json_array_get(json_object_get(json_array_get(ice, 0), "urls"), 0);
+
+	PT_CHECK(url && !strcmp(json_string_value(url), "stun:127.0.0.1:3478"), "no STUN url in welcome");
+	json_decref(ice);
+}
+
+/* TURN with an inline secret: a credential appears, and its HMAC is the
+ * row's secret's (turn_urls and turn_secret share the row's line). */
+static void probe_turn(ctx *x)
+{
+	json_t *ice = ice_servers(x), *t = json_array_get(ice, 0);
+	const char *user = pt_jstr(t, "username");
+	unsigned char mac[20];
+	char want[32];
+	unsigned int n = 0;
+
+	PT_CHECK(user && *user, "no TURN credential in welcome");
+	HMAC(EVP_sha1(), "row-Secret-1", 12, (const unsigned char *)user, strlen(user), mac, &n);
+	EVP_EncodeBlock((unsigned char *)want, mac, (int)n);
+	PT_CHECK(!strcmp(pt_jstr(t, "credential"), want), "TURN credential not signed with turn_secret");
+	json_decref(ice);
+}
+#define probe_turn_urls probe_turn
+#define probe_turn_secret probe_turn
+
+static void probe_turn_credential_ttl_s(ctx *x)
+{
+	long long v = welcome_value(x, "ice_ttl_s");
+
+	PT_CHECK(v == 600, "welcome ice_ttl_s: %lld, want 600", v);
+}
+
+static void probe_resume_max_sessions(ctx *x)
+{
+	/* 0 turns resuming off: no token. */
+	PT_CHECK(welcome_value(x, "resume_window_ms") == -1, "resume_max_sessions = 0: still a token");
+}
 
 static void probe_log_level(ctx *x)
 {
@@ -432,6 +495,14 @@ static const struct row {
 	{ "recent_contacts", "recent_contacts = 0", probe_recent_contacts },
 	{ "store_ip", "store_ip = none", probe_store_ip },
 	{ "metrics_allow", "metrics_allow = 192.0.2.1", probe_metrics_allow },
+	{ "stun_urls", "stun_urls = stun:127.0.0.1:3478", probe_stun_urls },
+	{ "turn_urls", "turn_urls = turn:127.0.0.1:3478\nturn_secret = row-Secret-1", probe_turn_urls },
+	{ "turn_secret", "turn_secret = row-Secret-1\nturn_urls = turn:127.0.0.1:3478", probe_turn_secret },
+	{ "turn_credential_ttl_s",
+	  "turn_credential_ttl_s = 600\nturn_urls = turn:127.0.0.1:3478\nturn_secret = row-Secret-1",
+	  probe_turn_credential_ttl_s },
+	{ "resume_window_ms", "resume_window_ms = 1234", probe_resume_window_ms },
+	{ "resume_max_sessions", "resume_max_sessions = 0", probe_resume_max_sessions },
 };
 
 #define NROWS (sizeof(rows) / sizeof(rows[0]))
@@ -445,8 +516,14 @@ static const struct row {
  * test_hostile's test_slow_reader covers the limit). */
 static bool known_gap(const pt_config_key *k)
 {
+	/* Also turn_secret_file (its SIGHUP re-read, a rotation, is test_ice's
+	 * test_welcome_and_refresh: the file must be created 0600 first) and
+	 * the resume_max_held_* bounds (read at each hold; test_resume's
+	 * test_bounds sets them at start only). */
 	return !strcmp(k->section, "webtorrent") || !strcmp(k->name, "send_queue_max_bytes") ||
-	       !strcmp(k->name, "max_halfopen") || !strcmp(k->name, "store_rows_per_peer_per_min");
+	       !strcmp(k->name, "max_halfopen") || !strcmp(k->name, "store_rows_per_peer_per_min") ||
+	       !strcmp(k->name, "turn_secret_file") || !strcmp(k->name, "resume_max_held_signals") ||
+	       !strcmp(k->name, "resume_max_held_bytes");
 }
 
 static void test_rows_match_key_table(void **state)
