@@ -6,6 +6,12 @@
 # (SIGKILL) and when it just goes silent (SIGSTOP: only the timeout can tell).
 . "$(dirname "$0")/lib.sh"
 
+# Resumable sessions off: with them a SIGKILLed holder is parked for
+# resume_window_ms (it may be a network blip) and its contacts hear peer-left
+# only when the window ends, so the fetcher's fallback would wait on its own
+# stall timeout instead of the daemon's word. Parking is tested in resume.sh
+# and test_resume; this test is about the daemon dropping a dead holder.
+PT_EXTRA_CONF=$'[resume]\nresume_window_ms = 0'
 pt_daemon   # heartbeat_ms $PT_HB, timeout_ms $PT_TO
 pt_random "$WORK/res" $((2 << 20))
 h=$(pt_sha "$WORK/res")
