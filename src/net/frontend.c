@@ -7,11 +7,18 @@
  * rows (admission, limits, bans, queues, index, matcher) is shared. */
 #include <string.h>
 
+#include "peertrack/msg.h"
+#include "peertrack/wtmsg.h"
 #include "net.h"
 
+static const char *v1_msg_name(int t) { return pt_msg_type_name((enum pt_msg_type)t); }
+static const char *wt_msg_name(int t) { return pt_wt_type_name((enum pt_wt_type)t); }
+
 const pt_frontend pt_frontends[PT_FE__COUNT] = {
-	[PT_FE_V1] = { "/v1", "v1", pt_v1_callback, NULL, pt_reply_peer_left },
-	[PT_FE_WT] = { "/announce", "webtorrent", pt_wt_callback, pt_wt_retire, NULL },
+	[PT_FE_V1] = { "/v1", "v1", pt_v1_callback, NULL, pt_reply_peer_left, NULL, NULL,
+	               v1_msg_name, PT_MSG__COUNT },
+	[PT_FE_WT] = { "/announce", "webtorrent", pt_wt_callback, pt_wt_retire, NULL, pt_wt_init,
+	               pt_wt_free, wt_msg_name, PT_WT__COUNT },
 };
 
 static const pt_frontend *route(struct lws *wsi)
@@ -62,6 +69,6 @@ int pt_frontend_callback(struct lws *wsi, enum lws_callback_reasons reason, void
 	if (s && s->fe)
 		return s->fe->callback(wsi, reason, user, in, len);
 	/* Before routing (TLS, HTTP upgrade phases) and after the session is
-	 * released: the first row's callback, as before there were rows. */
-	return pt_frontends[PT_FE_V1].callback(wsi, reason, user, in, len);
+	 * released: what every row does alike. */
+	return pt_session_callback(wsi, reason, user, in, len);
 }

@@ -32,8 +32,6 @@ static int labelled(pt_buf *b, const char *name, const char *type, const char *h
 	return 0;
 }
 
-static const char *msg_name(int i) { return pt_msg_type_name((enum pt_msg_type)i); }
-static const char *wt_name(int i) { return pt_wt_type_name((enum pt_wt_type)i); }
 static const char *const space_names[PT_SPACE__COUNT] = { "v1", "webtorrent" };
 
 /* By front-end: connections, and the index's keys of each one's space. */
@@ -58,8 +56,8 @@ static int by_frontend(pt_buf *b, struct pt_server *s)
 		r |= pt_buf_printf(b, "peertrack_frontend_index_entries{frontend=\"%s\"} %zu\n",
 		                   space_names[i], pt_index_entries_in(s->index, (enum pt_space)i));
 	r |= labelled(b, "peertrack_wt_messages_total", "counter",
-	              "Valid /announce messages, by kind", "kind", wt_name, st->wt.messages,
-	              PT_WT__COUNT);
+	              "Valid /announce messages, by kind", "kind", pt_frontends[PT_FE_WT].msg_name,
+	              st->wt.messages, pt_frontends[PT_FE_WT].n_msgs);
 	r |= one(b, "peertrack_wt_failures_total", "counter", "/announce failure replies sent",
 	         st->wt.failures);
 	r |= one(b, "peertrack_wt_offers_relayed_total", "counter", "Offers delivered to a peer",
@@ -174,7 +172,8 @@ int pt_metrics_render(struct pt_server *s, pt_buf *b)
 	r |= one(b, "peertrack_index_memory_bytes", "gauge", "Bytes held by the index tables",
 	         pt_index_memory(s->index));
 	r |= labelled(b, "peertrack_messages_total", "counter", "Valid client messages, by type",
-	              "type", msg_name, st->messages, PT_MSG__COUNT);
+	              "type", pt_frontends[PT_FE_V1].msg_name, st->messages,
+	              pt_frontends[PT_FE_V1].n_msgs);
 	r |= by_frontend(b, s);
 	if (head(b, "peertrack_errors_total", "counter", "Error replies sent, by code"))
 		return -ENOMEM;
@@ -268,9 +267,9 @@ int pt_stats_render(struct pt_server *s, pt_buf *b)
 	                   st->connections, pt_index_entries(s->index), pt_index_hashes(s->index),
 	                   st->lookups_hit, st->lookups_miss, st->relayed, st->frames_out,
 	                   st->writes_out);
-	for (int i = 0; i < PT_MSG__COUNT; i++)
+	for (int i = 0; i < pt_frontends[PT_FE_V1].n_msgs; i++)
 		r |= pt_buf_printf(b, "%s\"%s\":%" PRIu64, i ? "," : "",
-		                   pt_msg_type_name((enum pt_msg_type)i), st->messages[i]);
+		                   pt_frontends[PT_FE_V1].msg_name(i), st->messages[i]);
 	r |= pt_buf_printf(b, "},\"errors\":{");
 	for (int i = 1; i < PT_E__COUNT; i++)
 		r |= pt_buf_printf(b, "%s\"%s\":%" PRIu64, i > 1 ? "," : "", pt_err_code((enum pt_err)i),

@@ -153,6 +153,14 @@ typedef struct pt_frontend {
 	/* The notice to a leaving peer's recent signal partners, appended to
 	 * b whole or not at all: 0 or -ENOMEM. NULL: the protocol has none. */
 	int (*encode_peer_left)(pt_buf *b, const pt_id *gone);
+	/* The loop's state for this protocol, made with the server and freed
+	 * with it (free takes what a failed init left). May be NULL. */
+	int (*init)(struct pt_server *srv, uint64_t seed);
+	void (*free)(struct pt_server *srv);
+	/* The message kinds it accepts, by its own type number, for the
+	 * metrics and logs that name them: n_msgs names, msg_name(0..n-1). */
+	const char *(*msg_name)(int type);
+	int n_msgs;
 } pt_frontend;
 
 enum { PT_FE_V1 = 0, PT_FE_WT, PT_FE__COUNT };
@@ -322,6 +330,11 @@ void pt_session_retire(pt_session *s, enum pt_leave why);
  * politely only from a receive or timer callback, not from WRITEABLE). */
 void pt_session_close(pt_session *s, uint16_t code, const char *reason, enum pt_leave why);
 int pt_session_close_now(pt_session *s);
+/* The lws reasons every front-end handles alike (upgrade check, timers,
+ * pongs, writable, the peer's close, closed): a row's callback passes
+ * them here. */
+int pt_session_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                        size_t len);
 /* Logs the refusals counted but not yet logged (the liveness sweep, at
  * most once a second). */
 void pt_session_flush_refusal_log(struct pt_server *srv);

@@ -85,9 +85,11 @@ pt_server *pt_server_new(uv_loop_t *loop, const pt_config *cfg, const pt_server_
 	s->index = pt_index_new(seed ^ 0x9e3779b97f4a7c15ull);
 	s->match = pt_match_new(seed ^ 0xc2b2ae3d27d4eb4full);
 	s->iplimit = pt_iplimit_new(seed ^ 0x165667b19e3779f9ull);
-	if (!s->registry || !s->index || !s->match || !s->iplimit ||
-	    pt_wt_init(s, seed ^ 0x27d4eb2f165667c5ull))
+	if (!s->registry || !s->index || !s->match || !s->iplimit)
 		goto fail;
+	for (int i = 0; i < PT_FE__COUNT; i++)
+		if (pt_frontends[i].init && pt_frontends[i].init(s, seed ^ 0x27d4eb2f165667c5ull))
+			goto fail;
 	/* Replies are encoded with lws' header room in front, so a frame can
 	 * go to the socket straight from here (pt_session_send_buf). */
 	pt_buf_init(&s->scratch, LWS_PRE);
@@ -469,7 +471,9 @@ void pt_server_free(pt_server *s)
 	pt_park_drop_all(s, PT_LEAVE_SHUTDOWN);
 	pt_registry_free(s->registry);
 	pt_index_free(s->index);
-	pt_wt_free(s);
+	for (int i = 0; i < PT_FE__COUNT; i++)
+		if (pt_frontends[i].free)
+			pt_frontends[i].free(s);
 	pt_match_free(s->match);
 	pt_iplimit_free(s->iplimit);
 	pt_origins_free(&s->origins);

@@ -710,3 +710,71 @@ void pt_session_contact(pt_session *s, pt_session *other)
 	remember(s, other);
 	remember(other, s);
 }
+
+/* -- what every front-end does alike ------------------------------------ */
+
+/* RFC 6455 7.4: what a peer may put in a close frame. Empty, or a code
+ * that is defined for the wire (1000-1003, 1007-1014: 1004-1006 and 1015
+ * are never sent) or private (3000-4999), then UTF-8 text. */
+static bool close_payload_valid(const unsigned char *p, size_t len)
+{
+	unsigned code;
+
+	if (len == 0)
+		return true;
+	if (len == 1)
+		return false;
+	code = (unsigned)p[0] << 8 | p[1];
+	if (!((code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) ||
+	      (code >= 3000 && code <= 4999)))
+		return false;
+	return pt_utf8_valid(p + 2, len - 2);
+}
+
+int pt_session_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                        size_t len)
+{
+	pt_session *s = user;
+	struct pt_server *srv = lws_context_user(lws_get_context(wsi));
+
+	switch (reason) {
+	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+		/* lws 4.1 would also switch "Upgrade: h2c" to cleartext HTTP/2,
+		 * a second protocol stack on the port that nothing here needs
+		 * and proxies do not expect: only WebSocket upgrades go on. */
+		return in && !strcasecmp(in, "websocket") ? 0 : -1;
+
+	case LWS_CALLBACK_TIMER:
+		return s->srv && s->close_code ? pt_session_close_now(s) : 0;
+
+	case LWS_CALLBACK_RECEIVE_PONG:
+		if (s->srv)
+			s->last_rx_ms = pt_server_now(srv);
+		return 0;
+
+	case LWS_CALLBACK_SERVER_WRITEABLE:
+		if (!s->srv)
+			return 0;
+		return pt_session_writable(s);
+
+	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+		/* A goodbye: the client does not mean to resume. */
+		if (s->srv)
+			s->said_goodbye = true;
+		/* lws echoes whatever the peer sent. A close frame with an
+		 * invalid code or text fails the connection instead (RFC 6455
+		 * 7.4.1, 8.1): close 1002 without echoing it. */
+		if (close_payload_valid(in, len))
+			return 0;
+		lws_close_reason(wsi, LWS_CLOSE_STATUS_PROTOCOL_ERR, NULL, 0);
+		return -1;
+
+	case LWS_CALLBACK_CLOSED:
+		pt_session_closed(s);
+		return 0;
+
+	default:
+		break;
+	}
+	return 0;
+}

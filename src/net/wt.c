@@ -312,6 +312,6 @@ int pt_wt_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user
 
 	default:
 		/* Timers, pongs, writable, close: the session layer's, as on /v1. */
-		return pt_v1_callback(wsi, reason, user, in, len);
+		return pt_session_callback(wsi, reason, user, in, len);
 	}
 }
