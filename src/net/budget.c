@@ -29,7 +29,7 @@ typedef struct pt_halfopen {
 	struct pt_halfopen *prev, *next;
 	struct lws *wsi;
 	pt_addr addr;
-	uint64_t at;   /* accepted, pt_server_now */
+	uint64_t at;   /* accepted, pt__server_now */
 	bool per_ip;   /* counted in the address's PT_IP_HALFOPEN */
 	bool evicting; /* dropped for another address; waiting for WSI_DESTROY */
 } pt_halfopen;
@@ -42,16 +42,16 @@ typedef struct pt_halfopen {
 static const char *const budget_names[PT_BUDGET__COUNT] = { PT_BUDGETS(X) };
 #undef X
 
-const char *pt_budget_name(enum pt_budget b)
+const char *pt__budget_name(enum pt_budget b)
 {
 	return (unsigned)b < PT_BUDGET__COUNT ? budget_names[b] : "unknown";
 }
 
 /* A flood reaches a budget thousands of times a second: one line a second
  * per budget says so, with how many it stands for. */
-void pt_budget_hit(struct pt_server *s, enum pt_budget b, const pt_addr *a)
+void pt__budget_hit(struct pt_server *s, enum pt_budget b, const pt_addr *a)
 {
-	uint64_t now = pt_server_now(s);
+	uint64_t now = pt__server_now(s);
 	char who[PT_ADDR_STRLEN] = "-";
 
 	s->stats.budget[b]++;
@@ -61,7 +61,7 @@ void pt_budget_hit(struct pt_server *s, enum pt_budget b, const pt_addr *a)
 	if (a && a->family)
 		pt_addr_format(a, who);
 	pt_log_warn("budget %s reached (%llu time%s since the last report; last from %s)",
-	            pt_budget_name(b), (unsigned long long)s->budget_logged[b],
+	            pt__budget_name(b), (unsigned long long)s->budget_logged[b],
 	            s->budget_logged[b] == 1 ? "" : "s", who);
 	s->budget_log_ms[b] = now;
 	s->budget_logged[b] = 0;
@@ -143,7 +143,7 @@ static void refuse_503(int fd)
  * Retry-After) instead. */
 static pt_halfopen *oldest_other(struct pt_server *s, const pt_addr *a)
 {
-	uint64_t now = pt_server_now(s), min_age = s->cfg.handshake_timeout_ms / 2;
+	uint64_t now = pt__server_now(s), min_age = s->cfg.handshake_timeout_ms / 2;
 
 	for (pt_halfopen *h = s->ho_head; h && now - h->at >= min_age; h = h->next)
 		if (!h->evicting && h->wsi && !pt_addr_equal(&h->addr, a))
@@ -151,7 +151,7 @@ static pt_halfopen *oldest_other(struct pt_server *s, const pt_addr *a)
 	return NULL;
 }
 
-int pt_budget_filter(struct pt_server *s, struct lws *listener, const void *filt_args, int fd)
+int pt__budget_filter(struct pt_server *s, struct lws *listener, const void *filt_args, int fd)
 {
 	const struct lws_filter_network_conn_args *filt = filt_args;
 	const pt_config *c = &s->cfg;
@@ -172,7 +172,7 @@ int pt_budget_filter(struct pt_server *s, struct lws *listener, const void *filt
 	if (open >= s->fd_table) {
 		/* Every descriptor is spoken for: this one only keeps the
 		 * refusal polite. */
-		pt_budget_hit(s, PT_BUDGET_HALFOPEN, &a);
+		pt__budget_hit(s, PT_BUDGET_HALFOPEN, &a);
 		refuse_503(fd);
 		return 1;
 	}
@@ -180,7 +180,7 @@ int pt_budget_filter(struct pt_server *s, struct lws *listener, const void *filt
 		int r = pt_iplimit_take(s->iplimit, &a, PT_IP_HALFOPEN, 1, c->max_halfopen_per_ip);
 
 		if (r <= 0) {
-			pt_budget_hit(s, PT_BUDGET_HALFOPEN_PER_IP, &a);
+			pt__budget_hit(s, PT_BUDGET_HALFOPEN_PER_IP, &a);
 			refuse_503(fd);
 			return 1;
 		}
@@ -188,7 +188,7 @@ int pt_budget_filter(struct pt_server *s, struct lws *listener, const void *filt
 	if (s->halfopen - s->ho_evicting >= c->max_halfopen) {
 		pt_halfopen *victim = oldest_other(s, &a);
 
-		pt_budget_hit(s, PT_BUDGET_HALFOPEN, &a);
+		pt__budget_hit(s, PT_BUDGET_HALFOPEN, &a);
 		if (!victim) {
 			if (!proxy)
 				pt_iplimit_give(s->iplimit, &a, PT_IP_HALFOPEN, 1);
@@ -210,7 +210,7 @@ int pt_budget_filter(struct pt_server *s, struct lws *listener, const void *filt
 		return 1;
 	}
 	h->addr = a;
-	h->at = pt_server_now(s);
+	h->at = pt__server_now(s);
 	h->per_ip = !proxy;
 	s->halfopen++;
 	s->accepted_since_trim++;
@@ -218,7 +218,7 @@ int pt_budget_filter(struct pt_server *s, struct lws *listener, const void *filt
 	return 0;
 }
 
-void pt_budget_created(struct pt_server *s, struct lws *wsi)
+void pt__budget_created(struct pt_server *s, struct lws *wsi)
 {
 	pt_halfopen *h = s->ho_pending;
 
@@ -235,7 +235,7 @@ void pt_budget_created(struct pt_server *s, struct lws *wsi)
 	lws_set_opaque_user_data(wsi, h);
 }
 
-void pt_budget_upgraded(struct pt_server *s, struct lws *wsi)
+void pt__budget_upgraded(struct pt_server *s, struct lws *wsi)
 {
 	pt_halfopen *h = lws_get_opaque_user_data(wsi);
 
@@ -245,9 +245,9 @@ void pt_budget_upgraded(struct pt_server *s, struct lws *wsi)
 	ho_release(s, h);
 }
 
-void pt_budget_destroyed(struct pt_server *s, struct lws *wsi)
+void pt__budget_destroyed(struct pt_server *s, struct lws *wsi)
 {
-	pt_budget_upgraded(s, wsi);
+	pt__budget_upgraded(s, wsi);
 	if (wsi == s->listen_wsi)
 		s->listen_wsi = NULL;
 }
@@ -280,26 +280,26 @@ static void listen_pause(uv_timer_t *t)
  * connection still queued: the listener stays readable and the loop
  * spins. The line is the only sign of it lws gives; it is acted on from
  * a timer, outside lws' accept path. */
-void pt_budget_lws_line(void *arg, const char *line)
+void pt__budget_lws_line(void *arg, const char *line)
 {
 	struct pt_server *s = arg;
 
 	if (!s->listen_timer_ready || s->listen_paused || !strstr(line, "accept: errno") ||
 	    (!strstr(line, "errno 24") && !strstr(line, "errno 23")))
 		return;
-	pt_budget_hit(s, PT_BUDGET_FDS, NULL);
+	pt__budget_hit(s, PT_BUDGET_FDS, NULL);
 	uv_timer_start(&s->listen_timer, listen_pause, 0, 0);
 }
 
-void pt_budget_init(struct pt_server *s)
+void pt__budget_init(struct pt_server *s)
 {
 	uv_timer_init(s->loop, &s->listen_timer);
 	s->listen_timer.data = s;
 	s->listen_timer_ready = true;
-	pt_log_watch_lws(pt_budget_lws_line, s);
+	pt_log_watch_lws(pt__budget_lws_line, s);
 }
 
-void pt_budget_close(struct pt_server *s)
+void pt__budget_close(struct pt_server *s)
 {
 	if (!s->listen_timer_ready)
 		return;
@@ -317,9 +317,9 @@ void pt_budget_close(struct pt_server *s)
 #define TRIM_AFTER_ACCEPTS 1024
 #define TRIM_EVERY_MS 10000
 
-void pt_budget_tick(struct pt_server *s)
+void pt__budget_tick(struct pt_server *s)
 {
-	uint64_t now = pt_server_now(s);
+	uint64_t now = pt__server_now(s);
 
 	release_pending(s);
 	if (s->accepted_since_trim >= TRIM_AFTER_ACCEPTS && !s->halfopen &&
@@ -331,7 +331,7 @@ void pt_budget_tick(struct pt_server *s)
 }
 
 /* After lws is gone: whatever it did not report destroyed. */
-void pt_budget_free(struct pt_server *s)
+void pt__budget_free(struct pt_server *s)
 {
 	release_pending(s);
 	while (s->ho_head)

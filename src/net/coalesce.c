@@ -53,15 +53,15 @@ static void trim(pt_buf *b)
 
 static void on_check(uv_check_t *h)
 {
-	pt_coalesce_flush(h->data);
+	pt__coalesce_flush(h->data);
 }
 
 static void on_prepare(uv_prepare_t *h)
 {
-	pt_coalesce_flush(h->data);
+	pt__coalesce_flush(h->data);
 }
 
-void pt_coalesce_init(struct pt_server *srv)
+void pt__coalesce_init(struct pt_server *srv)
 {
 	pt_coalesce *co = &srv->co;
 
@@ -73,12 +73,12 @@ void pt_coalesce_init(struct pt_server *srv)
 	co->ready = true;
 }
 
-bool pt_coalesce_usable(struct lws *wsi)
+bool pt__coalesce_usable(struct lws *wsi)
 {
 	return lws_get_network_wsi(wsi) == wsi;
 }
 
-int pt_coalesce_add(pt_session *s, const char *text, size_t len)
+int pt__coalesce_add(pt_session *s, const char *text, size_t len)
 {
 	struct pt_server *srv = s->srv;
 	pt_coalesce *co = &srv->co;
@@ -135,7 +135,7 @@ static void unlink_session(pt_coalesce *co, pt_session *s)
 	s->co_bytes = 0;
 }
 
-void pt_coalesce_write(pt_session *s)
+void pt__coalesce_write(pt_session *s)
 {
 	pt_coalesce *co = &s->srv->co;
 	const chunk *c;
@@ -152,7 +152,7 @@ void pt_coalesce_write(pt_session *s)
 		for (uint32_t ref = s->co_head; ref; ref = at(co, ref)->next) {
 			if (pt_buf_append(&co->gather, at(co, ref)->data, at(co, ref)->len)) {
 				unlink_session(co, s);
-				pt_session_close(s, PT_CLOSE_INTERNAL, "out of memory", PT_LEAVE_INTERNAL);
+				pt__session_close(s, PT_CLOSE_INTERNAL, "out of memory", PT_LEAVE_INTERNAL);
 				return;
 			}
 		}
@@ -162,26 +162,26 @@ void pt_coalesce_write(pt_session *s)
 	/* lws returns the whole length when it kept a part the kernel refused;
 	 * less only when the connection is failing. */
 	if (lws_write(s->wsi, (unsigned char *)p, len, LWS_WRITE_HTTP) < (int)len)
-		pt_session_close(s, PT_CLOSE_INTERNAL, "write failed", PT_LEAVE_CLOSED);
+		pt__session_close(s, PT_CLOSE_INTERNAL, "write failed", PT_LEAVE_CLOSED);
 	else
 		s->srv->stats.writes_out++;
 }
 
-void pt_coalesce_drop(pt_session *s)
+void pt__coalesce_drop(pt_session *s)
 {
 	if (s->co_slot)
 		unlink_session(&s->srv->co, s);
 }
 
-void pt_coalesce_flush(struct pt_server *srv)
+void pt__coalesce_flush(struct pt_server *srv)
 {
 	pt_coalesce *co = &srv->co;
 
-	/* pt_coalesce_write may close a session, which may send to others
+	/* pt__coalesce_write may close a session, which may send to others
 	 * (peer-left): those join the list and are written in this pass. */
 	for (uint32_t i = 0; i < co->n; i++)
 		if (co->dirty[i])
-			pt_coalesce_write(co->dirty[i]);
+			pt__coalesce_write(co->dirty[i]);
 	co->n = 0;
 	trim(&co->arena);
 	trim(&co->gather);
@@ -192,19 +192,19 @@ void pt_coalesce_flush(struct pt_server *srv)
 	}
 }
 
-void pt_coalesce_close(struct pt_server *srv)
+void pt__coalesce_close(struct pt_server *srv)
 {
 	pt_coalesce *co = &srv->co;
 
 	if (!co->ready)
 		return;
-	pt_coalesce_flush(srv);
+	pt__coalesce_flush(srv);
 	co->ready = false;
 	uv_close((uv_handle_t *)&co->check, NULL);
 	uv_close((uv_handle_t *)&co->prepare, NULL);
 }
 
-void pt_coalesce_free(struct pt_server *srv)
+void pt__coalesce_free(struct pt_server *srv)
 {
 	pt_coalesce *co = &srv->co;
 

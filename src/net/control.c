@@ -10,8 +10,8 @@
 void pt_server_status_get(pt_server *s, pt_server_status *out)
 {
 	out->port = s->port;
-	out->uptime_ms = pt_server_now(s) - s->t0_ms;
-	out->peers = pt_server_live_peers(s);
+	out->uptime_ms = pt__server_now(s) - s->t0_ms;
+	out->peers = pt__server_live_peers(s);
 	out->sockets = s->sockets;
 	out->max_connections = s->cfg.max_connections;
 	out->index_entries = pt_index_entries(s->index);
@@ -33,7 +33,7 @@ static void info(pt_server *s, const pt_session *p, uint64_t now, pt_peer_info *
 uint32_t pt_server_foreach_peer(pt_server *s, const pt_cidr *in, const pt_key *has,
                                 pt_peer_fn fn, void *arg)
 {
-	uint64_t now = pt_server_now(s);
+	uint64_t now = pt__server_now(s);
 	uint32_t n = 0;
 	bool more = true;
 	pt_session *p;
@@ -56,7 +56,7 @@ uint32_t pt_server_holders(pt_server *s, const pt_key *k, pt_peer_fn fn, void *a
 {
 	const uint32_t *holders;
 	size_t n = pt_index_holders_in(s->index, k->space, &k->h, &holders);
-	uint64_t now = pt_server_now(s);
+	uint64_t now = pt__server_now(s);
 
 	for (size_t i = 0; fn && i < n; i++) {
 		pt_session *p = pt_registry_session(s->registry, holders[i]);
@@ -85,7 +85,7 @@ int pt_server_peer(pt_server *s, const pt_id *id, pt_peer_info *out)
 
 	if (!p)
 		return -ENOENT;
-	info(s, p, pt_server_now(s), out);
+	info(s, p, pt__server_now(s), out);
 	return 0;
 }
 
@@ -120,7 +120,7 @@ int pt_server_kick(pt_server *s, const pt_id *id)
 
 	if (!p)
 		return -ENOENT;
-	pt_session_close(p, PT_CLOSE_KICKED, "kicked by an operator", PT_LEAVE_KICKED);
+	pt__session_close(p, PT_CLOSE_KICKED, "kicked by an operator", PT_LEAVE_KICKED);
 	return 0;
 }
 
@@ -133,9 +133,9 @@ int pt_server_drop(pt_server *s, const pt_cidr *c)
 		if (!pt_cidr_contains(c, &p->addr))
 			continue;
 		pt_log_info("peer %s dropped: banned", p->id_str);
-		pt_session_close(p, PT_CLOSE_POLICY, "banned", PT_LEAVE_BANNED);
+		pt__session_close(p, PT_CLOSE_POLICY, "banned", PT_LEAVE_BANNED);
 		dropped++;
 	}
 	/* Resumable peers there too: not resumable from anywhere else either. */
-	return dropped + pt_park_forget_in(s, c, PT_LEAVE_BANNED);
+	return dropped + pt__park_forget_in(s, c, PT_LEAVE_BANNED);
 }

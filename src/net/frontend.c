@@ -15,10 +15,10 @@ static const char *v1_msg_name(int t) { return pt_msg_type_name((enum pt_msg_typ
 static const char *wt_msg_name(int t) { return pt_wt_type_name((enum pt_wt_type)t); }
 
 const pt_frontend pt_frontends[PT_FE__COUNT] = {
-	[PT_FE_V1] = { "/v1", "v1", pt_v1_callback, NULL, pt_reply_peer_left, NULL, NULL,
+	[PT_FE_V1] = { "/v1", "v1", pt__v1_callback, NULL, pt_reply_peer_left, NULL, NULL,
 	               v1_msg_name, PT_MSG__COUNT },
-	[PT_FE_WT] = { "/announce", "webtorrent", pt_wt_callback, pt_wt_retire, NULL, pt_wt_init,
-	               pt_wt_free, wt_msg_name, PT_WT__COUNT },
+	[PT_FE_WT] = { "/announce", "webtorrent", pt__wt_callback, pt__wt_retire, NULL, pt__wt_init,
+	               pt__wt_free, wt_msg_name, PT_WT__COUNT },
 };
 
 static const pt_frontend *route(struct lws *wsi)
@@ -32,8 +32,8 @@ static const pt_frontend *route(struct lws *wsi)
 	return NULL;
 }
 
-int pt_frontend_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
-                         size_t len)
+int pt__frontend_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                          size_t len)
 {
 	pt_session *s = user;
 	struct pt_server *srv = lws_context_user(lws_get_context(wsi));
@@ -42,15 +42,15 @@ int pt_frontend_callback(struct lws *wsi, enum lws_callback_reasons reason, void
 	 * whatever its front-end: accept, its wsi, the upgrade, the end. */
 	switch (reason) {
 	case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
-		return pt_budget_filter(srv, wsi, user, (int)(intptr_t)in);
+		return pt__budget_filter(srv, wsi, user, (int)(intptr_t)in);
 	case LWS_CALLBACK_SERVER_NEW_CLIENT_INSTANTIATED:
-		pt_budget_created(srv, wsi);
+		pt__budget_created(srv, wsi);
 		return 0;
 	case LWS_CALLBACK_WSI_DESTROY:
-		pt_budget_destroyed(srv, wsi);
+		pt__budget_destroyed(srv, wsi);
 		return 0;
 	case LWS_CALLBACK_ESTABLISHED:
-		pt_budget_upgraded(srv, wsi);
+		pt__budget_upgraded(srv, wsi);
 		break;
 	default:
 		break;
@@ -70,5 +70,5 @@ int pt_frontend_callback(struct lws *wsi, enum lws_callback_reasons reason, void
 		return s->fe->callback(wsi, reason, user, in, len);
 	/* Before routing (TLS, HTTP upgrade phases) and after the session is
 	 * released: what every row does alike. */
-	return pt_session_callback(wsi, reason, user, in, len);
+	return pt__session_callback(wsi, reason, user, in, len);
 }

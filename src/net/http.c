@@ -95,7 +95,7 @@ static int serve_health(struct lws *wsi, bool head, struct pt_server *srv, bool 
 		return respond(wsi, head, code, "application/json", "{\"status\":\"ok\"}\n", 16);
 	if (srv->stop_phase)
 		status = "stopping";
-	else if (pt_server_live_peers(srv) >= srv->max_peers)
+	else if (pt__server_live_peers(srv) >= srv->max_peers)
 		status = "full";
 	else
 		status = "ready";
@@ -106,7 +106,8 @@ static int serve_health(struct lws *wsi, bool head, struct pt_server *srv, bool 
 	return respond(wsi, head, code, "application/json", body, (size_t)n);
 }
 
-int pt_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+int pt__http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                      size_t len)
 {
 	struct pt_server *srv = lws_context_user(lws_get_context(wsi));
 
@@ -115,7 +116,7 @@ int pt_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
 		char uri[128];
 		bool head = false;
 
-		pt_budget_upgraded(srv, wsi); /* the request is in: no longer a handshake */
+		pt__budget_upgraded(srv, wsi); /* the request is in: no longer a handshake */
 		if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) <= 0) {
 			if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_HEAD_URI) <= 0)
 				return respond(wsi, false, HTTP_STATUS_METHOD_NOT_ALLOWED, "text/plain",

@@ -7,7 +7,7 @@
 
 #include "net.h"
 
-int pt_ice_render(pt_session *s)
+int pt__ice_render(pt_session *s)
 {
 	struct pt_server *srv = s->srv;
 	uint64_t now_s = (uint64_t)time(NULL);

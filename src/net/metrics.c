@@ -75,9 +75,9 @@ static int by_frontend(pt_buf *b, struct pt_server *s)
 	         pt_wt_offers_count(s->wt_offers));
 	return r ? -ENOMEM : 0;
 }
-static const char *leave_name(int i) { return pt_leave_name((enum pt_leave)i); }
-static const char *refuse_name(int i) { return pt_refuse_name((enum pt_refuse)i); }
-static const char *budget_name(int i) { return pt_budget_name((enum pt_budget)i); }
+static const char *leave_name(int i) { return pt__leave_name((enum pt_leave)i); }
+static const char *refuse_name(int i) { return pt__refuse_name((enum pt_refuse)i); }
+static const char *budget_name(int i) { return pt__budget_name((enum pt_budget)i); }
 
 static int seconds(pt_buf *b, uint64_t us)
 {
@@ -149,7 +149,7 @@ int pt_metrics_render(struct pt_server *s, pt_buf *b)
 	r |= one(b, "peertrack_up", "gauge", "1 while the loop and the store are healthy",
 	         !s->stop_phase && pt_ops_store_ok(s));
 	r |= one(b, "peertrack_uptime_seconds", "gauge", "Seconds since the daemon started",
-	         (pt_server_now(s) - s->t0_ms) / 1000);
+	         (pt__server_now(s) - s->t0_ms) / 1000);
 	r |= one(b, "peertrack_connections_total", "counter", "WebSocket clients admitted",
 	         st->connections);
 	r |= labelled(b, "peertrack_refused_total", "counter", "Clients refused at connect, by reason",
@@ -164,7 +164,7 @@ int pt_metrics_render(struct pt_server *s, pt_buf *b)
 	r |= one(b, "peertrack_handshakes_evicted_total", "counter",
 	         "Handshakes dropped to make room for another address (max_halfopen)",
 	         st->halfopen_evicted);
-	r |= one(b, "peertrack_peers", "gauge", "Live peers", pt_server_live_peers(s));
+	r |= one(b, "peertrack_peers", "gauge", "Live peers", pt__server_live_peers(s));
 	r |= one(b, "peertrack_index_entries", "gauge", "(peer, hash) pairs in the index",
 	         pt_index_entries(s->index));
 	r |= one(b, "peertrack_index_hashes", "gauge", "Distinct hashes in the index",
@@ -263,7 +263,7 @@ int pt_stats_render(struct pt_server *s, pt_buf *b)
 	                      "\"lookups\":{\"hit\":%" PRIu64 ",\"miss\":%" PRIu64 "},"
 	                      "\"relayed\":%" PRIu64 ",\"sent\":{\"frames\":%" PRIu64
 	                      ",\"writes\":%" PRIu64 "},\"messages\":{",
-	                   pt_server_now(s) - s->t0_ms, pt_server_live_peers(s), s->sockets,
+	                   pt__server_now(s) - s->t0_ms, pt__server_live_peers(s), s->sockets,
 	                   st->connections, pt_index_entries(s->index), pt_index_hashes(s->index),
 	                   st->lookups_hit, st->lookups_miss, st->relayed, st->frames_out,
 	                   st->writes_out);
@@ -277,7 +277,7 @@ int pt_stats_render(struct pt_server *s, pt_buf *b)
 	r |= pt_buf_printf(b, "},\"disconnects\":{");
 	for (int i = 0; i < PT_LEAVE__COUNT; i++)
 		r |= pt_buf_printf(b, "%s\"%s\":%" PRIu64, i ? "," : "",
-		                   pt_leave_name((enum pt_leave)i), st->left[i]);
+		                   pt__leave_name((enum pt_leave)i), st->left[i]);
 	r |= pt_buf_printf(b, "},\"offload\":{\"reports\":%" PRIu64 ",\"from_peers\":%" PRIu64
 	                      ",\"from_origin\":%" PRIu64 ",\"to_peers\":%" PRIu64 ",\"ratio\":",
 	                   st->reports, fp, fo, st->offload_to_peers);

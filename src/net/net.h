@@ -60,8 +60,8 @@
 enum pt_leave { PT_LEAVES(X) PT_LEAVE__COUNT };
 enum pt_refuse { PT_REFUSALS(X) PT_REFUSE__COUNT };
 #undef X
-const char *pt_leave_name(enum pt_leave r);
-const char *pt_refuse_name(enum pt_refuse r);
+const char *pt__leave_name(enum pt_leave r);
+const char *pt__refuse_name(enum pt_refuse r);
 
 /* /announce counters (wt.c). */
 typedef struct pt_wt_stats {
@@ -86,7 +86,7 @@ typedef struct pt_wt_stats {
 #define X(e, name) e,
 enum pt_budget { PT_BUDGETS(X) PT_BUDGET__COUNT };
 #undef X
-const char *pt_budget_name(enum pt_budget b);
+const char *pt__budget_name(enum pt_budget b);
 
 /* Counters since start; /metrics (and logs) read them. */
 typedef struct pt_stats {
@@ -127,7 +127,7 @@ typedef struct pt_out {
 
 typedef struct pt_contact {
 	uint32_t handle, gen;
-	uint32_t at; /* pt_server_now32 of the last signal either way */
+	uint32_t at; /* pt__server_now32 of the last signal either way */
 } pt_contact;
 
 enum pt_session_state {
@@ -167,8 +167,8 @@ enum { PT_FE_V1 = 0, PT_FE_WT, PT_FE__COUNT };
 extern const pt_frontend pt_frontends[PT_FE__COUNT];
 
 /* The listener's callback for every WebSocket upgrade and connection. */
-int pt_frontend_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
-                         size_t len);
+int pt__frontend_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                          size_t len);
 
 /* Per connection; lives in lws' per-session user space (zeroed by lws). */
 typedef struct pt_session {
@@ -284,9 +284,9 @@ struct pt_server {
 	uint64_t reload_wall_ms;
 };
 
-static inline uint64_t pt_server_now(const struct pt_server *s) { return uv_now(s->loop); }
+static inline uint64_t pt__server_now(const struct pt_server *s) { return uv_now(s->loop); }
 /* Milliseconds since start, wrapping after 49 days; compare by subtraction. */
-static inline uint32_t pt_server_now32(const struct pt_server *s)
+static inline uint32_t pt__server_now32(const struct pt_server *s)
 {
 	return (uint32_t)(uv_now(s->loop) - s->t0_ms);
 }
@@ -309,60 +309,60 @@ static inline pt_session *pt__live_next(struct pt_server *s, uint32_t *h)
 }
 
 /* Peers with a connection: the registry also holds the resumable ones. */
-static inline uint32_t pt_server_live_peers(const struct pt_server *s)
+static inline uint32_t pt__server_live_peers(const struct pt_server *s)
 {
 	return pt_registry_count(s->registry) - s->parked.count;
 }
 
 /* origins.c-like helpers live in session.c */
-int pt_origins_parse(pt_origins *o, const char *list);
-void pt_origins_free(pt_origins *o);
-bool pt_origins_allow(const pt_origins *o, const char *origin);
+int pt__origins_parse(pt_origins *o, const char *list);
+void pt__origins_free(pt_origins *o);
+bool pt__origins_allow(const pt_origins *o, const char *origin);
 
 /* Client address: the TCP peer, or what a trusted proxy says (session.c). */
-int pt_session_client_addr(struct pt_server *srv, struct lws *wsi, pt_addr *out);
+int pt__session_client_addr(struct pt_server *srv, struct lws *wsi, pt_addr *out);
 
 /* Session life cycle (session.c). */
-int pt_session_admit(pt_session *s, struct pt_server *srv, struct lws *wsi);
-void pt_session_retire(pt_session *s, enum pt_leave why);
+int pt__session_admit(pt_session *s, struct pt_server *srv, struct lws *wsi);
+void pt__session_retire(pt_session *s, enum pt_leave why);
 /* Marks s for closing with code and retires it at once; the close frame
  * goes out from the connection's next timer callback (lws 4.1 sends it
  * politely only from a receive or timer callback, not from WRITEABLE). */
-void pt_session_close(pt_session *s, uint16_t code, const char *reason, enum pt_leave why);
-int pt_session_close_now(pt_session *s);
+void pt__session_close(pt_session *s, uint16_t code, const char *reason, enum pt_leave why);
+int pt__session_close_now(pt_session *s);
 /* The lws reasons every front-end handles alike (upgrade check, timers,
  * pongs, writable, the peer's close, closed): a row's callback passes
  * them here. */
-int pt_session_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
-                        size_t len);
+int pt__session_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                         size_t len);
 /* Logs the refusals counted but not yet logged (the liveness sweep, at
  * most once a second). */
-void pt_session_flush_refusal_log(struct pt_server *srv);
-/* The same for untrusted peers' forwarding headers (pt_session_client_addr). */
-void pt_session_flush_untrusted_proxy_log(struct pt_server *srv);
-void pt_session_closed(pt_session *s);
+void pt__session_flush_refusal_log(struct pt_server *srv);
+/* The same for untrusted peers' forwarding headers (pt__session_client_addr). */
+void pt__session_flush_untrusted_proxy_log(struct pt_server *srv);
+void pt__session_closed(pt_session *s);
 /* Queues a copy of text for the client. Closes the session as a slow
  * reader (and returns -1) if its queue would pass send_queue_max_bytes. */
-int pt_session_send(pt_session *s, const char *text, size_t len);
-int pt_session_send_buf(pt_session *s, const pt_buf *b);
+int pt__session_send(pt_session *s, const char *text, size_t len);
+int pt__session_send_buf(pt_session *s, const pt_buf *b);
 /* Writes what is due (ping, then one queued frame). lws callback result. */
-int pt_session_writable(pt_session *s);
+int pt__session_writable(pt_session *s);
 /* Records that s and the peer `other` exchanged a signal. */
-void pt_session_contact(pt_session *s, pt_session *other);
+void pt__session_contact(pt_session *s, pt_session *other);
 /* One received piece of a message: reassembles fragments up to max bytes
  * (more closes with 1009) and hands each complete message to deliver. */
-int pt_session_receive(pt_session *s, const char *in, size_t len, bool first, bool final,
+int pt__session_receive(pt_session *s, const char *in, size_t len, bool first, bool final,
                        bool binary, uint32_t max,
                        void (*deliver)(pt_session *s, const char *msg, size_t len, bool binary));
 /* For a frame a parser refused: if it is not UTF-8, closes s with 1007
  * and returns true (RFC 6455 8.1). */
-bool pt_session_close_if_not_utf8(pt_session *s, const char *frame, size_t len);
+bool pt__session_close_if_not_utf8(pt_session *s, const char *frame, size_t len);
 /* Takes one message from s's rate bucket: true when within the rate; false
  * when over it (the caller refuses the message), after closing s with 4001
  * once it has kept on past rate_abuse_strikes. */
-bool pt_session_rate_ok(pt_session *s, uint32_t rate, uint32_t burst);
+bool pt__session_rate_ok(pt_session *s, uint32_t rate, uint32_t burst);
 /* Room for k picks in srv->picks (matching results); NULL on ENOMEM. */
-uint32_t *pt_server_picks(struct pt_server *srv, size_t k);
+uint32_t *pt__server_picks(struct pt_server *srv, size_t k);
 
 /* Coalescing (coalesce.c): a session's frames of one loop turn go out in
  * one write at its end. init after the loop exists; close (a last flush)
@@ -370,14 +370,14 @@ uint32_t *pt_server_picks(struct pt_server *srv, size_t k);
  * frames are ours to write raw (not an HTTP/2 stream). add: 0, or
  * -ENOMEM/-EAGAIN (not ready) and the caller sends another way. write:
  * s's frames now, before anything lws writes for s. drop: forget s's. */
-void pt_coalesce_init(struct pt_server *srv);
-bool pt_coalesce_usable(struct lws *wsi);
-int pt_coalesce_add(pt_session *s, const char *text, size_t len);
-void pt_coalesce_write(pt_session *s);
-void pt_coalesce_drop(pt_session *s);
-void pt_coalesce_flush(struct pt_server *srv);
-void pt_coalesce_close(struct pt_server *srv);
-void pt_coalesce_free(struct pt_server *srv);
+void pt__coalesce_init(struct pt_server *srv);
+bool pt__coalesce_usable(struct lws *wsi);
+int pt__coalesce_add(pt_session *s, const char *text, size_t len);
+void pt__coalesce_write(pt_session *s);
+void pt__coalesce_drop(pt_session *s);
+void pt__coalesce_flush(struct pt_server *srv);
+void pt__coalesce_close(struct pt_server *srv);
+void pt__coalesce_free(struct pt_server *srv);
 
 /* Budgets (budget.c). hit: counts a refusal of budget b (a may be NULL)
  * and logs it, at most one line a second per budget. The handshake
@@ -387,67 +387,70 @@ void pt_coalesce_free(struct pt_server *srv);
  * binds it to the wsi), upgraded (the handshake is over: ESTABLISHED or a plain HTTP
  * request), destroyed (WSI_DESTROY). init/close/free go with the
  * server's loop handles. fds: re-reads RLIMIT_NOFILE (sweep). */
-void pt_budget_hit(struct pt_server *s, enum pt_budget b, const pt_addr *a);
-int pt_budget_filter(struct pt_server *s, struct lws *listener, const void *filt_args, int fd);
-void pt_budget_created(struct pt_server *s, struct lws *wsi);
-void pt_budget_upgraded(struct pt_server *s, struct lws *wsi);
-void pt_budget_destroyed(struct pt_server *s, struct lws *wsi);
-void pt_budget_init(struct pt_server *s);
-void pt_budget_close(struct pt_server *s);
-void pt_budget_free(struct pt_server *s);
-void pt_budget_tick(struct pt_server *s);
+void pt__budget_hit(struct pt_server *s, enum pt_budget b, const pt_addr *a);
+int pt__budget_filter(struct pt_server *s, struct lws *listener, const void *filt_args, int fd);
+void pt__budget_created(struct pt_server *s, struct lws *wsi);
+void pt__budget_upgraded(struct pt_server *s, struct lws *wsi);
+void pt__budget_destroyed(struct pt_server *s, struct lws *wsi);
+void pt__budget_init(struct pt_server *s);
+void pt__budget_close(struct pt_server *s);
+void pt__budget_free(struct pt_server *s);
+void pt__budget_tick(struct pt_server *s);
 /* The lws log line watcher: accept() failing for lack of descriptors
  * pauses the listener and retries on a timer. */
-void pt_budget_lws_line(void *arg, const char *line);
+void pt__budget_lws_line(void *arg, const char *line);
 
 /* Leaving for good: index, matcher, registry, store, peer-left. Used by
  * retire and, for a parked peer, when its window ends (session.c). */
-void pt_session_leave(pt_session *s, enum pt_leave why);
+void pt__session_leave(pt_session *s, enum pt_leave why);
 /* Sends to a live peer or holds for a parked one (then -1 when its bound
  * is reached). 0 or -1 (not delivered). */
-int pt_session_deliver(pt_session *s, const pt_buf *b);
+int pt__session_deliver(pt_session *s, const pt_buf *b);
 
 /* Resumable sessions (park.c). park: called as a live peer is retired; true
  * if it was parked (s keeps nothing of it), false if it must leave. */
-bool pt_park(pt_session *s, enum pt_leave why);
-int pt_park_hold(pt_session *ghost, const pt_buf *b);
+bool pt__park(pt_session *s, enum pt_leave why);
+int pt__park_hold(pt_session *ghost, const pt_buf *b);
 /* A new connection's secret and the token to send it (NULL when off). */
-const char *pt_park_new_token(pt_session *s, char out[PT_RESUME_TOKEN_CHARS + 1]);
+const char *pt__park_new_token(pt_session *s, char out[PT_RESUME_TOKEN_CHARS + 1]);
 /* The resume message: s takes the parked peer's id back, or gets an error. */
-void pt_park_resume(pt_session *s, const pt_msg *m);
+void pt__park_resume(pt_session *s, const pt_msg *m);
 /* Gives up the parked peers whose address is in c (a ban): they leave
  * with why. Returns how many. */
-int pt_park_forget_in(struct pt_server *srv, const pt_cidr *c, enum pt_leave why);
+int pt__park_forget_in(struct pt_server *srv, const pt_cidr *c, enum pt_leave why);
 /* Ends windows that are over and trims to resume_max_sessions (sweep). */
-void pt_park_sweep(struct pt_server *srv);
+void pt__park_sweep(struct pt_server *srv);
 /* Gives every parked peer up (shutdown, free). */
-void pt_park_drop_all(struct pt_server *srv, enum pt_leave why);
+void pt__park_drop_all(struct pt_server *srv, enum pt_leave why);
 
 /* ICE servers (ice.c): s's ice_servers into srv->ice_buf. */
-int pt_ice_render(pt_session *s);
+int pt__ice_render(pt_session *s);
 
 /* Front-ends (v1.c, wt.c). */
-int pt_v1_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len);
+int pt__v1_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                    size_t len);
 /* v1's error reply (counted), for the v1 handlers outside v1.c (park.c). */
-void pt_v1_error(pt_session *s, const pt_rid *rid, enum pt_err e, const char *why);
-void pt_v1_dispatch(pt_session *s, const char *frame, size_t len);
-int pt_wt_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len);
-void pt_wt_retire(pt_session *s);
+void pt__v1_error(pt_session *s, const pt_rid *rid, enum pt_err e, const char *why);
+void pt__v1_dispatch(pt_session *s, const char *frame, size_t len);
+int pt__wt_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                    size_t len);
+void pt__wt_retire(pt_session *s);
 /* The /announce tables: 0 or -ENOMEM; free is safe on a failed init. */
-int pt_wt_init(struct pt_server *srv, uint64_t seed);
-void pt_wt_free(struct pt_server *srv);
+int pt__wt_init(struct pt_server *srv, uint64_t seed);
+void pt__wt_free(struct pt_server *srv);
 
 /* Operations hooks (ops.c): store, bans, admin socket. */
 #include "ops.h"
 
-/* Native TLS (tls.c). pt_tls_check loads the configured files into a
+/* Native TLS (tls.c). pt__tls_check loads the configured files into a
  * scratch context: 0, or -1 with err saying which file and why. */
-int pt_tls_check(const pt_config *c, char *err, size_t errlen);
-void pt_tls_log_cert(struct pt_server *s, const char *verb);
+int pt__tls_check(const pt_config *c, char *err, size_t errlen);
+void pt__tls_log_cert(struct pt_server *s, const char *verb);
 /* SIGHUP: renewed files at the same paths, for new connections. */
-void pt_tls_reload(struct pt_server *s);
+void pt__tls_reload(struct pt_server *s);
 
 /* HTTP endpoints (http.c). */
-int pt_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len);
+int pt__http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                      size_t len);
 
 #endif

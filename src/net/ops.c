@@ -33,7 +33,7 @@ void pt_ops_session_close(pt_session *p, enum pt_leave why)
 	struct pt_server *s = p->srv;
 
 	if (s->store)
-		pt_store_session_close(s->store, &p->id, pt_leave_name(why), pt_clock_wall_ms());
+		pt_store_session_close(s->store, &p->id, pt__leave_name(why), pt_clock_wall_ms());
 }
 
 int pt_ops_report(pt_session *p, const pt_msg *m)
@@ -42,7 +42,7 @@ int pt_ops_report(pt_session *p, const pt_msg *m)
 
 	if (s->store && pt_store_report(s->store, &p->id, m->from_peers, m->from_origin,
 	                                m->to_peers, pt_clock_wall_ms())) {
-		pt_budget_hit(s, PT_BUDGET_STORE_QUEUE, &p->addr);
+		pt__budget_hit(s, PT_BUDGET_STORE_QUEUE, &p->addr);
 		return -EAGAIN;
 	}
 	/* Counters saturate: a wrapped counter reads as a reset to Prometheus. */
@@ -59,14 +59,14 @@ void pt_ops_count(pt_session *p, const pt_hash *h, size_t n, enum pt_store_count
 	const pt_config *cfg = &s->cfg;
 	/* Per second, rounded up: the bucket refills in whole tokens. */
 	uint32_t per_min = cfg->store_rows_per_peer_per_min, rate = (per_min + 59) / 60;
-	uint64_t now, mono = pt_server_now(s);
+	uint64_t now, mono = pt__server_now(s);
 
 	if (!s->store || !n)
 		return;
 	now = pt_clock_wall_ms();
 	for (size_t i = 0; i < n; i++) {
 		if (!pt_bucket_take(&p->store_rows, rate, per_min, mono)) {
-			pt_budget_hit(s, PT_BUDGET_STORE_PEER, &p->addr);
+			pt__budget_hit(s, PT_BUDGET_STORE_PEER, &p->addr);
 			return;
 		}
 		pt_store_count(s->store, &h[i], c, 1, now);

@@ -36,7 +36,7 @@ static bool enabled(const struct pt_server *srv)
 	return srv->cfg.resume_window_ms && srv->cfg.resume_max_sessions;
 }
 
-const char *pt_park_new_token(pt_session *s, char out[PT_RESUME_TOKEN_CHARS + 1])
+const char *pt__park_new_token(pt_session *s, char out[PT_RESUME_TOKEN_CHARS + 1])
 {
 	if (!enabled(s->srv) || pt_resume_secret_new(&s->secret))
 		return NULL;
@@ -57,12 +57,12 @@ static void give_up(struct pt_server *srv, ghost *g)
 	pt_resume_table_remove(&srv->parked, &g->park);
 	pt_parked_clear(&g->park);
 	g->s.state = PT_SESSION_CLOSING;
-	pt_session_leave(&g->s, g->why);
+	pt__session_leave(&g->s, g->why);
 	free(g->s.contacts);
 	free(g);
 }
 
-bool pt_park(pt_session *s, enum pt_leave why)
+bool pt__park(pt_session *s, enum pt_leave why)
 {
 	struct pt_server *srv = s->srv;
 	size_t n = pt_index_peer_count(srv->index, s->handle);
@@ -115,14 +115,14 @@ bool pt_park(pt_session *s, enum pt_leave why)
 	s->q_bytes = s->q_count = 0;
 
 	pt_registry_set_session(srv->registry, g->s.handle, &g->s);
-	pt_resume_table_add(&srv->parked, &g->park, pt_server_now(srv) + srv->cfg.resume_window_ms);
+	pt_resume_table_add(&srv->parked, &g->park, pt__server_now(srv) + srv->cfg.resume_window_ms);
 	srv->stats.parked++;
-	pt_log_debug("peer %s parked (%s), resumable for %u ms", g->s.id_str, pt_leave_name(why),
+	pt_log_debug("peer %s parked (%s), resumable for %u ms", g->s.id_str, pt__leave_name(why),
 	             srv->cfg.resume_window_ms);
 	return true;
 }
 
-int pt_park_hold(pt_session *gs, const pt_buf *b)
+int pt__park_hold(pt_session *gs, const pt_buf *b)
 {
 	struct pt_server *srv = gs->srv;
 	int r = pt_parked_hold(&ghost_of(gs)->park, pt_buf_text(b), b->len,
@@ -156,7 +156,7 @@ static const char *refusal_text(enum pt_err e)
 	}
 }
 
-void pt_park_resume(pt_session *s, const pt_msg *m)
+void pt__park_resume(pt_session *s, const pt_msg *m)
 {
 	struct pt_server *srv = s->srv;
 	pt_resume_secret sec;
@@ -170,11 +170,11 @@ void pt_park_resume(pt_session *s, const pt_msg *m)
 	enum pt_err e = PT_E_RESUME_EXPIRED;
 
 	if (s->spoke) {
-		pt_v1_error(s, &m->rid, PT_E_BAD_MESSAGE, "resume must be the first message");
+		pt__v1_error(s, &m->rid, PT_E_BAD_MESSAGE, "resume must be the first message");
 		return;
 	}
 	if (pt_resume_token_decode(m->token, m->token_len, &id, &sec)) {
-		pt_v1_error(s, &m->rid, PT_E_RESUME_INVALID, refusal_text(PT_E_RESUME_INVALID));
+		pt__v1_error(s, &m->rid, PT_E_RESUME_INVALID, refusal_text(PT_E_RESUME_INVALID));
 		return;
 	}
 	h = pt_registry_find(srv->registry, &id);
@@ -188,7 +188,7 @@ void pt_park_resume(pt_session *s, const pt_msg *m)
 		e = PT_OK;
 	if (e != PT_OK) {
 		pt_log_debug("peer %s: resume refused (%s)", s->id_str, pt_err_code(e));
-		pt_v1_error(s, &m->rid, e, refusal_text(e));
+		pt__v1_error(s, &m->rid, e, refusal_text(e));
 		return;
 	}
 
@@ -232,12 +232,12 @@ void pt_park_resume(pt_session *s, const pt_msg *m)
 	srv->stats.resumed++;
 	pt_log_debug("peer %s resumed with %u hashes, %zu held frames", s->id_str,
 	             g->park.n_hashes, n_held);
-	pt_session_send_buf(s, &srv->scratch);
+	pt__session_send_buf(s, &srv->scratch);
 	held = pt_parked_take_held(&g->park);
 	for (; held; held = next) {
 		next = held->next;
 		if (s->state == PT_SESSION_LIVE)
-			pt_session_send(s, held->text, held->len);
+			pt__session_send(s, held->text, held->len);
 		free(held);
 	}
 	pt_parked_clear(&g->park);
@@ -247,10 +247,10 @@ nomem:
 	/* s holds the resumed id now: closing it makes it leave as usual. */
 	pt_parked_clear(&g->park);
 	free(g);
-	pt_session_close(s, PT_CLOSE_INTERNAL, "out of memory", PT_LEAVE_INTERNAL);
+	pt__session_close(s, PT_CLOSE_INTERNAL, "out of memory", PT_LEAVE_INTERNAL);
 }
 
-int pt_park_forget_in(struct pt_server *srv, const pt_cidr *c, enum pt_leave why)
+int pt__park_forget_in(struct pt_server *srv, const pt_cidr *c, enum pt_leave why)
 {
 	pt_parked *p, *next;
 	int n = 0;
@@ -261,7 +261,7 @@ int pt_park_forget_in(struct pt_server *srv, const pt_cidr *c, enum pt_leave why
 		next = p->next;
 		if (!pt_cidr_contains(c, &g->s.addr))
 			continue;
-		pt_log_info("peer %s (resumable) dropped: %s", g->s.id_str, pt_leave_name(why));
+		pt_log_info("peer %s (resumable) dropped: %s", g->s.id_str, pt__leave_name(why));
 		g->why = why;
 		give_up(srv, g);
 		n++;
@@ -269,9 +269,9 @@ int pt_park_forget_in(struct pt_server *srv, const pt_cidr *c, enum pt_leave why
 	return n;
 }
 
-void pt_park_sweep(struct pt_server *srv)
+void pt__park_sweep(struct pt_server *srv)
 {
-	uint64_t now = pt_server_now(srv);
+	uint64_t now = pt__server_now(srv);
 	pt_parked *p;
 
 	while ((p = pt_resume_table_expired(&srv->parked, now))) {
@@ -286,7 +286,7 @@ void pt_park_sweep(struct pt_server *srv)
 	}
 }
 
-void pt_park_drop_all(struct pt_server *srv, enum pt_leave why)
+void pt__park_drop_all(struct pt_server *srv, enum pt_leave why)
 {
 	pt_parked *p;
 

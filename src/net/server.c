@@ -23,7 +23,7 @@ static int v1_tls_callback(struct lws *wsi, enum lws_callback_reasons reason, vo
 {
 	if (reason == LWS_CALLBACK_OPENSSL_PERFORM_CLIENT_CERT_VERIFICATION)
 		return len ? 0 : 1;
-	return pt_frontend_callback(wsi, reason, user, in, len);
+	return pt__frontend_callback(wsi, reason, user, in, len);
 }
 
 /* The vhost's protocols; [0].rx_buffer_size comes from ws_rx_buffer_bytes
@@ -31,7 +31,7 @@ static int v1_tls_callback(struct lws *wsi, enum lws_callback_reasons reason, vo
 static const struct lws_protocols protocols_template[PT_PROTOCOLS] = {
 	/* First = the default for upgrades that name no subprotocol. */
 	{ "peertrack-v1", v1_tls_callback, sizeof(pt_session), 1024, 0, NULL, 1u << 20 },
-	{ "http", pt_http_callback, 0, 0, 0, NULL, 0 },
+	{ "http", pt__http_callback, 0, 0, 0, NULL, 0 },
 	{ NULL, NULL, 0, 0, 0, NULL, 0 }
 };
 
@@ -71,7 +71,7 @@ pt_server *pt_server_new(uv_loop_t *loop, const pt_config *cfg, const pt_server_
 	}
 	s->reload_ok = true;
 	s->reload_wall_ms = pt_clock_wall_ms();
-	if (pt_origins_parse(&s->origins, s->cfg.allowed_origins))
+	if (pt__origins_parse(&s->origins, s->cfg.allowed_origins))
 		goto fail;
 	/* Table hashes are keyed: clients choose the hashes they announce. */
 	{
@@ -91,7 +91,7 @@ pt_server *pt_server_new(uv_loop_t *loop, const pt_config *cfg, const pt_server_
 		if (pt_frontends[i].init && pt_frontends[i].init(s, seed ^ 0x27d4eb2f165667c5ull))
 			goto fail;
 	/* Replies are encoded with lws' header room in front, so a frame can
-	 * go to the socket straight from here (pt_session_send_buf). */
+	 * go to the socket straight from here (pt__session_send_buf). */
 	pt_buf_init(&s->scratch, LWS_PRE);
 	pt_buf_init(&s->ice_buf, 0);
 	pt_resume_table_init(&s->parked);
@@ -101,7 +101,7 @@ fail:
 	return NULL;
 }
 
-uint32_t *pt_server_picks(pt_server *s, size_t k)
+uint32_t *pt__server_picks(pt_server *s, size_t k)
 {
 	if (s->picks_cap < k) {
 		uint32_t *p = realloc(s->picks, k * sizeof(*p));
@@ -145,13 +145,13 @@ static void fd_recheck(pt_server *s)
 static void sweep(uv_timer_t *t)
 {
 	pt_server *s = t->data;
-	uint64_t now = pt_server_now(s);
+	uint64_t now = pt__server_now(s);
 	pt_session *p;
 
 	for (uint32_t h = 0; (p = pt__live_next(s, &h));) {
 		if (now - p->last_rx_ms >= s->cfg.timeout_ms) {
 			pt_log_info("peer %s timed out", p->id_str);
-			pt_session_close(p, PT_CLOSE_TIMEOUT, "heartbeat timeout", PT_LEAVE_TIMEOUT);
+			pt__session_close(p, PT_CLOSE_TIMEOUT, "heartbeat timeout", PT_LEAVE_TIMEOUT);
 		} else if (now - p->last_rx_ms >= s->cfg.heartbeat_ms &&
 		           now - p->last_ping_ms >= s->cfg.heartbeat_ms) {
 			p->last_ping_ms = now;
@@ -159,14 +159,14 @@ static void sweep(uv_timer_t *t)
 			lws_callback_on_writable(p->wsi);
 		}
 	}
-	pt_session_flush_refusal_log(s);
-	pt_session_flush_untrusted_proxy_log(s);
+	pt__session_flush_refusal_log(s);
+	pt__session_flush_untrusted_proxy_log(s);
 	if (now - s->last_budget_tick_ms >= 1000) {
 		s->last_budget_tick_ms = now;
 		fd_recheck(s);
-		pt_budget_tick(s);
+		pt__budget_tick(s);
 	}
-	pt_park_sweep(s);
+	pt__park_sweep(s);
 }
 
 static uint64_t sweep_interval(const pt_config *c)
@@ -187,7 +187,7 @@ static void close_all(pt_server *s)
 	pt_session *p;
 
 	for (uint32_t h = 0; (p = pt__live_next(s, &h));)
-		pt_session_close(p, PT_CLOSE_GOING_AWAY, "server shutting down", PT_LEAVE_SHUTDOWN);
+		pt__session_close(p, PT_CLOSE_GOING_AWAY, "server shutting down", PT_LEAVE_SHUTDOWN);
 }
 
 static void close_handle(uv_handle_t *h)
@@ -202,7 +202,7 @@ static void close_handle(uv_handle_t *h)
 static void stop_step(uv_timer_t *t)
 {
 	pt_server *s = t->data;
-	uint64_t now = pt_server_now(s);
+	uint64_t now = pt__server_now(s);
 
 	switch (s->stop_phase) {
 	case 1:
@@ -216,7 +216,7 @@ static void stop_step(uv_timer_t *t)
 		 * then runs dry; pt_server_free completes it once uv_run returned.
 		 * A second destroy here, while close callbacks are still pending,
 		 * would free wsi those callbacks then use. */
-		pt_coalesce_close(s);
+		pt__coalesce_close(s);
 		lws_context_destroy(s->lws);
 		s->stop_phase = 3;
 		close_handle((uv_handle_t *)&s->stop_timer);
@@ -228,13 +228,13 @@ void pt_server_stop(pt_server *s)
 {
 	if (s->stop_phase)
 		return;
-	pt_log_info("stopping: closing the listener and %u peers", pt_server_live_peers(s));
+	pt_log_info("stopping: closing the listener and %u peers", pt__server_live_peers(s));
 	s->stop_phase = 1;
-	s->stop_deadline_ms = pt_server_now(s) + STOP_GRACE_MS;
+	s->stop_deadline_ms = pt__server_now(s) + STOP_GRACE_MS;
 	lws_context_deprecate(s->lws, NULL);
-	pt_budget_close(s);
+	pt__budget_close(s);
 	/* Tokens do not survive a restart: resumable peers leave now. */
-	pt_park_drop_all(s, PT_LEAVE_SHUTDOWN);
+	pt__park_drop_all(s, PT_LEAVE_SHUTDOWN);
 	close_all(s);
 	uv_timer_stop(&s->sweep_timer);
 	close_handle((uv_handle_t *)&s->sweep_timer);
@@ -286,21 +286,21 @@ static void apply_max_peers(pt_server *s)
 
 void pt_server_reload_tls(pt_server *s)
 {
-	pt_tls_reload(s);
+	pt__tls_reload(s);
 }
 
 int pt_server_reconfigure(pt_server *s, const pt_config *fresh)
 {
 	pt_origins origins = {0};
 
-	if (pt_origins_parse(&origins, fresh->allowed_origins))
+	if (pt__origins_parse(&origins, fresh->allowed_origins))
 		return -ENOMEM;
 	/* What needs a restart was reported by the process, from its own copy. */
 	if (pt_config_reload(&s->cfg, fresh, NULL, 0) < 0) {
-		pt_origins_free(&origins);
+		pt__origins_free(&origins);
 		return -ENOMEM;
 	}
-	pt_origins_free(&s->origins);
+	pt__origins_free(&s->origins);
 	s->origins = origins;
 	apply_max_peers(s);
 	uv_timer_set_repeat(&s->sweep_timer, sweep_interval(&s->cfg));
@@ -370,14 +370,14 @@ int pt_server_start(pt_server *s)
 	if (s->cfg.tls_cert[0]) {
 		char err[512];
 
-		if (pt_tls_check(&s->cfg, err, sizeof(err))) {
+		if (pt__tls_check(&s->cfg, err, sizeof(err))) {
 			pt_log_error("TLS: %s", err);
 			return -1;
 		}
 	}
 	memset(&info, 0, sizeof(info));
 	/* No LWS_SERVER_OPTION_VALIDATE_UTF8: v1.c validates each message
-	 * once, as part of parsing it (see pt_v1_dispatch). */
+	 * once, as part of parsing it (see pt__v1_dispatch). */
 	info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
 	if (s->cfg.tls_cert[0])
 		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
@@ -428,13 +428,13 @@ int pt_server_start(pt_server *s)
 		return -1;
 	}
 	if (s->cfg.tls_cert[0])
-		pt_tls_log_cert(s, "loaded");
+		pt__tls_log_cert(s, "loaded");
 	s->port = lws_get_vhost_listen_port(s->vhost);
-	s->t0_ms = pt_server_now(s);
+	s->t0_ms = pt__server_now(s);
 	s->t0_wall_ms = pt_clock_wall_ms();
 
-	pt_coalesce_init(s);
-	pt_budget_init(s);
+	pt__coalesce_init(s);
+	pt__budget_init(s);
 	uv_timer_init(s->loop, &s->sweep_timer);
 	uv_timer_init(s->loop, &s->stop_timer);
 	s->sweep_timer.data = s->stop_timer.data = s;
@@ -467,8 +467,8 @@ void pt_server_free(pt_server *s)
 				lws_context_destroy(s->lws);
 		}
 	}
-	pt_budget_free(s);
-	pt_park_drop_all(s, PT_LEAVE_SHUTDOWN);
+	pt__budget_free(s);
+	pt__park_drop_all(s, PT_LEAVE_SHUTDOWN);
 	pt_registry_free(s->registry);
 	pt_index_free(s->index);
 	for (int i = 0; i < PT_FE__COUNT; i++)
@@ -476,11 +476,11 @@ void pt_server_free(pt_server *s)
 			pt_frontends[i].free(s);
 	pt_match_free(s->match);
 	pt_iplimit_free(s->iplimit);
-	pt_origins_free(&s->origins);
+	pt__origins_free(&s->origins);
 	pt_buf_free(&s->scratch);
 	pt_buf_free(&s->ice_buf);
 	pt_ice_clear(&s->ice);
-	pt_coalesce_free(s);
+	pt__coalesce_free(s);
 	free(s->picks);
 	pt_config_free(&s->cfg);
 	free(s);

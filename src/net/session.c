@@ -20,19 +20,19 @@ static const char *const leave_names[PT_LEAVE__COUNT] = { PT_LEAVES(X) };
 static const char *const refuse_names[PT_REFUSE__COUNT] = { PT_REFUSALS(X) };
 #undef X
 
-const char *pt_leave_name(enum pt_leave r)
+const char *pt__leave_name(enum pt_leave r)
 {
 	return (unsigned)r < PT_LEAVE__COUNT ? leave_names[r] : "unknown";
 }
 
-const char *pt_refuse_name(enum pt_refuse r)
+const char *pt__refuse_name(enum pt_refuse r)
 {
 	return (unsigned)r < PT_REFUSE__COUNT ? refuse_names[r] : "other";
 }
 
 /* -- allowed origins --------------------------------------------------- */
 
-void pt_origins_free(pt_origins *o)
+void pt__origins_free(pt_origins *o)
 {
 	for (size_t i = 0; i < o->n; i++)
 		free(o->v[i]);
@@ -40,7 +40,7 @@ void pt_origins_free(pt_origins *o)
 	memset(o, 0, sizeof(*o));
 }
 
-int pt_origins_parse(pt_origins *o, const char *list)
+int pt__origins_parse(pt_origins *o, const char *list)
 {
 	pt_origins n = {0};
 	const char *p = list;
@@ -69,15 +69,15 @@ int pt_origins_parse(pt_origins *o, const char *list)
 		}
 		p += len;
 	}
-	pt_origins_free(o);
+	pt__origins_free(o);
 	*o = n;
 	return 0;
 oom:
-	pt_origins_free(&n);
+	pt__origins_free(&n);
 	return -ENOMEM;
 }
 
-bool pt_origins_allow(const pt_origins *o, const char *origin)
+bool pt__origins_allow(const pt_origins *o, const char *origin)
 {
 	if (!origin || !*origin)
 		return false;
@@ -145,7 +145,7 @@ static void warn_untrusted_proxy(struct pt_server *srv, struct lws *wsi, const c
 #endif
 		hdr = "X-Real-IP";
 	}
-	if (!pt_lograte_take(&srv->untrusted_proxy_log, PT_UNTRUSTED_PROXY_LOG_MS, pt_server_now(srv),
+	if (!pt_lograte_take(&srv->untrusted_proxy_log, PT_UNTRUSTED_PROXY_LOG_MS, pt__server_now(srv),
 	                     &more))
 		return;
 	pt_log_warn("%s from %s ignored: not in trusted_proxies (a proxy in front of peertrackd must "
@@ -153,17 +153,17 @@ static void warn_untrusted_proxy(struct pt_server *srv, struct lws *wsi, const c
 	            hdr, peer, more ? "; " : "", more, more ? " more such connections before it" : "");
 }
 
-void pt_session_flush_untrusted_proxy_log(struct pt_server *srv)
+void pt__session_flush_untrusted_proxy_log(struct pt_server *srv)
 {
 	uint64_t more;
 
-	if (pt_lograte_flush(&srv->untrusted_proxy_log, PT_UNTRUSTED_PROXY_LOG_MS, pt_server_now(srv),
+	if (pt_lograte_flush(&srv->untrusted_proxy_log, PT_UNTRUSTED_PROXY_LOG_MS, pt__server_now(srv),
 	                     &more))
 		pt_log_warn("forwarding headers from peers not in trusted_proxies ignored on %" PRIu64
 		            " more connection(s) in the last %u s", more, PT_UNTRUSTED_PROXY_LOG_MS / 1000);
 }
 
-int pt_session_client_addr(struct pt_server *srv, struct lws *wsi, pt_addr *out)
+int pt__session_client_addr(struct pt_server *srv, struct lws *wsi, pt_addr *out)
 {
 	char buf[512];
 	pt_addr peer = {0}, fwd = {0};
@@ -208,23 +208,23 @@ static void log_refusal(struct pt_server *srv, enum pt_refuse why, const char *a
 {
 	uint64_t more;
 
-	if (!pt_lograte_take(&srv->refusal_log[why], PT_REFUSAL_LOG_MS, pt_server_now(srv), &more))
+	if (!pt_lograte_take(&srv->refusal_log[why], PT_REFUSAL_LOG_MS, pt__server_now(srv), &more))
 		return;
 	if (more)
 		pt_log_info("refused %s: %s (and %" PRIu64 " more refused for %s before it)", addr,
-		            detail, more, pt_refuse_name(why));
+		            detail, more, pt__refuse_name(why));
 	else
 		pt_log_info("refused %s: %s", addr, detail);
 }
 
-void pt_session_flush_refusal_log(struct pt_server *srv)
+void pt__session_flush_refusal_log(struct pt_server *srv)
 {
 	uint64_t more;
 
 	for (int i = 0; i < PT_REFUSE__COUNT; i++)
-		if (pt_lograte_flush(&srv->refusal_log[i], PT_REFUSAL_LOG_MS, pt_server_now(srv), &more))
+		if (pt_lograte_flush(&srv->refusal_log[i], PT_REFUSAL_LOG_MS, pt__server_now(srv), &more))
 			pt_log_info("refused %" PRIu64 " more client(s) for %s in the last %u s", more,
-			            pt_refuse_name((enum pt_refuse)i), PT_REFUSAL_LOG_MS / 1000);
+			            pt__refuse_name((enum pt_refuse)i), PT_REFUSAL_LOG_MS / 1000);
 }
 
 static void refuse(pt_session *s, uint16_t code, const char *reason, enum pt_refuse why)
@@ -237,11 +237,11 @@ static void refuse(pt_session *s, uint16_t code, const char *reason, enum pt_ref
 	lws_callback_on_writable(s->wsi);
 }
 
-int pt_session_admit(pt_session *s, struct pt_server *srv, struct lws *wsi)
+int pt__session_admit(pt_session *s, struct pt_server *srv, struct lws *wsi)
 {
 	const pt_config *c = &srv->cfg;
 	char origin[256], addr[PT_ADDR_STRLEN];
-	uint64_t now = pt_server_now(srv);
+	uint64_t now = pt__server_now(srv);
 	const pt_frontend *fe = s->fe;
 	int n, r;
 
@@ -253,7 +253,7 @@ int pt_session_admit(pt_session *s, struct pt_server *srv, struct lws *wsi)
 	s->connected_ms = s->last_rx_ms = s->last_ping_ms = now;
 	srv->sockets++;
 
-	if (pt_session_client_addr(srv, wsi, &s->addr)) {
+	if (pt__session_client_addr(srv, wsi, &s->addr)) {
 		refuse(s, PT_CLOSE_INTERNAL, "no client address", PT_REFUSE_INTERNAL);
 		return 0;
 	}
@@ -269,7 +269,7 @@ int pt_session_admit(pt_session *s, struct pt_server *srv, struct lws *wsi)
 		return 0;
 	}
 	n = lws_hdr_copy(wsi, origin, sizeof(origin), WSI_TOKEN_ORIGIN);
-	if (n <= 0 ? !c->allow_missing_origin : !pt_origins_allow(&srv->origins, origin)) {
+	if (n <= 0 ? !c->allow_missing_origin : !pt__origins_allow(&srv->origins, origin)) {
 		char detail[sizeof(origin) + 32];
 
 		snprintf(detail, sizeof(detail), "origin '%s' not allowed", n > 0 ? origin : "");
@@ -277,7 +277,7 @@ int pt_session_admit(pt_session *s, struct pt_server *srv, struct lws *wsi)
 		refuse(s, PT_CLOSE_POLICY, "origin not allowed", PT_REFUSE_ORIGIN);
 		return 0;
 	}
-	if (pt_server_live_peers(srv) >= srv->max_peers) {
+	if (pt__server_live_peers(srv) >= srv->max_peers) {
 		refuse(s, PT_CLOSE_FULL, "server full", PT_REFUSE_FULL);
 		return 0;
 	}
@@ -308,7 +308,7 @@ int pt_session_admit(pt_session *s, struct pt_server *srv, struct lws *wsi)
 	pt_bucket_init(&s->bucket, c->rate_burst, now);
 	pt_bucket_init(&s->strikes, c->rate_abuse_strikes, now);
 	pt_bucket_init(&s->store_rows, c->store_rows_per_peer_per_min, now);
-	s->co_usable = pt_coalesce_usable(wsi);
+	s->co_usable = pt__coalesce_usable(wsi);
 	s->state = PT_SESSION_LIVE;
 	srv->stats.connections++;
 	pt_ops_session_open(s);
@@ -326,7 +326,7 @@ internal:
 static void notify_contacts(pt_session *s)
 {
 	struct pt_server *srv = s->srv;
-	uint32_t now = pt_server_now32(srv);
+	uint32_t now = pt__server_now32(srv);
 	uint32_t window = srv->cfg.peer_left_window_ms;
 
 	const pt_frontend *encoded = NULL; /* the row whose notice scratch holds */
@@ -353,7 +353,7 @@ static void notify_contacts(pt_session *s)
 			if (!encoded)
 				continue;
 		}
-		if (!pt_session_deliver(o, &srv->scratch))
+		if (!pt__session_deliver(o, &srv->scratch))
 			srv->stats.peer_left_sent++;
 	}
 }
@@ -362,16 +362,16 @@ static void notify_contacts(pt_session *s)
  * registry — at once, so no lookup or signal reaches it while its socket
  * is still closing; or, when it dropped, parks it for a resume (park.c).
  * Idempotent. */
-void pt_session_retire(pt_session *s, enum pt_leave why)
+void pt__session_retire(pt_session *s, enum pt_leave why)
 {
 	if (s->state != PT_SESSION_LIVE)
 		return;
 	s->state = PT_SESSION_CLOSING;
-	if (!pt_park(s, why))
-		pt_session_leave(s, why);
+	if (!pt__park(s, why))
+		pt__session_leave(s, why);
 }
 
-void pt_session_leave(pt_session *s, enum pt_leave why)
+void pt__session_leave(pt_session *s, enum pt_leave why)
 {
 	struct pt_server *srv = s->srv;
 
@@ -383,7 +383,7 @@ void pt_session_leave(pt_session *s, enum pt_leave why)
 	pt_match_clear_peer(srv->match, s->handle);
 	pt_registry_remove(srv->registry, s->handle);
 	pt_ops_session_close(s, why);
-	pt_log_debug("peer %s left (%s)", s->id_str, pt_leave_name(why));
+	pt_log_debug("peer %s left (%s)", s->id_str, pt__leave_name(why));
 	notify_contacts(s);
 }
 
@@ -393,16 +393,16 @@ void pt_session_leave(pt_session *s, enum pt_leave why)
 #define CLOSE_FLUSH_MS 2000
 #define CLOSE_POLL_MS 20
 
-void pt_session_close(pt_session *s, uint16_t code, const char *reason, enum pt_leave why)
+void pt__session_close(pt_session *s, uint16_t code, const char *reason, enum pt_leave why)
 {
 	if (s->close_code)
 		return;
-	pt_session_retire(s, why);
+	pt__session_retire(s, why);
 	s->state = PT_SESSION_CLOSING;
 	s->close_code = code;
 	s->close_reason = reason;
 	/* A slow reader's queue is the problem: it is not waited for. */
-	s->close_by_ms = code == PT_CLOSE_SLOW_READER ? 0 : pt_server_now(s->srv) + CLOSE_FLUSH_MS;
+	s->close_by_ms = code == PT_CLOSE_SLOW_READER ? 0 : pt__server_now(s->srv) + CLOSE_FLUSH_MS;
 	lws_set_timer_usecs(s->wsi, 1);
 	lws_callback_on_writable(s->wsi);
 }
@@ -424,7 +424,7 @@ static int kernel_outq(struct lws *wsi)
  * not delivered yet: the close waits until that is delivered. */
 static bool flushing(const pt_session *s)
 {
-	if (!s->close_by_ms || pt_server_now(s->srv) >= s->close_by_ms)
+	if (!s->close_by_ms || pt__server_now(s->srv) >= s->close_by_ms)
 		return false;
 	return s->q_head || lws_partial_buffered(s->wsi) || kernel_outq(s->wsi) > 0;
 }
@@ -432,35 +432,35 @@ static bool flushing(const pt_session *s)
 /* Runs inside an lws callback of this connection (receive or timer) — the
  * paths where lws sends our close frame and waits for the echo, bounded by
  * its own close timeout. Returns the callback's result. */
-int pt_session_close_now(pt_session *s)
+int pt__session_close_now(pt_session *s)
 {
 	if (flushing(s)) {
 		/* WRITEABLE drains our queue (and re-arms this timer when it is
 		 * empty); the timer looks again until the kernel's is empty
 		 * too, or the deadline. */
-		uint64_t left = s->close_by_ms - pt_server_now(s->srv);
+		uint64_t left = s->close_by_ms - pt__server_now(s->srv);
 
 		if (s->q_head)
 			lws_callback_on_writable(s->wsi);
 		lws_set_timer_usecs(s->wsi, (lws_usec_t)(left < CLOSE_POLL_MS ? left : CLOSE_POLL_MS) * 1000);
 		return 0;
 	}
-	pt_coalesce_write(s);
+	pt__coalesce_write(s);
 	lws_close_reason(s->wsi, (enum lws_close_status)s->close_code,
 	                 (unsigned char *)s->close_reason, strlen(s->close_reason));
 	return -1;
 }
 
 /* The socket is gone (LWS_CALLBACK_CLOSED or WSI_DESTROY): release all. */
-void pt_session_closed(pt_session *s)
+void pt__session_closed(pt_session *s)
 {
 	struct pt_server *srv = s->srv;
 	pt_out *o, *next;
 
 	if (!srv)
 		return; /* never admitted: lws zeroed it */
-	pt_session_retire(s, PT_LEAVE_CLOSED);
-	pt_coalesce_drop(s);
+	pt__session_retire(s, PT_LEAVE_CLOSED);
+	pt__coalesce_drop(s);
 	if (s->ip_counted)
 		pt_iplimit_release(srv->iplimit, &s->addr);
 	for (o = s->q_head; o; o = next) {
@@ -475,18 +475,18 @@ void pt_session_closed(pt_session *s)
 
 /* -- sending ------------------------------------------------------------- */
 
-int pt_session_send(pt_session *s, const char *text, size_t len)
+int pt__session_send(pt_session *s, const char *text, size_t len)
 {
 	pt_out *o;
 
 	if (s->state == PT_SESSION_CLOSING)
 		return -1;
 	if ((uint64_t)s->q_bytes + s->co_bytes + len > s->srv->cfg.send_queue_max_bytes) {
-		pt_session_close(s, PT_CLOSE_SLOW_READER, "send queue full", PT_LEAVE_SLOW_READER);
+		pt__session_close(s, PT_CLOSE_SLOW_READER, "send queue full", PT_LEAVE_SLOW_READER);
 		return -1;
 	}
 	if (!(o = malloc(sizeof(*o) + LWS_PRE + len))) {
-		pt_session_close(s, PT_CLOSE_INTERNAL, "out of memory", PT_LEAVE_INTERNAL);
+		pt__session_close(s, PT_CLOSE_INTERNAL, "out of memory", PT_LEAVE_INTERNAL);
 		return -1;
 	}
 	o->next = NULL;
@@ -519,7 +519,7 @@ static int send_direct(pt_session *s, const pt_buf *b)
 	if (s->q_head || s->ping_due || lws_partial_buffered(s->wsi))
 		return 0;
 	if (s->co_usable && (uint64_t)s->co_bytes + b->len <= s->srv->cfg.send_queue_max_bytes &&
-	    !pt_coalesce_add(s, pt_buf_text(b), b->len)) {
+	    !pt__coalesce_add(s, pt_buf_text(b), b->len)) {
 		s->srv->stats.bytes_out += b->len;
 		s->srv->stats.frames_out++;
 		return 1;
@@ -527,7 +527,7 @@ static int send_direct(pt_session *s, const pt_buf *b)
 	if (b->head < LWS_PRE || s->co_slot)
 		return 0;
 	if (lws_write(s->wsi, (unsigned char *)pt_buf_text(b), b->len, LWS_WRITE_TEXT) < (int)b->len) {
-		pt_session_close(s, PT_CLOSE_INTERNAL, "write failed", PT_LEAVE_CLOSED);
+		pt__session_close(s, PT_CLOSE_INTERNAL, "write failed", PT_LEAVE_CLOSED);
 		return -1;
 	}
 	s->srv->stats.bytes_out += b->len;
@@ -536,16 +536,16 @@ static int send_direct(pt_session *s, const pt_buf *b)
 	return 1;
 }
 
-int pt_session_deliver(pt_session *s, const pt_buf *b)
+int pt__session_deliver(pt_session *s, const pt_buf *b)
 {
 	if (s->state == PT_SESSION_PARKED)
-		return pt_park_hold(s, b);
+		return pt__park_hold(s, b);
 	if (s->state != PT_SESSION_LIVE)
 		return -1;
-	return pt_session_send_buf(s, b);
+	return pt__session_send_buf(s, b);
 }
 
-int pt_session_send_buf(pt_session *s, const pt_buf *b)
+int pt__session_send_buf(pt_session *s, const pt_buf *b)
 {
 	int r;
 
@@ -553,10 +553,10 @@ int pt_session_send_buf(pt_session *s, const pt_buf *b)
 		return -1;
 	if ((r = send_direct(s, b)))
 		return r < 0 ? -1 : 0;
-	return pt_session_send(s, pt_buf_text(b), b->len);
+	return pt__session_send(s, pt_buf_text(b), b->len);
 }
 
-int pt_session_receive(pt_session *s, const char *in, size_t len, bool first, bool final,
+int pt__session_receive(pt_session *s, const char *in, size_t len, bool first, bool final,
                        bool binary, uint32_t max,
                        void (*deliver)(pt_session *s, const char *msg, size_t len, bool binary))
 {
@@ -566,7 +566,7 @@ int pt_session_receive(pt_session *s, const char *in, size_t len, bool first, bo
 		s->rx_overflow = false;
 	}
 	if (s->rx_overflow || (uint64_t)s->rx_len + len > max) {
-		pt_session_close(s, PT_CLOSE_TOO_BIG, "message too big", PT_LEAVE_TOO_BIG);
+		pt__session_close(s, PT_CLOSE_TOO_BIG, "message too big", PT_LEAVE_TOO_BIG);
 		return -1;
 	}
 	if (final && s->rx_len == 0) {
@@ -583,7 +583,7 @@ int pt_session_receive(pt_session *s, const char *in, size_t len, bool first, bo
 		if (cap > max)
 			cap = max;
 		if (!(p = realloc(s->rx, cap))) {
-			pt_session_close(s, PT_CLOSE_INTERNAL, "out of memory", PT_LEAVE_INTERNAL);
+			pt__session_close(s, PT_CLOSE_INTERNAL, "out of memory", PT_LEAVE_INTERNAL);
 			return -1;
 		}
 		s->rx = p;
@@ -602,21 +602,21 @@ int pt_session_receive(pt_session *s, const char *in, size_t len, bool first, bo
 	return 0;
 }
 
-bool pt_session_close_if_not_utf8(pt_session *s, const char *frame, size_t len)
+bool pt__session_close_if_not_utf8(pt_session *s, const char *frame, size_t len)
 {
 	/* Checked on the error path only: the parsers have validated every
 	 * byte of an accepted frame, so libwebsockets is not asked to do it a
 	 * second time. */
 	if (pt_utf8_valid(frame, len))
 		return false;
-	pt_session_close(s, PT_CLOSE_BAD_DATA, "invalid UTF-8", PT_LEAVE_BAD_DATA);
+	pt__session_close(s, PT_CLOSE_BAD_DATA, "invalid UTF-8", PT_LEAVE_BAD_DATA);
 	return true;
 }
 
-bool pt_session_rate_ok(pt_session *s, uint32_t rate, uint32_t burst)
+bool pt__session_rate_ok(pt_session *s, uint32_t rate, uint32_t burst)
 {
 	const pt_config *c = &s->srv->cfg;
-	uint64_t now = pt_server_now(s->srv);
+	uint64_t now = pt__server_now(s->srv);
 	/* Each refused message costs a strike; strikes refill over ~10 s.
 	 * A client that keeps flooding runs out and is cut off. */
 	uint32_t refill = c->rate_abuse_strikes / 10 ? c->rate_abuse_strikes / 10 : 1;
@@ -625,16 +625,16 @@ bool pt_session_rate_ok(pt_session *s, uint32_t rate, uint32_t burst)
 		return true;
 	if (!pt_bucket_take(&s->strikes, refill, c->rate_abuse_strikes, now)) {
 		pt_log_info("peer %s closed: flooding", s->id_str);
-		pt_session_close(s, PT_CLOSE_ABUSE, "rate limit abuse", PT_LEAVE_ABUSE);
+		pt__session_close(s, PT_CLOSE_ABUSE, "rate limit abuse", PT_LEAVE_ABUSE);
 	}
 	return false;
 }
 
-int pt_session_writable(pt_session *s)
+int pt__session_writable(pt_session *s)
 {
 	pt_out *o;
 
-	pt_coalesce_write(s);
+	pt__coalesce_write(s);
 	if (s->close_code && !flushing(s)) {
 		/* Re-arm from inside lws' service: a timer set from outside it
 		 * (the sweep, another peer's callback) may not be scheduled. */
@@ -678,7 +678,7 @@ int pt_session_writable(pt_session *s)
 static void remember(pt_session *s, const pt_session *other)
 {
 	uint32_t gen = pt_registry_gen(s->srv->registry, other->handle);
-	uint32_t now = pt_server_now32(s->srv);
+	uint32_t now = pt__server_now32(s->srv);
 
 	/* Allocated on the first signal: most peers of a CDN page only
 	 * announce and look up, and idle peers should cost little. */
@@ -705,7 +705,7 @@ static void remember(pt_session *s, const pt_session *other)
 		s->n_contacts++;
 }
 
-void pt_session_contact(pt_session *s, pt_session *other)
+void pt__session_contact(pt_session *s, pt_session *other)
 {
 	remember(s, other);
 	remember(other, s);
@@ -731,8 +731,8 @@ static bool close_payload_valid(const unsigned char *p, size_t len)
 	return pt_utf8_valid(p + 2, len - 2);
 }
 
-int pt_session_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
-                        size_t len)
+int pt__session_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                         size_t len)
 {
 	pt_session *s = user;
 	struct pt_server *srv = lws_context_user(lws_get_context(wsi));
@@ -745,17 +745,17 @@ int pt_session_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
 		return in && !strcasecmp(in, "websocket") ? 0 : -1;
 
 	case LWS_CALLBACK_TIMER:
-		return s->srv && s->close_code ? pt_session_close_now(s) : 0;
+		return s->srv && s->close_code ? pt__session_close_now(s) : 0;
 
 	case LWS_CALLBACK_RECEIVE_PONG:
 		if (s->srv)
-			s->last_rx_ms = pt_server_now(srv);
+			s->last_rx_ms = pt__server_now(srv);
 		return 0;
 
 	case LWS_CALLBACK_SERVER_WRITEABLE:
 		if (!s->srv)
 			return 0;
-		return pt_session_writable(s);
+		return pt__session_writable(s);
 
 	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
 		/* A goodbye: the client does not mean to resume. */
@@ -770,7 +770,7 @@ int pt_session_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
 		return -1;
 
 	case LWS_CALLBACK_CLOSED:
-		pt_session_closed(s);
+		pt__session_closed(s);
 		return 0;
 
 	default:

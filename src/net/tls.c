@@ -13,7 +13,7 @@
 /* Loads the files into a scratch SSL_CTX: a missing file, bad PEM or a key
  * that does not match its certificate (a renewal caught half-way) is found
  * here, before the live context is touched. */
-int pt_tls_check(const pt_config *c, char *err, size_t errlen)
+int pt__tls_check(const pt_config *c, char *err, size_t errlen)
 {
 	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
 	const char *what = NULL, *file = NULL;
@@ -47,7 +47,7 @@ int pt_tls_check(const pt_config *c, char *err, size_t errlen)
 	return what ? -1 : 0;
 }
 
-void pt_tls_log_cert(pt_server *s, const char *verb)
+void pt__tls_log_cert(pt_server *s, const char *verb)
 {
 	union lws_tls_cert_info_results r;
 	char cn[80] = "?", until[64] = "?";
@@ -66,16 +66,16 @@ void pt_tls_log_cert(pt_server *s, const char *verb)
 /* SIGHUP: picks up renewed files at the paths the server started with.
  * Live connections keep the certificate they were set up with; new ones get
  * the new one. A bad renewal leaves the running certificate in place. */
-void pt_tls_reload(pt_server *s)
+void pt__tls_reload(pt_server *s)
 {
 	char err[512];
 
 	if (!s->cfg.tls_cert[0] || !s->vhost)
 		return;
-	if (pt_tls_check(&s->cfg, err, sizeof(err))) {
+	if (pt__tls_check(&s->cfg, err, sizeof(err))) {
 		pt_log_error("TLS reload refused, keeping the running certificate: %s", err);
 		return;
 	}
 	lws_tls_cert_updated(s->lws, s->cfg.tls_cert, s->cfg.tls_key, NULL, 0, NULL, 0);
-	pt_tls_log_cert(s, "reloaded");
+	pt__tls_log_cert(s, "reloaded");
 }

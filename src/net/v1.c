@@ -23,10 +23,10 @@ static void v1_error(pt_session *s, const pt_rid *rid, enum pt_err e, const char
 	srv->stats.errors[e]++;
 	pt_buf_reset(&srv->scratch);
 	if (!pt_reply_error(&srv->scratch, rid, e, why))
-		pt_session_send_buf(s, &srv->scratch);
+		pt__session_send_buf(s, &srv->scratch);
 }
 
-void pt_v1_error(pt_session *s, const pt_rid *rid, enum pt_err e, const char *why)
+void pt__v1_error(pt_session *s, const pt_rid *rid, enum pt_err e, const char *why)
 {
 	v1_error(s, rid, e, why);
 }
@@ -46,7 +46,7 @@ static const v1_handler handlers[PT_MSG__COUNT] = {
 	[PT_MSG_SIGNAL] = on_signal,
 	[PT_MSG_PING] = on_ping,
 	[PT_MSG_REPORT] = on_report,
-	[PT_MSG_RESUME] = pt_park_resume,
+	[PT_MSG_RESUME] = pt__park_resume,
 	[PT_MSG_REFRESH_ICE] = on_refresh_ice,
 };
 
@@ -58,7 +58,7 @@ static void send_ack(pt_session *s, const pt_rid *rid, size_t count)
 	if (pt_reply_ack(&srv->scratch, rid, count, pt_index_peer_count(srv->index, s->handle)))
 		v1_error(s, rid, PT_E_INTERNAL, "out of memory");
 	else
-		pt_session_send_buf(s, &srv->scratch);
+		pt__session_send_buf(s, &srv->scratch);
 }
 
 /* All-or-nothing: the per-peer, per-address and global budgets are
@@ -81,7 +81,7 @@ static void on_announce(pt_session *s, const pt_msg *m)
 		return;
 	}
 	if (pt_index_entries(srv->index) + fresh > c->max_index_entries) {
-		pt_budget_hit(srv, PT_BUDGET_INDEX, &s->addr);
+		pt__budget_hit(srv, PT_BUDGET_INDEX, &s->addr);
 		v1_error(s, &m->rid, PT_E_BUSY, "the server's index is full; retry later");
 		return;
 	}
@@ -90,7 +90,7 @@ static void on_announce(pt_session *s, const pt_msg *m)
 	r = pt_iplimit_take(srv->iplimit, &s->addr, PT_IP_HASHES, (uint32_t)fresh,
 	                    c->max_hashes_per_ip);
 	if (r == 0) {
-		pt_budget_hit(srv, PT_BUDGET_HASHES_PER_IP, &s->addr);
+		pt__budget_hit(srv, PT_BUDGET_HASHES_PER_IP, &s->addr);
 		v1_error(s, &m->rid, PT_E_TOO_MANY_HASHES,
 		         "your address would hold more than max_hashes_per_ip");
 		return;
@@ -148,12 +148,12 @@ static void on_lookup(pt_session *s, const pt_msg *m)
 		k = m->max;
 	if (k > sizeof(ids) / sizeof(ids[0]))
 		k = sizeof(ids) / sizeof(ids[0]);
-	if (!pt_server_picks(srv, k)) {
+	if (!pt__server_picks(srv, k)) {
 		v1_error(s, &m->rid, PT_E_INTERNAL, "out of memory");
 		return;
 	}
 	got = pt_match_pick(srv->match, &o, holders, n, s->handle, &s->addr,
-	                    pt_server_now(srv), srv->picks, k);
+	                    pt__server_now(srv), srv->picks, k);
 	for (size_t i = 0; i < got; i++)
 		ids[i] = pt_registry_id(srv->registry, srv->picks[i]);
 	if (got)
@@ -170,7 +170,7 @@ static void on_lookup(pt_session *s, const pt_msg *m)
 	if (pt_reply_peers(&srv->scratch, &m->rid, &m->hash, ids, got))
 		v1_error(s, &m->rid, PT_E_INTERNAL, "out of memory");
 	else
-		pt_session_send_buf(s, &srv->scratch);
+		pt__session_send_buf(s, &srv->scratch);
 }
 
 /* Shared by the fast path and the full parser's handler. */
@@ -195,14 +195,14 @@ static void relay(pt_session *s, const pt_rid *rid, const pt_id *to, const char 
 		v1_error(s, rid, PT_E_INTERNAL, "out of memory");
 		return;
 	}
-	if (pt_session_deliver(t, &srv->scratch)) {
+	if (pt__session_deliver(t, &srv->scratch)) {
 		/* The target just got closed as a slow reader, or is parked
 		 * with as much held as it may have. */
 		v1_error(s, rid, PT_E_PEER_GONE, "no connected peer has that id");
 		return;
 	}
 	srv->stats.relayed++;
-	pt_session_contact(s, t);
+	pt__session_contact(s, t);
 }
 
 static void on_signal(pt_session *s, const pt_msg *m)
@@ -216,7 +216,7 @@ static void on_ping(pt_session *s, const pt_msg *m)
 
 	pt_buf_reset(&srv->scratch);
 	if (!pt_reply_pong(&srv->scratch, &m->rid))
-		pt_session_send_buf(s, &srv->scratch);
+		pt__session_send_buf(s, &srv->scratch);
 }
 
 static void on_report(pt_session *s, const pt_msg *m)
@@ -234,7 +234,7 @@ static void on_refresh_ice(pt_session *s, const pt_msg *m)
 {
 	struct pt_server *srv = s->srv;
 
-	if (pt_ice_render(s)) {
+	if (pt__ice_render(s)) {
 		v1_error(s, &m->rid, PT_E_INTERNAL, "cannot make TURN credentials");
 		return;
 	}
@@ -243,10 +243,10 @@ static void on_refresh_ice(pt_session *s, const pt_msg *m)
 	                         srv->ice.n_secrets ? srv->cfg.turn_credential_ttl_s : 0))
 		v1_error(s, &m->rid, PT_E_INTERNAL, "out of memory");
 	else
-		pt_session_send_buf(s, &srv->scratch);
+		pt__session_send_buf(s, &srv->scratch);
 }
 
-void pt_v1_dispatch(pt_session *s, const char *frame, size_t len)
+void pt__v1_dispatch(pt_session *s, const char *frame, size_t len)
 {
 	struct pt_server *srv = s->srv;
 	const pt_config *c = &srv->cfg;
@@ -256,7 +256,7 @@ void pt_v1_dispatch(pt_session *s, const char *frame, size_t len)
 	const char *why = NULL;
 	enum pt_err e;
 
-	if (!pt_session_rate_ok(s, c->rate_messages_per_sec, c->rate_burst)) {
+	if (!pt__session_rate_ok(s, c->rate_messages_per_sec, c->rate_burst)) {
 		if (s->state == PT_SESSION_LIVE)
 			v1_error(s, NULL, PT_E_RATE_LIMITED, "slow down");
 		return;
@@ -271,7 +271,7 @@ void pt_v1_dispatch(pt_session *s, const char *frame, size_t len)
 	}
 	e = pt_msg_parse(frame, len, &lim, &m, &why);
 	if (e != PT_OK) {
-		if (!pt_session_close_if_not_utf8(s, frame, len))
+		if (!pt__session_close_if_not_utf8(s, frame, len))
 			v1_error(s, &m.rid, e, why ? why : pt_err_code(e));
 	} else {
 		srv->stats.messages[m.type]++;
@@ -287,7 +287,7 @@ static void deliver(pt_session *s, const char *msg, size_t len, bool binary)
 	if (binary)
 		v1_error(s, NULL, PT_E_BAD_MESSAGE, "binary frames are not accepted");
 	else
-		pt_v1_dispatch(s, msg, len);
+		pt__v1_dispatch(s, msg, len);
 }
 
 static void send_welcome(pt_session *s)
@@ -300,11 +300,11 @@ static void send_welcome(pt_session *s)
 		c->rate_burst,
 	};
 	char token[PT_RESUME_TOKEN_CHARS + 1];
-	pt_welcome_extra x = { .resume_token = pt_park_new_token(s, token),
+	pt_welcome_extra x = { .resume_token = pt__park_new_token(s, token),
 	                       .resume_window_ms = c->resume_window_ms };
 
-	if (pt_ice_render(s)) {
-		pt_session_close(s, PT_CLOSE_INTERNAL, "cannot make TURN credentials", PT_LEAVE_INTERNAL);
+	if (pt__ice_render(s)) {
+		pt__session_close(s, PT_CLOSE_INTERNAL, "cannot make TURN credentials", PT_LEAVE_INTERNAL);
 		return;
 	}
 	x.ice_servers = pt_buf_text(&srv->ice_buf);
@@ -312,35 +312,36 @@ static void send_welcome(pt_session *s)
 	x.ice_ttl_s = srv->ice.n_secrets ? c->turn_credential_ttl_s : 0;
 	pt_buf_reset(&srv->scratch);
 	if (pt_reply_welcome(&srv->scratch, &s->id, c->heartbeat_ms, c->timeout_ms, &lim, &x))
-		pt_session_close(s, PT_CLOSE_INTERNAL, "out of memory", PT_LEAVE_INTERNAL);
+		pt__session_close(s, PT_CLOSE_INTERNAL, "out of memory", PT_LEAVE_INTERNAL);
 	else
-		pt_session_send_buf(s, &srv->scratch);
+		pt__session_send_buf(s, &srv->scratch);
 }
 
-int pt_v1_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+int pt__v1_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                    size_t len)
 {
 	pt_session *s = user;
 	struct pt_server *srv = lws_context_user(lws_get_context(wsi));
 
 	switch (reason) {
 	case LWS_CALLBACK_ESTABLISHED:
-		if (pt_session_admit(s, srv, wsi) > 0)
+		if (pt__session_admit(s, srv, wsi) > 0)
 			send_welcome(s);
 		return 0;
 
 	case LWS_CALLBACK_RECEIVE:
 		if (!s->srv || s->state != PT_SESSION_LIVE)
 			return 0; /* closing: drain and ignore */
-		s->last_rx_ms = pt_server_now(srv);
-		pt_session_receive(s, in, len, lws_is_first_fragment(wsi), lws_is_final_fragment(wsi),
+		s->last_rx_ms = pt__server_now(srv);
+		pt__session_receive(s, in, len, lws_is_first_fragment(wsi), lws_is_final_fragment(wsi),
 		                   lws_frame_is_binary(wsi), srv->cfg.max_message_bytes, deliver);
-		/* A close decided here happens on the timer pt_session_close set:
+		/* A close decided here happens on the timer pt__session_close set:
 		 * lws 4.1 drops the socket without the close frame when RECEIVE
 		 * returns -1, and the client would never see 1009 or 4001. */
 		return 0;
 
 	default:
 		/* Timers, pongs, writable, close: the session layer's. */
-		return pt_session_callback(wsi, reason, user, in, len);
+		return pt__session_callback(wsi, reason, user, in, len);
 	}
 }

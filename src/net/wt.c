@@ -16,14 +16,14 @@
 #include "peertrack/wtreply.h"
 #include "net.h"
 
-int pt_wt_init(struct pt_server *srv, uint64_t seed)
+int pt__wt_init(struct pt_server *srv, uint64_t seed)
 {
 	srv->wt_swarms = pt_wt_swarms_new(seed);
 	srv->wt_offers = pt_wt_offers_new(seed ^ 0x94d049bb133111ebull);
 	return srv->wt_swarms && srv->wt_offers ? 0 : -ENOMEM;
 }
 
-void pt_wt_free(struct pt_server *srv)
+void pt__wt_free(struct pt_server *srv)
 {
 	pt_wt_swarms_free(srv->wt_swarms);
 	pt_wt_offers_free(srv->wt_offers);
@@ -49,7 +49,7 @@ static pt_wt_conn conn_of(const pt_session *s)
 
 static void send_scratch(pt_session *s)
 {
-	pt_session_send_buf(s, &s->srv->scratch);
+	pt__session_send_buf(s, &s->srv->scratch);
 }
 
 static void failure(pt_session *s, enum pt_wt_type t, const pt_wt_id *ih, const char *why)
@@ -85,7 +85,7 @@ static void relay_offers(pt_session *s, const pt_wt_msg *m, const pt_hash *key)
 	pt_match_opts o = { c->match_strategy, c->match_sample, c->match_half_life_ms };
 	const uint32_t *holders;
 	size_t k = m->n_offers, n, got;
-	uint64_t now = pt_server_now(srv);
+	uint64_t now = pt__server_now(srv);
 	uint32_t *picks;
 
 	if (k > c->wt_max_peers)
@@ -94,7 +94,7 @@ static void relay_offers(pt_session *s, const pt_wt_msg *m, const pt_hash *key)
 		k = (size_t)m->numwant;
 	if (!k || !(n = pt_index_holders_in(srv->index, PT_SPACE_WT, key, &holders)))
 		return;
-	if (!(picks = pt_server_picks(srv, k)))
+	if (!(picks = pt__server_picks(srv, k)))
 		return;
 	got = pt_match_pick(srv->match, &o, holders, n, s->handle, &s->addr, now, picks, k);
 	pt_wt_offers_expire(srv->wt_offers, now);
@@ -107,7 +107,7 @@ static void relay_offers(pt_session *s, const pt_wt_msg *m, const pt_hash *key)
 		pt_buf_reset(&srv->scratch);
 		if (pt_wt_reply_offer(&srv->scratch, &m->info_hash, &m->peer_id, &of->offer_id,
 		                      of->offer, of->offer_len) ||
-		    pt_session_send_buf(t, &srv->scratch))
+		    pt__session_send_buf(t, &srv->scratch))
 			continue;
 		/* Remembered only once sent: an offer that never left cannot be
 		 * answered. A failed add costs this offer its answer, no more. */
@@ -155,7 +155,7 @@ static void on_announce(pt_session *s, const pt_wt_msg *m)
 		bool global = pt_index_entries(srv->index) >= srv->cfg.max_index_entries;
 
 		pt_wt_swarms_leave(srv->wt_swarms, s->handle, &m->info_hash, &m->peer_id);
-		pt_budget_hit(srv, global ? PT_BUDGET_INDEX : PT_BUDGET_HASHES_PER_IP, &s->addr);
+		pt__budget_hit(srv, global ? PT_BUDGET_INDEX : PT_BUDGET_HASHES_PER_IP, &s->addr);
 		failure(s, PT_WT_ANNOUNCE, &m->info_hash, global ? "server busy: index full"
 		                                                 : "too many swarms from your address");
 		return;
@@ -191,7 +191,7 @@ static void on_answer(pt_session *s, const pt_wt_msg *m)
 		return;
 	}
 	if (pt_wt_offers_take(srv->wt_offers, &m->info_hash, &m->to_peer_id, &m->offer_id,
-	                      conn_of(s), pt_server_now(srv), &from)) {
+	                      conn_of(s), pt__server_now(srv), &from)) {
 		srv->stats.wt.answers_refused++;
 		failure(s, PT_WT_ANSWER, &m->info_hash,
 		        "answer: no such offer was relayed to this connection (unknown, answered or expired)");
@@ -211,7 +211,7 @@ static void on_answer(pt_session *s, const pt_wt_msg *m)
 		failure(s, PT_WT_ANSWER, &m->info_hash, "server out of memory");
 		return;
 	}
-	if (!pt_session_send_buf(t, &srv->scratch))
+	if (!pt__session_send_buf(t, &srv->scratch))
 		srv->stats.wt.answers_relayed++;
 }
 
@@ -247,7 +247,7 @@ static void dispatch(pt_session *s, const char *frame, size_t len)
 	const char *why = NULL;
 	enum pt_err e;
 
-	if (!pt_session_rate_ok(s, c->wt_rate_messages_per_sec, c->wt_rate_burst)) {
+	if (!pt__session_rate_ok(s, c->wt_rate_messages_per_sec, c->wt_rate_burst)) {
 		if (s->state == PT_SESSION_LIVE)
 			failure(s, PT_WT_ANNOUNCE, NULL,
 			        "rate limited: slow down (wt_rate_messages_per_sec)");
@@ -255,7 +255,7 @@ static void dispatch(pt_session *s, const char *frame, size_t len)
 	}
 	e = pt_wt_msg_parse(frame, len, &lim, &m, &why);
 	if (e != PT_OK) {
-		if (!pt_session_close_if_not_utf8(s, frame, len)) {
+		if (!pt__session_close_if_not_utf8(s, frame, len)) {
 			srv->stats.errors[e]++;
 			failure(s, m.type, m.has_info_hash ? &m.info_hash : NULL,
 			        why ? why : pt_err_code(e));
@@ -283,12 +283,13 @@ static void deliver(pt_session *s, const char *msg, size_t len, bool binary)
 /* A peer leaving takes all its peer_ids out of all its swarms; the session
  * layer drops its index entries right after. Its relayed offers stay until
  * they expire: their (handle, gen) matches no later connection. */
-void pt_wt_retire(pt_session *s)
+void pt__wt_retire(pt_session *s)
 {
 	pt_wt_swarms_drop_conn(s->srv->wt_swarms, s->handle, NULL, NULL);
 }
 
-int pt_wt_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+int pt__wt_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                    size_t len)
 {
 	pt_session *s = user;
 	struct pt_server *srv = lws_context_user(lws_get_context(wsi));
@@ -296,8 +297,8 @@ int pt_wt_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user
 	switch (reason) {
 	case LWS_CALLBACK_ESTABLISHED:
 		/* No welcome: WebTorrent clients speak first. */
-		if (pt_session_admit(s, srv, wsi) > 0) {
-			pt_bucket_init(&s->bucket, srv->cfg.wt_rate_burst, pt_server_now(srv));
+		if (pt__session_admit(s, srv, wsi) > 0) {
+			pt_bucket_init(&s->bucket, srv->cfg.wt_rate_burst, pt__server_now(srv));
 			srv->stats.wt.connections++;
 		}
 		return 0;
@@ -305,13 +306,13 @@ int pt_wt_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user
 	case LWS_CALLBACK_RECEIVE:
 		if (!s->srv || s->state != PT_SESSION_LIVE)
 			return 0; /* closing: drain and ignore */
-		s->last_rx_ms = pt_server_now(srv);
-		pt_session_receive(s, in, len, lws_is_first_fragment(wsi), lws_is_final_fragment(wsi),
+		s->last_rx_ms = pt__server_now(srv);
+		pt__session_receive(s, in, len, lws_is_first_fragment(wsi), lws_is_final_fragment(wsi),
 		                   lws_frame_is_binary(wsi), srv->cfg.wt_max_message_bytes, deliver);
 		return 0; /* closes go out from the timer, as on /v1 */
 
 	default:
 		/* Timers, pongs, writable, close: the session layer's, as on /v1. */
-		return pt_session_callback(wsi, reason, user, in, len);
+		return pt__session_callback(wsi, reason, user, in, len);
 	}
 }

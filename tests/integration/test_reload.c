@@ -511,7 +511,7 @@ static const struct row {
  * (not passes): the [webtorrent] section and max_halfopen and
  * store_rows_per_peer_per_min (they arrived with other work and have no
  * rows yet), and send_queue_max_bytes (read at every send,
- * pt_session_send; but loopback socket buffers absorb more than its values
+ * pt__session_send; but loopback socket buffers absorb more than its values
  * differ by, so no probe tells 4 KiB from 1 MiB in bounded time;
  * test_hostile's test_slow_reader covers the limit). */
 static bool known_gap(const pt_config_key *k)
