@@ -458,25 +458,6 @@ static void test_flooder_keeps_replies(void **state)
 
 /* -- out of descriptors -------------------------------------------------------------- */
 
-static double cpu_seconds(pid_t pid)
-{
-	char path[64], buf[1024], *p;
-	unsigned long ut = 0, st = 0;
-	FILE *f;
-	size_t n;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	if (!(f = fopen(path, "r")))
-		return -1;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = 0;
-	if (!(p = strrchr(buf, ')')) ||
-	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
-		return -1;
-	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
-}
-
 /* The lowest descriptor number pid does not have open. */
 static int lowest_free_fd(pid_t pid)
 {
@@ -528,10 +509,10 @@ static void test_emfile_pauses(void **state)
 	         "accept() failing was not noticed");
 
 	/* Paused, not spinning; the peers it has are served. */
-	cpu0 = cpu_seconds(pid);
+	cpu0 = pt_cpu_seconds(pid);
 	ptc_service(1000);
-	PT_CHECK(cpu_seconds(pid) - cpu0 < 0.3, "daemon busy (%.2f s CPU in 1 s) while out of "
-	         "descriptors", cpu_seconds(pid) - cpu0);
+	PT_CHECK(pt_cpu_seconds(pid) - cpu0 < 0.3, "daemon busy (%.2f s CPU in 1 s) while out of "
+	         "descriptors", pt_cpu_seconds(pid) - cpu0);
 	ptc_send(a, "{\"type\":\"signal\",\"to\":\"%s\",\"data\":{\"x\":1}}", ptc_id(b));
 	json_t *m = ptc_recv_type(b, "signal", PT_T_REPLY_MS);
 	PT_CHECK(m, "signal between old peers lost while out of descriptors");

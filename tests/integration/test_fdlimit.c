@@ -39,25 +39,6 @@
 #define CONF "allow_missing_origin = yes\nmax_connections = 100000\n" \
              "max_connections_per_ip = 100000\n"
 
-static double cpu_seconds(pid_t pid)
-{
-	char path[64], buf[1024], *p;
-	unsigned long ut = 0, st = 0;
-	FILE *f;
-	size_t n;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	if (!(f = fopen(path, "r")))
-		return -1;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = 0;
-	if (!(p = strrchr(buf, ')')) ||
-	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
-		return -1;
-	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
-}
-
 /* The first frame a fresh connection gets: 1 for a welcome, the close code
  * for a close frame, -1 for nothing (drop or timeout). */
 static int first_frame(ptr *r)
@@ -255,10 +236,10 @@ static void test_fd_limit_refuses_cleanly(void **state)
 	json_decref(m);
 
 	/* Refusing is not a busy loop: idle, the daemon uses next to no CPU. */
-	cpu0 = cpu_seconds(ptd_pid(d));
+	cpu0 = pt_cpu_seconds(ptd_pid(d));
 	ptc_service(1000);
-	PT_CHECK(cpu_seconds(ptd_pid(d)) - cpu0 < 0.3, "daemon busy while idle after refusals "
-	         "(%.2f s CPU in 1 s)", cpu_seconds(ptd_pid(d)) - cpu0);
+	PT_CHECK(pt_cpu_seconds(ptd_pid(d)) - cpu0 < 0.3, "daemon busy while idle after refusals "
+	         "(%.2f s CPU in 1 s)", pt_cpu_seconds(ptd_pid(d)) - cpu0);
 
 	/* A slot freed is a slot usable again (the daemon notices the close
 	 * asynchronously: bounded retries). */

@@ -207,6 +207,8 @@ int ptc_lookup(ptc *c, const char *hash, int max, char (*ids)[32], int cap);
 void pt_expect_error(json_t *reply, const char *code);
 /* Asserts the next message is a pong (a round trip through the server). */
 void ptc_roundtrip(ptc *c);
+/* User + system CPU seconds pid has used (/proc/PID/stat), or -1. */
+double pt_cpu_seconds(pid_t pid);
 
 /* The value of the sample whose line starts with `series` + ' ' in a
  * Prometheus text body, or -1. */
