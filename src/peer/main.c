@@ -63,12 +63,17 @@ static void usage(FILE *f)
 "  -h, --help           this text\n"
 "\n"
 "stdout: 'id ID' once connected; 'resumed ID HELD' after a dropped daemon\n"
-"connection was resumed; seed: 'seeding HASH FILE' per file, then\n"
+"connection was resumed; 'renewed ID' when the daemon session ended (a\n"
+"daemon restart, a refused resume) and a fresh one began, after which\n"
+"everything held is announced again; seed: 'seeding HASH FILE' per file, then\n"
 "'ready ID'; fetch: 'fetched HASH ...' (or 'failed HASH: ...'); with --json each\n"
 "line is an object with an \"event\" field. Diagnostics go to stderr.\n"
 "\n"
-"exit status: 0 ok; 1 usage; 2 daemon unreachable, closed or refused a\n"
-"request; 3 nobody holds HASH; 4 every holder failed (including integrity\n"
+"A seeder (and fetch --stay once done) outlives daemon restarts: it reconnects\n"
+"with a growing, jittered delay (1-2 s doubling to 30 s) until it is back.\n"
+"\n"
+"exit status: 0 ok; 1 usage; 2 daemon unreachable at start, closed the\n"
+"session during a fetch or lookup, or refused a request; 3 nobody holds HASH; 4 every holder failed (including integrity\n"
 "failures); 5 a local file could not be read or written; 6 the WebRTC stack\n"
 "(GStreamer webrtcbin, libnice) is missing or broken.\n",
 	        DEFAULT_TIMEOUT_MS);
@@ -344,7 +349,48 @@ static void on_resumed(void *arg, unsigned held)
 	             "resumed %s %u", p->id, held);
 }
 
-static const pt_sig_cbs sig_cbs = { on_welcome, on_message, on_closed, on_resumed };
+/* The daemon session is over (a restart, a refused resume, a drop past the
+ * window): what we serve survives it, a fetch in flight does not — its
+ * sessions, lookup and holders all belonged to the old id. */
+static void on_renewing(void *arg, int code, const char *why, unsigned delay_ms)
+{
+	pt_peer *p = arg;
+
+	pt_peer_note(p, "daemon session ended (%d: %s); a fresh one %s", code, why,
+	             delay_ms ? "after a delay" : "goes on on the same connection");
+	if (p->lookup_only || (p->fetch && !pt_fetch_finished(p->fetch))) {
+		pt_peer_quit(p, PT_EXIT_SERVER);
+		return;
+	}
+	pt_serve_free_all(p);
+	g_ptr_array_set_size(p->announces, 0);
+	g_ptr_array_set_size(p->pending_announce, 0);
+}
+
+static void on_renewed(void *arg, const char *id, json_t *w)
+{
+	pt_peer *p = arg;
+	GHashTableIter it;
+	gpointer r;
+
+	if (p->exit_code >= 0)
+		return;
+	memcpy(p->id, id, PT_ID_CHARS + 1);
+	pt_peer_set_ice(p, json_object_get(w, "ice_servers"));
+	if (p->relay_only && !(p->ice_turn && p->ice_turn[0])) {
+		pt_peer_note(p, "--relay-only, but the daemon's welcome names no TURN server");
+		pt_peer_quit(p, PT_EXIT_SERVER);
+		return;
+	}
+	pt_peer_emit(p, json_pack("{s:s,s:s}", "event", "renewed", "id", id), "renewed %s", id);
+	g_hash_table_iter_init(&it, p->resources);
+	while (g_hash_table_iter_next(&it, NULL, &r))
+		g_ptr_array_add(p->pending_announce, r);
+	if (p->pending_announce->len)
+		pt_peer_announce(p);
+}
+
+static const pt_sig_cbs sig_cbs = { on_welcome, on_message, on_closed, on_resumed, on_renewing, on_renewed };
 
 static gboolean on_connect_timeout(gpointer data)
 {

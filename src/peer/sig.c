@@ -7,6 +7,9 @@
 #define OUTBOX_MAX 256      /* messages kept while resuming */
 #define RETRY_FIRST_MS 100  /* resume attempts: 100 ms doubling, capped, jittered */
 #define RETRY_MAX_MS 2000
+#define RENEW_FIRST_MS 1000 /* a fresh session: 1-2 s, doubling up to 30 s (PROTOCOL.md) */
+#define RENEW_MAX_MS 30000
+#define RENEW_CROWDED_MS 10000 /* after 4029: other connections of ours are in the way */
 
 struct pt_sig {
 	SoupSession *session;
@@ -31,6 +34,10 @@ struct pt_sig {
 	unsigned away_ms;    /* tests: how long a test drop stays away */
 	guint retry_timer;
 	GQueue outbox;       /* char * (g_free) */
+	json_t *fresh;       /* the welcome of the connection presenting the token */
+	/* renewing: the session is over, a fresh one is on its way */
+	gboolean renewing;
+	unsigned renewals;   /* attempts since the last welcome */
 };
 
 static void connect_ws(pt_sig *s);
@@ -86,14 +93,95 @@ static void on_welcome(pt_sig *s, json_t *msg)
 		return;
 	}
 	memcpy(s->id, id, PT_ID_CHARS + 1);
+	json_decref(s->welcome);
 	s->welcome = json_incref(msg);
+	s->token[0] = '\0';
 	keep_token(s, msg);
 	s->window_ms = json_integer_value(json_object_get(msg, "resume_window_ms"));
 	/* Half the heartbeat leaves room for a busy loop and the daemon's clock. */
 	if (hb <= 0)
 		hb = 15000;
+	if (s->ping_timer)
+		g_source_remove(s->ping_timer);
 	s->ping_timer = g_timeout_add(hb / 2 > 0 ? (guint)(hb / 2) : 1, on_ping_timer, s);
-	s->cbs.welcome(s->arg, s->id, msg);
+	if (s->renewing) {
+		s->renewing = FALSE;
+		s->renewals = 0;
+		s->cbs.renewed(s->arg, s->id, msg);
+	} else {
+		s->cbs.welcome(s->arg, s->id, msg);
+	}
+}
+
+static void drop_outbox(pt_sig *s)
+{
+	char *text;
+
+	while ((text = g_queue_pop_head(&s->outbox)))
+		g_free(text);
+}
+
+/* Sets the current connection aside (we may be inside its own signal),
+ * closing it if it is still open. */
+static void retire_ws(pt_sig *s)
+{
+	if (!s->ws)
+		return;
+	g_signal_handlers_disconnect_by_data(s->ws, s);
+	if (soup_websocket_connection_get_state(s->ws) == SOUP_WEBSOCKET_STATE_OPEN)
+		soup_websocket_connection_close(s->ws, SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
+	g_ptr_array_add(s->dead, s->ws);
+	s->ws = NULL;
+}
+
+static gboolean on_renew(gpointer data)
+{
+	pt_sig *s = data;
+
+	s->retry_timer = 0;
+	connect_ws(s);
+	return G_SOURCE_REMOVE;
+}
+
+/* The session is over (the daemon restarted, refused the token, or the
+ * window ended): with a renewed callback, connect afresh after a jittered,
+ * growing delay, so that thousands of peers of a restarted daemon do not
+ * arrive in the same second; without one, close. Whatever was queued
+ * belonged to the old id and goes. */
+static void renew_later(pt_sig *s, int code, const char *why)
+{
+	unsigned base, wait;
+
+	if (!s->cbs.renewed || (!s->welcome && !s->renewing)) {
+		finish(s, code, why);
+		return;
+	}
+	retire_ws(s);
+	json_decref(s->welcome);
+	s->welcome = NULL;
+	if (s->ping_timer) {
+		g_source_remove(s->ping_timer);
+		s->ping_timer = 0;
+	}
+	drop_outbox(s);
+	json_decref(s->fresh);
+	s->fresh = NULL;
+	s->token[0] = '\0';
+	s->resuming = FALSE;
+	s->sent_resume = FALSE;
+	s->renewing = TRUE;
+	base = RENEW_FIRST_MS << (s->renewals < 5 ? s->renewals : 5);
+	if (base > RENEW_MAX_MS)
+		base = RENEW_MAX_MS;
+	wait = base + (unsigned)g_random_int_range(0, (gint32)base + 1);
+	if (wait > RENEW_MAX_MS)
+		wait = RENEW_MAX_MS;
+	if (code == 4029 && wait < RENEW_CROWDED_MS)
+		wait = RENEW_CROWDED_MS;
+	s->renewals++;
+	if (s->cbs.renewing)
+		s->cbs.renewing(s->arg, code, why, wait);
+	s->retry_timer = g_timeout_add(wait, on_renew, s);
 }
 
 /* The old connection is gone: keep it aside (we may be inside its own
@@ -107,7 +195,7 @@ static void lost(pt_sig *s, int code, const char *why)
 	}
 	if (!s->welcome || !s->token[0] || s->window_ms <= 0 ||
 	    (s->resuming && (g_get_monotonic_time() - s->dropped_us) / 1000 >= s->window_ms)) {
-		finish(s, code, why);
+		renew_later(s, code, why);
 		return;
 	}
 	if (!s->resuming) {
@@ -141,16 +229,10 @@ static void retry_later(pt_sig *s, const char *why)
 	gint64 wait = g_random_int_range(0, (gint32)(cap < RETRY_MAX_MS ? cap : RETRY_MAX_MS) + 1);
 	gint64 spent = (g_get_monotonic_time() - s->dropped_us) / 1000;
 
-	if (s->ws) {
-		g_signal_handlers_disconnect_by_data(s->ws, s);
-		if (soup_websocket_connection_get_state(s->ws) == SOUP_WEBSOCKET_STATE_OPEN)
-			soup_websocket_connection_close(s->ws, SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
-		g_ptr_array_add(s->dead, s->ws);
-		s->ws = NULL;
-	}
+	retire_ws(s);
 	s->attempts++;
 	if (spent + wait >= s->window_ms) {
-		finish(s, 0, why);
+		renew_later(s, 0, why);
 		return;
 	}
 	s->retry_timer = g_timeout_add((guint)wait, on_retry, s);
@@ -171,6 +253,8 @@ static void on_resume_message(pt_sig *s, const char *type, json_t *msg)
 		send_now(s, text);
 		g_free(text);
 		s->sent_resume = TRUE;
+		json_decref(s->fresh);
+		s->fresh = json_incref(msg);
 		return;
 	}
 	if (strcmp(type, "resumed") == 0) {
@@ -184,6 +268,8 @@ static void on_resume_message(pt_sig *s, const char *type, json_t *msg)
 		}
 		keep_token(s, msg);
 		s->resuming = FALSE;
+		json_decref(s->fresh);
+		s->fresh = NULL;
 		while ((text = g_queue_pop_head(&s->outbox))) {
 			send_now(s, text);
 			g_free(text);
@@ -203,7 +289,25 @@ static void on_resume_message(pt_sig *s, const char *type, json_t *msg)
 			return;
 		}
 		snprintf(why, sizeof(why), "resume refused: %s", code ? code : "?");
-		finish(s, 0, why);
+		if (!s->cbs.renewed || !s->fresh) {
+			finish(s, 0, why);
+			return;
+		}
+		/* The connection goes on under the fresh id of its welcome
+		 * (PROTOCOL.md, "Resuming"): adopt it. */
+		{
+			json_t *fresh = s->fresh;
+
+			s->fresh = NULL;
+			s->resuming = FALSE;
+			s->sent_resume = FALSE;
+			s->renewing = TRUE;
+			drop_outbox(s);
+			if (s->cbs.renewing)
+				s->cbs.renewing(s->arg, 0, why, 0);
+			on_welcome(s, fresh);
+			json_decref(fresh);
+		}
 		return;
 	}
 	/* Nothing else comes before `resumed`. */
@@ -252,6 +356,15 @@ static gboolean resumable_code(int code)
 	return code == SOUP_WEBSOCKET_CLOSE_ABNORMAL || code == 0 || code == 4000 || code == 1011;
 }
 
+/* Close codes after which a fresh session may follow: the server going
+ * away or restarting, full, or asking us to come back later. Not a client
+ * bug (1002, 1007, 1009), a refusal (1008) or an operator's decision
+ * (4001, 4003). */
+static gboolean renewable_code(int code)
+{
+	return code == 1001 || code == 1012 || code == 1013 || code == 4002 || code == 4029;
+}
+
 static void on_closed(SoupWebsocketConnection *ws, gpointer data)
 {
 	pt_sig *s = data;
@@ -261,6 +374,8 @@ static void on_closed(SoupWebsocketConnection *ws, gpointer data)
 	why = why && *why ? why : "closed by the server";
 	if (s->resuming)
 		retry_later(s, why);
+	else if (s->renewing || (s->welcome && renewable_code(code)))
+		renew_later(s, code, why);
 	else if (resumable_code(code))
 		lost(s, code, why);
 	else
@@ -278,6 +393,8 @@ static void on_connected(GObject *src, GAsyncResult *res, gpointer data)
 		if (!g_error_matches(err, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
 			if (s->resuming)
 				retry_later(s, err->message);
+			else if (s->renewing)
+				renew_later(s, 0, err->message);
 			else
 				finish(s, 0, err->message);
 		}
@@ -434,6 +551,7 @@ void pt_sig_free(pt_sig *s)
 	g_ptr_array_unref(s->dead);
 	while ((text = g_queue_pop_head(&s->outbox)))
 		g_free(text);
+	json_decref(s->fresh);
 	g_object_unref(s->cancel);
 	g_object_unref(s->session);
 	json_decref(s->welcome);

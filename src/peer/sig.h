@@ -9,7 +9,12 @@
  * `resumed`. The owner sees nothing but the resumed callback; the id stays
  * the same. A refused resume (other than resume-live, which is retried:
  * the daemon may not have seen the old connection drop yet) or a window
- * that ends closes the client. */
+ * that ends closes the client, unless the owner takes fresh sessions (a
+ * renewed callback): then the client carries on under a new id — adopting
+ * the refused connection, or connecting afresh with a growing, jittered
+ * delay (1-2 s doubling to 30 s) after a drop past the window or a close
+ * that invites a return (1001, 1012, 1013, 4002, 4029) — and never gives
+ * up. Messages queued for the old session are dropped. */
 #ifndef PEERTRACK_PEER_SIG_H
 #define PEERTRACK_PEER_SIG_H
 
@@ -30,6 +35,13 @@ typedef struct pt_sig_cbs {
 	/* The connection dropped and was resumed; held messages follow. May
 	 * be NULL. */
 	void (*resumed)(void *arg, unsigned held);
+	/* May be NULL (then a session's end closes the client). The session
+	 * is over: everything tied to the old id (its hashes in the index, the
+	 * signalling sessions, requests in flight) is gone. delay_ms is how
+	 * long until the next connection (0: the current one goes on). */
+	void (*renewing)(void *arg, int code, const char *why, unsigned delay_ms);
+	/* A fresh session under a new id: announce again. NULL: no renewals. */
+	void (*renewed)(void *arg, const char *id, json_t *welcome);
 } pt_sig_cbs;
 
 /* Starts connecting to url (ws://host:port/v1) with the given Origin,
