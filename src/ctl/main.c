@@ -51,6 +51,8 @@ static void usage(FILE *f)
 		pt_admin_usage(&pt_admin_cmds[i], u, sizeof(u));
 		fprintf(f, "  %-46s %s\n", u, pt_admin_cmds[i].summary);
 	}
+	fprintf(f, "  %-46s %s\n", "manifest DIR [--prefix URL] [-o FILE]",
+	        "the service worker's manifest of a static site (local)");
 	fprintf(f, "\nExit status: 0 ok, 1 command failed, 2 usage, 3 daemon or database unreachable.\n");
 }
 
@@ -219,6 +221,9 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return EXIT_USAGE;
 	}
+	/* Not an admin command: works on local files, no daemon involved. */
+	if (!strcmp(argv[i], "manifest"))
+		return pt_ctl_manifest(argc - i - 1, argv + i + 1);
 	if (!(c = pt_admin_cmd_find(argv[i]))) {
 		fprintf(stderr, "peertrackctl: unknown command '%s' (see peertrackctl --help)\n", argv[i]);
 		return EXIT_USAGE;
