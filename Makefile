@@ -118,10 +118,13 @@ all: $(PROGRAMS)
 daemon: $(DAEMON_PROGRAMS)
 
 INSTALL_DEPS ?= scripts/install-deps.sh
+# The JS test tooling's npm packages, from their lock files.
+INSTALL_NPM_DEPS ?= scripts/install-npm-deps.sh
 deps:
 	@$(INSTALL_DEPS)
 deps-test:
 	@$(INSTALL_DEPS) --test
+	@$(INSTALL_NPM_DEPS)
 
 # -- the shared archive and the programs ------------------------------------
 $(O)/%.o: %.c

@@ -38,9 +38,8 @@ trap cleanup EXIT INT TERM
 
 have_peerjs=0
 if command -v node >/dev/null && command -v npm >/dev/null; then
-	if [ ! -d "$PEERJS_DIR/node_modules/peer" ]; then
-		(cd "$PEERJS_DIR" && timeout 300 npm ci --no-audit --no-fund >/dev/null) || true
-	fi
+	# `make bench` installed it (make deps-test); a plain run installs it now.
+	scripts/install-npm-deps.sh "$PEERJS_DIR" >/dev/null 2>&1 || true
 	[ -d "$PEERJS_DIR/node_modules/peer" ] && have_peerjs=1
 fi
 [ $have_peerjs = 1 ] || echo "note: node/npm or the peer package missing: PeerJS runs skipped"

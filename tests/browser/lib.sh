@@ -18,25 +18,19 @@ export PT_BIN PT_ROOT
 say() { printf 'browser: %s\n' "$*" >&2; }
 die() { say "FAIL: $*"; exit 1; }
 
-# node_prereqs DIR MODULE [NPM_FLAGS] — node, ip and npm present, and DIR's
-# locked npm packages installed (npm ci) unless DIR/node_modules/MODULE is.
+# node_prereqs DIR MODULE — node and ip present, and DIR's locked npm
+# packages installed. `make deps-test` installs them
+# (scripts/install-npm-deps.sh); when DIR/node_modules/MODULE is missing
+# (`make test` without it, or a lock file that gained MODULE) the same script
+# installs DIR's now.
 node_prereqs() {
-	local dir=$1 module=$2 flags=${3:-}
+	local dir=$1 module=$2
 	[ -x "$PT_BIN/peertrackd" ] || die "$PT_BIN/peertrackd not built"
 	command -v node >/dev/null || die "node missing (Debian package nodejs)"
 	command -v ip >/dev/null || die "ip missing (Debian package iproute2)"
-	if ! command -v npm >/dev/null; then
-		# Debian's nodejs ships npm apart; a nodejs that bundles npm conflicts
-		# with that package, so it cannot be listed in scripts/deps-test.txt.
-		[ "$(id -u)" -eq 0 ] || die "npm missing (Debian package npm)"
-		say "installing npm"
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends npm >&2 ||
-			die "cannot install npm"
-	fi
 	if [ ! -d "$dir/node_modules/$module" ]; then
-		say "npm ci in $(basename "$dir") ($module ...)"
-		# shellcheck disable=SC2086
-		(cd "$dir" && timeout 600 npm ci --no-audit --no-fund $flags >&2) || die "npm ci failed"
+		say "$module missing in $(basename "$dir")/node_modules (make deps-test installs it): installing"
+		"$PT_ROOT/scripts/install-npm-deps.sh" "$dir" || die "cannot install the npm packages of $dir"
 	fi
 }
 

@@ -6,5 +6,5 @@
 . "$(dirname "$0")/../browser/lib.sh"
 wt="$(cd "$(dirname "$0")" && pwd)"
 [ -x /usr/bin/chromium ] || die "/usr/bin/chromium missing (Debian package chromium)"
-node_prereqs "$wt" webtorrent --ignore-scripts
+node_prereqs "$wt" webtorrent
 run_driver seed-and-fetch "$wt/browser.mjs"

@@ -7,8 +7,7 @@
 # ICE included, is on 127.0.0.1.
 . "$(dirname "$0")/../browser/lib.sh"
 wt="$(cd "$(dirname "$0")" && pwd)"
-# Install scripts are not needed: node-datachannel's binary is an npm package.
-node_prereqs "$wt" bittorrent-tracker --ignore-scripts
+node_prereqs "$wt" bittorrent-tracker
 say "webtorrent: 2 clients"
 run_driver 2 "$wt/clients.mjs"
 say "webtorrent: 4 clients"

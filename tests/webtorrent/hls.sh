@@ -7,5 +7,5 @@
 wt="$(cd "$(dirname "$0")" && pwd)"
 [ -x /usr/bin/chromium ] || die "/usr/bin/chromium missing (Debian package chromium)"
 command -v ffmpeg >/dev/null || die "ffmpeg missing (Debian package ffmpeg)"
-node_prereqs "$wt" p2p-media-loader-hlsjs --ignore-scripts
+node_prereqs "$wt" p2p-media-loader-hlsjs
 run_driver play "$wt/hls.mjs"
