@@ -3,7 +3,7 @@
 #   scripts/run-tests.sh [unit|integration|fuzz|conformance|all|system]
 # Each test is a program (cmocka binaries from tests/unit and tests/integration,
 # fuzz corpus replays from tests/fuzz) or an executable script
-# (tests/integration/*.sh, tests/browser/*.sh ...). Every test runs under a
+# (tests/unit/*.sh, tests/integration/*.sh, tests/browser/*.sh ...). Every test runs under a
 # time limit; the runner prints one line per test and a closing
 # "N passed, N failed" line, and exits non-zero if anything failed.
 # `system` (tests/system/*.sh: the fresh-machine install, the package ...) is
@@ -24,7 +24,7 @@ logdir="$PT_BUILD/test-logs"; mkdir -p "$logdir"
 tests=()
 add() { for t in "$@"; do [ -x "$t" ] && [ -f "$t" ] && tests+=("$t"); done; }
 case "$what" in
-unit|all) add "$PT_BUILD"/tests/unit/test_* ;;&
+unit|all) add "$PT_BUILD"/tests/unit/test_* tests/unit/*.sh ;;&
 fuzz|all) add "$PT_BUILD"/tests/fuzz/fuzz_* ;;&
 integration|all) add "$PT_BUILD"/tests/integration/test_* tests/integration/*.sh ;;&
 conformance|all) add tests/conformance/*.sh tests/browser/*.sh tests/webtorrent/*.sh ;;&
