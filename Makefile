@@ -10,6 +10,8 @@
 #   make test       run the test suite against the current build
 #   make asan       the whole test suite under AddressSanitizer + UBSan (build-asan/)
 #   make system-test  tests of the system (tests/system/: fresh machine, package)
+#   make demo       peertrackd and the demo site (examples/site/) behind nginx
+#                   on 127.0.0.1:8080 (DEMO_PORT=...), until Ctrl-C
 #   make layers     no file includes across a forbidden layer edge (and the check's self-test)
 #   make soak       a bounded churn run: RSS, fds, index, database size over time
 #   make install    peertrackd, peertrackctl, man pages, unit; PREFIX=/usr/local
@@ -113,7 +115,7 @@ ifneq ($(wildcard tests/bench/*.c),)
 endif
 
 .PHONY: all daemon run check test unit integration asan system-test install uninstall clean \
-        deps deps-test tests-build bench soak fuzz man deb layers
+        deps deps-test tests-build bench soak fuzz man deb layers demo
 all: $(PROGRAMS)
 daemon: $(DAEMON_PROGRAMS)
 
@@ -228,6 +230,13 @@ run: deps
 	$(MAKE) daemon
 	@mkdir -p var
 	exec $(BIN)/peertrackd
+
+# The browser side at work: two browsers on the printed URL share the site's
+# pictures and video (scripts/demo.sh). Needs nginx besides the build set.
+demo:
+	@$(INSTALL_DEPS) --demo
+	$(MAKE) daemon
+	exec scripts/demo.sh
 
 bench: deps-test
 	$(MAKE) all

@@ -6,6 +6,8 @@
 #                                    `make install`): the list below
 #   scripts/install-deps.sh --test   that, plus scripts/deps-test.txt: what
 #                                    the tests and tools need (`make check`)
+#   scripts/install-deps.sh --demo   that, plus nginx: `make demo` serves the
+#                                    demo site (examples/site/) with it
 #
 # Idempotent: it does nothing when all are present. Needs root (or sudo) only
 # when something is missing. Services among the packages (nginx, redis-server,
@@ -23,8 +25,9 @@ libinih-dev libsqlite3-dev libsystemd-dev"
 TEST_LIST="${PT_DEPS_TEST_LIST:-$(dirname "$0")/deps-test.txt}"
 case "${1:-}" in
 --test) PKGS="$PKGS $(grep -v '^[[:space:]]*#' "$TEST_LIST" | tr '\n' ' ')" ;;
+--demo) PKGS="$PKGS nginx" ;;
 "") ;;
-*) echo "usage: $0 [--test]" >&2; exit 2 ;;
+*) echo "usage: $0 [--test|--demo]" >&2; exit 2 ;;
 esac
 
 installed() { dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' 2>/dev/null | awk '$1 == "ii" {print $2}' | sort; }
