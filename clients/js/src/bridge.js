@@ -29,7 +29,7 @@
 // Events (CustomEvent): 'served' {url, hash, source, bytes, status, ms},
 //   'leader' {leader}, 'change' {} after any of them or a client event.
 // The bridge owns its client: close() closes it.
-import { PeertrackClient } from './index.js';
+import { PeertrackClient } from './client.js';
 
 const DEFAULTS = { controlTimeoutMs: 3000, connectWaitMs: 2000, cacheName: 'peertrack-v1' };
 
@@ -204,7 +204,12 @@ export class PeertrackBridge extends EventTarget {
   _opened(c, ms, signal) {
     return new Promise((resolve, reject) => {
       const done = (err) => { clearTimeout(t); c.removeEventListener('statechange', on); err ? reject(err) : resolve(); };
-      const on = () => { if (c.state === 'open') done(); else if (c.state === 'closed') done(unavailable()); };
+      // 'offline': no network, or backing off after a failed attempt: the
+      // origin now beats waiting out the backoff.
+      const on = () => {
+        if (c.state === 'open') done();
+        else if (c.state === 'closed' || c.state === 'offline') done(unavailable());
+      };
       const unavailable = () => Object.assign(new Error('no tracker connection'), { code: 'unavailable' });
       const t = setTimeout(() => done(unavailable()), ms);
       c.addEventListener('statechange', on);
