@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The demo site (examples/site/) through nginx and peertrackd, visitors in
+# headless Chromium: a second visitor gets every file from the first (none
+# from the origin), SHA-256 checked, the video's Range request answered from
+# peer bytes, stats showing the offload, a second tab taking over the
+# connection (site.mjs offload); and the page loading whole from the origin
+# within the worker's timeout with no holder, no WebRTC, no tracker
+# (site.mjs fallback).
+. "$(dirname "$0")/lib.sh"
+[ -x /usr/sbin/nginx ] || die "nginx missing (scripts/install-deps.sh --test installs it)"
+[ -x "$PT_BIN/peertrackctl" ] || die "$PT_BIN/peertrackctl not built"
+browser_prereqs no
+run_driver offload "$here/site.mjs"
+run_driver fallback "$here/site.mjs"
