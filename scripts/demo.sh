@@ -40,7 +40,9 @@ state_dir = $work/state
 allowed_origins = http://127.0.0.1:$PORT
 trusted_proxies = 127.0.0.1/32
 CONF
-"$BIN/peertrackd" -c "$work/peertrack.conf" --listen 127.0.0.1:0 2>"$work/peertrackd.log" &
+# Both servers in sessions of their own: Ctrl-C reaches this script only,
+# which stops them in order (cleanup) and says so.
+setsid "$BIN/peertrackd" -c "$work/peertrack.conf" --listen 127.0.0.1:0 2>"$work/peertrackd.log" &
 pids+=($!)
 tport=""
 for _ in $(seq 100); do
@@ -61,7 +63,7 @@ user=""
 sed -e "s|@USER@|$user|" -e "s|@WORK@|$work|g" -e "s|@PORT@|$PORT|g" -e "s|@TRACKER_PORT@|$tport|g" \
     -e "s|@SITE@|$root/examples/site|g" -e "s|@CLIENT@|$root/clients/js/src|g" \
     "$root/examples/site/nginx.conf.in" >"$work/nginx.conf"
-"$NGINX" -p "$work" -e stderr -c "$work/nginx.conf" -g 'daemon off;' &
+setsid "$NGINX" -p "$work" -e stderr -c "$work/nginx.conf" -g 'daemon off;' &
 pids+=($!)
 up=0
 for _ in $(seq 100); do
