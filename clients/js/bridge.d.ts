@@ -39,6 +39,8 @@ export interface BridgeStats {
   client: ClientStats | null;
   served: Record<ServedSource, number>;
   bytes: { peer: number; origin: number };
+  /** Peers the client caught sending bytes that fail their hash (dropped, reported). */
+  badPeers: { peer: string; hash: string }[];
   /** By URL: the latest answer of the worker, with how many there were. */
   resources: Record<string, Served & { count: number }>;
 }
@@ -53,7 +55,8 @@ export class PeertrackBridge extends EventTarget {
   readonly client: PeertrackClient | null;
   stats(): BridgeStats;
   close(): void;
-  // events: 'served' (CustomEvent<Served>), 'leader' (CustomEvent<{leader: boolean}>), 'change'
+  // events: 'served' (CustomEvent<Served>), 'leader' (CustomEvent<{leader: boolean}>),
+  // 'badpeer' (CustomEvent<{peer: string, hash: string}>), 'change'
 }
 
 export function startPeertrack(options: BridgeOptions): PeertrackBridge;

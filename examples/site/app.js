@@ -9,9 +9,12 @@ import { startPeertrack } from '/peertrack/bridge.js';
 
 const q = new URLSearchParams(location.search);
 const tracker = q.get('tracker') || `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/v1`;
+// ?nosw=1: the site as it is without peertrack's worker (the baseline of
+// docs/BENCHMARKS.md): the browser fetches everything from the origin.
 const pt = startPeertrack({
   tracker,
-  serviceWorker: '/sw.js' + (q.has('timeout') ? `?timeout=${encodeURIComponent(q.get('timeout'))}` : ''),
+  serviceWorker: q.has('nosw') ? null
+    : '/sw.js' + (q.has('timeout') ? `?timeout=${encodeURIComponent(q.get('timeout'))}` : ''),
   scope: '/',
 });
 window.peertrack = pt;
@@ -52,6 +55,7 @@ function render() {
   $('fromPeers').textContent = fmt(s.bytes.peer);
   $('fromOrigin').textContent = fmt(s.bytes.origin);
   $('toPeers').textContent = c ? fmt(c.toPeers) : '-';
+  $('badPeers').textContent = s.badPeers.length;
   const rows = Object.entries(s.resources).map(([url, r]) =>
     `<tr><td>${new URL(url).pathname.split('/').pop()}</td><td class="${r.source}">${r.source}</td>` +
     `<td>${fmt(r.bytes)}</td><td>${r.ms}</td></tr>`);

@@ -47,14 +47,15 @@ browser_prereqs() {
 	node_prereqs "$here" playwright-core
 }
 
-# run_driver MODE [SCRIPT] — a node script (driver.mjs), bounded, in its own
-# namespaces, with MODE as its argument.
+# run_driver MODE [SCRIPT] — a node script (driver.mjs), bounded (150 s, or
+# PT_DRIVER_TIMEOUT for benchmarks), in its own namespaces, with MODE as its
+# argument.
 run_driver() {
 	local mode=$1 script=${2:-$here/driver.mjs} ns=(unshare --net --pid --fork --kill-child --mount-proc)
 	[ "$(id -u)" -eq 0 ] || ns+=(--map-root-user)
 	"${ns[@]}" true 2>/dev/null || die "cannot create network/PID namespaces (unshare)"
 	local pid rc=0
-	timeout -k 5 150 "${ns[@]}" sh -c 'ip link set lo up && exec node "$0" "$1"' \
+	timeout -k 5 "${PT_DRIVER_TIMEOUT:-150}" "${ns[@]}" sh -c 'ip link set lo up && exec node "$0" "$1"' \
 		"$script" "$mode" &
 	pid=$!
 	trap 'kill -TERM $pid 2>/dev/null || true; wait $pid 2>/dev/null || true' EXIT

@@ -10,12 +10,17 @@
 //                             Range request answered 206 from peer bytes;
 //                             peertrackctl stats shows the offload; then a
 //                             second tab of B takes over when the first closes
+//                             a daemon restart: holders re-announce, the
+//                             next visitor is served by peers again
 //   node site.mjs fallback   the page loads whole from the origin within the
-//                             worker's timeout: no holder; WebRTC missing;
-//                             tracker down
-//   node site.mjs bench N    N rounds of: a first visitor, then a second via
-//                             peers and a second via the origin (tracker
-//                             down); navigation -> last picture, in ms
+//                             worker's timeout: no holder; a holder sending
+//                             corrupted bytes (caught, reported); a holder
+//                             that never answers; WebRTC missing; tracker down
+//   node site.mjs bench      PT_SITE_ROUNDS (5) rounds of: a first visitor,
+//                             then second visitors via peers, via the origin
+//                             through the worker, and without the worker;
+//                             navigation -> last picture, in ms
+//                             (scripts/bench-site.sh)
 //
 // Env: PT_BIN (absolute). Runs in its own network namespace (lib.sh): the
 // port numbers are free. Exits 0 on success; kills what it started.
@@ -143,6 +148,14 @@ async function waitHolding(id, what, ms = 15000) {
   }, 200).catch((e) => { throw new Error(`${e.message}; missing ${missing.join(', ')}`); });
 }
 
+// The client open again under another id than `old` (a daemon restart).
+async function waitNewId(tab, old, what, ms = 20000) {
+  return until(`${what}: a new id`, ms, () => tab.page.evaluate((o) => {
+    const c = window.peertrack.client;
+    return c && c.state === 'open' && c.id && c.id !== o ? c.id : null;
+  }, old), 200);
+}
+
 const clientId = (tab) => tab.page.evaluate(() => window.peertrack.client && window.peertrack.client.id);
 async function waitClientOpen(tab, what, ms = 10000) {
   await tab.page.waitForFunction(() => window.peertrack && window.peertrack.client &&
@@ -242,14 +255,31 @@ async function offload() {
     throw new Error('B tab 2 went to the origin');
   log(`takeover: tab 2 of B (${idB2}) leads after tab 1 closed, re-seeded B's cache, served ${pic} from peers`);
 
+  // The daemon restarts: the holders reconnect (their resume refused: new
+  // ids) and announce everything again; the next visitor gets it all from them.
+  await h.stopDaemon();
+  await startDaemon();
+  const idA2 = await waitNewId(a, idA, 'A after the restart');
+  const idB3 = await waitNewId(b2, idB2, 'B tab 2 after the restart');
+  await waitHolding(idA2, 'A after the restart');
+  await waitHolding(idB3, 'B tab 2 after the restart');
+  const mark3 = originLog().length;
+  const C = await visitor('C');
+  const c = await openTab(C);
+  await loaded(c, 'C');
+  const srcC = await sources(c);
+  for (const p of manifestPaths())
+    if (!srcC[p] || srcC[p][0].source !== 'peer') throw new Error(`C (after the restart): ${p}: ${JSON.stringify(srcC[p])}`);
+  if (originLog(mark3).some((l) => l.ua === 'peertrack-test-C' && manifest[l.path])) throw new Error('C went to the origin');
+  log(`daemon restarted: A and B re-announced under new ids, C got every file from peers`);
+
   // The daemon's account of it: clients report (the last time as their page
-  // goes), the store records.
-  await b2.page.close();
-  await a.page.close();
-  await A.ctx.close();
-  await B.ctx.close();
-  // B got every file from peers once, and pic3 again in tab 2.
-  const want = manifestPaths().reduce((n, p) => n + manifest[p].size, 0) + manifest[pic].size;
+  // goes), the store keeps it across the restart. B got every file once and
+  // pic3 again in tab 2, C every file.
+  for (const t of [c, b2, a]) await t.page.close();
+  for (const v of [A, B, C]) await v.ctx.close();
+  const all = manifestPaths().reduce((n, p) => n + manifest[p].size, 0);
+  const want = 2 * all + manifest[pic].size;
   const st = await until('the offload in peertrackctl stats', 10000, async () => {
     const x = await ctl('stats');
     return x.from_peers === want && x.to_peers === want ? x : null;
@@ -285,56 +315,79 @@ async function fallback() {
   const one = await expectOrigin('C1', {}, 'no holder');
   const id1 = await waitClientOpen(one.tab, 'C1');
   await waitHolding(id1, 'C1');
-  // 2. A holder that never answers an offer (its page stuck): the worker
+  // 2. The holder serves corrupted bytes: caught by the hash, the peer
+  // dropped and reported, the origin serves.
+  await one.tab.page.evaluate(() => {
+    const st = window.peertrack.client.store, get = st.get.bind(st);
+    st.get = async (hash) => {
+      const b = await get(hash);
+      if (!b || !b.length) return b;
+      const c = b.slice();
+      c[c.length >> 1] ^= 0x5a;
+      return c;
+    };
+  });
+  const two = await expectOrigin('C2', {}, 'corrupting holder');
+  const bad = await two.tab.page.evaluate(() => window.peertrack.stats().badPeers);
+  const caught = new Set(bad.filter((x) => x.peer === id1).map((x) => x.hash));
+  for (const p of manifestPaths())
+    if (!caught.has(manifest[p].sha256)) throw new Error(`corrupting holder: not caught for ${p}: ${JSON.stringify(bad)}`);
+  await two.v.ctx.close();          // it holds good copies now: gone, C1 is the only holder
+  // 3. A holder that never answers an offer (its page stuck): the worker
   // waits out its timeout, then the origin serves.
   await one.tab.page.evaluate(() => {
     RTCPeerConnection.prototype.setRemoteDescription = () => new Promise(() => {});
   });
-  await expectOrigin('C2', {}, 'holder never answers', { waited: true });
-  // 3. A holder exists, but this visitor has no WebRTC.
-  const three = await expectOrigin('C3', { noWebRTC: true }, 'WebRTC missing');
-  if (await three.tab.page.evaluate(() => window.peertrack.client !== null)) throw new Error('a client without WebRTC');
-  // 4. The tracker is down (its holders with it).
+  const three = await expectOrigin('C3', {}, 'holder never answers', { waited: true });
+  await three.v.ctx.close();
+  // 4. A holder exists, but this visitor has no WebRTC.
+  const four = await expectOrigin('C4', { noWebRTC: true }, 'WebRTC missing');
+  if (await four.tab.page.evaluate(() => window.peertrack.client !== null)) throw new Error('a client without WebRTC');
+  // 5. The tracker is down (its holders with it).
   await h.stopDaemon();
-  await expectOrigin('C4', {}, 'tracker down');
+  await expectOrigin('C5', {}, 'tracker down');
 }
 
-// Navigation -> last picture for a second visitor: via peers, and via the
-// origin (the tracker stopped), side by side, N rounds.
+// Navigation -> last picture for a second visitor, side by side in each
+// round: via peers (a first visitor holds everything); via the origin
+// through the worker (no tracker: the worker goes to the origin at once);
+// and the site without the worker (the browser fetches the assets itself).
 async function bench(rounds) {
-  const peers = [], origin = [];
+  const runs = { peers: [], worker_origin: [], no_worker: [] };
+  const second = async (name, query, key, from) => {
+    const v = await visitor(name);
+    const t = await openTab(v, { query });
+    const r = await loaded(t, `${key} ${name}`);
+    if (from) {
+      const src = await sources(t);
+      const bad = manifestPaths().filter((p) => !src[p] || src[p][0].source !== from);
+      if (bad.length) throw new Error(`bench ${key}: ${bad.join(', ')} not from ${from}`);
+    }
+    runs[key].push(r.lastImageMs);
+    await v.ctx.close();
+  };
   for (let i = 0; i < rounds; i++) {
-    const A = await visitor(`bA${i}`);
+    const A = await visitor(`first${i}`);
     const a = await openTab(A);
     await loaded(a, 'first');
     await waitHolding(await waitClientOpen(a, 'first'), 'first');
-    const B = await visitor(`bB${i}`);
-    const b = await openTab(B);
-    const rb = await loaded(b, 'second (peers)');
-    const src = await sources(b);
-    if (manifestPaths().some((p) => !src[p] || src[p][0].source !== 'peer')) throw new Error('bench: not all from peers');
-    peers.push(rb.lastImageMs);
-    await B.ctx.close();
-    // The same second visit with no tracker: the worker goes to the origin
-    // at once ('unavailable'), as a site without peertrack would.
-    const O = await visitor(`bO${i}`);
-    const o = await openTab(O, { query: '&tracker=' + encodeURIComponent('ws://127.0.0.1:9/v1') });
-    const ro = await loaded(o, 'second (origin)');
-    origin.push(ro.lastImageMs);
-    await O.ctx.close();
+    await second(`peers${i}`, '', 'peers', 'peer');
+    await second(`origin${i}`, '&tracker=' + encodeURIComponent('ws://127.0.0.1:9/v1'), 'worker_origin', 'origin');
+    await second(`plain${i}`, '&nosw=1', 'no_worker', null);
     await A.ctx.close();
   }
   const med = (xs) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
-  console.log(JSON.stringify({ rounds, peers_ms: peers.map(Math.round), origin_ms: origin.map(Math.round),
-                               peers_median_ms: Math.round(med(peers)), origin_median_ms: Math.round(med(origin)) }));
+  const out = { rounds };
+  for (const [k, xs] of Object.entries(runs)) out[k] = { median_ms: Math.round(med(xs)), runs_ms: xs.map(Math.round) };
+  console.log(JSON.stringify(out));
 }
 
-const tests = { offload, fallback, bench: () => bench(Number(process.argv[3] || 5)) };
+const tests = { offload, fallback, bench: () => bench(Number(process.env.PT_SITE_ROUNDS) || 5) };
 if (!tests[mode]) {
-  console.error('usage: PT_BIN=/abs/bin node site.mjs offload|fallback|bench [N]');
+  console.error('usage: PT_BIN=/abs/bin node site.mjs offload|fallback|bench');
   process.exit(2);
 }
-await h.run(mode === 'bench' ? 600000 : 120000, async () => {
+await h.run(mode === 'bench' ? 3600000 : 120000, async () => {
   try {
     await startDaemon();
     await startNginx();

@@ -27,7 +27,8 @@
 //                          before the worker is told 'unavailable' (2000)
 //   options.cacheName      the worker's cache (sw.js SW_DEFAULTS.cacheName)
 // Events (CustomEvent): 'served' {url, hash, source, bytes, status, ms},
-//   'leader' {leader}, 'change' {} after any of them or a client event.
+//   'leader' {leader}, 'badpeer' {peer, hash}, 'change' {} after any of them
+//   or a client event.
 // The bridge owns its client: close() closes it.
 import { PeertrackClient } from './client.js';
 
@@ -48,6 +49,7 @@ export class PeertrackBridge extends EventTarget {
     this.resources = new Map();   // url -> {hash, source, bytes, status, ms, count}
     this.counts = { peer: 0, origin: 0, cache: 0, network: 0 };
     this.bytes = { peer: 0, origin: 0 };
+    this.badPeers = [];           // {peer, hash} the client caught sending bad bytes
     this._port = null;
     this._inflight = new Map();   // worker request id -> AbortController
     this._closed = false;
@@ -124,6 +126,12 @@ export class PeertrackBridge extends EventTarget {
       this.client = new PeertrackClient({ ...this.options.client, url: this.options.tracker });
       for (const t of ['statechange', 'peers', 'transfer', 'badpeer', 'error'])
         this.client.addEventListener(t, () => this._changed());
+      // A peer that sent bytes failing their hash: the client dropped it and
+      // told the tracker; the panel shows it.
+      this.client.addEventListener('badpeer', (e) => {
+        this.badPeers.push(e.detail);
+        this.dispatchEvent(new CustomEvent('badpeer', { detail: e.detail }));
+      });
       this.client.start();
       this._reseed();
     }
@@ -241,6 +249,7 @@ export class PeertrackBridge extends EventTarget {
       client: this.client ? this.client.stats() : null,
       served: { ...this.counts },
       bytes: { ...this.bytes },
+      badPeers: [...this.badPeers],
       resources: Object.fromEntries(this.resources),
     };
   }
