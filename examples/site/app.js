@@ -23,6 +23,7 @@ window.peertrack = pt;
 // tests and docs/BENCHMARKS.md.
 window.demoLoaded = (async () => {
   const ready = await pt.ready;
+  const readyMs = performance.now();   // the worker controls the page: assets requested now
   const imgs = [...document.querySelectorAll('img[data-src]')];
   const video = document.getElementById('clip');
   const loaded = imgs.map((img) => new Promise((resolve) => {
@@ -37,7 +38,7 @@ window.demoLoaded = (async () => {
   });
   const images = await Promise.all(loaded);
   const vid = await frame;
-  return { controlled: ready.controlled, reason: ready.reason, images, video: vid,
+  return { controlled: ready.controlled, reason: ready.reason, images, video: vid, readyMs,
            lastImageMs: Math.max(...images.map((i) => i.ms)) };
 })();
 

@@ -29,7 +29,8 @@
 //   {type:'cancel', id}                              the SW gave up on it
 //   {type:'seed', hash, url, size}                   verified, cached: announce it
 //   {type:'origin', hash, url, bytes}                came from the origin (accounting)
-//   {type:'served', url, hash, source, bytes, status, ms}  source: 'peer'|'origin'|'cache'|'network'
+//   {type:'served', url, hash, source, bytes, status, ms}  source: 'peer'|'origin'|'cache'|'network';
+//                                    bytes 0 when it shared another request's transfer
 // SW -> page, through Client.postMessage: {type:'peertrack-reconnect'}
 //   (a restarted worker has lost every port: send a new hello).
 import { parseManifest } from './manifest.js';
@@ -49,6 +50,7 @@ export function installPeertrackServiceWorker(options = {}, sw = self) {
   const ports = new Map();   // clientId -> MessagePort
   let leader = null;         // clientId of the tab holding the connection
   const pending = new Map(); // request id -> {resolve, clientId, msg}
+  const inflight = new Map(); // url -> Promise of obtain(): one fetch per URL at a time
   const helloWaiters = new Set();
   let nextId = 1;
   let manifest = null, manifestAt = 0, manifestLoading = null;
@@ -211,36 +213,53 @@ export function installPeertrackServiceWorker(options = {}, sw = self) {
         (await caches.open(opt.cacheName)).delete(entry.url);   // an older version of the file
       }
     } catch { /* no Cache API (private mode, quota): go on */ }
-    // 2. Peers.
-    const p = await fromPeers(entry);
-    if (p.bytes) {
-      const r = respond(entry, p.bytes, req);
-      served('peer', r.status, entry.size);
-      keep(entry, p.bytes);
-      return r;
+    // 2. Peers, else the origin: once per URL however many ask at once (a
+    // <video> sends a second Range request before the first is answered).
+    let job = inflight.get(entry.url), joined = true;
+    if (!job) {
+      joined = false;
+      job = obtain(entry).finally(() => inflight.delete(entry.url));
+      inflight.set(entry.url, job);
     }
-    log(`${entry.url}: from the origin (${p.why})`);
-    // 3. The origin, whole (not the Range), so it can be checked and kept.
-    let net;
+    let got;
     try {
-      net = await fetch(entry.url, { credentials: 'same-origin', cache: 'no-cache' });
+      got = await job;
     } catch (e) {
       served('network', 0, 0);
       throw e;
     }
-    if (!net.ok) { served('network', net.status, 0); return net; }
+    if (got.source === 'network') {   // an HTTP error, or bytes that fail the manifest: as the origin sent them
+      served('network', got.status, joined ? 0 : got.buf.byteLength);
+      return new Response(got.status === 204 || got.status === 304 ? null : got.buf,
+                          { status: got.status, statusText: got.statusText, headers: got.headers });
+    }
+    const r = respond(entry, got.buf, req);
+    served(got.source, r.status, joined ? 0 : got.buf.byteLength);
+    return r;
+  }
+
+  // The bytes of `entry`: {source: 'peer'|'origin', buf} verified and being
+  // kept, or {source: 'network', status, statusText, headers, buf} to pass on.
+  // Rejects when the origin cannot be reached.
+  async function obtain(entry) {
+    const p = await fromPeers(entry);
+    if (p.bytes) {
+      keep(entry, p.bytes);
+      return { source: 'peer', buf: p.bytes };
+    }
+    log(`${entry.url}: from the origin (${p.why})`);
+    // The whole file (not the Range asked for), so it can be checked and kept.
+    const net = await fetch(entry.url, { credentials: 'same-origin', cache: 'no-cache' });
     const buf = await net.arrayBuffer();
+    const pass = { source: 'network', status: net.status, statusText: net.statusText, headers: new Headers(net.headers), buf };
+    if (!net.ok) return pass;
     if (leader) post(leader, { type: 'origin', hash: entry.hash, url: entry.url, bytes: buf.byteLength });
     if (!(await verified(buf, entry))) {
       log(`${entry.url}: the origin's bytes do not match the manifest; passed on, not cached`);
-      served('network', net.status, buf.byteLength);
-      const h = new Headers(net.headers);
-      return new Response(buf, { status: net.status, statusText: net.statusText, headers: h });
+      return pass;
     }
-    const r = respond(entry, buf, req);
-    served('origin', r.status, buf.byteLength);
     keep(entry, buf);
-    return r;
+    return { source: 'origin', buf };
   }
 
   // -- events --------------------------------------------------------------
