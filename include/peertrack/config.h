@@ -64,6 +64,8 @@ typedef struct pt_config {
 	uint32_t match_half_life_ms;
 	uint32_t peer_left_window_ms;
 	uint32_t recent_contacts;
+	uint32_t bad_peer_reports;
+	uint32_t bad_peer_max_reports;
 	/* [store] */
 	uint32_t store_flush_ms;
 	enum pt_store_ip store_ip;

@@ -27,6 +27,7 @@ enum pt_msg_type {
 	PT_MSG_REPORT,
 	PT_MSG_RESUME,
 	PT_MSG_REFRESH_ICE,
+	PT_MSG_BAD_PEER,
 	PT_MSG__COUNT
 };
 
@@ -54,10 +55,11 @@ typedef struct pt_msg {
 	/* announce, withdraw: distinct hashes, in first-seen order */
 	pt_hash *hashes;
 	size_t n_hashes;
-	/* lookup */
+	/* lookup; bad-peer: the hash the peer lied about */
 	pt_hash hash;
 	uint32_t max; /* 0 when absent */
-	/* signal: the target, and "data" as compact JSON text */
+	/* signal: the target, and "data" as compact JSON text; bad-peer: the
+	 * peer reported (in `to`) */
 	pt_id to;
 	char *data;
 	size_t data_len;

@@ -19,6 +19,7 @@ typedef struct pt_peer_info {
 	uint32_t hashes;        /* announced and held */
 	uint32_t queue_bytes;   /* waiting to be sent to it */
 	uint32_t contacts;      /* recent signal partners */
+	uint32_t bad_reports;   /* bad-peer reports held against it */
 } pt_peer_info;
 
 /* Called per peer; returns false to stop the walk. */

@@ -66,6 +66,7 @@ typedef struct pt_server_status {
 	uint64_t uptime_ms;
 	uint32_t peers, sockets, max_connections;
 	uint64_t index_entries, index_hashes;
+	uint64_t bad_counted, bad_ignored, bad_withdrawn; /* bad-peer reports */
 } pt_server_status;
 
 void pt_server_status_get(pt_server *s, pt_server_status *out);

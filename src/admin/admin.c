@@ -334,6 +334,7 @@ static void do_peer(areq *r)
 		r->ops->peer_hashes(r->ops->arg, id, add_hash, hashes);
 		json_object_set_new(o, "last_rx_ms", json_integer((json_int_t)p.idle_ms));
 		json_object_set_new(o, "contacts", json_integer(p.contacts));
+		json_object_set_new(o, "bad_reports", json_integer(p.bad_reports));
 		json_object_set(o, "hash_list", hashes);
 	}
 	json_decref(hashes);

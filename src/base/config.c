@@ -198,6 +198,14 @@ const pt_config_key pt_config_keys[] = {
 	    "this time. 0 turns peer-left off."),
 	U32("matching", recent_contacts, "16", 0, 256, true,
 	    "Signal contacts remembered per peer for peer-left. 0 turns peer-left off."),
+	U32("matching", bad_peer_reports, "3", 1, 64, true,
+	    "A hash is withdrawn from a peer once this many different networks (an\n"
+	    "IPv4 address, an IPv6 /64) reported, with bad-peer, that it served bytes\n"
+	    "not matching that hash. A report counts only from a peer that signalled\n"
+	    "with it within peer_left_window_ms (so recent_contacts 0 ignores them)."),
+	U32("matching", bad_peer_max_reports, "32", 1, 1024, true,
+	    "Most (hash, network) reports kept against one peer, for as long as its\n"
+	    "connection lives; past that, each new report replaces the oldest."),
 
 	U32("store", store_flush_ms, "1000", 10, 60000, false,
 	    "Events are batched in memory and committed by a writer thread at least\n"

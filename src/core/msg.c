@@ -36,6 +36,7 @@ static enum pt_err parse_signal(json_t *, const pt_msg_limits *, pt_msg *, const
 static enum pt_err parse_ping(json_t *, const pt_msg_limits *, pt_msg *, const char **);
 static enum pt_err parse_report(json_t *, const pt_msg_limits *, pt_msg *, const char **);
 static enum pt_err parse_resume(json_t *, const pt_msg_limits *, pt_msg *, const char **);
+static enum pt_err parse_bad_peer(json_t *, const pt_msg_limits *, pt_msg *, const char **);
 
 /* The one list of message types. Indexed by enum pt_msg_type. */
 static const struct msg_type {
@@ -51,6 +52,7 @@ static const struct msg_type {
 	[PT_MSG_REPORT]   = { "report",   PT_MSG_REPORT,   parse_report },
 	[PT_MSG_RESUME]   = { "resume",   PT_MSG_RESUME,   parse_resume },
 	[PT_MSG_REFRESH_ICE] = { "refresh-ice", PT_MSG_REFRESH_ICE, parse_ping },
+	[PT_MSG_BAD_PEER] = { "bad-peer", PT_MSG_BAD_PEER, parse_bad_peer },
 };
 
 const char *pt_msg_type_name(enum pt_msg_type t)
@@ -249,6 +251,31 @@ static enum pt_err parse_signal(json_t *root, const pt_msg_limits *lim, pt_msg *
 	if (msg->data_len > lim->max_signal_bytes) {
 		*why = "data: larger than max_signal_bytes";
 		return PT_E_TOO_LARGE;
+	}
+	return PT_OK;
+}
+
+/* bad-peer: `peer` (an id), then `hash`, as signal's `to` and lookup's
+ * `hash` are checked. */
+static enum pt_err parse_bad_peer(json_t *root, const pt_msg_limits *lim, pt_msg *msg,
+                                  const char **why)
+{
+	json_t *peer = json_object_get(root, "peer");
+	json_t *h = json_object_get(root, "hash");
+
+	if (!json_is_string(peer) ||
+	    pt_id_decode(json_string_value(peer), json_string_length(peer), &msg->to) != 0) {
+		*why = "peer: must be a client id (24 base64url characters)";
+		return PT_E_BAD_MESSAGE;
+	}
+	if (!h) {
+		*why = "hash: missing";
+		return PT_E_BAD_MESSAGE;
+	}
+	if (!json_is_string(h) ||
+	    pt_hash_parse(json_string_value(h), json_string_length(h), &msg->hash) != 0) {
+		*why = "hash: not 64 lowercase hex characters";
+		return PT_E_BAD_HASH;
 	}
 	return PT_OK;
 }

@@ -186,6 +186,9 @@ static void render_status(FILE *f, const json_t *r)
 	fprintf(f, "index          %lld entries, %lld hashes\n", jint(r, "index_entries"),
 	        jint(r, "index_hashes"));
 	fprintf(f, "bans           %lld\n", jint(r, "bans"));
+	fprintf(f, "bad peers      %lld reports counted, %lld ignored, %lld hashes withdrawn\n",
+	        jint(json_object_get(r, "bad_peer"), "counted"), jint(json_object_get(r, "bad_peer"), "ignored"),
+	        jint(json_object_get(r, "bad_peer"), "withdrawn"));
 	fprintf(f, "store          %s, queue %lld, %lld flushes, %lld errors, %lld dropped, last flush %lld us\n",
 	        json_is_true(json_object_get(st, "ok")) ? "ok" : "FAILING", jint(st, "queue_depth"),
 	        jint(st, "flushes"), jint(st, "errors"), jint(st, "dropped"), jint(st, "last_flush_us"));
@@ -205,6 +208,7 @@ static void render_peer(FILE *f, const json_t *r)
 	fprintf(f, "last heard     %s ago\n", dur(a, jint(r, "last_rx_ms")));
 	fprintf(f, "send queue     %lld bytes\n", jint(r, "queue_bytes"));
 	fprintf(f, "contacts       %lld\n", jint(r, "contacts"));
+	fprintf(f, "bad reports    %lld\n", jint(r, "bad_reports"));
 	fprintf(f, "hashes         %lld\n", jint(r, "hashes"));
 	json_array_foreach(hashes, i, h)
 		fprintf(f, "  %s\n", json_string_value(h));

@@ -140,11 +140,13 @@ static json_t *op_status(void *arg)
 	pt_server_status_get(d->srv, &st);
 	if (d->store)
 		pt_store_health_get(d->store, &h);
-	return json_pack("{ss sI si sI si si sI sI sI s{sb sI sI sI sI sI ss*}}", "version",
+	return json_pack("{ss sI si sI si si sI sI sI s{sI sI sI} s{sb sI sI sI sI sI ss*}}", "version",
 	                 PT_VERSION, "uptime_ms", (json_int_t)st.uptime_ms, "port", st.port, "peers",
 	                 (json_int_t)st.peers, "sockets", (int)st.sockets, "max_connections",
 	                 (int)st.max_connections, "index_entries", (json_int_t)st.index_entries,
 	                 "index_hashes", (json_int_t)st.index_hashes, "bans", (json_int_t)d->bans.n,
+	                 "bad_peer", "counted", (json_int_t)st.bad_counted, "ignored",
+	                 (json_int_t)st.bad_ignored, "withdrawn", (json_int_t)st.bad_withdrawn,
 	                 "store", "ok", h.ok && d->store, "queue_depth", (json_int_t)h.queue_depth,
 	                 "flushes", (json_int_t)h.flushes, "errors", (json_int_t)h.errors, "dropped",
 	                 (json_int_t)h.dropped, "last_flush_us", (json_int_t)h.last_flush_us, "path",

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "peertrack/badpeer.h"
 #include "peertrack/log.h"
 #include "net.h"
 
@@ -16,6 +17,9 @@ void pt_server_status_get(pt_server *s, pt_server_status *out)
 	out->max_connections = s->cfg.max_connections;
 	out->index_entries = pt_index_entries(s->index);
 	out->index_hashes = pt_index_hashes(s->index);
+	out->bad_counted = s->stats.bad_counted;
+	out->bad_ignored = s->stats.bad_ignored;
+	out->bad_withdrawn = s->stats.bad_withdrawn;
 }
 
 static void info(pt_server *s, const pt_session *p, uint64_t now, pt_peer_info *out)
@@ -28,6 +32,7 @@ static void info(pt_server *s, const pt_session *p, uint64_t now, pt_peer_info *
 	out->hashes = (uint32_t)pt_index_peer_count(s->index, p->handle);
 	out->queue_bytes = p->q_bytes;
 	out->contacts = p->n_contacts;
+	out->bad_reports = pt_badpeer_count(p->bad);
 }
 
 uint32_t pt_server_foreach_peer(pt_server *s, const pt_cidr *in, const pt_key *has,

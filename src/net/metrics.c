@@ -229,6 +229,15 @@ int pt_metrics_render(struct pt_server *s, pt_buf *b)
 	r |= pt_buf_printf(b, "peertrack_resume_held_total{result=\"held\"} %" PRIu64 "\n"
 	                      "peertrack_resume_held_total{result=\"refused\"} %" PRIu64 "\n",
 	                   st->held, st->held_dropped);
+	if (head(b, "peertrack_bad_peer_reports_total", "counter",
+	         "bad-peer reports, by whether they counted (live holder, recent contact, new network)"))
+		return -ENOMEM;
+	r |= pt_buf_printf(b, "peertrack_bad_peer_reports_total{result=\"counted\"} %" PRIu64 "\n"
+	                      "peertrack_bad_peer_reports_total{result=\"ignored\"} %" PRIu64 "\n",
+	                   st->bad_counted, st->bad_ignored);
+	r |= one(b, "peertrack_bad_peer_withdrawals_total", "counter",
+	         "Hashes withdrawn from a peer after bad_peer_reports networks reported bad bytes",
+	         st->bad_withdrawn);
 	r |= one(b, "peertrack_bans", "gauge", "Bans in the list (some may have expired)",
 	         s->bans ? s->bans->n : 0);
 	r |= one(b, "peertrack_config_last_reload_successful", "gauge",
@@ -285,6 +294,8 @@ int pt_stats_render(struct pt_server *s, pt_buf *b)
 		r |= pt_buf_printf(b, "%.6f", (double)fp / (double)(fp + fo));
 	else
 		r |= pt_buf_printf(b, "null");
+	r |= pt_buf_printf(b, "},\"bad_peer\":{\"counted\":%" PRIu64 ",\"ignored\":%" PRIu64
+	                      ",\"withdrawn\":%" PRIu64, st->bad_counted, st->bad_ignored, st->bad_withdrawn);
 	r |= pt_buf_printf(b, "},\"store\":{\"ok\":%s,\"queue_depth\":%" PRIu64 ",\"flushes\":%" PRIu64
 	                      ",\"errors\":%" PRIu64 ",\"dropped\":%" PRIu64
 	                      ",\"last_flush_us\":%" PRIu64 "},\"bans\":%zu}\n",

@@ -110,6 +110,8 @@ typedef struct pt_stats {
 	uint64_t resume_expired;              /* ... whose window ended */
 	uint64_t resume_evicted;              /* ... given up for room */
 	uint64_t held, held_dropped;          /* frames held for them; refused (bounds) */
+	uint64_t bad_counted, bad_ignored;    /* bad-peer reports counted; ignored */
+	uint64_t bad_withdrawn;               /* hashes withdrawn from peers for bad bytes */
 } pt_stats;
 
 typedef struct pt_origins {
@@ -202,6 +204,7 @@ typedef struct pt_session {
 	bool said_goodbye;    /* the client sent a close frame: not resumable */
 	bool spoke;           /* sent a message: too late to resume another id */
 	bool has_prev;        /* prev_secret is the token this connection resumed with */
+	struct pt_badpeer *bad; /* reports against this peer (badpeer.c); NULL: none */
 	pt_resume_secret secret, prev_secret; /* resume token = (id, secret) */
 } pt_session;
 
@@ -349,6 +352,9 @@ int pt__session_send_buf(pt_session *s, const pt_buf *b);
 int pt__session_writable(pt_session *s);
 /* Records that s and the peer `other` exchanged a signal. */
 void pt__session_contact(pt_session *s, pt_session *other);
+/* Whether s exchanged a signal with other within peer_left_window_ms (and
+ * other is still among s's recent_contacts). */
+bool pt__session_contacted(const pt_session *s, const pt_session *other);
 /* One received piece of a message: reassembles fragments up to max bytes
  * (more closes with 1009) and hands each complete message to deliver. */
 int pt__session_receive(pt_session *s, const char *in, size_t len, bool first, bool final,
@@ -431,6 +437,14 @@ int pt__v1_callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
                     size_t len);
 /* v1's error reply (counted), for the v1 handlers outside v1.c (park.c). */
 void pt__v1_error(pt_session *s, const pt_rid *rid, enum pt_err e, const char *why);
+/* v1's ack: count, and the hashes s holds as total. */
+void pt__v1_ack(pt_session *s, const pt_rid *rid, size_t count);
+
+/* -- bad-peer reports (badpeer.c) ----------------------------------------- */
+
+/* The v1 `bad-peer` handler: counts a report against the peer it names,
+ * withdrawing the hash from it once bad_peer_reports networks agree. */
+void pt__bad_peer(pt_session *s, const pt_msg *m);
 void pt__v1_dispatch(pt_session *s, const char *frame, size_t len);
 int pt__wt_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                     size_t len);

@@ -99,6 +99,7 @@ bool pt__park(pt_session *s, enum pt_leave why)
 	g->s.rx = NULL;
 	g->s.rx_len = g->s.rx_cap = 0;
 	g->s.ip_counted = false;
+	g->s.bad = NULL; /* reports end with the connection (s frees them) */
 	g->s.co_slot = g->s.co_head = g->s.co_tail = g->s.co_bytes = 0;
 	s->contacts = NULL;
 	s->n_contacts = s->contacts_cap = 0;

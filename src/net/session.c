@@ -11,6 +11,7 @@
 #include <linux/sockios.h>
 #include <sys/ioctl.h>
 
+#include "peertrack/badpeer.h"
 #include "peertrack/log.h"
 #include "peertrack/utf8.h"
 #include "net.h"
@@ -469,6 +470,7 @@ void pt__session_closed(pt_session *s)
 	}
 	free(s->rx);
 	free(s->contacts);
+	pt_badpeer_free(s->bad);
 	srv->sockets--;
 	memset(s, 0, sizeof(*s));
 }
@@ -709,6 +711,20 @@ void pt__session_contact(pt_session *s, pt_session *other)
 {
 	remember(s, other);
 	remember(other, s);
+}
+
+bool pt__session_contacted(const pt_session *s, const pt_session *other)
+{
+	uint32_t gen = pt_registry_gen(s->srv->registry, other->handle);
+	uint32_t now = pt__server_now32(s->srv), window = s->srv->cfg.peer_left_window_ms;
+
+	for (uint16_t i = 0; i < s->n_contacts; i++) {
+		const pt_contact *c = &s->contacts[i];
+
+		if (c->handle == other->handle && c->gen == gen)
+			return now - c->at <= window;
+	}
+	return false;
 }
 
 /* -- what every front-end does alike ------------------------------------ */

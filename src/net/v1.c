@@ -48,6 +48,7 @@ static const v1_handler handlers[PT_MSG__COUNT] = {
 	[PT_MSG_REPORT] = on_report,
 	[PT_MSG_RESUME] = pt__park_resume,
 	[PT_MSG_REFRESH_ICE] = on_refresh_ice,
+	[PT_MSG_BAD_PEER] = pt__bad_peer,
 };
 
 static void send_ack(pt_session *s, const pt_rid *rid, size_t count)
@@ -59,6 +60,11 @@ static void send_ack(pt_session *s, const pt_rid *rid, size_t count)
 		v1_error(s, rid, PT_E_INTERNAL, "out of memory");
 	else
 		pt__session_send_buf(s, &srv->scratch);
+}
+
+void pt__v1_ack(pt_session *s, const pt_rid *rid, size_t count)
+{
+	send_ack(s, rid, count);
 }
 
 /* All-or-nothing: the per-peer, per-address and global budgets are

@@ -132,6 +132,10 @@ static void encode_replies(const pt_msg *m, enum pt_err e, const char *why)
 		json_decref(check_reply(&b, NULL, "peer-left"));
 		break;
 	}
+	case PT_MSG_BAD_PEER:
+		CHECK(pt_reply_ack(&b, &m->rid, 1, 0) == 0);
+		json_decref(check_reply(&b, &m->rid, "ack"));
+		break;
 	case PT_MSG_RESUME:
 		CHECK(m->token_len <= PT_MSG_TOKEN_MAX && strlen(m->token) <= m->token_len);
 		/* fall through */

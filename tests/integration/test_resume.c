@@ -103,17 +103,6 @@ static void expect_refusal(json_t *r, const char *code, rpeer *p, const char *fr
 	json_decref(r);
 }
 
-static double metric(pt_daemon *d, const char *series)
-{
-	char *body = NULL;
-	double v;
-
-	PT_CHECK(pt_http_get(ptd_port(d), "127.0.0.1", "/metrics", &body) == 200, "/metrics failed");
-	v = pt_metric(body, series);
-	free(body);
-	return v;
-}
-
 static void test_resume_restores(void **state)
 {
 	pt_daemon *d = ptd_start(BASE_CONF);
@@ -147,8 +136,8 @@ static void test_resume_restores(void **state)
 	ptc_roundtrip(b);
 	assert_null(ptc_recv_type(b, "error", 0));
 	assert_null(ptc_recv_type(b, "peer-left", 0));
-	PT_CHECK(metric(d, "peertrack_resumable_sessions") == 1, "gauge is not 1");
-	PT_CHECK(metric(d, "peertrack_peers") == 2, "the parked peer counts as live");
+	PT_CHECK(ptd_metric(d, "peertrack_resumable_sessions") == 1, "gauge is not 1");
+	PT_CHECK(ptd_metric(d, "peertrack_peers") == 2, "the parked peer counts as live");
 
 	r = resume(&a, port, old_token, fresh);
 	PT_CHECK(pt_jtype_is(r, "resumed"), "resume refused: %s", pt_jstr(r, "code"));
@@ -180,9 +169,9 @@ static void test_resume_restores(void **state)
 	/* The fresh id the resuming connection got first is gone. */
 	r = ptc_call(b, "{\"type\":\"signal\",\"to\":\"%s\",\"data\":{}}", fresh);
 	pt_expect_error(r, "peer-gone");
-	PT_CHECK(metric(d, "peertrack_resumes_total") == 1, "resumes_total");
-	PT_CHECK(metric(d, "peertrack_resumable_sessions") == 0, "gauge not back to 0");
-	PT_CHECK(metric(d, "peertrack_peers") == 3, "live peers after the resume");
+	PT_CHECK(ptd_metric(d, "peertrack_resumes_total") == 1, "resumes_total");
+	PT_CHECK(ptd_metric(d, "peertrack_resumable_sessions") == 0, "gauge not back to 0");
+	PT_CHECK(ptd_metric(d, "peertrack_peers") == 3, "live peers after the resume");
 
 	/* Used once: the same token again is refused, and that connection
 	 * keeps its new id. */
@@ -253,8 +242,8 @@ static void test_refusals(void **state)
 		json_decref(w);
 		ptc_close(o);
 	}
-	PT_CHECK(metric(d, "peertrack_errors_total{code=\"resume-live\"}") == 1, "resume-live count");
-	PT_CHECK(metric(d, "peertrack_errors_total{code=\"resume-invalid\"}") == 2, "resume-invalid count");
+	PT_CHECK(ptd_metric(d, "peertrack_errors_total{code=\"resume-live\"}") == 1, "resume-live count");
+	PT_CHECK(ptd_metric(d, "peertrack_errors_total{code=\"resume-invalid\"}") == 2, "resume-invalid count");
 	assert_int_equal(ptd_stop(d), 0);
 }
 
@@ -286,7 +275,7 @@ static void test_expiry_and_restart(void **state)
 	json_decref(left);
 	r = resume(&a, port, token, fresh);
 	expect_refusal(r, "resume-expired", &a, fresh);
-	PT_CHECK(metric(d, "peertrack_resume_expired_total") == 1, "expired count");
+	PT_CHECK(ptd_metric(d, "peertrack_resume_expired_total") == 1, "expired count");
 
 	/* Tokens do not survive a restart. */
 	snprintf(token, sizeof(token), "%s", a.token);
@@ -326,7 +315,7 @@ static void test_bounds(void **state)
 	assert_null(ptc_recv_type(b, "error", 0));
 	r = ptc_call(b, "{\"type\":\"signal\",\"to\":\"%s\",\"data\":{\"n\":2}}", ids[2]);
 	pt_expect_error(r, "peer-gone");
-	PT_CHECK(metric(d, "peertrack_resume_held_total{result=\"refused\"}") == 1, "refused count");
+	PT_CHECK(ptd_metric(d, "peertrack_resume_held_total{result=\"refused\"}") == 1, "refused count");
 
 	/* Sessions: the third parked evicts the oldest (p[2]), whose contact
 	 * hears peer-left at once. */
@@ -336,8 +325,8 @@ static void test_bounds(void **state)
 	r = ptc_recv_type(b, "peer-left", PT_T_REPLY_MS);
 	PT_CHECK(r && !strcmp(pt_jstr(r, "id"), ids[2]), "the oldest was not the one evicted");
 	json_decref(r);
-	PT_CHECK(metric(d, "peertrack_resumable_sessions") == 2, "more than resume_max_sessions");
-	PT_CHECK(metric(d, "peertrack_resume_evicted_total") == 1, "evicted count");
+	PT_CHECK(ptd_metric(d, "peertrack_resumable_sessions") == 2, "more than resume_max_sessions");
+	PT_CHECK(ptd_metric(d, "peertrack_resume_evicted_total") == 1, "evicted count");
 	r = resume(&p[2], port, tokens[2], fresh);
 	expect_refusal(r, "resume-expired", &p[2], fresh);
 	for (int i = 0; i < 2; i++) {

@@ -213,6 +213,8 @@ double pt_cpu_seconds(pid_t pid);
 /* The value of the sample whose line starts with `series` + ' ' in a
  * Prometheus text body, or -1. */
 double pt_metric(const char *text, const char *series);
+/* pt_metric of the daemon's /metrics now (asserts the GET worked). */
+double ptd_metric(pt_daemon *d, const char *series);
 
 /* Teardown: closes clients, raw sockets and kills daemons still alive. */
 void pt_harness_cleanup(void);

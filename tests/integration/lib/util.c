@@ -159,6 +159,17 @@ double pt_metric(const char *text, const char *series)
 	return -1;
 }
 
+double ptd_metric(pt_daemon *d, const char *series)
+{
+	char *body = NULL;
+	double v;
+
+	PT_CHECK(pt_http_get(ptd_port(d), "127.0.0.1", "/metrics", &body) == 200, "/metrics failed");
+	v = pt_metric(body, series);
+	free(body);
+	return v;
+}
+
 /* User + system CPU seconds pid has used, from /proc/PID/stat; -1 if unreadable. */
 double pt_cpu_seconds(pid_t pid)
 {
