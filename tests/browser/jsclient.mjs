@@ -4,14 +4,26 @@
 //
 //   node jsclient.mjs two-pages   page 1 seeds, page 2 fetches it through the
 //                                 module; verified; the offload is reported
+//   node jsclient.mjs corrupt     a holder serves altered bytes: the fetcher
+//                                 drops it, reports it (the daemon withdraws
+//                                 the hash from it) and gets the resource from
+//                                 the honest holder
+//   node jsclient.mjs reconnect   a network blip (a TCP proxy kills the
+//                                 connections and refuses new ones for 3 s):
+//                                 the client resumes with the same id; then
+//                                 the daemon restarts: the client reconnects,
+//                                 re-announces, and a new visitor is served
+//   node jsclient.mjs c-interop   the module fetches from a peertrack-peer
+//                                 seeder, and a peertrack-peer fetcher from it
 //
 // Env: PT_BIN (absolute). Exits 0 on success; kills all it started.
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { createServer as createTcpServer, connect as tcpConnect } from 'node:net';
 import { dirname, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Harness, sha, until } from './harness.mjs';
+import { Harness, exitWithin, sha, until } from './harness.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const jsRoot = join(here, '..', '..', 'clients', 'js', 'src');
@@ -90,11 +102,128 @@ async function twoPages() {
   h.log(`peertrackctl stats: from_peers ${st.from_peers}, to_peers ${st.to_peers}, reports ${st.reports}`);
 }
 
-const tests = { 'two-pages': twoPages };
-if (!tests[mode]) { console.error('usage: node jsclient.mjs two-pages'); process.exit(2); }
+async function status() { return JSON.parse(await h.ctl('--json', 'status')); }
+
+async function corrupt() {
+  const honest = await openPage('honest');
+  const c = await openPage('fetcher');
+  const b = randomBytes(SIZE), hash = await seed(honest, b);
+  // The honest holder is handed out first three times: lookups rank the
+  // holder handed out least first, so the liar, announced next, comes first.
+  for (let i = 0; i < 3; i++) {
+    const ids = await evalp(c, (x) => window.ptLookup(x), hash);
+    if (ids[0] !== honest.id) throw new Error(`lookup ${i}: ${JSON.stringify(ids)}`);
+  }
+  const liar = await openPage('liar', { corrupt: true });
+  await seed(liar, b);
+  const ids = await evalp(c, (x) => window.ptLookup(x), hash);
+  if (ids[0] !== liar.id) throw new Error(`the liar is not first: ${JSON.stringify(ids)}`);
+  const r = await fetchOk(c, hash, honest.id, 'liar first, then the honest holder');
+  const ev = (await evalp(c, () => window.ptEvents)).filter((e) => e.type === 'badpeer');
+  if (ev.length !== 1 || ev[0].peer !== liar.id || ev[0].hash !== hash)
+    throw new Error(`badpeer events: ${JSON.stringify(ev)}`);
+  // bad_peer_reports = 1 here (every page is on 127.0.0.1, one network):
+  // the daemon withdrew the hash from the liar.
+  const st = await until('the report in peertrackctl status', 5000, async () => {
+    const s = await status();
+    return s.bad_peer.withdrawn === 1 ? s : null;
+  });
+  const peer = await h.ctl('peer', liar.id);
+  if (!/^hashes\s+0$/m.test(peer)) throw new Error(`the liar still holds it:\n${peer}`);
+  const after = await evalp(c, (x) => window.ptLookup(x), hash);
+  if (after.includes(liar.id) || !after.includes(honest.id)) throw new Error(`lookup after: ${JSON.stringify(after)}`);
+  h.log(`liar ${liar.id} detected and reported (status: ${JSON.stringify(st.bad_peer)}); ` +
+        `served by ${r.peer} in ${r.ms.toFixed(0)} ms`);
+}
+
+// A TCP proxy on 127.0.0.1 in front of the daemon, under the test's control:
+// blip(ms) kills every connection through it (no WebSocket close frame
+// either way) and refuses new ones for ms.
+function proxy(target) {
+  const conns = new Set();
+  let refuseUntil = 0;
+  const srv = createTcpServer((c) => {
+    if (Date.now() < refuseUntil) { c.destroy(); return; }
+    const u = tcpConnect(target, '127.0.0.1');
+    conns.add(c); conns.add(u);
+    c.pipe(u); u.pipe(c);
+    const end = () => { c.destroy(); u.destroy(); conns.delete(c); conns.delete(u); };
+    c.on('error', end); u.on('error', end); c.on('close', end); u.on('close', end);
+  });
+  h.servers.push(srv);
+  return new Promise((resolve) => srv.listen(0, '127.0.0.1', () => resolve({
+    url: `ws://127.0.0.1:${srv.address().port}/v1`,
+    blip(ms) { refuseUntil = Date.now() + ms; for (const c of conns) c.destroy(); conns.clear(); },
+    retarget(p) { target = p; },
+  })));
+}
+
+async function reconnect() {
+  const px = await proxy(h.daemonPort);
+  const a = await openPage('holder', {}, px.url);
+  const b = randomBytes(SIZE), hash = await seed(a, b);
+
+  // 1. A blip: the same id comes back, with its hashes (no re-announce).
+  const t0 = Date.now();
+  px.blip(3000);
+  await until('the holder back after the blip', 15000, async () => {
+    const s = await evalp(a, () => window.ptState());
+    return s.state === 'open' && Date.now() - t0 >= 3000 ? s : null;
+  }, 200);
+  const back = Date.now() - t0;
+  const sa = await evalp(a, () => window.ptState());
+  if (sa.id !== a.id) throw new Error(`blip: id ${a.id} came back as ${sa.id}`);
+  const states = (await evalp(a, () => window.ptEvents)).filter((e) => e.type === 'statechange').map((e) => e.state);
+  if (!states.includes('offline')) throw new Error(`blip: never went offline: ${states}`);
+  const m = await h.ctl('--json', 'status');
+  if (!/"peers":\s*1\b/.test(m)) throw new Error(`blip: status ${m}`);
+  const v1 = await openPage('visitor 1');
+  await fetchOk(v1, hash, a.id, `3 s blip, same id back after ${back} ms`);
+  await evalp(v1, () => window.ptClose());
+
+  // 2. The daemon restarts on the same port: a fresh id, re-announced.
+  const port = h.daemonPort;
+  await h.stopDaemon();
+  url = await h.startDaemon(pagePortOf, 'bad_peer_reports = 1\n', port);
+  const s2 = await until('the holder on the restarted daemon', 20000, async () => {
+    const s = await evalp(a, () => window.ptState());
+    return s.state === 'open' && s.id !== a.id ? s : null;
+  }, 200);
+  await until('the re-announce', 5000, async () => /^hashes\s+1$/m.test(await h.ctl('peer', s2.id)));
+  const v2 = await openPage('visitor 2');
+  await fetchOk(v2, hash, s2.id, `after a daemon restart, ${a.id} -> ${s2.id}`);
+}
+
+async function cInterop() {
+  // 1. The module fetches what peertrack-peer seeds.
+  const a = randomBytes(SIZE), ha = sha(a);
+  writeFileSync(join(h.work, 'a'), a);
+  const seeder = h.startPeer('c-seeder', ['--server', url, 'seed', join(h.work, 'a')]);
+  const seederId = (await seeder.line(/^ready /, 20000)).split(' ')[1];
+  const p = await openPage('page');
+  await fetchOk(p, ha, seederId, 'peertrack-peer -> module');
+  // 2. peertrack-peer fetches what the module seeds.
+  const b = randomBytes(SIZE), hb = await seed(p, b);
+  const out = join(h.work, 'b.got');
+  const fetcher = h.startPeer('c-fetcher', ['--server', url, '--timeout', '30000', '--json', 'fetch', hb, '-o', out]);
+  const code = await exitWithin(fetcher, 45000);
+  if (code !== 0) throw new Error(`C fetcher exited ${code}:\n${fetcher.dump()}`);
+  if (!readFileSync(out).equals(b)) throw new Error('C fetcher wrote different bytes');
+  const res = JSON.parse(await fetcher.line(/"event":"fetched"/, 1000));
+  if (res.peer !== p.id) throw new Error(`C fetcher served by ${res.peer}, not the page ${p.id}`);
+  h.log(`module -> peertrack-peer: ${SIZE} bytes verified (${res.mib_per_s} MiB/s)`);
+  seeder.kill('SIGTERM');
+  if (await exitWithin(seeder, 10000) !== 0) throw new Error(`C seeder exit:\n${seeder.dump()}`);
+}
+
+let pagePortOf = 0;
+const tests = { 'two-pages': twoPages, corrupt, reconnect, 'c-interop': cInterop };
+if (!tests[mode]) { console.error(`usage: node jsclient.mjs ${Object.keys(tests).join('|')}`); process.exit(2); }
 await h.run(Number(process.env.PT_DEADLINE_MS) || 120000, async () => {
-  const pagePort = await servePage();
-  url = await h.startDaemon(pagePort);
+  const pagePort = pagePortOf = await servePage();
+  // Every page is on 127.0.0.1, one network: one report is enough here
+  // (test_badpeer checks the threshold across networks).
+  url = await h.startDaemon(pagePort, 'bad_peer_reports = 1\n');
   pageUrl = `http://127.0.0.1:${pagePort}/index.html`;
   await tests[mode]();
 });

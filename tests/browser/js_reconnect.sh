@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# The JS client (clients/js) in headless Chromium: jsclient.mjs reconnect
+# (what it checks: the header of tests/browser/jsclient.mjs).
+. "$(dirname "$0")/lib.sh"
+browser_prereqs no
+run_driver reconnect "$here/jsclient.mjs"
