@@ -135,7 +135,9 @@ static void test_refusals(void **state)
 	}
 	snprintf(gone, sizeof(gone), "%s", ptc_id(liar));
 	ptc_close(liar);
-	PT_CHECK(ptc_recv_type(a, "peer-left", PT_T_REPLY_MS) != NULL, "no peer-left");
+	r = ptc_recv_type(a, "peer-left", PT_T_REPLY_MS);
+	PT_CHECK(r, "no peer-left");
+	json_decref(r);
 	r = ptc_call(a, "{\"type\":\"bad-peer\",\"rid\":3,\"peer\":\"%s\",\"hash\":\"%s\"}", gone, h[0]);
 	PT_CHECK(pt_jtype_is(r, "ack") && pt_jint(r, "count") == 0, "report of a gone peer counted");
 	json_decref(r);
