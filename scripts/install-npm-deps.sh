@@ -14,11 +14,12 @@
 # be in scripts/deps-test.txt: it is installed here, with apt, when missing.
 # Nothing needs install scripts: playwright-core downloads no browser (the
 # tests use Debian's chromium) and node-datachannel's binary is an npm
-# package of its own.
+# package of its own; esbuild's binary (clients/js, for measuring the
+# bundle size) is its optional dependency @esbuild/linux-x64, no script.
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 if [ $# -eq 0 ]; then
-	set -- "$root/tests/browser" "$root/tests/webtorrent" "$root/tests/bench/peerjs"
+	set -- "$root/tests/browser" "$root/tests/webtorrent" "$root/tests/bench/peerjs" "$root/clients/js"
 fi
 
 command -v node >/dev/null 2>&1 || { echo "install-npm-deps: node missing (Debian package nodejs: make deps-test)" >&2; exit 1; }
