@@ -50,6 +50,8 @@ export interface ClientOptions {
   channelOpenTimeoutMs?: number;
   /** No chunk for this long: the holder is dead, try the next (default 3000). */
   stallTimeoutMs?: number;
+  /** A connection to a holder with no request for this long is closed (default 5000); requests to one holder share it. */
+  linkIdleMs?: number;
   /** The whole budget of one fetchFromPeers (default 20000). */
   fetchTimeoutMs?: number;
   /** Holders asked for per lookup (default 5; the tracker caps it too). */
@@ -62,7 +64,7 @@ export interface ClientOptions {
   highWater?: number;
   /** ...and resumes below this (bufferedAmountLowThreshold, default 256 KiB). */
   lowWater?: number;
-  /** Silence from the tracker after which the connection is dropped as dead and resumed (default heartbeat_ms * 1.5). */
+  /** Silence from the tracker after which the connection is dropped as dead and resumed (default 2 × heartbeat_ms + 1 s). */
   livenessMs?: number;
   /** Keep only the ICE candidates for which it returns true (local and remote, trickled and in SDP). */
   candidateFilter?: (candidate: string) => boolean;
@@ -123,7 +125,7 @@ export class PeertrackClient extends EventTarget {
 }
 
 export const DEFAULTS: Readonly<Required<Pick<ClientOptions, 'maxPeerConnections' | 'offerTimeoutMs' | 'iceTimeoutMs' |
-  'channelOpenTimeoutMs' | 'stallTimeoutMs' | 'fetchTimeoutMs' | 'maxHolders' | 'reportIntervalMs' | 'serveIdleMs' |
+  'channelOpenTimeoutMs' | 'stallTimeoutMs' | 'linkIdleMs' | 'fetchTimeoutMs' | 'maxHolders' | 'reportIntervalMs' | 'serveIdleMs' |
   'highWater' | 'lowWater'>>>;
 
 /** SHA-256 of the bytes as 64 lowercase hex (crypto.subtle). */

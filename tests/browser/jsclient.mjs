@@ -3,7 +3,9 @@
 // and the module itself (served from clients/js/src as it ships, no bundler).
 //
 //   node jsclient.mjs two-pages   page 1 seeds, page 2 fetches it through the
-//                                 module; verified; the offload is reported
+//                                 module, then three more at once over the
+//                                 same peer connection; verified; the
+//                                 offload is reported
 //   node jsclient.mjs corrupt     a holder serves altered bytes: the fetcher
 //                                 drops it, reports it (the daemon withdraws
 //                                 the hash from it) and gets the resource from
@@ -86,18 +88,31 @@ async function twoPages() {
   const p2 = await openPage('page 2');
   const b = randomBytes(SIZE), hash = await seed(p1, b);
   await fetchOk(p2, hash, p1.id, 'page 1 -> page 2');
-  // Page 2 now holds it and serves it too: a third visitor may get it from either.
+  // Three more at once from the same holder: one peer connection carries
+  // them one after another (the first one's, still open, or a new one).
+  const small = [randomBytes(20000), randomBytes(1), randomBytes(70000)];
+  const hs = [];
+  for (const x of small) hs.push(await seed(p1, x));
+  const rs = await evalp(p2, (xs) => Promise.all(xs.map((x) => window.ptFetch(x))), hs);
+  rs.forEach((r, i) => {
+    if (!r.ok || r.hash !== hs[i] || r.bytes !== small[i].length || r.peer !== p1.id)
+      throw new Error(`parallel fetch ${i}: ${JSON.stringify(r)}`);
+  });
+  const peers = (await evalp(p2, () => window.ptEvents)).filter((e) => e.type === 'peers').map((e) => e.count);
+  if (Math.max(...peers) !== 1) throw new Error(`page 2 had ${Math.max(...peers)} peer connections at once: ${peers}`);
+  const total = SIZE + small.reduce((n, x) => n + x.length, 0);
   const s2 = await evalp(p2, () => window.ptState());
-  if (s2.stats.fromPeers !== SIZE || s2.stats.resources[hash].fromPeers !== SIZE)
+  if (s2.stats.fromPeers !== total || s2.stats.resources[hash].fromPeers !== SIZE)
     throw new Error(`page 2 stats: ${JSON.stringify(s2.stats)}`);
   const s1 = await evalp(p1, () => window.ptState());
-  if (s1.stats.toPeers !== SIZE) throw new Error(`page 1 served ${s1.stats.toPeers} bytes, not ${SIZE}`);
+  if (s1.stats.toPeers !== total) throw new Error(`page 1 served ${s1.stats.toPeers} bytes, not ${total}`);
+  h.log(`3 more resources at once over one peer connection (connections over time: ${peers.join(' ')})`);
   // Closing sends the last `report`: the daemon counts the offload.
   await evalp(p2, () => window.ptClose());
   await evalp(p1, () => window.ptClose());
   const st = await until('the offload reports in the daemon', 10000, async () => {
-    const s = JSON.parse(await h.ctl('--json', 'stats'));
-    return s.from_peers === SIZE && s.to_peers === SIZE ? s : null;
+    const x = JSON.parse(await h.ctl('--json', 'stats'));
+    return x.from_peers === total && x.to_peers === total ? x : null;
   }, 300);
   h.log(`peertrackctl stats: from_peers ${st.from_peers}, to_peers ${st.to_peers}, reports ${st.reports}`);
 }

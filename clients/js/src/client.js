@@ -4,6 +4,7 @@
 import { Connection } from './conn.js';
 import { PeertrackError } from './errors.js';
 import { isHash, sha256hex, unhex } from './hash.js';
+import { Link } from './link.js';
 import { Session } from './rtc.js';
 import { MemoryStore } from './store.js';
 import * as wire from './wire.js';
@@ -14,6 +15,7 @@ export const DEFAULTS = {
   iceTimeoutMs: 5000,        // answer -> ICE connected
   channelOpenTimeoutMs: 5000, // ICE connected -> data channel open
   stallTimeoutMs: 3000,      // no chunk for this long: the holder is dead, next one
+  linkIdleMs: 5000,          // a connection to a holder with no request for this long is closed
   fetchTimeoutMs: 20000,     // the whole budget of one fetchFromPeers
   maxHolders: 5,             // holders asked for per lookup (the tracker caps it too)
   reportIntervalMs: 30000,   // offload `report` while there is something to report
@@ -36,6 +38,7 @@ export class PeertrackClient extends EventTarget {
     this.log = opts.log || (() => {});
     this.announced = new Set();   // hashes we hold and told the tracker about
     this.sessions = new Map();    // `${peer} ${sid}` -> Session
+    this.links = new Map();       // peer -> Link: our connection to a holder, reused
     this.nsid = 0;
     this.slots = 0;               // sessions counted against maxPeerConnections
     this.waiters = [];            // fetches waiting for a slot
@@ -171,10 +174,10 @@ export class PeertrackClient extends EventTarget {
     let from = new Set(); // holders whose chunks are in asm
     for (const peer of peers) {
       if (signal.aborted) break;
-      await race(this.slot(signal));
-      let why;
+      let why, l = null;
       try {
-        why = await race(this.attempt(peer, hash, asm, signal));
+        l = await this.link(peer, signal, race);
+        why = await race(l.run(hash, asm, signal));
       } catch (e) {
         if (signal.aborted) throw signal.reason;
         why = e.message || String(e);
@@ -191,6 +194,7 @@ export class PeertrackClient extends EventTarget {
         // Worthless whoever lied; when one holder sent it all, it lied.
         attempts.push({ peer, result: 'hash-mismatch' });
         if (from.size === 1) this.badPeer(peer, hash);
+        l.close('sent bytes that do not match the hash');
         asm.reset();
         from = new Set();
         continue;
@@ -215,48 +219,15 @@ export class PeertrackClient extends EventTarget {
     });
   }
 
-  // One holder: offer, open, request from asm.next, collect chunks. Resolves
-  // 'done' when the last chunk is in (the caller verifies), or the reason
-  // it failed; never rejects.
-  attempt(peer, hash, asm, signal) {
-    return new Promise((resolve) => {
-      const sid = `${this.conn.id}.${++this.nsid}`;
-      let s;
-      try {
-        s = this.addSession(peer, sid, true);
-      } catch (e) {
-        resolve(`cannot create a peer connection: ${e.message || e}`);
-        return;
-      }
-      const me = this.conn.id, hb = unhex(hash);
-      const end = (why, ok) => {
-        signal.removeEventListener('abort', onAbort);
-        if (ok) s.close(true); else s.fail(why);
-        resolve(why);
-      };
-      const onAbort = () => end('aborted');
-      signal.addEventListener('abort', onAbort, { once: true });
-      s.onfail = (why) => { signal.removeEventListener('abort', onAbort); resolve(why); };
-      s.offer().then((dc) => {
-        dc.binaryType = 'arraybuffer';
-        dc.onopen = () => {
-          s.arm('stall', this.opts.stallTimeoutMs);
-          dc.send(wire.encode(wire.REQUEST, me, hb, asm.next, 0));
-        };
-        dc.onclose = () => s.fail('data channel closed');
-        dc.onmessage = (e) => {
-          if (s.closed) return;
-          const m = wire.decode(e.data);
-          if (!m) { end('malformed peer-wire message'); return; }
-          if (m.from !== peer || m.hash !== hash) { end('unexpected sender or resource'); return; }
-          if (m.type === wire.NOT_FOUND) { end('not-found'); return; }
-          if (m.type === wire.ERROR) { end(`error: ${new TextDecoder().decode(m.payload)}`); return; }
-          const r = asm.add(m);
-          if (r === 'more') { s.arm('stall', this.opts.stallTimeoutMs); return; }
-          end(r, r === 'done');
-        };
-      }, (e) => end(`offer: ${e.message || e}`));
-    });
+  // The link to `peer`: the one already up (requests queue on it), or a
+  // new one, which takes a slot.
+  async link(peer, signal, race) {
+    const up = this.links.get(peer);
+    if (up && !up.closed) return up;
+    await race(this.slot(signal));
+    const l = new Link(this, peer, (x) => { if (this.links.get(peer) === x) this.links.delete(peer); });
+    this.links.set(peer, l);
+    return l;
   }
 
   // Tell the tracker `peer` sent bytes that do not hash to `hash`.

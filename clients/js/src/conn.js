@@ -198,7 +198,10 @@ export class Connection {
     this.token = m.resume_token || null;
     const hb = m.heartbeat_ms > 0 ? m.heartbeat_ms : 15000;
     this.pingEvery = Math.max(50, Math.floor(hb / 2));
-    this.deadAfter = this.livenessMs || hb + Math.max(1000, Math.floor(hb / 2));
+    // Two heartbeats and a second of silence: a page whose timers ran late
+    // (a loaded machine, a background tab) must not take a live tracker for
+    // dead, since the close frame it then sends ends the session for good.
+    this.deadAfter = this.livenessMs || 2 * hb + 1000;
     this.schedulePing();
     if (!resumable) { this.opened(false); return; }
     // Take the old id back; the fresh one of this welcome is forgotten then.

@@ -2,7 +2,7 @@
 // data-channel message of at most 16384 bytes, a 68-byte header then a
 // payload, integers big-endian. The same bytes as peertrack-peer (src/peer).
 // Pure: no I/O, so node's test runner checks it byte for byte.
-import { hex } from './hash.js';
+import { hex, unhex } from './hash.js';
 
 export const WIRE_VERSION = 1;
 export const HEADER = 68;
@@ -10,6 +10,9 @@ export const MAX_MSG = 16384;
 export const PAYLOAD = MAX_MSG - HEADER; // 16316
 export const REQUEST = 1, CHUNK = 2, NOT_FOUND = 3, ERROR = 4;
 export const ID_LEN = 24;
+
+// The 32 raw bytes of a hash given as 64 hex characters.
+export const hashBytes = (h) => unhex(h);
 
 // Chunks a resource of `size` bytes travels as.
 export const chunkCount = (size) => Math.max(1, Math.ceil(size / PAYLOAD));
