@@ -60,7 +60,7 @@ else
   AR       := gcc-ar
 endif
 
-PKGS      := libwebsockets libuv jansson openssl inih sqlite3 libsystemd
+PKGS      := libwebsockets libuv jansson openssl inih sqlite3 libsystemd hiredis
 # Evaluated on first use (in a recipe), then kept: a `make` that installs the
 # dependencies first must not see what pkg-config said before they existed.
 lazy = $(eval $1 := $$(shell $2))$($1)
@@ -81,7 +81,7 @@ MAINS := src/daemon/main.c src/ctl/main.c src/peer/main.c src/bench/main.c
 PEER_SRC := $(wildcard src/peer/*.c)
 BENCH_SRC := $(wildcard src/bench/*.c)
 LIB_SRC := $(filter-out $(MAINS) $(PEER_SRC) $(BENCH_SRC), \
-             $(wildcard src/base/*.c src/core/*.c src/net/*.c src/store/*.c src/admin/*.c src/daemon/*.c src/ctl/*.c))
+             $(wildcard src/base/*.c src/core/*.c src/cluster/*.c src/net/*.c src/store/*.c src/admin/*.c src/daemon/*.c src/ctl/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(O)/%.o)
 LIB     := $(O)/libpeertrack.a
 

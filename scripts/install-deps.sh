@@ -19,7 +19,7 @@ set -eu
 # The build set: a compiler, pkg-config and the libraries peertrackd links.
 PKGS="build-essential pkg-config
 libwebsockets-dev libwebsockets-evlib-uv libuv1-dev libjansson-dev libssl-dev
-libinih-dev libsqlite3-dev libsystemd-dev"
+libinih-dev libsqlite3-dev libsystemd-dev libhiredis-dev"
 
 # PT_DEPS_TEST_LIST: another list file instead (tests/system/fresh_machine.sh).
 TEST_LIST="${PT_DEPS_TEST_LIST:-$(dirname "$0")/deps-test.txt}"

@@ -22,6 +22,7 @@
 enum pt_store_ip { PT_STORE_IP_FULL = 0, PT_STORE_IP_PREFIX, PT_STORE_IP_NONE };
 
 #define PT_CONFIG_STR 256
+#define PT_CONFIG_REDIS_MAX 16 /* cluster_redis instances */
 
 typedef struct pt_config {
 	/* [server] */
@@ -104,6 +105,22 @@ typedef struct pt_config {
 	uint32_t resume_max_sessions;
 	uint32_t resume_max_held_signals;
 	uint32_t resume_max_held_bytes;
+	/* [cluster] */
+	char cluster_redis[PT_CONFIG_STR * 2];   /* "" = one process, no Redis */
+	char cluster_node[8];                    /* 2-char tag, "" = random */
+	char cluster_redis_user[64];
+	char cluster_redis_password_file[PT_CONFIG_STR];
+	char cluster_prefix[32];
+	uint32_t cluster_timeout_ms;
+	uint32_t cluster_max_pending;
+	uint32_t cluster_heartbeat_ms;
+	uint32_t cluster_dead_ms;
+	uint32_t cluster_entry_ttl_ms;
+	uint32_t cluster_lookup_sample;
+	uint32_t cluster_batch;
+	uint32_t cluster_reconnect_min_ms;
+	uint32_t cluster_reconnect_max_ms;
+	uint32_t cluster_probe_ms;
 } pt_config;
 
 enum pt_config_type {

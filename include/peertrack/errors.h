@@ -22,7 +22,8 @@
 	X(PT_E_RESUME_EXPIRED, "resume-expired")   /* nothing to resume: window over, evicted, restart */ \
 	X(PT_E_RESUME_REUSED, "resume-reused")     /* that token was used already */ \
 	X(PT_E_RESUME_LIVE, "resume-live")         /* the token's connection is still open */ \
-	X(PT_E_RESUME_INVALID, "resume-invalid")   /* not a token this server issued */
+	X(PT_E_RESUME_INVALID, "resume-invalid")   /* not a token this server issued */ \
+	X(PT_E_UNAVAILABLE, "unavailable")         /* target on another node, cluster link down: retry */
 
 #define X(e, name) e,
 enum pt_err { PT_ERRORS(X) PT_E__COUNT };

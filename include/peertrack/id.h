@@ -34,4 +34,14 @@ bool pt_id_equal(const pt_id *a, const pt_id *b);
  * its first bytes would do; this stays correct if that ever changes. */
 uint32_t pt_id_hash(const pt_id *id);
 
+/* Node tags (cluster mode, docs/DESIGN.md "Cluster"): the first 12 bits of
+ * an id, i.e. its first 2 characters, name the node that assigned it; the
+ * other 132 bits stay random. A tag is 0..PT_ID_TAG_MAX. */
+#define PT_ID_TAG_MAX 4095
+unsigned pt_id_tag(const pt_id *id);
+void pt_id_set_tag(pt_id *id, unsigned tag);
+/* The tag's 2 characters (plus NUL); parse: 0..4095, or -EINVAL. */
+void pt_id_tag_format(unsigned tag, char out[3]);
+int pt_id_tag_parse(const char *s, size_t len);
+
 #endif

@@ -26,6 +26,10 @@ void pt_registry_free(pt_registry *r);
  * -ENOMEM, or -EIO if the CSPRNG failed. */
 int pt_registry_add(pt_registry *r, void *session, uint32_t *handle, pt_id *id);
 
+/* Cluster mode: every id made from now on carries this node tag
+ * (pt_id_set_tag); -1 (the default) leaves ids wholly random. */
+void pt_registry_set_tag(pt_registry *r, int tag);
+
 /* Removes a live handle (no-op for a dead one). */
 void pt_registry_remove(pt_registry *r, uint32_t handle);
 

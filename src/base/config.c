@@ -33,6 +33,9 @@ static int check_origins(const char *v, char *err, size_t errlen);
 static int check_stun_urls(const char *v, char *err, size_t errlen);
 static int check_turn_urls(const char *v, char *err, size_t errlen);
 static int check_secret(const char *v, char *err, size_t errlen);
+static int check_redis(const char *v, char *err, size_t errlen);
+static int check_node(const char *v, char *err, size_t errlen);
+static int check_prefix(const char *v, char *err, size_t errlen);
 
 /* In the order of enum pt_match_strategy (match.h, a layer up; test_config
  * checks each name loads as its value). */
@@ -86,6 +89,11 @@ static const struct section {
 	         "with use-auth-secret (docs/DEPLOY.md, \"NAT traversal\")." },
 	{ "resume", "Resumable sessions: a peer whose connection drops keeps its id, its hashes\n"
 	            "and the signals sent to it for a while (docs/PROTOCOL.md, \"Resuming\")." },
+	{ "cluster", "Several nodes that behave as one tracker, sharing the index and routing\n"
+	             "signals through Redis (docs/OPERATIONS.md, \"Cluster\"). Off unless\n"
+	             "cluster_redis is set; then every node of the cluster names the same\n"
+	             "Redis instances in the same order. The Redis link has no TLS: keep it on\n"
+	             "loopback or a private network." },
 };
 
 const pt_config_key pt_config_keys[] = {
@@ -320,6 +328,54 @@ const pt_config_key pt_config_keys[] = {
 	U32("resume", resume_max_held_bytes, "16384", 0, 16777216, true,
 	    "Most bytes held for one resumable peer, likewise. A handshake's offer or\n"
 	    "answer and its candidates take 2-5 KB."),
+
+	STR("cluster", cluster_redis, "", false, check_redis,
+	    "Redis instances of the cluster: HOST:PORT[,HOST:PORT...] (IP addresses).\n"
+	    "Empty: one process, no Redis. The first also carries the node registry and\n"
+	    "the signal routing; the index is spread over all of them by a jump\n"
+	    "consistent hash of the resource hash, so every node must list the same\n"
+	    "instances in the same order."),
+	STR("cluster", cluster_node, "", false, check_node,
+	    "This node's tag: 2 characters of A-Z a-z 0-9 - _, the first two of every\n"
+	    "id the node assigns (the other 132 bits stay random). Empty: a random tag;\n"
+	    "a tag another live node holds is refused at registration (logged)."),
+	STR("cluster", cluster_redis_user, "", false, NULL,
+	    "Redis ACL user for AUTH; empty: AUTH with the password alone (requirepass)."),
+	STR("cluster", cluster_redis_password_file, "", false, NULL,
+	    "File holding the Redis password (first line). Must be a regular file that\n"
+	    "neither group nor others may read (chmod 600). Empty: no AUTH."),
+	STR("cluster", cluster_prefix, "pt:", false, check_prefix,
+	    "Prefix of every Redis key and channel, so clusters can share an instance."),
+	U32("cluster", cluster_timeout_ms, "1000", 10, 60000, false,
+	    "Longest wait for a Redis reply (and for connect + AUTH); past it the link\n"
+	    "is dropped, every request on it fails and it reconnects."),
+	U32("cluster", cluster_max_pending, "10000", 16, 1000000, false,
+	    "Most requests in flight on one Redis link; past it cross-node operations\n"
+	    "are refused (signals answer unavailable) instead of queueing."),
+	U32("cluster", cluster_heartbeat_ms, "2000", 100, 60000, false,
+	    "How often the node tells the registry it is alive and reads the others."),
+	U32("cluster", cluster_dead_ms, "6000", 300, 600000, false,
+	    "A node not heard of for this long is dead: lookups drop its peers, signals\n"
+	    "to them answer peer-gone, a survivor purges its index entries. More than\n"
+	    "twice cluster_heartbeat_ms."),
+	U32("cluster", cluster_entry_ttl_ms, "60000", 1000, 86400000, false,
+	    "Lifetime of a (peer, hash) entry in Redis; the node refreshes its peers'\n"
+	    "entries every third of it, so entries of a vanished node age out."),
+	U32("cluster", cluster_lookup_sample, "64", 1, 1024, false,
+	    "Remote holders a lookup reads from Redis (a random sample when more hold\n"
+	    "the hash); they are ranked with the local ones by proximity."),
+	U32("cluster", cluster_batch, "256", 1, 65536, false,
+	    "Index entries per Redis request when the node re-announces (after a\n"
+	    "reconnect, and for the periodic refresh) and keys per purge step."),
+	U32("cluster", cluster_reconnect_min_ms, "100", 10, 60000, false,
+	    "First wait before reconnecting to Redis; it doubles per failure (with\n"
+	    "jitter) up to cluster_reconnect_max_ms."),
+	U32("cluster", cluster_reconnect_max_ms, "5000", 10, 600000, false,
+	    "Longest wait between reconnection attempts."),
+	U32("cluster", cluster_probe_ms, "3000", 100, 600000, false,
+	    "After this long without a message on the node's inbox, the node publishes\n"
+	    "a probe to itself; if it does not come back within cluster_timeout_ms the\n"
+	    "subscription is stale and is made again."),
 };
 
 const size_t pt_config_nkeys = sizeof(pt_config_keys) / sizeof(pt_config_keys[0]);
@@ -926,6 +982,65 @@ int pt_config_validate(const pt_config *c, char *err, size_t errlen)
 	}
 	if (c->turn_urls[strspn(c->turn_urls, " \t,")] && !c->turn_secret[0] && !c->turn_secret_file[0]) {
 		snprintf(err, errlen, "turn_urls needs turn_secret or turn_secret_file");
+		return -1;
+	}
+	if (c->cluster_dead_ms <= 2 * c->cluster_heartbeat_ms) {
+		snprintf(err, errlen, "cluster_dead_ms (%u) must be more than twice cluster_heartbeat_ms (%u)",
+		         c->cluster_dead_ms, c->cluster_heartbeat_ms);
+		return -1;
+	}
+	if (c->cluster_reconnect_max_ms < c->cluster_reconnect_min_ms) {
+		snprintf(err, errlen, "cluster_reconnect_max_ms must be at least cluster_reconnect_min_ms");
+		return -1;
+	}
+	return 0;
+}
+
+/* "HOST:PORT[,HOST:PORT...]", at most PT_CONFIG_REDIS_MAX of them. */
+static int check_redis(const char *v, char *err, size_t errlen)
+{
+	int n = 0;
+
+	for (const char *p = v; *p;) {
+		size_t len = strcspn(p, ", \t");
+		char one[PT_CONFIG_STR], host[PT_CONFIG_STR];
+		int port;
+
+		if (len) {
+			if (len >= sizeof(one) || ++n > PT_CONFIG_REDIS_MAX) {
+				snprintf(err, errlen, "at most %d instances of HOST:PORT", PT_CONFIG_REDIS_MAX);
+				return -1;
+			}
+			memcpy(one, p, len);
+			one[len] = '\0';
+			if (pt_config_listen_split(one, host, sizeof(host), &port) < 0 || port == 0) {
+				snprintf(err, errlen, "'%s' is not HOST:PORT", one);
+				return -1;
+			}
+		}
+		p += len;
+		p += strspn(p, ", \t");
+	}
+	return 0;
+}
+
+static int check_node(const char *v, char *err, size_t errlen)
+{
+	if (!*v)
+		return 0;
+	if (strlen(v) != 2 || strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	                                "0123456789-_") != 2) {
+		snprintf(err, errlen, "'%s' is not 2 characters of A-Z a-z 0-9 - _", v);
+		return -1;
+	}
+	return 0;
+}
+
+static int check_prefix(const char *v, char *err, size_t errlen)
+{
+	if (strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_:.{}") !=
+	    strlen(v)) {
+		snprintf(err, errlen, "'%s': use letters, digits and - _ : . { } only", v);
 		return -1;
 	}
 	return 0;

@@ -86,3 +86,31 @@ uint32_t pt_id_hash(const pt_id *id)
 	uint64_t x = pt_mix64(w0 ^ pt_mix64(w1 ^ ((uint64_t)w2 << 48 | PT_ID_BYTES)));
 	return (uint32_t)(x ^ x >> 32);
 }
+
+unsigned pt_id_tag(const pt_id *id)
+{
+	return (unsigned)id->b[0] << 4 | id->b[1] >> 4;
+}
+
+void pt_id_set_tag(pt_id *id, unsigned tag)
+{
+	id->b[0] = (uint8_t)(tag >> 4);
+	id->b[1] = (uint8_t)((id->b[1] & 0x0f) | (tag & 0x0f) << 4);
+}
+
+void pt_id_tag_format(unsigned tag, char out[3])
+{
+	out[0] = b64url[tag >> 6 & 63];
+	out[1] = b64url[tag & 63];
+	out[2] = '\0';
+}
+
+int pt_id_tag_parse(const char *s, size_t len)
+{
+	int a, b;
+
+	if (!s || len != 2 || (a = sextet((unsigned char)s[0])) < 0 ||
+	    (b = sextet((unsigned char)s[1])) < 0)
+		return -EINVAL;
+	return a << 6 | b;
+}

@@ -30,6 +30,7 @@ struct pt_registry {
 	uint32_t *map; /* handles; PT_HANDLE_NONE = empty */
 	uint32_t map_cap;
 	uint64_t seed;
+	int tag; /* node tag stamped on new ids, or -1 */
 };
 
 static uint32_t id_home(const pt_registry *r, const pt_id *id)
@@ -60,6 +61,7 @@ pt_registry *pt_registry_new(uint32_t max, uint64_t seed)
 	r->free_head = PT_HANDLE_NONE;
 	r->max = max;
 	r->seed = seed;
+	r->tag = -1;
 	return r;
 }
 
@@ -138,6 +140,8 @@ int pt_registry_add(pt_registry *r, void *session, uint32_t *handle, pt_id *id)
 	for (tries = 0; tries < ID_TRIES; tries++) {
 		if (pt_id_generate(&fresh) < 0)
 			return -EIO;
+		if (r->tag >= 0)
+			pt_id_set_tag(&fresh, (unsigned)r->tag);
 		at = probe(r, &fresh);
 		if (r->map[at] == PT_HANDLE_NONE)
 			break;
@@ -222,4 +226,9 @@ uint32_t pt_registry_limit(const pt_registry *r)
 void pt_registry_set_max(pt_registry *r, uint32_t max)
 {
 	r->max = max;
+}
+
+void pt_registry_set_tag(pt_registry *r, int tag)
+{
+	r->tag = tag;
 }

@@ -14,6 +14,7 @@
 
 #include "peertrack/addr.h"
 #include "peertrack/banlist.h"
+#include "peertrack/cluster.h"
 #include "peertrack/config.h"
 #include "peertrack/errors.h"
 #include "peertrack/id.h"
@@ -112,6 +113,10 @@ typedef struct pt_stats {
 	uint64_t held, held_dropped;          /* frames held for them; refused (bounds) */
 	uint64_t bad_counted, bad_ignored;    /* bad-peer reports counted; ignored */
 	uint64_t bad_withdrawn;               /* hashes withdrawn from peers for bad bytes */
+	/* cluster (remote.c) */
+	uint64_t cluster_undeliverable;       /* inbox signals for a peer not here */
+	uint64_t cluster_refreshed;           /* entries re-announced to Redis */
+	uint64_t cluster_lookups_local_only;  /* lookups answered without Redis */
 } pt_stats;
 
 typedef struct pt_origins {
@@ -128,8 +133,9 @@ typedef struct pt_out {
 } pt_out;
 
 typedef struct pt_contact {
-	uint32_t handle, gen;
+	uint32_t handle, gen; /* handle PT_HANDLE_NONE: a peer of another node, remote */
 	uint32_t at; /* pt__server_now32 of the last signal either way */
+	pt_id remote;
 } pt_contact;
 
 enum pt_session_state {
@@ -282,6 +288,15 @@ struct pt_server {
 	 * (ops.c), admission consults the bans. Either may be NULL. */
 	pt_store *store;
 	const pt_banlist *bans;
+	/* Cluster mode (remote.c): the engine, NULL without cluster_redis;
+	 * the refresh pass over the live peers; what the process does with
+	 * a ban another node's operator made. */
+	pt_cluster *cluster;
+	uv_timer_t refresh_timer;
+	bool refresh_ready;
+	uint32_t refresh_cursor;
+	void (*on_cluster_ban)(void *arg, const char *cidr, uint64_t until_ms, const char *reason);
+	void *on_cluster_ban_arg;
 	/* The last reload as the process reported it, for /metrics. */
 	bool reload_ok;
 	uint64_t reload_wall_ms;
@@ -355,6 +370,8 @@ void pt__session_contact(pt_session *s, pt_session *other);
 /* Whether s exchanged a signal with other within peer_left_window_ms (and
  * other is still among s's recent_contacts). */
 bool pt__session_contacted(const pt_session *s, const pt_session *other);
+/* The same with a peer of another node (cluster mode). */
+void pt__session_contact_remote(pt_session *s, const pt_id *other);
 /* One received piece of a message: reassembles fragments up to max bytes
  * (more closes with 1009) and hands each complete message to deliver. */
 int pt__session_receive(pt_session *s, const char *in, size_t len, bool first, bool final,
@@ -453,6 +470,22 @@ void pt__wt_retire(pt_session *s);
 int pt__wt_init(struct pt_server *srv, uint64_t seed);
 void pt__wt_free(struct pt_server *srv);
 
+/* Cluster mode (remote.c); each is a no-op without srv->cluster. start:
+ * 0, or -1 after logging why. relay: a signal to a peer of another node.
+ * lookup: true if the answer will come later (remote holders merged with
+ * the local picks), false to answer from the local picks now. announce,
+ * withdraw: into Redis' index. forget: s's keys out of it (before the
+ * local index drops them). peer_left: tells a remote contact. */
+int pt__remote_start(struct pt_server *srv);
+void pt__remote_stop(struct pt_server *srv);
+void pt__remote_relay(pt_session *s, const pt_rid *rid, const pt_id *to, const char *data,
+                      size_t len);
+bool pt__remote_lookup(pt_session *s, const pt_rid *rid, const pt_hash *h, const pt_id *const *local,
+                       size_t n_local, size_t k);
+void pt__remote_announce(pt_session *s, enum pt_space space, const pt_hash *h, size_t n);
+void pt__remote_withdraw(pt_session *s, enum pt_space space, const pt_hash *h, size_t n);
+void pt__remote_forget(pt_session *s);
+void pt__remote_peer_left(struct pt_server *srv, const pt_id *to, const pt_id *gone);
 /* Operations hooks (ops.c): store, bans, admin socket. */
 #include "ops.h"
 

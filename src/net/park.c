@@ -82,6 +82,8 @@ bool pt__park(pt_session *s, enum pt_leave why)
 		return false; /* no memory to park: it leaves at once */
 	}
 	pt_index_peer_foreach(srv->index, s->handle, collect, &g->park);
+	/* Not offered by other nodes either while parked. */
+	pt__remote_forget(s);
 	/* Out of the index, so out of the address's hash budget too; a resume
 	 * takes them again, from the new address. */
 	pt_iplimit_give(srv->iplimit, &s->addr, PT_IP_HASHES,
@@ -222,6 +224,7 @@ void pt__park_resume(pt_session *s, const pt_msg *m)
 		if (r > 0)
 			pt_iplimit_take(srv->iplimit, &s->addr, PT_IP_HASHES, 1, UINT32_MAX);
 	}
+	pt__remote_announce(s, PT_SPACE_V1, g->park.hashes, g->park.n_hashes);
 	if (pt_resume_secret_new(&s->secret))
 		goto nomem;
 	pt_resume_token_encode(&s->id, &s->secret, token);

@@ -236,6 +236,9 @@ void pt_server_stop(pt_server *s)
 	/* Tokens do not survive a restart: resumable peers leave now. */
 	pt__park_drop_all(s, PT_LEAVE_SHUTDOWN);
 	close_all(s);
+	/* After the peers left (their withdraws and peer-left notices are
+	 * queued on the links): the links' pending requests fail now. */
+	pt__remote_stop(s);
 	uv_timer_stop(&s->sweep_timer);
 	close_handle((uv_handle_t *)&s->sweep_timer);
 	uv_timer_start(&s->stop_timer, stop_step, 100, 0);
@@ -433,6 +436,8 @@ int pt_server_start(pt_server *s)
 	s->t0_ms = pt__server_now(s);
 	s->t0_wall_ms = pt_clock_wall_ms();
 
+	if (pt__remote_start(s))
+		return -1;
 	pt__coalesce_init(s);
 	pt__budget_init(s);
 	uv_timer_init(s->loop, &s->sweep_timer);
@@ -469,6 +474,7 @@ void pt_server_free(pt_server *s)
 	}
 	pt__budget_free(s);
 	pt__park_drop_all(s, PT_LEAVE_SHUTDOWN);
+	pt__remote_stop(s);
 	pt_registry_free(s->registry);
 	pt_index_free(s->index);
 	for (int i = 0; i < PT_FE__COUNT; i++)

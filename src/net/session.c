@@ -340,7 +340,14 @@ static void notify_contacts(pt_session *s)
 		const pt_contact *c = &s->contacts[i];
 		pt_session *o;
 
-		if (now - c->at > window || pt_registry_gen(srv->registry, c->handle) != c->gen)
+		if (now - c->at > window)
+			continue;
+		if (c->handle == PT_HANDLE_NONE) {
+			/* A peer of another node: its node encodes the notice. */
+			pt__remote_peer_left(srv, &c->remote, &s->id);
+			continue;
+		}
+		if (pt_registry_gen(srv->registry, c->handle) != c->gen)
 			continue;
 		o = pt_registry_session(srv->registry, c->handle);
 		/* A resumable contact (parked) gets it held, like a signal. */
@@ -379,6 +386,7 @@ void pt__session_leave(pt_session *s, enum pt_leave why)
 	srv->stats.left[why]++;
 	if (s->fe && s->fe->retire)
 		s->fe->retire(s);
+	pt__remote_forget(s);
 	pt_iplimit_give(srv->iplimit, &s->addr, PT_IP_HASHES,
 	                (uint32_t)pt_index_remove_peer(srv->index, s->handle));
 	pt_match_clear_peer(srv->match, s->handle);
@@ -677,9 +685,11 @@ int pt__session_writable(pt_session *s)
 
 /* -- recent contacts, for peer-left ----------------------------------- */
 
-static void remember(pt_session *s, const pt_session *other)
+/* other: a local peer, or NULL and remote: a peer of another node. */
+static void remember(pt_session *s, const pt_session *other, const pt_id *remote)
 {
-	uint32_t gen = pt_registry_gen(s->srv->registry, other->handle);
+	uint32_t handle = other ? other->handle : PT_HANDLE_NONE;
+	uint32_t gen = other ? pt_registry_gen(s->srv->registry, other->handle) : 0;
 	uint32_t now = pt__server_now32(s->srv);
 
 	/* Allocated on the first signal: most peers of a CDN page only
@@ -692,16 +702,19 @@ static void remember(pt_session *s, const pt_session *other)
 		s->contacts_cap = (uint16_t)cap;
 	}
 	for (uint16_t i = 0; i < s->n_contacts; i++) {
-		if (s->contacts[i].handle == other->handle && s->contacts[i].gen == gen) {
+		if (s->contacts[i].handle == handle && s->contacts[i].gen == gen &&
+		    (other || pt_id_equal(&s->contacts[i].remote, remote))) {
 			s->contacts[i].at = now;
 			return;
 		}
 	}
 	/* Full: overwrite the oldest slot, round-robin. */
 	pt_contact *c = &s->contacts[s->contacts_next];
-	c->handle = other->handle;
+	c->handle = handle;
 	c->gen = gen;
 	c->at = now;
+	if (remote)
+		c->remote = *remote;
 	s->contacts_next = (uint16_t)((s->contacts_next + 1) % s->contacts_cap);
 	if (s->n_contacts < s->contacts_cap)
 		s->n_contacts++;
@@ -709,8 +722,13 @@ static void remember(pt_session *s, const pt_session *other)
 
 void pt__session_contact(pt_session *s, pt_session *other)
 {
-	remember(s, other);
-	remember(other, s);
+	remember(s, other, NULL);
+	remember(other, s, NULL);
+}
+
+void pt__session_contact_remote(pt_session *s, const pt_id *other)
+{
+	remember(s, NULL, other);
 }
 
 bool pt__session_contacted(const pt_session *s, const pt_session *other)

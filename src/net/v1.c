@@ -123,6 +123,8 @@ static void on_announce(pt_session *s, const pt_msg *m)
 	}
 	pt_iplimit_give(srv->iplimit, &s->addr, PT_IP_HASHES, (uint32_t)(fresh - added));
 	pt_ops_count(s, m->hashes, m->n_hashes, PT_CNT_ANNOUNCES);
+	/* All of them, the ones held already too: that refreshes their expiry. */
+	pt__remote_announce(s, PT_SPACE_V1, m->hashes, m->n_hashes);
 	send_ack(s, &m->rid, added);
 out:
 	if (made != small)
@@ -137,6 +139,7 @@ static void on_withdraw(pt_session *s, const pt_msg *m)
 	for (size_t i = 0; i < m->n_hashes; i++)
 		removed += (size_t)pt_index_remove(s->srv->index, s->handle, &m->hashes[i]);
 	pt_iplimit_give(s->srv->iplimit, &s->addr, PT_IP_HASHES, (uint32_t)removed);
+	pt__remote_withdraw(s, PT_SPACE_V1, m->hashes, m->n_hashes);
 	send_ack(s, &m->rid, removed);
 }
 
@@ -162,16 +165,20 @@ static void on_lookup(pt_session *s, const pt_msg *m)
 	                    pt__server_now(srv), srv->picks, k);
 	for (size_t i = 0; i < got; i++)
 		ids[i] = pt_registry_id(srv->registry, srv->picks[i]);
-	if (got)
-		srv->stats.lookups_hit++;
-	else
-		srv->stats.lookups_miss++;
-	/* Only hashes someone holds are counted in the store: lookups of
+	/* Only hashes someone holds here are counted in the store: lookups of
 	 * made-up hashes would otherwise each become a row on disk. */
 	if (n) {
 		pt_ops_count(s, &m->hash, 1, PT_CNT_LOOKUPS);
 		pt_ops_count(s, &m->hash, 1, got ? PT_CNT_HITS : PT_CNT_MISSES);
 	}
+	/* Cluster mode: the holders on other nodes join in (the answer goes
+	 * out when Redis replies). */
+	if (pt__remote_lookup(s, &m->rid, &m->hash, ids, got, k))
+		return;
+	if (got)
+		srv->stats.lookups_hit++;
+	else
+		srv->stats.lookups_miss++;
 	pt_buf_reset(&srv->scratch);
 	if (pt_reply_peers(&srv->scratch, &m->rid, &m->hash, ids, got))
 		v1_error(s, &m->rid, PT_E_INTERNAL, "out of memory");
@@ -188,6 +195,10 @@ static void relay(pt_session *s, const pt_rid *rid, const pt_id *to, const char 
 
 	if (pt_id_equal(to, &s->id)) {
 		v1_error(s, rid, PT_E_BAD_MESSAGE, "to: cannot signal yourself");
+		return;
+	}
+	if (srv->cluster && !pt_cluster_local(srv->cluster, to)) {
+		pt__remote_relay(s, rid, to, data, len);
 		return;
 	}
 	h = pt_registry_find(srv->registry, to);

@@ -133,6 +133,35 @@ static void test_equal_and_hash(void **state)
 	}
 }
 
+/* A node tag is the id's first 2 characters and leaves the other 132
+ * bits alone. */
+static void test_tags(void **state)
+{
+	char s[PT_ID_CHARS + 1], t[3];
+	pt_id id, before;
+	(void)state;
+
+	for (unsigned tag = 0; tag <= PT_ID_TAG_MAX; tag += 37) {
+		assert_int_equal(pt_id_generate(&id), 0);
+		before = id;
+		pt_id_set_tag(&id, tag);
+		assert_int_equal(pt_id_tag(&id), tag);
+		pt_id_encode(&id, s);
+		pt_id_tag_format(tag, t);
+		assert_memory_equal(s, t, 2);
+		assert_int_equal(pt_id_tag_parse(t, 2), (int)tag);
+		assert_int_equal(id.b[1] & 0x0f, before.b[1] & 0x0f);
+		assert_memory_equal(id.b + 2, before.b + 2, PT_ID_BYTES - 2);
+	}
+	pt_id_set_tag(&id, PT_ID_TAG_MAX);
+	assert_int_equal(pt_id_tag(&id), PT_ID_TAG_MAX);
+	assert_int_equal(pt_id_tag_parse("__", 2), PT_ID_TAG_MAX);
+	assert_int_equal(pt_id_tag_parse("AA", 2), 0);
+	assert_int_equal(pt_id_tag_parse("A", 1), -EINVAL);
+	assert_int_equal(pt_id_tag_parse("A=", 2), -EINVAL);
+	assert_int_equal(pt_id_tag_parse(NULL, 2), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -141,6 +170,7 @@ int main(void)
 		cmocka_unit_test(test_every_char_every_position),
 		cmocka_unit_test(test_rejects),
 		cmocka_unit_test(test_equal_and_hash),
+		cmocka_unit_test(test_tags),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -185,6 +185,22 @@ int pt_http_req(int port, const char *source, const char *method, const char *pa
                 char **headers, char **body);
 int pt_http_get(int port, const char *source, const char *path, char **body);
 
+/* -- redis-server ---------------------------------------------------------- */
+/* A real redis-server on a free 127.0.0.1 port with a password (in a 0600
+ * file, for cluster_redis_password_file), no persistence; asserts it came
+ * up. Killed by pt_harness_cleanup. */
+typedef struct pt_redis pt_redis;
+struct redisReply;
+pt_redis *pt_redis_start(void);
+int pt_redis_port(const pt_redis *r);
+const char *pt_redis_password_file(const pt_redis *r);
+/* SIGKILL (the data is gone: no persistence); restart: on the same port. */
+void pt_redis_stop(pt_redis *r);
+void pt_redis_restart(pt_redis *r);
+/* One command on a fresh authenticated connection (hiredis format); the
+ * reply (freeReplyObject it) or NULL. */
+struct redisReply *pt_redis_cmd(pt_redis *r, const char *fmt, ...);
+
 /* -- misc --------------------------------------------------------------- */
 
 /* A valid hash (64 lowercase hex) made from n and a salt. */

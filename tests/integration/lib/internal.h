@@ -16,6 +16,8 @@ bool pt_client_active(void);
 void pt_daemon_cond_wait(pt_daemon *d, int ms);
 void pt_print_all_logs(void);
 void pt_daemons_cleanup(void);
+/* redis.c */
+void pt_redises_cleanup(void);
 /* raw.c */
 void pt_raws_cleanup(void);
 

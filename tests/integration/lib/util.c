@@ -71,6 +71,7 @@ void pt_harness_cleanup(void)
 	pt_raws_cleanup();
 	pt_clients_cleanup();
 	pt_daemons_cleanup();
+	pt_redises_cleanup();
 }
 
 int pt_teardown(void **state)

@@ -1,0 +1,439 @@
+/* remote.c — the serving side of the cluster engine (cluster.h): what a
+ * node does for its peers when other nodes exist. Signals to a peer of
+ * another node, lookups that merge remote holders, the index kept in Redis
+ * (announce, withdraw, leave, the periodic refresh and the re-announce after
+ * an outage, in batches), peer-left across nodes, and what other nodes
+ * send here (signals, peer-left, kicks). Without cluster_redis nothing here
+ * runs: srv->cluster is NULL and every caller checks it. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "peertrack/cluster.h"
+#include "peertrack/log.h"
+#include "net.h"
+
+/* Re-announce pacing: one tick per REFRESH_TICK_MS while a pass runs. */
+#define REFRESH_TICK_MS 20
+
+/* A request whose answer comes back to a peer that may have left by then:
+ * (handle, gen) names it for ever (registry.h). */
+typedef struct asker {
+	struct pt_server *srv;
+	uint32_t handle, gen;
+	pt_rid rid;
+} asker;
+
+static pt_session *asker_session(const asker *a)
+{
+	pt_session *s;
+
+	if (pt_registry_gen(a->srv->registry, a->handle) != a->gen)
+		return NULL;
+	s = pt_registry_session(a->srv->registry, a->handle);
+	return s && s->state == PT_SESSION_LIVE ? s : NULL;
+}
+
+static void asker_init(asker *a, pt_session *s, const pt_rid *rid)
+{
+	a->srv = s->srv;
+	a->handle = s->handle;
+	a->gen = pt_registry_gen(s->srv->registry, s->handle);
+	if (rid)
+		a->rid = *rid;
+	else
+		memset(&a->rid, 0, sizeof(a->rid));
+}
+
+/* -- signals ------------------------------------------------------------------ */
+
+typedef struct sig_req {
+	asker a;
+	pt_id to;
+} sig_req;
+
+static void signal_done(void *arg, int status)
+{
+	sig_req *q = arg;
+	pt_session *s = asker_session(&q->a);
+
+	if (status > 0)
+		q->a.srv->stats.relayed++;
+	if (s) {
+		if (status > 0)
+			pt__session_contact_remote(s, &q->to);
+		else if (status == 0)
+			pt__v1_error(s, &q->a.rid, PT_E_PEER_GONE, "no connected peer has that id");
+		else
+			pt__v1_error(s, &q->a.rid, PT_E_UNAVAILABLE,
+			             "that peer is on another node, which cannot be reached now");
+	}
+	free(q);
+}
+
+void pt__remote_relay(pt_session *s, const pt_rid *rid, const pt_id *to, const char *data,
+                      size_t len)
+{
+	struct pt_server *srv = s->srv;
+	sig_req *q = malloc(sizeof(*q));
+	int r;
+
+	pt_buf_reset(&srv->scratch);
+	if (!q || pt_reply_signal(&srv->scratch, &s->id, data, len)) {
+		free(q);
+		pt__v1_error(s, rid, PT_E_INTERNAL, "out of memory");
+		return;
+	}
+	asker_init(&q->a, s, rid);
+	q->to = *to;
+	r = pt_cluster_signal(srv->cluster, to, &s->id, pt_buf_text(&srv->scratch), srv->scratch.len,
+	                      signal_done, q);
+	if (r == 0)
+		return;
+	free(q);
+	if (r == -EHOSTDOWN)
+		pt__v1_error(s, rid, PT_E_PEER_GONE, "no connected peer has that id");
+	else
+		pt__v1_error(s, rid, PT_E_UNAVAILABLE,
+		             "that peer is on another node, which cannot be reached now");
+}
+
+/* -- what other nodes send here ------------------------------------------------ */
+
+static pt_session *local_peer(struct pt_server *srv, const pt_id *id, bool parked_too)
+{
+	uint32_t h = pt_registry_find(srv->registry, id);
+	pt_session *t = h == PT_HANDLE_NONE ? NULL : pt_registry_session(srv->registry, h);
+
+	if (!t || !(t->state == PT_SESSION_LIVE || (parked_too && t->state == PT_SESSION_PARKED)))
+		return NULL;
+	return t;
+}
+
+static void on_signal(void *arg, const pt_id *to, const pt_id *from, const char *frame, size_t len)
+{
+	struct pt_server *srv = arg;
+	pt_session *t = local_peer(srv, to, true);
+
+	if (!t || t->fe != &pt_frontends[PT_FE_V1]) {
+		srv->stats.cluster_undeliverable++;
+		return;
+	}
+	pt_buf_reset(&srv->scratch);
+	if (pt_buf_append(&srv->scratch, frame, len))
+		return;
+	if (!pt__session_deliver(t, &srv->scratch))
+		pt__session_contact_remote(t, from);
+}
+
+static void on_peer_left(void *arg, const pt_id *to, const pt_id *gone)
+{
+	struct pt_server *srv = arg;
+	pt_session *t = local_peer(srv, to, true);
+
+	if (!t || !t->fe || !t->fe->encode_peer_left)
+		return;
+	pt_buf_reset(&srv->scratch);
+	if (!t->fe->encode_peer_left(&srv->scratch, gone) && !pt__session_deliver(t, &srv->scratch))
+		srv->stats.peer_left_sent++;
+}
+
+static void on_kick(void *arg, const pt_id *id)
+{
+	struct pt_server *srv = arg;
+	char ids[PT_ID_CHARS + 1];
+
+	pt_id_encode(id, ids);
+	if (pt_server_kick(srv, id) == 0)
+		pt_log_info("peer %s kicked by an operator on another node", ids);
+}
+
+static void on_ban(void *arg, const char *cidr, uint64_t until_ms, const char *reason)
+{
+	struct pt_server *srv = arg;
+
+	if (srv->on_cluster_ban)
+		srv->on_cluster_ban(srv->on_cluster_ban_arg, cidr, until_ms, reason);
+}
+
+static void on_info(void *arg, char *out, size_t len)
+{
+	struct pt_server *srv = arg;
+
+	snprintf(out, len, "peers=%u entries=%zu port=%d", pt__server_live_peers(srv),
+	         pt_index_entries(srv->index), srv->port);
+}
+
+/* -- the index ----------------------------------------------------------------- */
+
+typedef struct keys_acc {
+	pt_key *v;
+	size_t n, cap;
+} keys_acc;
+
+static void collect_key(enum pt_space space, const pt_hash *h, void *arg)
+{
+	keys_acc *a = arg;
+
+	if (a->n < a->cap) {
+		a->v[a->n].space = space;
+		a->v[a->n].h = *h;
+		a->n++;
+	}
+}
+
+/* Every key s holds, into a fresh array (the caller frees a->v). */
+static int peer_keys(pt_session *s, keys_acc *a)
+{
+	size_t n = pt_index_peer_count(s->srv->index, s->handle);
+
+	a->n = 0;
+	a->cap = n;
+	a->v = n ? malloc(n * sizeof(*a->v)) : NULL;
+	if (n && !a->v)
+		return -ENOMEM;
+	pt_index_peer_foreach_key(s->srv->index, s->handle, collect_key, a);
+	return 0;
+}
+
+static void index_write(pt_session *s, enum pt_space space, const pt_hash *h, size_t n,
+                        bool add)
+{
+	struct pt_server *srv = s->srv;
+	pt_key small[64], *k = small;
+
+	if (!srv->cluster || !n)
+		return;
+	if (n > 64 && !(k = malloc(n * sizeof(*k))))
+		return;
+	for (size_t i = 0; i < n; i++) {
+		k[i].space = space;
+		k[i].h = h[i];
+	}
+	/* Down: the re-announce after the reconnect covers an add; a
+	 * withdraw lost here ages out (cluster_entry_ttl_ms). */
+	if (add)
+		pt_cluster_announce(srv->cluster, &s->id, &s->addr, k, n);
+	else
+		pt_cluster_withdraw(srv->cluster, &s->id, &s->addr, k, n);
+	if (k != small)
+		free(k);
+}
+
+void pt__remote_announce(pt_session *s, enum pt_space space, const pt_hash *h, size_t n)
+{
+	index_write(s, space, h, n, true);
+}
+
+void pt__remote_withdraw(pt_session *s, enum pt_space space, const pt_hash *h, size_t n)
+{
+	index_write(s, space, h, n, false);
+}
+
+/* s leaves or parks: out of Redis' index (before the local index forgets
+ * which keys it held). */
+void pt__remote_forget(pt_session *s)
+{
+	keys_acc a;
+
+	if (!s->srv->cluster || peer_keys(s, &a))
+		return;
+	if (a.n)
+		pt_cluster_withdraw(s->srv->cluster, &s->id, &s->addr, a.v, a.n);
+	free(a.v);
+}
+
+void pt__remote_peer_left(struct pt_server *srv, const pt_id *to, const pt_id *gone)
+{
+	if (srv->cluster)
+		pt_cluster_peer_left(srv->cluster, to, gone);
+}
+
+/* The refresh: a pass over every live peer re-announces its keys, at most
+ * cluster_batch entries a tick and only while the links have room; a pass
+ * starts every third of the entry TTL, and at once (after a jitter) when
+ * Redis comes back. */
+static void refresh_tick(uv_timer_t *t)
+{
+	struct pt_server *srv = t->data;
+	uint32_t budget = srv->cfg.cluster_batch, limit = pt_registry_limit(srv->registry);
+	pt_session *p;
+
+	if (!srv->cluster)
+		return;
+	while (srv->refresh_cursor < limit && budget && pt_cluster_has_room(srv->cluster)) {
+		uint32_t h = srv->refresh_cursor;
+		keys_acc a;
+
+		p = pt__live_next(srv, &h);
+		srv->refresh_cursor = h;
+		if (!p)
+			break;
+		if (peer_keys(p, &a))
+			break;
+		for (size_t i = 0; i < a.n; i += srv->cfg.cluster_batch) {
+			size_t n = a.n - i < srv->cfg.cluster_batch ? a.n - i : srv->cfg.cluster_batch;
+
+			pt_cluster_announce(srv->cluster, &p->id, &p->addr, a.v + i, n);
+		}
+		srv->stats.cluster_refreshed += a.n;
+		budget = a.n >= budget ? 0 : budget - (uint32_t)a.n;
+		free(a.v);
+	}
+	if (srv->refresh_cursor >= limit) {
+		/* Pass over: the next one in a third of the TTL. */
+		srv->refresh_cursor = 0;
+		uv_timer_start(&srv->refresh_timer, refresh_tick, srv->cfg.cluster_entry_ttl_ms / 3, 0);
+	} else {
+		uv_timer_start(&srv->refresh_timer, refresh_tick, REFRESH_TICK_MS, 0);
+	}
+}
+
+static void on_up(void *arg)
+{
+	struct pt_server *srv = arg;
+	uint32_t jitter = srv->cfg.cluster_heartbeat_ms / 2;
+
+	/* Nodes that lost the same Redis come back spread out. */
+	srv->refresh_cursor = 0;
+	uv_timer_start(&srv->refresh_timer, refresh_tick,
+	               jitter ? (uint64_t)rand() % jitter : 0, 0);
+}
+
+/* -- lookups ------------------------------------------------------------------- */
+
+typedef struct cand {
+	const pt_id *id;
+	unsigned prox;
+	uint32_t order;   /* local: the matcher's rank; remote: random */
+	bool remote;
+} cand;
+
+typedef struct look_req {
+	asker a;
+	pt_hash hash;
+	uint32_t k, n_local;
+	pt_id local[]; /* the matcher's picks, best first */
+} look_req;
+
+static int cand_cmp(const void *x, const void *y)
+{
+	const cand *a = x, *b = y;
+
+	if (a->prox != b->prox)
+		return a->prox < b->prox ? -1 : 1;
+	if (a->remote != b->remote)
+		return a->remote ? 1 : -1;
+	return a->order < b->order ? -1 : a->order > b->order;
+}
+
+static void lookup_done(void *arg, int status, const pt_cluster_cand *v, size_t n)
+{
+	look_req *q = arg;
+	struct pt_server *srv = q->a.srv;
+	pt_session *s = asker_session(&q->a);
+	const pt_id *ids[1024];
+	cand *c;
+	size_t m = 0, got;
+
+	if (status)
+		srv->stats.cluster_lookups_local_only++;
+	if (!s || !(c = malloc((q->n_local + n) * sizeof(*c) + 1))) {
+		free(q);
+		return;
+	}
+	/* Local picks keep the matcher's order (proximity, then fewest
+	 * hand-outs); remote holders are ranked by proximity to the asker,
+	 * then at random, after local ones of the same proximity. */
+	for (uint32_t i = 0; i < q->n_local; i++) {
+		uint32_t h = pt_registry_find(srv->registry, &q->local[i]);
+		pt_session *p = h == PT_HANDLE_NONE ? NULL : pt_registry_session(srv->registry, h);
+
+		c[m++] = (cand){ &q->local[i], p ? pt_addr_proximity(&s->addr, &p->addr) : 3, i, false };
+	}
+	for (size_t i = 0; i < n; i++)
+		c[m++] = (cand){ &v[i].id, pt_addr_proximity(&s->addr, &v[i].addr), (uint32_t)rand(),
+		                 true };
+	qsort(c, m, sizeof(*c), cand_cmp);
+	got = m < q->k ? m : q->k;
+	for (size_t i = 0; i < got; i++)
+		ids[i] = c[i].id;
+	if (got)
+		srv->stats.lookups_hit++;
+	else
+		srv->stats.lookups_miss++;
+	pt_buf_reset(&srv->scratch);
+	if (pt_reply_peers(&srv->scratch, &q->a.rid, &q->hash, ids, got))
+		pt__v1_error(s, &q->a.rid, PT_E_INTERNAL, "out of memory");
+	else
+		pt__session_send_buf(s, &srv->scratch);
+	free(c);
+	free(q);
+}
+
+bool pt__remote_lookup(pt_session *s, const pt_rid *rid, const pt_hash *h, const pt_id *const *local,
+                       size_t n_local, size_t k)
+{
+	struct pt_server *srv = s->srv;
+	pt_key key = { PT_SPACE_V1, *h };
+	look_req *q;
+
+	if (!srv->cluster)
+		return false;
+	if (!(q = malloc(sizeof(*q) + n_local * sizeof(pt_id)))) {
+		srv->stats.cluster_lookups_local_only++;
+		return false;
+	}
+	asker_init(&q->a, s, rid);
+	q->hash = *h;
+	q->k = (uint32_t)k;
+	q->n_local = (uint32_t)n_local;
+	for (size_t i = 0; i < n_local; i++)
+		q->local[i] = *local[i];
+	if (pt_cluster_lookup(srv->cluster, &key, lookup_done, q)) {
+		/* Redis down: the local holders answer alone (counted). */
+		free(q);
+		srv->stats.cluster_lookups_local_only++;
+		return false;
+	}
+	return true;
+}
+
+/* -- life cycle ------------------------------------------------------------------ */
+
+int pt__remote_start(struct pt_server *srv)
+{
+	pt_cluster_hooks hooks = {
+		.arg = srv, .signal = on_signal, .peer_left = on_peer_left, .kick = on_kick,
+		.ban = on_ban, .up = on_up, .info = on_info,
+	};
+	char err[512];
+
+	if (!srv->cfg.cluster_redis[0])
+		return 0;
+	srv->cluster = pt_cluster_new(srv->loop, &srv->cfg, &hooks, err, sizeof(err));
+	if (!srv->cluster) {
+		pt_log_error("cluster: %s", err);
+		return -1;
+	}
+	pt_registry_set_tag(srv->registry, (int)pt_cluster_tag(srv->cluster));
+	uv_timer_init(srv->loop, &srv->refresh_timer);
+	srv->refresh_timer.data = srv;
+	srv->refresh_ready = true;
+	return 0;
+}
+
+void pt__remote_stop(struct pt_server *srv)
+{
+	pt_cluster *c = srv->cluster;
+
+	if (srv->refresh_ready) {
+		uv_timer_stop(&srv->refresh_timer);
+		uv_close((uv_handle_t *)&srv->refresh_timer, NULL);
+		srv->refresh_ready = false;
+	}
+	/* Pending callbacks run inside the free and may look at
+	 * srv->cluster: it is already NULL for them. */
+	srv->cluster = NULL;
+	pt_cluster_free(c);
+}
