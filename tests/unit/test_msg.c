@@ -473,7 +473,7 @@ static void test_err_codes(void **state)
 	static const char *const want[PT_E__COUNT] = {
 		"ok", "bad-json", "bad-message", "unknown-type", "bad-hash", "too-many-hashes",
 		"too-large", "rate-limited", "peer-gone", "internal", "busy", "resume-expired",
-		"resume-reused", "resume-live", "resume-invalid",
+		"resume-reused", "resume-live", "resume-invalid", "unavailable",
 	};
 	for (int e = 0; e < PT_E__COUNT; e++)
 		assert_string_equal(pt_err_code((enum pt_err)e), want[e]);
