@@ -165,10 +165,18 @@ const pt_config_key pt_config_keys[] = {
 	    "Most accepted sockets still in their handshake (TCP accepted, WebSocket\n"
 	    "upgrade not complete), all addresses together; never more than the\n"
 	    "descriptors left under RLIMIT_NOFILE. One more is answered 503 with\n"
-	    "Retry-After and closed (clients retry: pacing), unless the oldest\n"
-	    "handshake of another address has lasted half of handshake_timeout_ms:\n"
-	    "that one is dropped for it. lws holds up to about 4.5 KB of header\n"
-	    "buffer per handshake."),
+	    "Retry-After and closed (clients retry: pacing), unless a handshake of\n"
+	    "another address can be dropped for it (halfopen_idle_ms), the oldest\n"
+	    "first. lws holds up to about 4.5 KB of header buffer per handshake."),
+	U32("budgets", halfopen_idle_ms, "50", 0, 600000, true,
+	    "When max_halfopen is full, a newcomer takes the place of the oldest\n"
+	    "handshake of another address that is idle: nothing of it waits\n"
+	    "unread and it has sent nothing for this long (a socket that never\n"
+	    "sends its headers, or stops halfway). So a flood of such sockets from\n"
+	    "many addresses cannot keep clients out. A client whose request waits\n"
+	    "unread (a reconnect storm) is not idle and is dropped only after half\n"
+	    "of handshake_timeout_ms. Longer protects clients that are idle for a\n"
+	    "round trip in their TLS handshake; 0 drops any idle one."),
 	U32("budgets", max_halfopen_per_ip, "32", 1, 1000000, true,
 	    "Most sockets of one client address in their handshake at once; one\n"
 	    "more is answered 503 with Retry-After and closed before any header is\n"

@@ -16,8 +16,10 @@
 #include <errno.h>
 #include <malloc.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 
@@ -31,7 +33,7 @@ typedef struct pt_halfopen {
 	pt_addr addr;
 	uint64_t at;   /* accepted, pt__server_now */
 	bool per_ip;   /* counted in the address's PT_IP_HALFOPEN */
-	bool evicting; /* dropped for another address; waiting for WSI_DESTROY */
+	bool evicting; /* dropped for another address (in ho_dying); waiting for WSI_DESTROY */
 } pt_halfopen;
 
 /* How long the listener rests after accept() failed for lack of
@@ -91,20 +93,43 @@ static bool from_sockaddr(const struct sockaddr_storage *ss, pt_addr *a)
 	return a->family != 0;
 }
 
+/* Out of its list — the queue by accept time, or the dying — if it is in
+ * one (a pending record is in neither). */
+static void ho_unlink(struct pt_server *s, pt_halfopen *h)
+{
+	pt_halfopen **head = h->evicting ? &s->ho_dying : &s->ho_head;
+
+	if (h->prev)
+		h->prev->next = h->next;
+	else if (*head == h)
+		*head = h->next;
+	if (h->next)
+		h->next->prev = h->prev;
+	else if (!h->evicting && s->ho_tail == h)
+		s->ho_tail = h->prev;
+	h->prev = h->next = NULL;
+}
+
+/* Dropped for a newcomer: out of the queue (its place is the newcomer's)
+ * and into the dying until lws reports it destroyed. */
+static void ho_evict(struct pt_server *s, pt_halfopen *h)
+{
+	ho_unlink(s, h);
+	h->evicting = true;
+	s->ho_evicting++;
+	s->stats.halfopen_evicted++;
+	if ((h->next = s->ho_dying))
+		h->next->prev = h;
+	s->ho_dying = h;
+}
+
 static void ho_release(struct pt_server *s, pt_halfopen *h)
 {
 	if (h->per_ip)
 		pt_iplimit_give(s->iplimit, &h->addr, PT_IP_HALFOPEN, 1);
 	if (h->evicting)
 		s->ho_evicting--;
-	if (h->prev)
-		h->prev->next = h->next;
-	else if (s->ho_head == h)
-		s->ho_head = h->next;
-	if (h->next)
-		h->next->prev = h->prev;
-	else if (s->ho_tail == h)
-		s->ho_tail = h->prev;
+	ho_unlink(s, h);
 	s->halfopen--;
 	free(h);
 }
@@ -134,20 +159,55 @@ static void refuse_503(int fd)
 	(void)!send(fd, resp, sizeof(resp) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
 }
 
-/* The oldest handshake that is not from a (nor already being dropped),
- * if it has lasted half of handshake_timeout_ms: under a flood of sockets
- * that never finish their headers, those are the flood's, while a real
- * client's handshake takes a round trip or, in a reconnect storm, a few
- * seconds of queueing — dropping those would only make every client start
- * again, so younger ones are left alone and the newcomer is paced (503,
- * Retry-After) instead. */
-static pt_halfopen *oldest_other(struct pt_server *s, const pt_addr *a)
+/* Whether a handshake is idle: nothing of it waits unread and its client
+ * has sent nothing for idle_ms. lws reads every socket that has a header
+ * buffer, and it has one per descriptor, so bytes wait in the kernel
+ * only while the loop is behind (a storm of real clients); a socket that
+ * keeps the kernel's buffer empty for long has stopped talking. */
+static bool ho_idle(const pt_halfopen *h, uint32_t idle_ms)
 {
-	uint64_t now = pt__server_now(s), min_age = s->cfg.handshake_timeout_ms / 2;
+	int fd = lws_get_socket_fd(h->wsi), unread = 0;
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
 
-	for (pt_halfopen *h = s->ho_head; h && now - h->at >= min_age; h = h->next)
-		if (!h->evicting && h->wsi && !pt_addr_equal(&h->addr, a))
+	if (fd < 0 || ioctl(fd, FIONREAD, &unread) < 0 || unread > 0)
+		return false;
+	if (!idle_ms)
+		return true;
+	/* tcpi_last_data_recv counts from the accept if nothing came. */
+	return !getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) && ti.tcpi_last_data_recv >= idle_ms;
+}
+
+/* How many of the oldest handshakes one newcomer looks at: the queue is
+ * ordered by accept time, so the candidates are at its head; a bound
+ * keeps an accept O(1) when the head is a storm's clients (not idle). */
+#define EVICT_SCAN 32
+
+/* The handshake to drop for a newcomer from a when the total is full: the
+ * oldest one of another address (not already being dropped) that is idle
+ * (halfopen_idle_ms), or that has lasted half of handshake_timeout_ms
+ * whatever it does. Under a flood of sockets that never finish their
+ * headers those are the flood's, however many addresses it has: a real
+ * client sends its request at once and is upgraded on the loop's next
+ * read. A real client waiting in a storm has its request waiting unread:
+ * dropping it would only make it start again, so the newcomer is paced
+ * (503, Retry-After) instead. */
+static pt_halfopen *ho_victim(struct pt_server *s, const pt_addr *a)
+{
+	uint64_t now = pt__server_now(s), old = s->cfg.handshake_timeout_ms / 2;
+	uint32_t idle_ms = s->cfg.halfopen_idle_ms;
+	pt_halfopen *h = s->ho_head;
+
+	for (int n = 0; h && n < EVICT_SCAN; h = h->next, n++) {
+		uint64_t age = now - h->at;
+
+		if (age < idle_ms && age < old)
+			break; /* the rest are younger still */
+		if (!h->wsi || pt_addr_equal(&h->addr, a))
+			continue;
+		if (age >= old || ho_idle(h, idle_ms))
 			return h;
+	}
 	return NULL;
 }
 
@@ -168,7 +228,7 @@ int pt__budget_filter(struct pt_server *s, struct lws *listener, const void *fil
 	 * bounded by the total only (the proxy has its own limits). */
 	proxy = c->trusted_proxies.n && pt_cidr_list_contains(&c->trusted_proxies, &a);
 
-	open = s->sockets + s->halfopen - s->ho_evicting;
+	open = s->sockets + s->halfopen; /* the dropped still hold theirs */
 	if (open >= s->fd_table) {
 		/* Every descriptor is spoken for: this one only keeps the
 		 * refusal polite. */
@@ -186,7 +246,10 @@ int pt__budget_filter(struct pt_server *s, struct lws *listener, const void *fil
 		}
 	}
 	if (s->halfopen - s->ho_evicting >= c->max_halfopen) {
-		pt_halfopen *victim = oldest_other(s, &a);
+		/* As many dropped still closing as there are places: a flood is
+		 * outrunning the loop, and each newcomer would hold one more
+		 * descriptor. */
+		pt_halfopen *victim = s->ho_evicting < c->max_halfopen ? ho_victim(s, &a) : NULL;
 
 		pt__budget_hit(s, PT_BUDGET_HALFOPEN, &a);
 		if (!victim) {
@@ -195,11 +258,13 @@ int pt__budget_filter(struct pt_server *s, struct lws *listener, const void *fil
 			refuse_503(fd);
 			return 1;
 		}
-		/* Make room by dropping the oldest handshake of another
-		 * address; lws closes it on its next service. */
-		victim->evicting = true;
-		s->ho_evicting++;
-		s->stats.halfopen_evicted++;
+		/* Make room. The victim leaves the queue now and its place is
+		 * the newcomer's, but lws frees it only when it reads the EOF
+		 * the shutdown makes (an async kill alone waits for lws'
+		 * once-a-second timeout sweep, while a flood fills the queue's
+		 * head with the dying). */
+		ho_evict(s, victim);
+		shutdown(lws_get_socket_fd(victim->wsi), SHUT_RDWR);
 		lws_set_timeout(victim->wsi, PENDING_TIMEOUT_AWAITING_SERVER_RESPONSE,
 		                LWS_TO_KILL_ASYNC);
 	}
@@ -336,4 +401,6 @@ void pt__budget_free(struct pt_server *s)
 	release_pending(s);
 	while (s->ho_head)
 		ho_release(s, s->ho_head);
+	while (s->ho_dying)
+		ho_release(s, s->ho_dying);
 }

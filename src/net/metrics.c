@@ -160,7 +160,8 @@ int pt_metrics_render(struct pt_server *s, pt_buf *b)
 	              "Requests refused or not recorded because a budget was reached, by budget",
 	              "budget", budget_name, st->budget, PT_BUDGET__COUNT);
 	r |= one(b, "peertrack_handshakes", "gauge",
-	         "Accepted sockets whose WebSocket upgrade is not complete", s->halfopen);
+	         "Accepted sockets in their WebSocket handshake, counted against max_halfopen",
+	         s->halfopen - s->ho_evicting);
 	r |= one(b, "peertrack_handshakes_evicted_total", "counter",
 	         "Handshakes dropped to make room for another address (max_halfopen)",
 	         st->halfopen_evicted);

@@ -271,6 +271,7 @@ struct pt_server {
 
 	/* Budgets (budget.c): handshakes in progress, the listener. */
 	struct pt_halfopen *ho_head, *ho_tail; /* oldest first */
+	struct pt_halfopen *ho_dying;          /* dropped, until lws destroys them */
 	struct pt_halfopen *ho_pending;        /* accepted, not yet bound to a wsi */
 	uint32_t halfopen, ho_evicting;
 	uint32_t fd_table;    /* descriptors for sockets: RLIMIT_NOFILE - reserve */
