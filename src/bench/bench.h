@@ -72,6 +72,8 @@ typedef struct bench_opts {
 	int size;               /* relay: bytes of payload per message */
 	int holders;            /* lookup: peers holding the hot hash */
 	int lookup_max;         /* tracker/lookup: the "max" of each lookup */
+	int retry;              /* reconnects per connection after 503/1013 (0: none) */
+	int retry_ms;           /* first reconnect delay: 1-2x this, doubling up to 30 s */
 	int per_addr;           /* connections per source address */
 	uint32_t src_base;      /* first source address (host order) */
 	int heartbeat_ms;       /* app-level heartbeat (0: the server's hint) */
@@ -87,6 +89,8 @@ typedef struct bench_opts {
  * crosses a pipe as bytes). */
 typedef struct bench_result {
 	uint64_t attempted, connected, failed, refused;  /* refused: closed by the server */
+	uint64_t http503;          /* handshakes answered 503 (paced) */
+	uint64_t retries;          /* reconnects after a 503 or a 1013 (--retry) */
 	uint64_t close_codes[8];   /* counts for codes 1000,1001,1008,1011,1013,4000,4029,other */
 	uint64_t src_mismatch;     /* getsockname said another source address */
 	uint64_t open_end;         /* ready and still open when the window closed */
@@ -116,11 +120,15 @@ struct bench_conn {
 	bool ready;              /* the server's greeting arrived */
 	bool settled;            /* setup done (announce acked, ...) */
 	bool out_armed;          /* EPOLLOUT registered */
+	bool paced;              /* the server answered 503: retry if --retry allows */
+	uint8_t tries;           /* reconnects so far */
 	uint16_t close_code;
 	uint32_t partner;        /* relay: the other half of the pair */
 	char id[40];             /* the server's id for this connection */
 	uint8_t id_len;
 	uint64_t t_start;        /* connect() issued */
+	uint64_t t_first;        /* the first connect(), for the ready latency */
+	uint64_t retry_at;       /* due to reconnect (0: not waiting) */
 	uint64_t t_req;          /* tracker/lookup: request in flight since */
 	uint64_t last_tx;        /* for heartbeats */
 	uint32_t rid;
@@ -140,6 +148,7 @@ struct bench_worker {
 	uint32_t first;          /* global index of c[0] */
 	uint32_t started, ready, settled, closed;
 	uint32_t connecting;     /* handshakes in flight */
+	uint32_t retrying;       /* connections waiting for their retry_at */
 	uint64_t t0;             /* first connect */
 	uint64_t rng;
 	int phase;               /* 0 setup, 1 waiting for go, 2 warmup, 3 measuring, 4 done */

@@ -38,6 +38,8 @@ void bench_result_merge(bench_result *a, const bench_result *b)
 	a->attempted += b->attempted;
 	a->connected += b->connected;
 	a->failed += b->failed;
+	a->http503 += b->http503;
+	a->retries += b->retries;
 	a->refused += b->refused;
 	for (int i = 0; i < 8; i++)
 		a->close_codes[i] += b->close_codes[i];
@@ -76,6 +78,9 @@ static void usage(FILE *f)
 	        "                          limit cannot hold a worker's share)\n"
 	        "  --rate R                connections started per second (default 2000)\n"
 	        "  --max-pending N         handshakes in flight per worker (default 256)\n"
+	        "  --retry N               reconnect up to N times after a 503 or a 1013 before the\n"
+	        "                          welcome, as clients do: after 1-2x --retry-ms (default\n"
+	        "                          1000), doubling up to 30 s (default 0: count them out)\n"
 	        "  --warmup S --duration S seconds (default 1 and 5)\n"
 	        "  --inflight K            relay: messages in flight per pair (default 1)\n"
 	        "  --msg-rate R            relay: open loop, R messages/s in all (default: closed loop)\n"
@@ -106,7 +111,7 @@ static int parse_opts(int argc, char **argv, bench_opts *o)
 		{ "per-addr", 1, 0, 'a' }, { "src-base", 1, 0, 'b' }, { "origin", 1, 0, 'o' },
 		{ "path", 1, 0, 'q' }, { "heartbeat-ms", 1, 0, 'B' }, { "label", 1, 0, 'l' },
 		{ "json", 0, 0, 'j' }, { "scale-list", 1, 0, 'S' }, { "help", 0, 0, 'h' },
-		{ "lookup-max", 1, 0, 'L' },
+		{ "lookup-max", 1, 0, 'L' }, { "retry", 1, 0, 'y' }, { "retry-ms", 1, 0, 'Y' },
 		{ 0, 0, 0, 0 }
 	};
 	struct in_addr a;
@@ -120,6 +125,7 @@ static int parse_opts(int argc, char **argv, bench_opts *o)
 	o->workers = 1;
 	o->rate = 2000;
 	o->max_pending = 256;
+	o->retry_ms = 1000;
 	o->warmup_s = 1;
 	o->duration_s = 5;
 	o->inflight = 1;
@@ -164,6 +170,8 @@ static int parse_opts(int argc, char **argv, bench_opts *o)
 		case 'w': o->workers = atoi(optarg); break;
 		case 'r': o->rate = atof(optarg); break;
 		case 'M': o->max_pending = atoi(optarg); break;
+		case 'y': o->retry = atoi(optarg); break;
+		case 'Y': o->retry_ms = atoi(optarg); break;
 		case 'W': o->warmup_s = atof(optarg); break;
 		case 'd': o->duration_s = atof(optarg); break;
 		case 'i': o->inflight = atoi(optarg); break;
@@ -197,6 +205,7 @@ static int parse_opts(int argc, char **argv, bench_opts *o)
 	if ((int)o->mode < 0 || optind != argc)
 		return -1;
 	if (o->peers < 1 || o->workers < 1 || o->rate <= 0 || o->max_pending < 1 ||
+	    o->retry < 0 || o->retry > 255 || o->retry_ms < 1 ||
 	    o->warmup_s < 0 || o->duration_s <= 0 || o->inflight < 1 || o->size < 0 ||
 	    o->size > 1 << 20 || o->hashes < 0 || o->population < 1 || o->per_addr < 1 ||
 	    o->holders < 0 || o->lookup_max < 1 || o->port <= 0 || o->port > 65535)
@@ -407,6 +416,9 @@ static void print_table(const bench_opts *o, const summary *s)
 	       "connections", s->conns, s->workers, (unsigned long long)r->connected,
 	       (unsigned long long)r->failed, (unsigned long long)r->refused,
 	       (unsigned long long)r->open_end);
+	if (r->http503 || r->retries)
+		printf("%-22s %llu answered 503, %llu reconnects (--retry %d)\n", "pacing",
+		       (unsigned long long)r->http503, (unsigned long long)r->retries, o->retry);
 	if (r->src_mismatch)
 		printf("%-22s %llu sockets not bound to the chosen source address\n", "WARNING",
 		       (unsigned long long)r->src_mismatch);
@@ -462,6 +474,8 @@ static void print_json(const bench_opts *o, const summary *s)
 	       mode_name(o->mode), proto_name(o->proto), o->label, o->host, o->port, s->conns,
 	       s->workers, o->inflight, o->msg_rate, o->size, o->hashes, o->holders, o->lookup_max,
 	       o->population, o->zipf);
+	printf("\"http503\":%llu,\"retries\":%llu,", (unsigned long long)r->http503,
+	       (unsigned long long)r->retries);
 	printf("\"connected\":%llu,\"failed\":%llu,\"refused\":%llu,\"open_end\":%llu,"
 	       "\"src_mismatch\":%llu,"
 	       "\"close_codes\":{\"1000\":%llu,\"1001\":%llu,\"1008\":%llu,\"1011\":%llu,"

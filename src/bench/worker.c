@@ -90,7 +90,7 @@ void bench_on_ready(bench_worker *w, bench_conn *c)
 		return;
 	c->ready = true;
 	w->ready++;
-	bench_hist_add(&w->r.connect_lat, bench_now_us() - c->t_start);
+	bench_hist_add(&w->r.connect_lat, bench_now_us() - c->t_first);
 	if (o->proto == PROTO_PEERTRACK &&
 	    ((o->mode == MODE_IDLE || o->mode == MODE_TRACKER) && o->hashes > 0)) {
 		uint32_t pick[256];
@@ -176,17 +176,69 @@ void bench_on_signal(bench_worker *w, bench_conn *c, uint64_t t_sent)
 		relay_send(w, c, now);
 }
 
+/* A client told to come back later (503 before the upgrade, 1013 before
+ * the welcome) does what docs/PROTOCOL.md asks of clients: it reconnects
+ * after a random delay in [d, 2d), d doubling from --retry-ms up to 30 s,
+ * so a storm spreads over what the server can take. */
+static bool retry_later(bench_worker *w, bench_conn *c)
+{
+	const bench_opts *o = w->o;
+	uint64_t d = (uint64_t)o->retry_ms * 1000;
+
+	if (c->tries >= o->retry || w->phase != PH_SETUP)
+		return false;
+	for (int i = 0; i < c->tries && d < 30000000; i++)
+		d *= 2;
+	if (d > 30000000)
+		d = 30000000;
+	c->retry_at = bench_now_us() + d + bench_rand(&w->rng) % d;
+	c->tries++;
+	w->retrying++;
+	w->r.retries++;
+	return true;
+}
+
 void bench_on_closed(bench_worker *w, bench_conn *c)
 {
+	bool paced = c->paced || (c->close_code == 1013 && !c->ready);
+
 	w->closed++;
+	c->paced = false;
 	if (c->close_code) {
 		w->r.close_codes[bench_close_slot(c->close_code)]++;
-		if (!c->ready)
+		if (!c->ready && !paced)
 			w->r.refused++;
+	}
+	if (paced && !retry_later(w, c)) {
+		if (c->close_code)
+			w->r.refused++;
+		else
+			w->r.failed++;
 	}
 	if (c->settled)
 		w->settled--;
 	c->settled = false;
+}
+
+/* Reconnects the connections whose delay is over. */
+static void retry_due(bench_worker *w, uint64_t now)
+{
+	const bench_opts *o = w->o;
+
+	for (uint32_t i = 0; i < w->started && w->retrying; i++) {
+		bench_conn *c = &w->c[i];
+
+		if (!c->retry_at || c->retry_at > now)
+			continue;
+		if (w->connecting >= (uint32_t)o->max_pending)
+			return;
+		c->retry_at = 0;
+		w->retrying--;
+		c->close_code = 0;
+		c->ready = false;
+		c->id_len = o->proto == PROTO_PEERJS ? c->id_len : 0;
+		bench_ws_start(w, c);
+	}
 }
 
 /* -- the loop ------------------------------------------------------------- */
@@ -294,7 +346,7 @@ static void schedule(bench_worker *w, uint64_t now)
 
 static bool setup_done(const bench_worker *w)
 {
-	if (w->started < w->n || w->connecting)
+	if (w->started < w->n || w->connecting || w->retrying)
 		return false;
 	for (uint32_t i = 0; i < w->n; i++)
 		if (!w->c[i].settled && w->c[i].state != C_CLOSED)
@@ -323,6 +375,8 @@ static int loop(bench_worker *w)
 				bench_ws_start(w, &w->c[w->started++]);
 			if (now - last_check > 10000) {
 				last_check = now;
+				if (w->retrying)
+					retry_due(w, now);
 				if (setup_done(w) || now > deadline) {
 					w->r.setup_us = now - w->t0;
 					w->r.cpu_setup_s = cpu_now(&u, &s) - cpu_setup0;

@@ -106,6 +106,8 @@ int bench_ws_start(bench_worker *w, bench_conn *c)
 	int one = 1, fd;
 
 	c->t_start = bench_now_us();
+	if (!c->tries)
+		c->t_first = c->t_start;
 	c->state = C_CONNECTING;
 	w->connecting++;
 	w->r.attempted++;
@@ -349,8 +351,14 @@ static void on_readable(bench_worker *w, bench_conn *c)
 			}
 		} else {
 			if (have < 12 || memcmp(buf + 9, "101", 3)) {
-				/* An HTTP refusal (403, 503, ...). */
-				w->r.failed++;
+				/* An HTTP refusal (403, 503, ...); a 503 is pacing
+				 * (bench_on_closed may retry it). */
+				if (have >= 12 && !memcmp(buf + 9, "503", 3)) {
+					w->r.http503++;
+					c->paced = true;
+				} else {
+					w->r.failed++;
+				}
 				drop(w, c);
 				return;
 			}

@@ -75,6 +75,26 @@ check "$tmp/lookup.json" 'r["connected"] == 24' 'r["received"] > 100' 'r["errors
 run no-origin "${base[@]}" --mode idle --peers 4 --origin none || true
 check "$tmp/no-origin.json" 'r["refused"] == 4' 'r["close_codes"]["1008"] == 4'
 
+# A storm paced by the daemon: its one handshake place is held by a silent
+# socket until handshake_timeout_ms drops it, so every first attempt is
+# answered 503; with --retry the generator comes back (jittered, growing
+# delays) until every peer is in.
+mkdir -p "$tmp/state-paced"
+cat >"$tmp/paced.conf" <<EOF
+state_dir = $tmp/state-paced
+max_connections_per_ip = 100000
+max_halfopen = 1
+halfopen_idle_ms = 600000
+handshake_timeout_ms = 1000
+EOF
+pt_start paced "$PT_BIN/peertrackd" -c "$tmp/paced.conf" --listen 127.0.0.1:0
+exec 3<>"/dev/tcp/127.0.0.1/$PORT"
+run paced --target "127.0.0.1:$PORT" --mode idle --peers 20 --hashes 2 --max-pending 20 \
+	--retry 8 --retry-ms 200
+exec 3<&-
+check "$tmp/paced.json" 'r["connected"] == 20' 'r["failed"] == 0' 'r["refused"] == 0' \
+	'r["http503"] >= 20' 'r["retries"] == r["http503"]'
+
 if [ -x "$ECHO" ]; then
 	pt_start echo "$ECHO" --listen 127.0.0.1:0
 	run echo --target "127.0.0.1:$PORT" --target-pid "$PID" --proto echo --mode relay --peers 8
