@@ -127,6 +127,37 @@ class Pinger(threading.Thread):
             time.sleep(0.02)
 
 
+class PingerProc:
+    """The bystander in its own process, so the attack's Python loop does
+    not hold it up (the GIL): what it measures is the daemon."""
+
+    def __init__(self, port, src):
+        import multiprocessing
+        self.parent, child = multiprocessing.Pipe()
+        self.p = multiprocessing.Process(target=self._run, args=(port, src, child), daemon=True)
+        self.rtt, self.errors = [], 0
+
+    @staticmethod
+    def _run(port, src, conn):
+        p = Pinger(port, src)
+        p.start()
+        conn.recv()  # stop
+        p.stop = True
+        p.join(5)
+        conn.send((p.rtt, p.errors))
+
+    def start(self):
+        self.p.start()
+
+    def finish(self):
+        self.parent.send("stop")
+        if self.parent.poll(15):
+            self.rtt, self.errors = self.parent.recv()
+        self.p.join(5)
+        if self.p.is_alive():
+            self.p.kill()
+
+
 def sampler(a, out, stop):
     while not stop.is_set():
         rss, fds = proc(a.pid)
@@ -134,9 +165,26 @@ def sampler(a, out, stop):
         stop.wait(0.5)
 
 
+def announce_frame(n):
+    """A client frame announcing n fresh hashes, masked with a zero key (the
+    bytes stay as they are: masking 17 KB a byte at a time in Python took
+    longer than the daemon's timeout_ms once there were hundreds of
+    connections, and the daemon rightly closed them all as silent)."""
+    raw = os.urandom(32 * n).hex()
+    data = ('{"type":"announce","hashes":["' +
+            '","'.join(raw[i:i + 64] for i in range(0, 64 * n, 64)) + '"]}').encode()
+    head = bytes([0x81, 0x80 | 126]) + struct.pack("!H", len(data)) if len(data) > 125 \
+        else bytes([0x81, 0x80 | len(data)])
+    return head + b"\0\0\0\0" + data
+
+
 def attack_index(a):
+    """Every connection announces fresh hashes, 256 a message, up to
+    --per-peer, as fast as the daemon reads; each message is built when its
+    connection can take it, so none waits long enough to look silent."""
     sel = selectors.DefaultSelector()
     conns = []
+    per_msg = 256
     for i in range(a.addresses):
         for _ in range(a.conns):
             s = socket.socket()
@@ -144,44 +192,52 @@ def attack_index(a):
             s.connect(("127.0.0.1", a.port))
             s.sendall(UPGRADE)
             upgrade_answer(s)
-            conns.append({"s": s, "sent": 0, "done": False, "rx": b""})
-    per_msg, per_peer = 256, a.per_peer
-    refusals = 0
+            s.setblocking(False)
+            c = {"s": s, "left": a.per_peer // per_msg, "out": b"", "open": True}
+            conns.append(c)
+            sel.register(s, selectors.EVENT_READ | selectors.EVENT_WRITE, c)
     t0 = time.monotonic()
-    # Each connection sends its announces in one go; the daemon answers each.
-    for c in conns:
-        msgs = b"".join(frame(json.dumps({"type": "announce",
-                                          "hashes": [os.urandom(32).hex() for _ in range(per_msg)]}))
-                        for _ in range(per_peer // per_msg))
-        c["out"] = msgs
-        c["s"].setblocking(False)
-        sel.register(c["s"], selectors.EVENT_READ | selectors.EVENT_WRITE, c)
-    busy = 0
+    busy = refusals = acks = closed = 0
+    writing = len(conns)
     while time.monotonic() - t0 < a.seconds:
-        evs = sel.select(timeout=0.2)
-        if not evs and not any(c["out"] for c in conns):
-            break
+        evs = sel.select(timeout=0.5)
+        if not evs and not writing:
+            break  # everything sent and answered
         for key, ev in evs:
             c = key.data
-            if ev & selectors.EVENT_WRITE and c["out"]:
+            if ev & selectors.EVENT_WRITE:
+                if not c["out"] and c["left"]:
+                    c["out"] = announce_frame(per_msg)
+                    c["left"] -= 1
                 try:
-                    n = c["s"].send(c["out"][:262144])
+                    n = c["s"].send(c["out"])
                     c["out"] = c["out"][n:]
-                except (BlockingIOError, OSError):
+                except BlockingIOError:
                     pass
-                if not c["out"]:
+                except OSError:
+                    c["out"], c["left"] = b"", 0
+                if not c["out"] and not c["left"]:
+                    writing -= 1
                     sel.modify(c["s"], selectors.EVENT_READ, c)
             if ev & selectors.EVENT_READ:
                 try:
                     data = c["s"].recv(262144)
-                except (BlockingIOError, OSError):
+                except BlockingIOError:
+                    continue
+                except OSError:
                     data = b""
                 if not data:
                     sel.unregister(c["s"])
+                    closed += 1
+                    c["open"] = False
+                    if c["out"] or c["left"]:
+                        writing -= 1
                     continue
+                acks += data.count(b'"ack"')
                 busy += data.count(b'"busy"')
                 refusals += data.count(b'"too-many-hashes"')
-    return {"connections": len(conns), "busy": busy, "too_many": refusals,
+    return {"connections": len(conns), "announces_acked": acks, "busy": busy,
+            "too_many": refusals, "closed_by_server": closed,
             "seconds": round(time.monotonic() - t0, 1)}, conns
 
 
@@ -286,13 +342,12 @@ def main():
     samples, stop = [], threading.Event()
     th = threading.Thread(target=sampler, args=(a, samples, stop), daemon=True)
     th.start()
-    pinger = Pinger(a.port, "127.0.44.1") if a.attack != "halfopen" else None
+    pinger = PingerProc(a.port, "127.0.44.1") if a.attack != "halfopen" else None
     if pinger:
         pinger.start()
     res, conns = {"index": attack_index, "store": attack_store, "halfopen": attack_halfopen}[a.attack](a)
     if pinger:
-        pinger.stop = True
-        pinger.join(5)
+        pinger.finish()
         res["bystander_ping_ms"] = {"n": len(pinger.rtt), "errors": pinger.errors,
                                     "p50": round(pct(pinger.rtt, 50), 2),
                                     "p99": round(pct(pinger.rtt, 99), 2)}
