@@ -12,6 +12,9 @@ with a bystander on its own address measuring what it gets
   hostile.py ... halfopen [--addresses 1] [--seconds 30]
       sockets that never send their headers, reopened when dropped;
       bystander connect + ping latency p50/p99
+  hostile.py ... hsmem [--target 2000]
+      what a handshake costs apart from a peer: RSS with N silent sockets,
+      N half requests, N idle WebSocket peers
 """
 import argparse
 import json
@@ -159,9 +162,18 @@ class PingerProc:
 
 
 def sampler(a, out, stop):
+    n = 0
     while not stop.is_set():
         rss, fds = proc(a.pid)
-        out.append((time.monotonic(), rss, fds))
+        # The index every 2 s (a /metrics request is a handshake).
+        idx = -1
+        if n % 4 == 0:
+            try:
+                idx = int(metrics(a.port).get("peertrack_index_entries", -1))
+            except OSError:
+                pass  # (a stalled daemon: the RSS samples go on)
+        out.append((time.monotonic(), rss, fds, idx))
+        n += 1
         stop.wait(0.5)
 
 
@@ -199,16 +211,18 @@ def attack_index(a):
     t0 = time.monotonic()
     busy = refusals = acks = closed = 0
     writing = len(conns)
+    sent = 0
     while time.monotonic() - t0 < a.seconds:
-        evs = sel.select(timeout=0.5)
-        if not evs and not writing:
+        if not writing and acks + busy + refusals >= sent:
             break  # everything sent and answered
+        evs = sel.select(timeout=0.5)
         for key, ev in evs:
             c = key.data
             if ev & selectors.EVENT_WRITE:
                 if not c["out"] and c["left"]:
                     c["out"] = announce_frame(per_msg)
                     c["left"] -= 1
+                    sent += 1
                 try:
                     n = c["s"].send(c["out"])
                     c["out"] = c["out"][n:]
@@ -236,7 +250,7 @@ def attack_index(a):
                 acks += data.count(b'"ack"')
                 busy += data.count(b'"busy"')
                 refusals += data.count(b'"too-many-hashes"')
-    return {"connections": len(conns), "announces_acked": acks, "busy": busy,
+    return {"connections": len(conns), "announces_sent": sent, "announces_acked": acks, "busy": busy,
             "too_many": refusals, "closed_by_server": closed,
             "seconds": round(time.monotonic() - t0, 1)}, conns
 
@@ -327,12 +341,60 @@ def attack_halfopen(a):
                                           "max": round(max(by), 2) if by else None}}, []
 
 
+def attack_hsmem(a):
+    """Not an attack: what a handshake costs the daemon, apart from a peer.
+    RSS (and the handshakes gauge) at rest, with --target sockets that sent
+    nothing, with the same sockets holding half a request (the request
+    line and a header: lws has a header buffer for each), after they are
+    gone, and with --target upgraded WebSocket peers that stay idle. Run
+    with max_halfopen and handshake_timeout_ms raised (EXTRA_CONF)."""
+    per_addr = 30  # under max_halfopen_per_ip
+    out = {}
+
+    def settle(name):
+        time.sleep(1.5)
+        m = metrics(a.port)
+        out[name] = {"rss_kib": proc(a.pid)[0], "handshakes": int(m.get("peertrack_handshakes", -1)),
+                     "sockets": int(m.get("peertrack_sockets", -1))}
+
+    def connect(base, i):
+        s = socket.socket()
+        s.bind((addr(base, i // per_addr), 0))
+        s.connect(("127.0.0.1", a.port))
+        return s
+
+    settle("baseline")
+    socks = [connect(0x7F2D0001, i) for i in range(a.target)]
+    settle("silent")
+    for s in socks:
+        s.sendall(b"GET /v1 HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+    settle("half_request")
+    for s in socks:
+        s.close()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and int(metrics(a.port).get("peertrack_handshakes", 1)) > 1:
+        time.sleep(0.2)
+    settle("after")
+    peers = []
+    for i in range(a.target):
+        peers.append(connect(0x7F2E0001, i))
+        peers[-1].sendall(UPGRADE)
+        upgrade_answer(peers[-1])
+    settle("idle_peers")
+    n = a.target
+    base = out["after"]["rss_kib"]
+    out["bytes_per_silent_handshake"] = round((out["silent"]["rss_kib"] - out["baseline"]["rss_kib"]) * 1024 / n)
+    out["bytes_per_half_request"] = round((out["half_request"]["rss_kib"] - out["baseline"]["rss_kib"]) * 1024 / n)
+    out["bytes_per_idle_peer"] = round((out["idle_peers"]["rss_kib"] - base) * 1024 / n)
+    return out, peers
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--pid", type=int, required=True)
     ap.add_argument("--db", required=True)
-    ap.add_argument("attack", choices=["index", "store", "halfopen"])
+    ap.add_argument("attack", choices=["index", "store", "halfopen", "hsmem"])
     ap.add_argument("--addresses", type=int, default=40)
     ap.add_argument("--conns", type=int, default=16)
     ap.add_argument("--per-peer", type=int, default=4096)
@@ -342,10 +404,11 @@ def main():
     samples, stop = [], threading.Event()
     th = threading.Thread(target=sampler, args=(a, samples, stop), daemon=True)
     th.start()
-    pinger = PingerProc(a.port, "127.0.44.1") if a.attack != "halfopen" else None
+    pinger = PingerProc(a.port, "127.0.44.1") if a.attack in ("index", "store") else None
     if pinger:
         pinger.start()
-    res, conns = {"index": attack_index, "store": attack_store, "halfopen": attack_halfopen}[a.attack](a)
+    res, conns = {"index": attack_index, "store": attack_store, "halfopen": attack_halfopen,
+                  "hsmem": attack_hsmem}[a.attack](a)
     if pinger:
         pinger.finish()
         res["bystander_ping_ms"] = {"n": len(pinger.rtt), "errors": pinger.errors,
@@ -356,6 +419,7 @@ def main():
     th.join(2)
     res["peak_rss_mib"] = round(max(s[1] for s in samples) / 1024, 1)
     res["peak_fds"] = max(s[2] for s in samples)
+    res["peak_index_entries"] = max(s[3] for s in samples)
     res["index_entries"] = int(m.get("peertrack_index_entries", -1))
     res["index_memory_mib"] = round(m.get("peertrack_index_memory_bytes", 0) / 1048576, 1)
     res["budget_refusals"] = {k.split('"')[1]: int(v) for k, v in m.items()

@@ -25,6 +25,9 @@ liveness="heartbeat_ms = 2000
 timeout_ms = 6000
 store_flush_ms = 500"
 [ -n "${HOSTILE:-}" ] && liveness=
+# The storm needs room for its peers.
+PEERS=${PEERS:-18000}
+[ "${HOSTILE:-}" = storm ] && liveness="max_connections = $((PEERS + 2000))"
 cat >"$tmp/peertrack.conf" <<CONF
 listen = 127.0.0.1:0
 state_dir = $tmp/state
@@ -35,6 +38,17 @@ CONF
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 pt_start daemon "${PEERTRACKD:-bin/peertrackd}" -c "$tmp/peertrack.conf"
 db="$tmp/state/peertrack.db"
+if [ "${HOSTILE:-}" = storm ]; then
+	# All at once, retrying a 503 or a 1013 as clients do; RSS per peer
+	# once settled (after the warm-up, by which the post-storm heap trim
+	# has run).
+	bin/peertrack-bench --json --mode idle --peers "$PEERS" --hashes 10 --workers 2 \
+		--rate "$PEERS" --max-pending "$PEERS" --retry "${RETRY:-8}" --warmup 12 --duration 3 \
+		--target "127.0.0.1:$PORT" --target-pid "$PID" "$@"
+	python3 -c "import sys; sys.path.insert(0, 'scripts'); from soak import metrics
+print('daemon: handshakes evicted %d' % metrics($PORT)['peertrack_handshakes_evicted_total'])"
+	exit
+fi
 if [ -n "${HOSTILE:-}" ]; then
 	python3 scripts/hostile.py --port "$PORT" --pid "$PID" --db "$db" "$HOSTILE" "$@"
 	exit

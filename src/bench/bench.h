@@ -90,6 +90,7 @@ typedef struct bench_opts {
 typedef struct bench_result {
 	uint64_t attempted, connected, failed, refused;  /* refused: closed by the server */
 	uint64_t http503;          /* handshakes answered 503 (paced) */
+	uint64_t hs_dropped;       /* handshakes closed by the server without an answer */
 	uint64_t retries;          /* reconnects after a 503 or a 1013 (--retry) */
 	uint64_t close_codes[8];   /* counts for codes 1000,1001,1008,1011,1013,4000,4029,other */
 	uint64_t src_mismatch;     /* getsockname said another source address */
@@ -120,7 +121,7 @@ struct bench_conn {
 	bool ready;              /* the server's greeting arrived */
 	bool settled;            /* setup done (announce acked, ...) */
 	bool out_armed;          /* EPOLLOUT registered */
-	bool paced;              /* the server answered 503: retry if --retry allows */
+	bool paced;              /* 503, or closed in the handshake: retry if --retry allows */
 	uint8_t tries;           /* reconnects so far */
 	uint16_t close_code;
 	uint32_t partner;        /* relay: the other half of the pair */

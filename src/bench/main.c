@@ -39,6 +39,7 @@ void bench_result_merge(bench_result *a, const bench_result *b)
 	a->connected += b->connected;
 	a->failed += b->failed;
 	a->http503 += b->http503;
+	a->hs_dropped += b->hs_dropped;
 	a->retries += b->retries;
 	a->refused += b->refused;
 	for (int i = 0; i < 8; i++)
@@ -78,8 +79,9 @@ static void usage(FILE *f)
 	        "                          limit cannot hold a worker's share)\n"
 	        "  --rate R                connections started per second (default 2000)\n"
 	        "  --max-pending N         handshakes in flight per worker (default 256)\n"
-	        "  --retry N               reconnect up to N times after a 503 or a 1013 before the\n"
-	        "                          welcome, as clients do: after 1-2x --retry-ms (default\n"
+	        "  --retry N               reconnect up to N times after a 503, a close in the\n"
+	        "                          handshake or a 1013 before the welcome, as clients\n"
+	        "                          do: after 1-2x --retry-ms (default\n"
 	        "                          1000), doubling up to 30 s (default 0: count them out)\n"
 	        "  --warmup S --duration S seconds (default 1 and 5)\n"
 	        "  --inflight K            relay: messages in flight per pair (default 1)\n"
@@ -416,9 +418,10 @@ static void print_table(const bench_opts *o, const summary *s)
 	       "connections", s->conns, s->workers, (unsigned long long)r->connected,
 	       (unsigned long long)r->failed, (unsigned long long)r->refused,
 	       (unsigned long long)r->open_end);
-	if (r->http503 || r->retries)
-		printf("%-22s %llu answered 503, %llu reconnects (--retry %d)\n", "pacing",
-		       (unsigned long long)r->http503, (unsigned long long)r->retries, o->retry);
+	if (r->http503 || r->hs_dropped || r->retries)
+		printf("%-22s %llu answered 503, %llu closed in the handshake, %llu reconnects "
+		       "(--retry %d)\n", "pacing", (unsigned long long)r->http503,
+		       (unsigned long long)r->hs_dropped, (unsigned long long)r->retries, o->retry);
 	if (r->src_mismatch)
 		printf("%-22s %llu sockets not bound to the chosen source address\n", "WARNING",
 		       (unsigned long long)r->src_mismatch);
@@ -474,7 +477,8 @@ static void print_json(const bench_opts *o, const summary *s)
 	       mode_name(o->mode), proto_name(o->proto), o->label, o->host, o->port, s->conns,
 	       s->workers, o->inflight, o->msg_rate, o->size, o->hashes, o->holders, o->lookup_max,
 	       o->population, o->zipf);
-	printf("\"http503\":%llu,\"retries\":%llu,", (unsigned long long)r->http503,
+	printf("\"http503\":%llu,\"hs_dropped\":%llu,\"retries\":%llu,",
+	       (unsigned long long)r->http503, (unsigned long long)r->hs_dropped,
 	       (unsigned long long)r->retries);
 	printf("\"connected\":%llu,\"failed\":%llu,\"refused\":%llu,\"open_end\":%llu,"
 	       "\"src_mismatch\":%llu,"

@@ -334,6 +334,13 @@ static void on_readable(bench_worker *w, bench_conn *c)
 	if (n <= 0) {
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			return;
+		if (c->state == C_HANDSHAKE) {
+			/* Closed before any answer (the server's handshake
+			 * timeout, or its place given to another): a drop,
+			 * which clients retry like a 503. */
+			w->r.hs_dropped++;
+			c->paced = true;
+		}
 		drop(w, c);
 		return;
 	}
