@@ -183,6 +183,9 @@ static bool ho_idle(const pt_halfopen *h, uint32_t idle_ms)
  * keeps an accept O(1) when the head is a storm's clients (not idle). */
 #define EVICT_SCAN 32
 
+/* The least number of dropped handshakes that may be closing at once. */
+#define DYING_MIN 256
+
 /* The handshake to drop for a newcomer from a when the total is full: the
  * oldest one of another address (not already being dropped) that is idle
  * (halfopen_idle_ms), or that has lasted half of handshake_timeout_ms
@@ -246,10 +249,13 @@ int pt__budget_filter(struct pt_server *s, struct lws *listener, const void *fil
 		}
 	}
 	if (s->halfopen - s->ho_evicting >= c->max_halfopen) {
-		/* As many dropped still closing as there are places: a flood is
+		/* As many dropped still closing as there are places (and at
+		 * least DYING_MIN: a fast flood against a small budget keeps
+		 * some closing while the loop reads their EOF): the flood is
 		 * outrunning the loop, and each newcomer would hold one more
 		 * descriptor. */
-		pt_halfopen *victim = s->ho_evicting < c->max_halfopen ? ho_victim(s, &a) : NULL;
+		uint32_t dying_max = c->max_halfopen > DYING_MIN ? c->max_halfopen : DYING_MIN;
+		pt_halfopen *victim = s->ho_evicting < dying_max ? ho_victim(s, &a) : NULL;
 
 		pt__budget_hit(s, PT_BUDGET_HALFOPEN, &a);
 		if (!victim) {
