@@ -76,16 +76,17 @@ run no-origin "${base[@]}" --mode idle --peers 4 --origin none || true
 check "$tmp/no-origin.json" 'r["refused"] == 4' 'r["close_codes"]["1008"] == 4'
 
 # A storm paced by the daemon: its one handshake place is held by a silent
-# socket until handshake_timeout_ms drops it, so every first attempt is
-# answered 503; with --retry the generator comes back (jittered, growing
-# delays) until every peer is in.
+# socket until, half of handshake_timeout_ms old, a newcomer may take it
+# (2 s: the generator's first attempts come well before), so every first
+# attempt is answered 503; with --retry the generator comes back
+# (jittered, growing delays) until every peer is in.
 mkdir -p "$tmp/state-paced"
 cat >"$tmp/paced.conf" <<EOF
 state_dir = $tmp/state-paced
 max_connections_per_ip = 100000
 max_halfopen = 1
 halfopen_idle_ms = 600000
-handshake_timeout_ms = 1000
+handshake_timeout_ms = 4000
 EOF
 pt_start paced "$PT_BIN/peertrackd" -c "$tmp/paced.conf" --listen 127.0.0.1:0
 exec 3<>"/dev/tcp/127.0.0.1/$PORT"
