@@ -188,7 +188,7 @@ export class PeertrackClient extends EventTarget {
         if (await sha256hex(bytes) === hash) {
           attempts.push({ peer, result: 'ok' });
           this.account(hash, 'peer', bytes.length, peer);
-          await this.keep(hash, bytes);
+          await this.keepFetched(hash, bytes);
           return bytes;
         }
         // Worthless whoever lied; when one holder sent it all, it lied.
@@ -241,6 +241,14 @@ export class PeertrackClient extends EventTarget {
     await this.announce([hash]);
   }
 
+  // After a verified fetch: the bytes are the caller's whatever happens to
+  // the announce (a full index, a full store): that is only an error event.
+  async keepFetched(hash, bytes) {
+    try { await this.keep(hash, bytes); } catch (e) {
+      this.emitError(e instanceof PeertrackError ? e : new PeertrackError('store', String(e && e.message || e)));
+    }
+  }
+
   async announce(hashes) {
     const fresh = hashes.filter((h) => !this.announced.has(h));
     for (const h of fresh) this.announced.add(h);
@@ -268,7 +276,8 @@ export class PeertrackClient extends EventTarget {
     if (typeof data.sid !== 'string' || data.sid.length > 128) return;
     const key = `${from} ${data.sid}`;
     let s = this.sessions.get(key);
-    if (data.bye) { if (s) s.close(false); return; }
+    // A holder that declines (full) or gives up says bye: our fetch moves on.
+    if (data.bye) { if (s) s.fail('the peer said bye', false); return; }
     if (!s) {
       if (!(data.sdp && data.sdp.type === 'offer')) return;
       if (!this.RTCPeerConnection || this.slots >= this.opts.maxPeerConnections) {

@@ -11,6 +11,7 @@
 //   closed       the client was closed
 //   refused      the tracker closed us with a code that forbids retrying
 //                (1007, 1008, 1009, 4001, 4003): .closeCode says which
+//   store        (error event) verified bytes could not be kept or announced
 //   <server>     any error code of the tracker (docs/PROTOCOL.md "Errors")
 export class PeertrackError extends Error {
   constructor(code, message, extra) {

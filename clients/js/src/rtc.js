@@ -93,10 +93,11 @@ export class Session {
     try { this.pc.setConfiguration({ ...this.pc.getConfiguration(), iceServers }); } catch (_) { /* closed */ }
   }
 
-  fail(why) {
+  // bye: tell the peer, unless it is the one that said bye.
+  fail(why, bye = true) {
     if (this.closed) return;
     const f = this.onfail;
-    this.close(true);
+    this.close(bye);
     f(why);
   }
 
