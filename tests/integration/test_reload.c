@@ -421,6 +421,48 @@ static void probe_recent_contacts(ctx *x)
 	PT_CHECK(!hears_peer_left(x), "recent_contacts = 0: peer-left still sent");
 }
 
+/* reporters (each from its own address) signal the liar and report it for
+ * hash[i of each]; -> how many hold hash[0] afterwards. */
+static int holders_after_reports(ctx *x, int n, const int *which)
+{
+	ptc *liar = join(x), *q = join(x), *r;
+	char hash[2][65], ids[4][32];
+	json_t *m;
+	int got;
+
+	pt_hash_of(1, 4343, hash[0]);
+	pt_hash_of(2, 4343, hash[1]);
+	json_decref(ptc_hashes(liar, "announce", NULL, hash, 2));
+	for (int i = 0; i < n; i++) {
+		r = join(x);
+		ptc_send(r, "{\"type\":\"signal\",\"to\":\"%s\",\"data\":{\"o\":1}}", ptc_id(liar));
+		json_decref(ptc_recv_type(liar, "signal", PT_T_REPLY_MS));
+		m = ptc_call(r, "{\"type\":\"bad-peer\",\"peer\":\"%s\",\"hash\":\"%s\"}", ptc_id(liar),
+		             hash[which[i]]);
+		PT_CHECK(pt_jtype_is(m, "ack"), "bad-peer not acked");
+		json_decref(m);
+		ptc_close(r);
+	}
+	got = ptc_lookup(q, hash[0], 4, ids, 4);
+	ptc_close(q);
+	ptc_close(liar);
+	return got;
+}
+
+static void probe_bad_peer_reports(ctx *x)
+{
+	PT_CHECK(holders_after_reports(x, 1, (const int[]){ 0 }) == 0,
+	         "bad_peer_reports = 1: one report did not withdraw the hash");
+}
+
+/* With room for one report, the report about the other hash pushes out the
+ * first one about hash 0: the third does not make two. */
+static void probe_bad_peer_max_reports(ctx *x)
+{
+	PT_CHECK(holders_after_reports(x, 3, (const int[]){ 0, 1, 0 }) == 1,
+	         "bad_peer_max_reports = 1: an evicted report still counted");
+}
+
 static void probe_store_ip(ctx *x)
 {
 	char dir[512], db_path[600], sql[160];
@@ -493,6 +535,8 @@ static const struct row {
 	{ "match_half_life_ms", "match_half_life_ms = 1", probe_match_half_life_ms },
 	{ "peer_left_window_ms", "peer_left_window_ms = 0", probe_peer_left_window_ms },
 	{ "recent_contacts", "recent_contacts = 0", probe_recent_contacts },
+	{ "bad_peer_reports", "bad_peer_reports = 1", probe_bad_peer_reports },
+	{ "bad_peer_max_reports", "bad_peer_max_reports = 1\nbad_peer_reports = 2", probe_bad_peer_max_reports },
 	{ "store_ip", "store_ip = none", probe_store_ip },
 	{ "metrics_allow", "metrics_allow = 192.0.2.1", probe_metrics_allow },
 	{ "stun_urls", "stun_urls = stun:127.0.0.1:3478", probe_stun_urls },
