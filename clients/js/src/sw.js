@@ -225,8 +225,12 @@ export function installPeertrackServiceWorker(options = {}, sw = self) {
     try {
       got = await job;
     } catch (e) {
+      // The origin unreachable, or a cross-origin file without CORS (its
+      // bytes cannot be read, so not checked): the browser's own fetch, as
+      // if there were no worker.
+      log(`${entry.url}: ${e.message}; passed to the network`);
       served('network', 0, 0);
-      throw e;
+      return fetch(req);
     }
     if (got.source === 'network') {   // an HTTP error, or bytes that fail the manifest: as the origin sent them
       served('network', got.status, joined ? 0 : got.buf.byteLength);
@@ -250,6 +254,7 @@ export function installPeertrackServiceWorker(options = {}, sw = self) {
     log(`${entry.url}: from the origin (${p.why})`);
     // The whole file (not the Range asked for), so it can be checked and kept.
     const net = await fetch(entry.url, { credentials: 'same-origin', cache: 'no-cache' });
+    if (net.type === 'opaque' || net.status < 200 || net.status > 599) throw new Error(`unreadable response (${net.type})`);
     const buf = await net.arrayBuffer();
     const pass = { source: 'network', status: net.status, statusText: net.statusText, headers: new Headers(net.headers), buf };
     if (!net.ok) return pass;
