@@ -13,6 +13,8 @@ export interface Served {
   /** Bytes moved from peers or the origin (0 from the cache). */
   bytes: number;
   ms: number;
+  /** From the origin: why not from peers ('no-holder', 'unavailable', 'all-failed', 'timeout', 'no-page', 'bad-bytes' ...). */
+  why?: string;
 }
 
 export interface BridgeOptions {

@@ -12,8 +12,9 @@
 //                             second tab of B takes over when the first closes
 //                             a daemon restart: holders re-announce, the
 //                             next visitor is served by peers again
-//   node site.mjs fallback   the page loads whole from the origin within the
-//                             worker's timeout: no holder; a holder sending
+//   node site.mjs fallback   the page loads whole from the origin, the worker
+//                             saying why (its timeout only where it must
+//                             wait one out): no holder; a holder sending
 //                             corrupted bytes (caught, reported); a holder
 //                             that never answers; WebRTC missing; tracker down
 //   node site.mjs bench      PT_SITE_ROUNDS (5) rounds of: a first visitor,
@@ -316,30 +317,30 @@ async function offload() {
 }
 
 async function fallback() {
-  // Every file from the origin, each within the worker's timeout (and the
-  // time to fetch it: 2.5 s is ample on loopback, even loaded and sanitized).
-  const expectOrigin = async (name, opts, what, { waited = false, timeout = TIMEOUT_MS } = {}) => {
-    const limit = timeout + 2500;
+  // Every file from the origin, for the reason the case is about (the
+  // worker says why: a reason, not a time, so a loaded machine cannot fool
+  // it); where the reason is the worker's timeout, not before it.
+  const expectOrigin = async (name, opts, what, { why, timeout = TIMEOUT_MS } = {}) => {
     const mark = originLog().length;
     const v = await visitor(name, opts);
     const tab = await openTab(v, { timeout });
     const r = await loaded(tab, what);
     const src = await servedAll(tab, what);
     for (const p of manifestPaths()) {
-      const s = src[p] && src[p][0];
-      if (!s || s.source !== 'origin') throw new Error(`${what}: ${p}: ${JSON.stringify(src[p])}`);
-      if (s.ms > limit) throw new Error(`${what}: ${p} took ${s.ms} ms, more than the ${timeout} ms timeout + 2.5 s`);
-      // A holder that never answers: the worker gave up at its timeout.
-      if (waited && s.ms < timeout - 50) throw new Error(`${what}: ${p} from the origin after ${s.ms} ms, before the timeout`);
+      const s = src[p][0];
+      if (s.source !== 'origin') throw new Error(`${what}: ${p}: ${JSON.stringify(src[p])}`);
+      if (s.why !== why) throw new Error(`${what}: ${p} from the origin because '${s.why}', not '${why}'`);
+      if (why === 'timeout' && s.ms < timeout - 50) throw new Error(`${what}: ${p} timed out after ${s.ms} ms < ${timeout}`);
     }
     const asked = new Set(originLog(mark).filter((l) => l.ua === `peertrack-test-${name}`).map((l) => l.path));
     for (const p of manifestPaths()) if (!asked.has(p)) throw new Error(`${what}: the origin never saw ${p}`);
-    log(`${what}: every file from the origin; worker ms per file ${manifestPaths().map((p) => src[p][0].ms).join(' ')} ` +
-        `(timeout ${timeout}); navigation -> last picture ${r.lastImageMs.toFixed(0)} ms`);
+    log(`${what}: every file from the origin ('${why}'); worker ms per file ` +
+        `${manifestPaths().map((p) => src[p][0].ms).join(' ')} (timeout ${timeout}); ` +
+        `navigation -> last picture ${r.lastImageMs.toFixed(0)} ms`);
     return { v, tab };
   };
   // 1. Nobody holds anything yet.
-  const one = await expectOrigin('C1', {}, 'no holder');
+  const one = await expectOrigin('C1', {}, 'no holder', { why: 'no-holder' });
   const id1 = await waitClientOpen(one.tab, 'C1');
   await waitHolding(id1, 'C1');
   // 2. The holder serves corrupted bytes: caught by the hash, the peer
@@ -356,7 +357,7 @@ async function fallback() {
   });
   // The long timeout: the origin serves because the bytes were caught, not
   // because the worker gave up.
-  const two = await expectOrigin('C2', {}, 'corrupting holder', { timeout: PEER_TIMEOUT_MS });
+  const two = await expectOrigin('C2', {}, 'corrupting holder', { why: 'all-failed', timeout: PEER_TIMEOUT_MS });
   const bad = await two.tab.page.evaluate(() => window.peertrack.stats().badPeers);
   const caught = new Set(bad.filter((x) => x.peer === id1).map((x) => x.hash));
   for (const p of manifestPaths())
@@ -367,14 +368,14 @@ async function fallback() {
   await one.tab.page.evaluate(() => {
     RTCPeerConnection.prototype.setRemoteDescription = () => new Promise(() => {});
   });
-  const three = await expectOrigin('C3', {}, 'holder never answers', { waited: true });
+  const three = await expectOrigin('C3', {}, 'holder never answers', { why: 'timeout' });
   await three.v.ctx.close();
   // 4. A holder exists, but this visitor has no WebRTC.
-  const four = await expectOrigin('C4', { noWebRTC: true }, 'WebRTC missing');
+  const four = await expectOrigin('C4', { noWebRTC: true }, 'WebRTC missing', { why: 'unavailable' });
   if (await four.tab.page.evaluate(() => window.peertrack.client !== null)) throw new Error('a client without WebRTC');
   // 5. The tracker is down (its holders with it).
   await h.stopDaemon();
-  await expectOrigin('C5', {}, 'tracker down');
+  await expectOrigin('C5', {}, 'tracker down', { why: 'unavailable' });
 }
 
 // Navigation -> last picture for a second visitor, side by side in each

@@ -29,8 +29,10 @@
 //   {type:'cancel', id}                              the SW gave up on it
 //   {type:'seed', hash, url, size}                   verified, cached: announce it
 //   {type:'origin', hash, url, bytes}                came from the origin (accounting)
-//   {type:'served', url, hash, source, bytes, status, ms}  source: 'peer'|'origin'|'cache'|'network';
-//                                    bytes 0 when it shared another request's transfer
+//   {type:'served', url, hash, source, bytes, status, ms, why}  source: 'peer'|'origin'|'cache'|'network';
+//                                    bytes 0 when it shared another request's transfer; why (from the
+//                                    origin): the page's code ('no-holder', 'unavailable', 'all-failed'
+//                                    ...), 'timeout' (peerTimeoutMs), 'no-page', 'bad-bytes'
 // SW -> page, through Client.postMessage: {type:'peertrack-reconnect'}
 //   (a restarted worker has lost every port: send a new hello).
 import { parseManifest } from './manifest.js';
@@ -142,7 +144,7 @@ export function installPeertrackServiceWorker(options = {}, sw = self) {
   async function fromPeers(entry) {
     const t0 = performance.now();
     const clientId = await waitForPage(Math.min(opt.pageWaitMs, opt.peerTimeoutMs));
-    if (!clientId) return { bytes: null, why: 'no page holds the connection' };
+    if (!clientId) return { bytes: null, why: 'no-page' };
     const left = opt.peerTimeoutMs - (performance.now() - t0);
     if (left <= 0) return { bytes: null, why: 'timeout' };
     const id = nextId++;
@@ -158,7 +160,7 @@ export function installPeertrackServiceWorker(options = {}, sw = self) {
       if (!post(clientId, { ...msg, id })) { clearTimeout(timer); pending.delete(id); resolve({ ok: false, code: 'no-page' }); }
     });
     if (!r.ok) return { bytes: null, why: r.code || 'failed' };
-    if (!(await verified(r.bytes, entry))) return { bytes: null, why: 'page sent bytes that fail the manifest check' };
+    if (!(await verified(r.bytes, entry))) return { bytes: null, why: 'bad-bytes' };
     return { bytes: r.bytes };
   }
 
@@ -193,9 +195,9 @@ export function installPeertrackServiceWorker(options = {}, sw = self) {
 
   async function handle(req, entry, clientId) {
     const t0 = performance.now();
-    const served = (source, status, bytes) => {
+    const served = (source, status, bytes, why) => {
       const m = { type: 'served', url: entry.url, hash: entry.hash, source, status, bytes,
-                  ms: Math.round(performance.now() - t0) };
+                  ms: Math.round(performance.now() - t0), ...(why ? { why } : {}) };
       // The requesting tab and the leader (whose panel counts everything).
       post(clientId, m);
       if (leader && leader !== clientId) post(leader, m);
@@ -233,12 +235,12 @@ export function installPeertrackServiceWorker(options = {}, sw = self) {
       return fetch(req);
     }
     if (got.source === 'network') {   // an HTTP error, or bytes that fail the manifest: as the origin sent them
-      served('network', got.status, joined ? 0 : got.buf.byteLength);
+      served('network', got.status, joined ? 0 : got.buf.byteLength, got.why);
       return new Response(got.status === 204 || got.status === 304 ? null : got.buf,
                           { status: got.status, statusText: got.statusText, headers: got.headers });
     }
     const r = respond(entry, got.buf, req);
-    served(got.source, r.status, joined ? 0 : got.buf.byteLength);
+    served(got.source, r.status, joined ? 0 : got.buf.byteLength, got.why);
     return r;
   }
 
@@ -256,7 +258,8 @@ export function installPeertrackServiceWorker(options = {}, sw = self) {
     const net = await fetch(entry.url, { credentials: 'same-origin', cache: 'no-cache' });
     if (net.type === 'opaque' || net.status < 200 || net.status > 599) throw new Error(`unreadable response (${net.type})`);
     const buf = await net.arrayBuffer();
-    const pass = { source: 'network', status: net.status, statusText: net.statusText, headers: new Headers(net.headers), buf };
+    const pass = { source: 'network', status: net.status, statusText: net.statusText, headers: new Headers(net.headers),
+                   buf, why: p.why };
     if (!net.ok) return pass;
     if (leader) post(leader, { type: 'origin', hash: entry.hash, url: entry.url, bytes: buf.byteLength });
     if (!(await verified(buf, entry))) {
@@ -264,7 +267,7 @@ export function installPeertrackServiceWorker(options = {}, sw = self) {
       return pass;
     }
     keep(entry, buf);
-    return { source: 'origin', buf };
+    return { source: 'origin', buf, why: p.why };
   }
 
   // -- events --------------------------------------------------------------

@@ -140,6 +140,7 @@ test('no holder: at once to the origin, verified, cached, accounted, seeded', as
   assert.deepEqual(await body(r), files['/a.png'].bytes);
   await tick();
   assert.ok(pg.got.some((m) => m.type === 'origin' && m.bytes === 5000));
+  assert.equal(pg.got.find((m) => m.type === 'served').why, 'no-holder');
   assert.ok(pg.got.some((m) => m.type === 'seed'));
   assert.ok(cacheStore.has(`${ORIGIN}/a.png`));
 });
@@ -155,6 +156,7 @@ test('a page that never answers: the origin after peerTimeoutMs, and the page to
   assert.equal(r.status, 200);
   await tick();
   assert.ok(pg.got.some((m) => m.type === 'cancel'));
+  assert.equal(pg.got.find((m) => m.type === 'served').why, 'timeout');
 });
 
 test('origin bytes that fail the manifest: passed on, never cached nor seeded', async () => {
