@@ -44,9 +44,10 @@ typedef struct pt_cluster_hooks {
 	void (*peer_left)(void *arg, const pt_id *to, const pt_id *gone);
 	/* An operator on another node kicked local peer `id`. */
 	void (*kick)(void *arg, const pt_id *id);
-	/* An operator on some node banned `cidr` ("ADDR/LEN") until
-	 * until_ms (wall clock; 0 = for good). */
-	void (*ban)(void *arg, const char *cidr, uint64_t until_ms, const char *reason);
+	/* An operator on some node (this one included) banned `cidr`
+	 * ("ADDR/LEN") until until_ms (wall clock; 0 = for good), or lifted
+	 * its ban (unban). */
+	void (*ban)(void *arg, const char *cidr, uint64_t until_ms, const char *reason, bool unban);
 	/* The index is reachable again after an outage, or at start:
 	 * re-announce every local holding (pt_cluster_announce). */
 	void (*up)(void *arg);
@@ -79,8 +80,10 @@ int pt_cluster_peer_left(pt_cluster *c, const pt_id *to, const pt_id *gone);
 /* Asks the node of `id` to kick it: done gets 1 (asked), 0 (node gone),
  * -EAGAIN. Returns as pt_cluster_signal. */
 int pt_cluster_kick(pt_cluster *c, const pt_id *id, pt_cluster_done_fn *done, void *arg);
-/* Tells every node about a ban (cidr as "ADDR/LEN"); fire and forget. */
-int pt_cluster_ban(pt_cluster *c, const char *cidr, uint64_t until_ms, const char *reason);
+/* Tells every node about a ban or an unban (cidr as "ADDR/LEN"); fire and
+ * forget: 0, -EAGAIN (Redis unreachable), -EINVAL (too long). */
+int pt_cluster_ban(pt_cluster *c, const char *cidr, uint64_t until_ms, const char *reason,
+                   bool unban);
 
 /* -- the index --------------------------------------------------------------
  * One request per Redis instance touched, whatever n. 0 or -EAGAIN etc.

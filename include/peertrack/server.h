@@ -84,9 +84,30 @@ int pt_server_peer(pt_server *s, const pt_id *id, pt_peer_info *out);
 /* The hashes a live peer holds: fn for each. 0, or -ENOENT. */
 int pt_server_peer_hashes(pt_server *s, const pt_id *id, void (*fn)(const pt_key *k, void *arg),
                           void *arg);
-/* Closes a live peer with 4003 (an operator's kick): 0, or -ENOENT. */
+/* Closes a live peer with 4003 (an operator's kick): 0, or -ENOENT. In
+ * cluster mode an id of another node is handed to that node: 0 when it
+ * was asked (the node then kicks it if it is there), -ENOENT when that
+ * node is known dead or Redis is unreachable. */
 int pt_server_kick(pt_server *s, const pt_id *id);
 /* Closes the live peers in c with 1008 (banned); returns how many. */
 int pt_server_drop(pt_server *s, const pt_cidr *c);
+
+/* -- cluster mode (docs/OPERATIONS.md, "Cluster"); no-ops without it ------- */
+/* What the process does with a ban or unban an operator made on another
+ * node (add it to its list, persist it, drop the peers): fn is called on
+ * the loop thread. until_ms: wall clock, 0 = for good. unban: the ban of
+ * cidr is lifted (until_ms and reason unused). */
+typedef void pt_server_ban_fn(void *arg, const pt_cidr *c, uint64_t until_ms, const char *reason,
+                              bool unban);
+void pt_server_on_cluster_ban(pt_server *s, pt_server_ban_fn *fn, void *arg);
+/* Tells the other nodes about a ban made here (fire and forget): 0, or
+ * -EAGAIN (Redis unreachable: the other nodes do not hear of it), or
+ * -ENOTCONN without a cluster. */
+int pt_server_cluster_ban(pt_server *s, const pt_cidr *c, uint64_t until_ms, const char *reason,
+                          bool unban);
+/* The cluster's state as the admin status shows it: a new object, or NULL
+ * (no cluster, or out of memory). */
+struct json_t;
+struct json_t *pt_server_cluster_json(pt_server *s);
 
 #endif

@@ -375,7 +375,18 @@ static void do_kick(areq *r)
 	pt_peer_info p;
 
 	if (r->ops->peer(r->ops->arg, &arg(r, "id")->id, &p)) {
-		send_error(r->c, "not-found", "no live peer has that id");
+		/* Cluster mode: a peer of another node is that node's to kick. */
+		char id[PT_ID_CHARS + 1];
+
+		if (r->ops->kick(r->ops->arg, &arg(r, "id")->id)) {
+			send_error(r->c, "not-found", "no live peer has that id");
+			return;
+		}
+		pt_id_encode(&arg(r, "id")->id, id);
+		snprintf(r->detail, sizeof(r->detail), "%s (another node)%s%s", id,
+		         reason ? " reason=" : "", reason ? reason->s : "");
+		r->acted = true;
+		send_ok(r->c, json_pack("{ss ss}", "kicked", id, "node", "another"));
 		return;
 	}
 	snprintf(r->detail, sizeof(r->detail), "%s%s%s", p.id, reason ? " reason=" : "",

@@ -513,7 +513,8 @@ static void on_message(pt_rlink *l, redisReply *r, void *arg)
 			return;
 		}
 		break;
-	case 'b': { /* b UNTIL_MS CIDR REASON... */
+	case 'b':   /* b UNTIL_MS CIDR REASON... */
+	case 'u': { /* u 0 CIDR */
 		char buf[512], *cidr, *reason;
 		unsigned long long until;
 
@@ -529,7 +530,7 @@ static void on_message(pt_rlink *l, redisReply *r, void *arg)
 		if (reason)
 			*reason++ = '\0';
 		if (c->hooks.ban)
-			c->hooks.ban(c->hooks.arg, cidr, until, reason ? reason : "");
+			c->hooks.ban(c->hooks.arg, cidr, until, reason ? reason : "", m[0] == 'u');
 		return;
 	}
 	default:
@@ -855,7 +856,8 @@ int pt_cluster_kick(pt_cluster *c, const pt_id *id, pt_cluster_done_fn *done, vo
 	return publish_to(c, id, head, 1 + PT_ID_CHARS, NULL, 0, done, arg, false);
 }
 
-int pt_cluster_ban(pt_cluster *c, const char *cidr, uint64_t until_ms, const char *reason)
+int pt_cluster_ban(pt_cluster *c, const char *cidr, uint64_t until_ms, const char *reason,
+                   bool unban)
 {
 	char msg[512];
 	const char *argv[3] = { "PUBLISH", c->all, msg };
@@ -864,8 +866,8 @@ int pt_cluster_ban(pt_cluster *c, const char *cidr, uint64_t until_ms, const cha
 
 	if (!pt_cluster_up(c))
 		return -EAGAIN;
-	n = snprintf(msg, sizeof(msg), "b%llu %s %s", (unsigned long long)until_ms, cidr,
-	             reason ? reason : "");
+	n = snprintf(msg, sizeof(msg), "%c%llu %s %s", unban ? 'u' : 'b',
+	             (unsigned long long)until_ms, cidr, reason ? reason : "");
 	if (n < 0 || (size_t)n >= sizeof(msg))
 		return -EINVAL;
 	lens[2] = (size_t)n;

@@ -114,6 +114,11 @@ static int send_argv(pt_rlink *l, pt_rlink_fn *fn, void *arg, int argc, const ch
 	return 0;
 }
 
+static void retry_cb(uv_timer_t *t)
+{
+	connect_now(t->data);
+}
+
 static void schedule_retry(pt_rlink *l)
 {
 	uint64_t d = l->backoff_min_ms;
@@ -126,7 +131,7 @@ static void schedule_retry(pt_rlink *l)
 	d = d / 2 + (uint64_t)rand() % (d / 2 + 1);
 	if (l->attempt < 30)
 		l->attempt++;
-	uv_timer_start(&l->retry, (uv_timer_cb)connect_now, d, 0);
+	uv_timer_start(&l->retry, retry_cb, d, 0);
 }
 
 /* The context is gone (hiredis freed it or is freeing it). */
@@ -358,17 +363,21 @@ static void tick(uv_timer_t *t)
 		kill_now(l);
 		return;
 	}
-	if (l->head && now - l->head->sent_ms > l->timeout_ms) {
+	/* hiredis' libuv adapter drops poll errors (a refused connect
+	 * among them), so a connect that fails is seen here, as silence. */
+	if (l->state == L_CONNECTING && now - l->conn_started_ms > l->timeout_ms) {
+		l->stats.timeouts++;
+		snprintf(l->kill_why, sizeof(l->kill_why),
+		         "cannot connect: no connection or handshake within %u ms", l->timeout_ms);
+		/* Once per outage, not once per attempt. */
+		if (l->attempt == 0)
+			pt_log_warn("cluster: redis %s: %s", l->name, l->kill_why);
+		kill_now(l);
+	} else if (l->head && now - l->head->sent_ms > l->timeout_ms) {
 		l->stats.timeouts++;
 		snprintf(l->kill_why, sizeof(l->kill_why), "a request timed out after %u ms",
 		         l->timeout_ms);
 		pt_log_warn("cluster: redis %s: %s", l->name, l->kill_why);
-		kill_now(l);
-	} else if (l->state == L_CONNECTING && now - l->conn_started_ms > l->timeout_ms) {
-		l->stats.timeouts++;
-		snprintf(l->kill_why, sizeof(l->kill_why), "no handshake within %u ms", l->timeout_ms);
-		if (l->attempt == 0)
-			pt_log_warn("cluster: redis %s: %s", l->name, l->kill_why);
 		kill_now(l);
 	}
 }

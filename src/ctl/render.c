@@ -173,6 +173,31 @@ static void peers_table(FILE *f, const json_t *res)
 	fprintf(f, "(%zu of %lld)\n", json_array_size(arr), jint(res, "total"));
 }
 
+/* Cluster mode: this node, the nodes the registry knew at the last
+ * heartbeat (their peers and entries as they reported them) and the
+ * Redis links. */
+static void render_cluster(FILE *f, const json_t *c)
+{
+	const json_t *v;
+	size_t i;
+
+	if (!json_is_object(c))
+		return;
+	fprintf(f, "cluster        node %s, %s%s\n", jstr(c, "node"), jstr(c, "state"),
+	        json_is_true(json_object_get(c, "registered")) ? "" : " (not registered)");
+	json_array_foreach(json_object_get(c, "nodes"), i, v)
+		fprintf(f, "  node %-4s    %s%s, heard %lld ms ago, %s\n", jstr(v, "tag"),
+		        json_is_true(json_object_get(v, "alive")) ? "alive" : "DEAD",
+		        json_is_true(json_object_get(v, "self")) ? " (this node)" : "", jint(v, "age_ms"),
+		        jstr(v, "info"));
+	json_array_foreach(json_object_get(c, "redis"), i, v)
+		fprintf(f, "  redis %s %s: %s, %lld pending, %lld disconnects, %lld timeouts%s%s\n",
+		        jstr(v, "redis"), jstr(v, "role"),
+		        json_is_true(json_object_get(v, "up")) ? "up" : "DOWN", jint(v, "pending"),
+		        jint(v, "disconnects"), jint(v, "timeouts"),
+		        *jstr(v, "last_error") ? ", last error: " : "", jstr(v, "last_error"));
+}
+
 static void render_status(FILE *f, const json_t *r)
 {
 	const json_t *st = json_object_get(r, "store");
@@ -193,6 +218,7 @@ static void render_status(FILE *f, const json_t *r)
 	        json_is_true(json_object_get(st, "ok")) ? "ok" : "FAILING", jint(st, "queue_depth"),
 	        jint(st, "flushes"), jint(st, "errors"), jint(st, "dropped"), jint(st, "last_flush_us"));
 	fprintf(f, "database       %s\n", jstr(st, "path"));
+	render_cluster(f, json_object_get(r, "cluster"));
 }
 
 static void render_peer(FILE *f, const json_t *r)

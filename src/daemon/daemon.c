@@ -140,7 +140,7 @@ static json_t *op_status(void *arg)
 	pt_server_status_get(d->srv, &st);
 	if (d->store)
 		pt_store_health_get(d->store, &h);
-	return json_pack("{ss sI si sI si si sI sI sI s{sI sI sI} s{sb sI sI sI sI sI ss*}}", "version",
+	json_t *o = json_pack("{ss sI si sI si si sI sI sI s{sI sI sI} s{sb sI sI sI sI sI ss*}}", "version",
 	                 PT_VERSION, "uptime_ms", (json_int_t)st.uptime_ms, "port", st.port, "peers",
 	                 (json_int_t)st.peers, "sockets", (int)st.sockets, "max_connections",
 	                 (int)st.max_connections, "index_entries", (json_int_t)st.index_entries,
@@ -151,6 +151,11 @@ static json_t *op_status(void *arg)
 	                 "flushes", (json_int_t)h.flushes, "errors", (json_int_t)h.errors, "dropped",
 	                 (json_int_t)h.dropped, "last_flush_us", (json_int_t)h.last_flush_us, "path",
 	                 d->db_path);
+	json_t *cl = o ? pt_server_cluster_json(d->srv) : NULL;
+
+	if (cl)
+		json_object_set_new(o, "cluster", cl);
+	return o;
 }
 
 static uint32_t op_peers(void *arg, const pt_cidr *in, const pt_key *has, pt_peer_fn fn, void *a)
@@ -178,13 +183,14 @@ static int op_kick(void *arg, const pt_id *id)
 	return pt_server_kick(((pt_daemon *)arg)->srv, id);
 }
 
-/* The ban applies to live peers at once, not only to new ones. */
-static int op_ban(void *arg, const pt_cidr *c, uint64_t for_ms, const char *reason, pt_ban *out)
+/* A ban here or from another node's operator (cluster mode): the list,
+ * the store, and the live peers in its range. */
+static int apply_ban(pt_daemon *d, const pt_cidr *c, uint64_t until_ms, const char *reason,
+                     pt_ban *out)
 {
-	pt_daemon *d = arg;
 	uint64_t now = pt_clock_wall_ms();
 
-	if (pt_banlist_add(&d->bans, c, now, for_ms ? now + for_ms : 0, reason) < 0)
+	if (pt_banlist_add(&d->bans, c, now, until_ms, reason) < 0)
 		return -ENOMEM;
 	for (size_t i = 0; i < d->bans.n; i++)
 		if (d->bans.v[i].cidr.prefix == c->prefix && pt_addr_equal(&d->bans.v[i].cidr.net, &c->net))
@@ -194,14 +200,60 @@ static int op_ban(void *arg, const pt_cidr *c, uint64_t for_ms, const char *reas
 	return pt_server_drop(d->srv, c);
 }
 
-static int op_unban(void *arg, const pt_cidr *c)
+/* The ban applies to live peers at once, not only to new ones, and on
+ * every node of a cluster. */
+static int op_ban(void *arg, const pt_cidr *c, uint64_t for_ms, const char *reason, pt_ban *out)
 {
 	pt_daemon *d = arg;
+	uint64_t until = for_ms ? pt_clock_wall_ms() + for_ms : 0;
+	int r = apply_ban(d, c, until, reason, out);
+
+	if (r >= 0 && pt_server_cluster_ban(d->srv, c, until, reason, false) == -EAGAIN)
+		pt_log_warn("ban: Redis unreachable, the other nodes of the cluster do not have it");
+	return r;
+}
+
+static int unban_here(pt_daemon *d, const pt_cidr *c)
+{
 	int r = pt_banlist_remove(&d->bans, c);
 
 	if (r > 0 && d->store)
 		pt_store_ban_remove(d->store, c);
 	return r;
+}
+
+static int op_unban(void *arg, const pt_cidr *c)
+{
+	pt_daemon *d = arg;
+	int r = unban_here(d, c);
+
+	if (pt_server_cluster_ban(d->srv, c, 0, "", true) == -EAGAIN)
+		pt_log_warn("unban: Redis unreachable, the other nodes of the cluster keep the ban");
+	return r;
+}
+
+/* Cluster mode: a ban or unban another node's operator made (this node's
+ * own come back too: adding the same ban again changes nothing). */
+static void on_cluster_ban(void *arg, const pt_cidr *c, uint64_t until_ms, const char *reason,
+                           bool unban)
+{
+	pt_daemon *d = arg;
+	char text[PT_ADDR_STRLEN + 4];
+	pt_ban b;
+	int r;
+
+	pt_cidr_format(c, text);
+	for (size_t i = 0; i < d->bans.n; i++)
+		if (!unban && d->bans.v[i].cidr.prefix == c->prefix &&
+		    pt_addr_equal(&d->bans.v[i].cidr.net, &c->net) && d->bans.v[i].expires_ms == until_ms)
+			return; /* ours, or heard already */
+	if (unban) {
+		if (unban_here(d, c) > 0)
+			pt_log_info("unban %s from another node of the cluster", text);
+		return;
+	}
+	r = apply_ban(d, c, until_ms, reason, &b);
+	pt_log_info("ban %s from another node of the cluster: %d peers dropped", text, r);
 }
 
 static const pt_banlist *op_bans(void *arg)
@@ -361,6 +413,7 @@ static int start(pt_daemon *d)
 		pt_log_error("out of memory");
 		return -1;
 	}
+	pt_server_on_cluster_ban(d->srv, on_cluster_ban, d);
 	/* Handlers before the listener: a SIGTERM sent as soon as "listening
 	 * on" is logged must find them (they run once the loop does). */
 	uv_signal_init(&d->loop, &d->sig_term);

@@ -65,6 +65,7 @@ void pt__bad_peer(pt_session *s, const pt_msg *m)
 		pt_badpeer_forget(t->bad, &m->hash);
 		if (pt_index_remove(srv->index, t->handle, &m->hash) > 0)
 			pt_iplimit_give(srv->iplimit, &t->addr, PT_IP_HASHES, 1);
+		pt__remote_withdraw(t, PT_SPACE_V1, &m->hash, 1);
 		srv->stats.bad_withdrawn++;
 		pt_hash_format(&m->hash, hex);
 		pt_log_info("peer %s: %s withdrawn: %d networks reported bad bytes", t->id_str, hex, n);

@@ -121,7 +121,11 @@ int pt_server_peer_hashes(pt_server *s, const pt_id *id, void (*fn)(const pt_key
 
 int pt_server_kick(pt_server *s, const pt_id *id)
 {
-	pt_session *p = live_peer(s, id);
+	pt_session *p;
+
+	if (s->cluster && !pt_cluster_local(s->cluster, id))
+		return pt_cluster_kick(s->cluster, id, NULL, NULL) ? -ENOENT : 0;
+	p = live_peer(s, id);
 
 	if (!p)
 		return -ENOENT;

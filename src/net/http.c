@@ -82,13 +82,14 @@ static int serve_rendered(struct lws *wsi, bool head, struct pt_server *srv, con
  *   /healthz, liveness: the loop turns, or nobody would answer. A failing
  *     store does not make a restart useful, so it does not show here.
  *   /readyz, readiness: new peers are accepted (503 while stopping or at
- *     the connection limit); the store's state is reported, not judged:
- *     signaling works without it. */
+ *     the connection limit); the store's and the cluster's states are
+ *     reported, not judged: same-node signaling works without either, and
+ *     a Redis outage must not take every node out of the balancer at once. */
 static int serve_health(struct lws *wsi, bool head, struct pt_server *srv, bool readiness)
 {
 	const char *status = "ok";
 	unsigned code = HTTP_STATUS_OK;
-	char body[96];
+	char body[128];
 	int n;
 
 	if (!readiness)
@@ -101,8 +102,10 @@ static int serve_health(struct lws *wsi, bool head, struct pt_server *srv, bool 
 		status = "ready";
 	if (strcmp(status, "ready"))
 		code = HTTP_STATUS_SERVICE_UNAVAILABLE;
-	n = snprintf(body, sizeof(body), "{\"status\":\"%s\",\"store\":\"%s\"}\n", status,
-	             pt_ops_store_ok(srv) ? "ok" : "failing");
+	/* "cluster" only in cluster mode: a single node answers as before. */
+	n = snprintf(body, sizeof(body), "{\"status\":\"%s\",\"store\":\"%s\"%s%s%s}\n", status,
+	             pt_ops_store_ok(srv) ? "ok" : "failing", srv->cluster ? ",\"cluster\":\"" : "",
+	             srv->cluster ? pt__remote_state(srv) : "", srv->cluster ? "\"" : "");
 	return respond(wsi, head, code, "application/json", body, (size_t)n);
 }
 

@@ -255,6 +255,7 @@ int pt_metrics_render(struct pt_server *s, pt_buf *b)
 	r |= one(b, "peertrack_store_dropped_total", "counter",
 	         "Store events lost (queue full or failed commit)", h.dropped);
 	r |= flush_histogram(b, &h);
+	r |= pt__remote_metrics(s, b);
 	r |= process_metrics(s, b);
 	return r ? -ENOMEM : 0;
 }

@@ -296,7 +296,7 @@ struct pt_server {
 	uv_timer_t refresh_timer;
 	bool refresh_ready;
 	uint32_t refresh_cursor;
-	void (*on_cluster_ban)(void *arg, const char *cidr, uint64_t until_ms, const char *reason);
+	pt_server_ban_fn *on_cluster_ban;
 	void *on_cluster_ban_arg;
 	/* The last reload as the process reported it, for /metrics. */
 	bool reload_ok;
@@ -487,6 +487,10 @@ void pt__remote_announce(pt_session *s, enum pt_space space, const pt_hash *h, s
 void pt__remote_withdraw(pt_session *s, enum pt_space space, const pt_hash *h, size_t n);
 void pt__remote_forget(pt_session *s);
 void pt__remote_peer_left(struct pt_server *srv, const pt_id *to, const pt_id *gone);
+/* The cluster's lines of /metrics (nothing without a cluster). */
+int pt__remote_metrics(struct pt_server *srv, pt_buf *b);
+/* "off", "ok" (registered, every link up) or "degraded", for /readyz. */
+const char *pt__remote_state(const struct pt_server *srv);
 /* Operations hooks (ops.c): store, bans, admin socket. */
 #include "ops.h"
 

@@ -6,7 +6,9 @@
  * send here (signals, peer-left, kicks). Without cluster_redis nothing here
  * runs: srv->cluster is NULL and every caller checks it. */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
+#include <jansson.h>
 #include <string.h>
 
 #include "peertrack/cluster.h"
@@ -148,12 +150,34 @@ static void on_kick(void *arg, const pt_id *id)
 		pt_log_info("peer %s kicked by an operator on another node", ids);
 }
 
-static void on_ban(void *arg, const char *cidr, uint64_t until_ms, const char *reason)
+static void on_ban(void *arg, const char *cidr, uint64_t until_ms, const char *reason, bool unban)
 {
 	struct pt_server *srv = arg;
+	pt_cidr c;
 
+	if (pt_cidr_parse(cidr, strlen(cidr), &c)) {
+		pt_log_warn("cluster: a ban for '%.60s' from another node is not a CIDR: ignored", cidr);
+		return;
+	}
 	if (srv->on_cluster_ban)
-		srv->on_cluster_ban(srv->on_cluster_ban_arg, cidr, until_ms, reason);
+		srv->on_cluster_ban(srv->on_cluster_ban_arg, &c, until_ms, reason, unban);
+}
+
+void pt_server_on_cluster_ban(struct pt_server *s, pt_server_ban_fn *fn, void *arg)
+{
+	s->on_cluster_ban = fn;
+	s->on_cluster_ban_arg = arg;
+}
+
+int pt_server_cluster_ban(struct pt_server *s, const pt_cidr *c, uint64_t until_ms,
+                          const char *reason, bool unban)
+{
+	char text[PT_ADDR_STRLEN + 4];
+
+	if (!s->cluster)
+		return -ENOTCONN;
+	pt_cidr_format(c, text);
+	return pt_cluster_ban(s->cluster, text, until_ms, reason, unban);
 }
 
 static void on_info(void *arg, char *out, size_t len)
@@ -436,4 +460,158 @@ void pt__remote_stop(struct pt_server *srv)
 	 * srv->cluster: it is already NULL for them. */
 	srv->cluster = NULL;
 	pt_cluster_free(c);
+}
+
+/* -- state: /readyz, /metrics, the admin status ---------------------------------- */
+
+const char *pt__remote_state(const struct pt_server *srv)
+{
+	if (!srv->cluster)
+		return "off";
+	return pt_cluster_up(srv->cluster) && pt_cluster_registered(srv->cluster) &&
+	               pt_cluster_has_room(srv->cluster)
+	               ? "ok"
+	               : "degraded";
+}
+
+typedef struct render {
+	pt_buf *b;
+	int r;
+	uint32_t alive, dead;
+	json_t *arr;
+} render;
+
+static void count_node(const pt_cluster_node *n, void *arg)
+{
+	render *x = arg;
+
+	if (n->alive)
+		x->alive++;
+	else
+		x->dead++;
+}
+
+static void link_lines(const pt_cluster_link_info *l, void *arg)
+{
+	render *x = arg;
+
+	x->r |= pt_buf_printf(x->b,
+	                      "peertrack_cluster_redis_up{redis=\"%s\",role=\"%s\"} %d\n"
+	                      "peertrack_cluster_redis_pending{redis=\"%s\",role=\"%s\"} %u\n"
+	                      "peertrack_cluster_redis_disconnects_total{redis=\"%s\",role=\"%s\"} %" PRIu64 "\n"
+	                      "peertrack_cluster_redis_timeouts_total{redis=\"%s\",role=\"%s\"} %" PRIu64 "\n",
+	                      l->name, l->role, l->up, l->name, l->role, l->pending, l->name, l->role,
+	                      l->disconnects, l->name, l->role, l->timeouts);
+}
+
+int pt__remote_metrics(struct pt_server *srv, pt_buf *b)
+{
+	const pt_cluster_stats *c;
+	render x = { b, 0, 0, 0, NULL };
+
+	if (!srv->cluster)
+		return 0;
+	c = pt_cluster_stats_get(srv->cluster);
+	pt_cluster_foreach_node(srv->cluster, count_node, &x);
+	x.r |= pt_buf_printf(b,
+		"# HELP peertrack_cluster_up 1 if Redis is reachable and this node is registered\n"
+		"# TYPE peertrack_cluster_up gauge\npeertrack_cluster_up %d\n"
+		"# HELP peertrack_cluster_nodes Nodes in the registry at the last heartbeat\n"
+		"# TYPE peertrack_cluster_nodes gauge\n"
+		"peertrack_cluster_nodes{state=\"alive\"} %u\npeertrack_cluster_nodes{state=\"dead\"} %u\n"
+		"# HELP peertrack_cluster_signals_total Signals to peers of other nodes, by result\n"
+		"# TYPE peertrack_cluster_signals_total counter\n"
+		"peertrack_cluster_signals_total{result=\"sent\"} %" PRIu64 "\n"
+		"peertrack_cluster_signals_total{result=\"gone\"} %" PRIu64 "\n"
+		"peertrack_cluster_signals_total{result=\"unavailable\"} %" PRIu64 "\n"
+		"# HELP peertrack_cluster_signals_received_total Signals from other nodes for peers here\n"
+		"# TYPE peertrack_cluster_signals_received_total counter\n"
+		"peertrack_cluster_signals_received_total %" PRIu64 "\n"
+		"# HELP peertrack_cluster_undeliverable_total Signals from other nodes for a peer no longer here\n"
+		"# TYPE peertrack_cluster_undeliverable_total counter\n"
+		"peertrack_cluster_undeliverable_total %" PRIu64 "\n"
+		"# HELP peertrack_cluster_peer_left_total peer-left notices across nodes\n"
+		"# TYPE peertrack_cluster_peer_left_total counter\n"
+		"peertrack_cluster_peer_left_total{direction=\"out\"} %" PRIu64 "\n"
+		"peertrack_cluster_peer_left_total{direction=\"in\"} %" PRIu64 "\n"
+		"# HELP peertrack_cluster_lookups_total Lookups that asked Redis, and those answered from this node alone (Redis down or failing)\n"
+		"# TYPE peertrack_cluster_lookups_total counter\n"
+		"peertrack_cluster_lookups_total{result=\"asked\"} %" PRIu64 "\n"
+		"peertrack_cluster_lookups_total{result=\"local_only\"} %" PRIu64 "\n"
+		"# HELP peertrack_cluster_index_entries_total Index entries written to Redis, by operation\n"
+		"# TYPE peertrack_cluster_index_entries_total counter\n"
+		"peertrack_cluster_index_entries_total{op=\"announce\"} %" PRIu64 "\n"
+		"peertrack_cluster_index_entries_total{op=\"withdraw\"} %" PRIu64 "\n"
+		"peertrack_cluster_index_entries_total{op=\"refresh\"} %" PRIu64 "\n"
+		"# HELP peertrack_cluster_index_write_failures_total Index writes not sent or refused (re-announced later)\n"
+		"# TYPE peertrack_cluster_index_write_failures_total counter\n"
+		"peertrack_cluster_index_write_failures_total %" PRIu64 "\n"
+		"# HELP peertrack_cluster_purged_keys_total Index keys purged of a dead node's entries\n"
+		"# TYPE peertrack_cluster_purged_keys_total counter\n"
+		"peertrack_cluster_purged_keys_total %" PRIu64 "\n"
+		"# HELP peertrack_cluster_bad_replies_total Redis replies of an unexpected type or error (logged at most once a second)\n"
+		"# TYPE peertrack_cluster_bad_replies_total counter\n"
+		"peertrack_cluster_bad_replies_total %" PRIu64 "\n"
+		"# HELP peertrack_cluster_stale_subscriptions_total Inbox probes that did not come back (subscription made again)\n"
+		"# TYPE peertrack_cluster_stale_subscriptions_total counter\n"
+		"peertrack_cluster_stale_subscriptions_total %" PRIu64 "\n"
+		"# HELP peertrack_cluster_heartbeat_failures_total Registry heartbeats that failed\n"
+		"# TYPE peertrack_cluster_heartbeat_failures_total counter\n"
+		"peertrack_cluster_heartbeat_failures_total %" PRIu64 "\n"
+		"# HELP peertrack_cluster_tag_conflicts_total Heartbeats refused: another live node holds this node's tag\n"
+		"# TYPE peertrack_cluster_tag_conflicts_total counter\n"
+		"peertrack_cluster_tag_conflicts_total %" PRIu64 "\n",
+		pt_cluster_up(srv->cluster) && pt_cluster_registered(srv->cluster), x.alive, x.dead,
+		c->signals_out, c->signals_gone, c->signals_unavailable, c->signals_in,
+		srv->stats.cluster_undeliverable, c->peer_left_out, c->peer_left_in, c->lookups,
+		srv->stats.cluster_lookups_local_only, c->announces, c->withdraws,
+		srv->stats.cluster_refreshed, c->announce_failures, c->purged_keys, c->bad_replies,
+		c->stale_subscriptions, c->heartbeat_failures, c->tag_conflicts);
+	x.r |= pt_buf_printf(b,
+		"# HELP peertrack_cluster_redis_up 1 if the link to this Redis instance is up\n"
+		"# TYPE peertrack_cluster_redis_up gauge\n"
+		"# HELP peertrack_cluster_redis_pending Requests in flight on the link\n"
+		"# TYPE peertrack_cluster_redis_pending gauge\n"
+		"# HELP peertrack_cluster_redis_disconnects_total Times the link went down\n"
+		"# TYPE peertrack_cluster_redis_disconnects_total counter\n"
+		"# HELP peertrack_cluster_redis_timeouts_total Requests (or handshakes) that timed out\n"
+		"# TYPE peertrack_cluster_redis_timeouts_total counter\n");
+	pt_cluster_foreach_link(srv->cluster, link_lines, &x);
+	return x.r ? -ENOMEM : 0;
+}
+
+static void node_json(const pt_cluster_node *n, void *arg)
+{
+	render *x = arg;
+
+	json_array_append_new(x->arr, json_pack("{ss sb sb sI ss}", "tag", n->tag, "alive", n->alive,
+	                                        "self", n->self, "age_ms", (json_int_t)n->age_ms,
+	                                        "info", n->info));
+}
+
+static void link_json(const pt_cluster_link_info *l, void *arg)
+{
+	render *x = arg;
+
+	json_array_append_new(x->arr, json_pack("{ss ss sb si sI sI ss}", "redis", l->name, "role",
+	                                        l->role, "up", l->up, "pending", (int)l->pending,
+	                                        "disconnects", (json_int_t)l->disconnects, "timeouts",
+	                                        (json_int_t)l->timeouts, "last_error", l->last_error));
+}
+
+json_t *pt_server_cluster_json(struct pt_server *s)
+{
+	render nodes = { 0 }, links = { 0 };
+	char tag[3];
+
+	if (!s->cluster)
+		return NULL;
+	nodes.arr = json_array();
+	links.arr = json_array();
+	pt_cluster_foreach_node(s->cluster, node_json, &nodes);
+	pt_cluster_foreach_link(s->cluster, link_json, &links);
+	pt_id_tag_format(pt_cluster_tag(s->cluster), tag);
+	return json_pack("{ss ss sb so so}", "node", tag, "state", pt__remote_state(s), "registered",
+	                 pt_cluster_registered(s->cluster), "nodes", nodes.arr ? nodes.arr : json_null(),
+	                 "redis", links.arr ? links.arr : json_null());
 }

@@ -10,7 +10,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
+#include <pthread.h>
+#include <poll.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <cmocka.h>
 #include <hiredis/hiredis.h>
 
@@ -156,10 +162,368 @@ static void test_three_nodes(void **state)
 	assert_int_equal(ptd_stop(c), 0);
 }
 
+
+/* peertrackctl on d's admin socket; its stdout (the caller frees it) and
+ * exit code in *rc. */
+static char *ctl(pt_daemon *d, int *rc, const char *args)
+{
+	const char *bin = getenv("PT_BIN");
+	char cmd[2048], dir[512], buf[4096], *out = calloc(1, 1);
+	size_t len = 0;
+	FILE *p;
+	int st;
+
+	snprintf(dir, sizeof(dir), "%s", ptd_conf_path(d));
+	*strrchr(dir, '/') = '\0';
+	snprintf(cmd, sizeof(cmd), "%s/peertrackctl --socket '%s/state/admin.sock' %s 2>&1",
+	         bin && *bin ? bin : "bin", dir, args);
+	p = popen(cmd, "r");
+	PT_CHECK(p && out, "popen failed");
+	for (size_t n; (n = fread(buf, 1, sizeof(buf), p)) > 0;) {
+		out = realloc(out, len + n + 1);
+		PT_CHECK(out, "out of memory");
+		memcpy(out + len, buf, n);
+		len += n;
+		out[len] = 0;
+	}
+	st = pclose(p);
+	*rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	return out;
+}
+
+/* A node killed with SIGKILL: the others log it dead within the liveness
+ * window, and from then on lookups drop its peers, signals to them answer
+ * peer-gone, and its entries are purged from Redis. */
+static void test_node_killed(void **state)
+{
+	pt_redis *r = pt_redis_start();
+	pt_daemon *a = node(r, "Aa", NULL), *b = node(r, "Bb", NULL);
+	ptc *asker, *holder;
+	char h[65], ids[4][32], holder_id[32];
+	redisReply *rep;
+	uint64_t t0, dead_ms;
+	int n;
+	(void)state;
+
+	sees(a, "Bb");
+	asker = join_from(ptd_port(a), "127.1.1.1");
+	holder = join_from(ptd_port(b), "127.1.1.2");
+	snprintf(holder_id, sizeof(holder_id), "%s", ptc_id(holder));
+	pt_hash_of(2, 17, h);
+	json_decref(ptc_hashes(holder, "announce", NULL, &h, 1));
+	assert_int_equal(lookup_until(asker, h, 1, ids, 4), 1);
+
+	t0 = pt_now_ms();
+	ptd_kill(b);
+	PT_CHECK(ptd_wait_log(a, "node 'Bb' is dead", 10000) >= 0, "A never noticed B died");
+	dead_ms = pt_now_ms() - t0;
+	/* cluster_dead_ms 1000 + a heartbeat (200) + scheduling. */
+	PT_CHECK(dead_ms < 4000, "B declared dead only after %llu ms", (unsigned long long)dead_ms);
+	fprintf(stderr, "node death noticed after %llu ms\n", (unsigned long long)dead_ms);
+	assert_int_equal(ptc_lookup(asker, h, 0, ids, 4), 0);
+	send_signal(asker, holder_id, 9, "late");
+	expect_error(asker, "peer-gone");
+	/* The survivor purged B's entry from the shared index. */
+	t0 = pt_now_ms();
+	do {
+		rep = pt_redis_cmd(r, "ZCARD pt:h:0:%s", h);
+		n = rep && rep->type == REDIS_REPLY_INTEGER ? (int)rep->integer : -1;
+		freeReplyObject(rep);
+		if (n == 0)
+			break;
+		ptc_service(50);
+	} while (pt_now_ms() - t0 < 3000);
+	assert_int_equal(n, 0);
+	ptc_close(asker);
+	ptc_close(holder);
+	assert_int_equal(ptd_stop(a), 0);
+}
+
+/* Redis killed (its data lost) for a few seconds, then back on the same
+ * port: same-node lookups and signals never stop; cross-node signals
+ * answer unavailable, then work again; the index is whole again after
+ * the nodes re-announce. */
+static void test_redis_restart(void **state)
+{
+	pt_redis *r = pt_redis_start();
+	pt_daemon *a = node(r, "Aa", NULL), *b = node(r, "Bb", NULL);
+	ptc *asker, *local, *remote;
+	char h[65], ids[4][32];
+	size_t mark_a, mark_b;
+	uint64_t t0;
+	int rid = 100, ok = 0;
+	json_t *m;
+	redisReply *rep;
+	(void)state;
+
+	sees(a, "Bb");
+	asker = join_from(ptd_port(a), "127.1.1.1");
+	local = join_from(ptd_port(a), "127.1.1.2");
+	remote = join_from(ptd_port(b), "127.1.1.3");
+	pt_hash_of(3, 17, h);
+	json_decref(ptc_hashes(local, "announce", NULL, &h, 1));
+	json_decref(ptc_hashes(remote, "announce", NULL, &h, 1));
+	assert_int_equal(lookup_until(asker, h, 2, ids, 4), 2);
+
+	mark_a = ptd_log_count(a);
+	mark_b = ptd_log_count(b);
+	pt_redis_stop(r);
+	PT_CHECK(ptd_wait_log_from(a, mark_a, "Redis unreachable", 5000) >= 0, "A never noticed");
+	/* Down for 2 s: same-node traffic goes on all along. */
+	t0 = pt_now_ms();
+	while (pt_now_ms() - t0 < 2000) {
+		assert_int_equal(ptc_lookup(asker, h, 0, ids, 4), 1);
+		assert_string_equal(ids[0], ptc_id(local));
+		send_signal(asker, ptc_id(local), rid++, "same-node");
+		expect_signal(local, ptc_id(asker), "same-node");
+		ok++;
+		ptc_service(100); /* paced below the message rate limit */
+	}
+	send_signal(asker, ptc_id(remote), rid++, "x");
+	expect_error(asker, "unavailable");
+	fprintf(stderr, "%d same-node round trips while Redis was down\n", ok);
+
+	pt_redis_restart(r);
+	PT_CHECK(ptd_wait_log_from(a, mark_a, "(subscribed)", 10000) >= 0, "A never reconnected");
+	PT_CHECK(ptd_wait_log_from(b, mark_b, "(subscribed)", 10000) >= 0, "B never reconnected");
+	/* Cross-node again (bounded: the subscription and the registry come
+	 * back within a heartbeat or two). */
+	t0 = pt_now_ms();
+	for (;;) {
+		send_signal(asker, ptc_id(remote), rid++, "back");
+		m = ptc_recv_type(remote, "signal", 300);
+		if (m)
+			break;
+		PT_CHECK(pt_now_ms() - t0 < 8000, "cross-node signals never came back");
+		ptc_drain(asker);
+	}
+	json_decref(m);
+	/* The index came back whole from the re-announce (Redis lost it). */
+	assert_int_equal(lookup_until(asker, h, 2, ids, 4), 2);
+	/* Both nodes' entries are back in Redis (each re-announces after a
+	 * jitter of up to half a heartbeat). */
+	t0 = pt_now_ms();
+	for (;;) {
+		long long n;
+
+		rep = pt_redis_cmd(r, "ZCARD pt:h:0:%s", h);
+		n = rep && rep->type == REDIS_REPLY_INTEGER ? rep->integer : -1;
+		freeReplyObject(rep);
+		if (n == 2)
+			break;
+		PT_CHECK(pt_now_ms() - t0 < 3000, "index not whole again: %lld entries", n);
+		ptc_service(50);
+	}
+	ptc_close(asker);
+	ptc_close(local);
+	ptc_close(remote);
+	assert_int_equal(ptd_stop(a), 0);
+	assert_int_equal(ptd_stop(b), 0);
+}
+
+/* Bans and kicks made on one node's admin socket apply on the others. */
+static void test_ban_kick(void **state)
+{
+	pt_redis *r = pt_redis_start();
+	pt_daemon *a = node(r, "Aa", NULL), *b = node(r, "Bb", NULL);
+	ptc *victim, *bad, *good;
+	ptc_opts from_bad = { .source = "127.7.7.7" };
+	char args[128], *out;
+	int rc;
+	(void)state;
+
+	sees(a, "Bb");
+	victim = join_from(ptd_port(b), "127.1.1.5");
+	bad = join_from(ptd_port(b), "127.7.7.7");
+	good = join_from(ptd_port(b), "127.1.1.6");
+	snprintf(args, sizeof(args), "kick %s", ptc_id(victim));
+	out = ctl(a, &rc, args);
+	PT_CHECK(rc == 0, "kick of a peer of another node: exit %d: %s", rc, out);
+	free(out);
+	assert_int_equal(ptc_wait_close(victim, PT_T_REPLY_MS), 4003);
+	ptc_close(victim);
+
+	out = ctl(a, &rc, "ban 127.7.7.0/24 --reason test");
+	PT_CHECK(rc == 0, "ban: exit %d: %s", rc, out);
+	free(out);
+	assert_int_equal(ptc_wait_close(bad, PT_T_REPLY_MS), 1008);
+	ptc_close(bad);
+	PT_CHECK(ptd_wait_log(b, "ban 127.7.7.0/24 from another node", PT_T_REPLY_MS) >= 0,
+	         "B never applied the ban");
+	/* New connections from the range are refused on B too. */
+	bad = ptc_connect(ptd_port(b), &from_bad);
+	PT_CHECK(bad, "the banned address could not even connect: %s", ptc_last_error());
+	assert_int_equal(ptc_wait_close(bad, PT_T_REPLY_MS), 1008);
+	ptc_close(bad);
+	ptc_roundtrip(good);
+	out = ctl(a, &rc, "status");
+	PT_CHECK(rc == 0 && strstr(out, "cluster        node Aa, ok") &&
+	         strstr(out, "node Bb      alive, heard") && strstr(out, "peers=") &&
+	         strstr(out, "inbox: up"), "status shows no cluster: %s", out);
+	free(out);
+	ptc_close(good);
+	assert_int_equal(ptd_stop(a), 0);
+	assert_int_equal(ptd_stop(b), 0);
+}
+
+/* A fake Redis that answers "+OK" to everything, for as long as `stop`
+ * is false. */
+typedef struct fake {
+	int fd, port;
+	volatile bool stop;
+	pthread_t th;
+} fake;
+
+static void *fake_run(void *arg)
+{
+	fake *f = arg;
+	struct pollfd p[9];
+	int n = 1;
+
+	p[0].fd = f->fd;
+	p[0].events = POLLIN;
+	while (!f->stop) {
+		if (poll(p, (nfds_t)n, 100) <= 0)
+			continue;
+		if ((p[0].revents & POLLIN) && n < 9) {
+			int c = accept(f->fd, NULL, NULL);
+
+			if (c >= 0) {
+				p[n].fd = c;
+				p[n++].events = POLLIN;
+			}
+		}
+		for (int i = 1; i < n; i++) {
+			char buf[4096];
+
+			if (!(p[i].revents & (POLLIN | POLLHUP)))
+				continue;
+			if (read(p[i].fd, buf, sizeof(buf)) <= 0) {
+				close(p[i].fd);
+				p[i--] = p[--n];
+				continue;
+			}
+			if (write(p[i].fd, "+OK\r\n", 5) < 0)
+				continue;
+		}
+	}
+	for (int i = 1; i < n; i++)
+		close(p[i].fd);
+	return NULL;
+}
+
+static void fake_start(fake *f)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(sa);
+
+	f->fd = socket(AF_INET, SOCK_STREAM, 0);
+	PT_CHECK(f->fd >= 0 && !bind(f->fd, (struct sockaddr *)&sa, sizeof(sa)) &&
+	         !listen(f->fd, 8) && !getsockname(f->fd, (struct sockaddr *)&sa, &len),
+	         "fake redis: cannot listen");
+	f->port = ntohs(sa.sin_port);
+	f->stop = false;
+	PT_CHECK(!pthread_create(&f->th, NULL, fake_run, f), "fake redis: no thread");
+}
+
+static void fake_stop(fake *f)
+{
+	f->stop = true;
+	pthread_join(f->th, NULL);
+	close(f->fd);
+}
+
+/* Two clients of one node signal each other and look each other up. */
+static void same_node_works(pt_daemon *d)
+{
+	ptc *x = ptc_join(ptd_port(d), NULL), *y = ptc_join(ptd_port(d), NULL);
+	char h[65], ids[4][32];
+
+	pt_hash_of(8, 18, h);
+	json_decref(ptc_hashes(y, "announce", NULL, &h, 1));
+	assert_int_equal(ptc_lookup(x, h, 0, ids, 4), 1);
+	send_signal(x, ptc_id(y), 1, "hi");
+	expect_signal(y, ptc_id(x), "hi");
+	ptc_close(x);
+	ptc_close(y);
+}
+
+/* Wrong password, nothing listening, a server that answers nonsense, a
+ * key of the wrong type: a clear log line each, same-node traffic goes
+ * on, nothing crashes, the daemon stops cleanly. */
+static void test_bad_redis(void **state)
+{
+	pt_redis *r = pt_redis_start();
+	char pw[600], h[65], ids[4][32], *body = NULL;
+	pt_daemon *d;
+	ptc *x, *y;
+	fake f;
+	redisReply *rep;
+	FILE *fp;
+	int dead_port;
+	(void)state;
+
+	/* Wrong password. */
+	snprintf(pw, sizeof(pw), "%s.wrong", pt_redis_password_file(r));
+	fp = fopen(pw, "w");
+	PT_CHECK(fp, "cannot write %s", pw);
+	fputs("not-the-password\n", fp);
+	fclose(fp);
+	chmod(pw, 0600);
+	d = ptd_start(BASE_CONF "cluster_redis = 127.0.0.1:%d\ncluster_node = Ww\n"
+	              "cluster_redis_password_file = %s\n" FAST, pt_redis_port(r), pw);
+	PT_CHECK(ptd_wait_log(d, "AUTH refused", PT_T_START_MS) >= 0, "no AUTH error logged");
+	same_node_works(d);
+	assert_int_equal(pt_http_get(ptd_port(d), "127.0.0.1", "/readyz", &body), 200);
+	PT_CHECK(strstr(body, "\"cluster\":\"degraded\""), "readyz: %s", body);
+	free(body);
+	assert_int_equal(ptd_stop(d), 0);
+	unlink(pw);
+
+	/* Nothing listening (a port just freed). */
+	fake_start(&f);
+	dead_port = f.port;
+	fake_stop(&f);
+	d = ptd_start(BASE_CONF "cluster_redis = 127.0.0.1:%d\ncluster_node = Uu\n" FAST, dead_port);
+	PT_CHECK(ptd_wait_log(d, "cannot connect", PT_T_START_MS) >= 0, "no connect error logged");
+	same_node_works(d);
+	assert_int_equal(ptd_stop(d), 0);
+
+	/* A server that says +OK to everything. */
+	fake_start(&f);
+	d = ptd_start(BASE_CONF "cluster_redis = 127.0.0.1:%d\ncluster_node = Ff\n" FAST, f.port);
+	PT_CHECK(ptd_wait_log(d, "unexpected", PT_T_START_MS) >= 0, "no bad-reply error logged");
+	same_node_works(d);
+	assert_int_equal(ptd_stop(d), 0);
+	fake_stop(&f);
+
+	/* A key of the wrong type where a lookup's sorted set should be. */
+	d = node(r, "Kk", NULL);
+	pt_hash_of(9, 17, h);
+	rep = pt_redis_cmd(r, "SET pt:h:0:%s planted", h);
+	freeReplyObject(rep);
+	x = ptc_join(ptd_port(d), NULL);
+	y = ptc_join(ptd_port(d), NULL);
+	json_decref(ptc_hashes(x, "announce", NULL, &h, 1));
+	/* The lookup's script fails on the planted key: the local holder
+	 * still answers. */
+	assert_int_equal(ptc_lookup(y, h, 0, ids, 4), 1);
+	assert_string_equal(ids[0], ptc_id(x));
+	PT_CHECK(ptd_wait_log(d, "WRONGTYPE", PT_T_REPLY_MS) >= 0, "no WRONGTYPE error logged");
+	same_node_works(d);
+	ptc_close(x);
+	ptc_close(y);
+	assert_int_equal(ptd_stop(d), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_three_nodes, pt_teardown),
+		cmocka_unit_test_teardown(test_node_killed, pt_teardown),
+		cmocka_unit_test_teardown(test_redis_restart, pt_teardown),
+		cmocka_unit_test_teardown(test_ban_kick, pt_teardown),
+		cmocka_unit_test_teardown(test_bad_redis, pt_teardown),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
