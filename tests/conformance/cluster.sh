@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Conformance — cluster: two peertrackd nodes share a real redis-server
+# (password from a 0600 file, free 127.0.0.1 port). A seeder connected to
+# node Aa and a fetcher connected to node Bb find each other through the
+# shared index, signal across the nodes and move a 1 MiB file, verified
+# with SHA-256.
+. "$(dirname "$0")/lib.sh"
+command -v redis-server >/dev/null || pt_fail "redis-server not installed (scripts/deps-test.txt)"
+
+RPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$WORK/redis.pass"
+chmod 600 "$WORK/redis.pass"
+pt_spawn redis redis-server --bind 127.0.0.1 --port "$RPORT" --requirepass "$(cat "$WORK/redis.pass")" \
+	--save "" --appendonly no --dir "$WORK"
+pt_wait_line "$WORK/redis.out" 'Ready to accept connections' 10 >/dev/null
+
+# node NAME TAG — a daemon of the cluster; sets port_NAME.
+node() {
+	local name=$1 tag=$2 line
+	mkdir -p "$WORK/$name"
+	cat >"$WORK/$name.conf" <<CONF
+state_dir = $WORK/$name
+heartbeat_ms = $PT_HB
+timeout_ms = $PT_TO
+allowed_origins = http://127.0.0.1
+allow_missing_origin = no
+[cluster]
+cluster_redis = 127.0.0.1:$RPORT
+cluster_node = $tag
+cluster_redis_password_file = $WORK/redis.pass
+cluster_heartbeat_ms = 200
+cluster_dead_ms = 1000
+CONF
+	pt_spawn "$name" "$DAEMON" --listen 127.0.0.1:0 -c "$WORK/$name.conf"
+	line=$(pt_wait_line "$WORK/$name.err" 'listening on 127\.0\.0\.1:[0-9]+' 10)
+	printf -v "port_$name" '%s' "$(printf '%s\n' "$line" | sed -E 's/.*:([0-9]+).*/\1/')"
+	pt_wait_line "$WORK/$name.err" "node '$tag' registered" 10 >/dev/null
+}
+node a Aa
+node b Bb
+pt_wait_line "$WORK/b.err" "node 'Aa' is alive" 10 >/dev/null
+
+pt_random "$WORK/file" $((1 << 20))
+h=$(pt_sha "$WORK/file")
+PT_URL="ws://127.0.0.1:$port_a/v1"
+pt_seed seed -- "$WORK/file"
+case "$id_seed" in Aa*) ;; *) pt_fail "the seeder's id $id_seed lacks node a's tag" ;; esac
+
+PT_URL="ws://127.0.0.1:$port_b/v1"
+pt_spawn get timeout 60 "${PEER[@]}" --server "$PT_URL" --json fetch "$h" -o "$WORK/file.got"
+line=$(pt_wait_line "$WORK/get.out" '"event":"fetched"' 60)
+printf '%s\n' "$line" | grep -q '"ok":true' || pt_fail "fetch: $line"
+cmp -s "$WORK/file" "$WORK/file.got" || pt_fail "contents differ"
+[ "$(pt_json_str "$line" peer)" = "$id_seed" ] || pt_fail "not served by the seeder on node a: $line"
+fetcher=$(pt_json_str "$(head -1 "$WORK/get.out")" id)
+case "$fetcher" in Bb*) ;; *) pt_fail "the fetcher's id $fetcher lacks node b's tag" ;; esac
+pt_log "1 MiB across nodes: lookup $(pt_json_num "$line" lookup_ms) ms," \
+       "offer->open $(pt_json_num "$line" offer_open_ms) ms, transfer $(pt_json_num "$line" transfer_ms) ms"
+# The peers end first (a peer whose daemon goes away first exits 2); the
+# cleanup then checks every exit status.
+kill -TERM "$pid_seed"
+for _ in $(seq 100); do
+	kill -0 "$pid_seed" 2>/dev/null || kill -0 "$pid_get" 2>/dev/null || break
+	sleep 0.05
+done
+pt_log "ok"
