@@ -188,7 +188,7 @@ export class PeertrackClient extends EventTarget {
         if (await sha256hex(bytes) === hash) {
           attempts.push({ peer, result: 'ok' });
           this.account(hash, 'peer', bytes.length, peer);
-          await this.keepFetched(hash, bytes);
+          this.keepFetched(hash, bytes); // not awaited: the caller has its bytes now
           return bytes;
         }
         // Worthless whoever lied; when one holder sent it all, it lied.
