@@ -14,7 +14,7 @@
 #                   on 127.0.0.1:8080 (DEMO_PORT=...), until Ctrl-C
 #   make layers     no file includes across a forbidden layer edge (and the check's self-test)
 #   make soak       a bounded churn run: RSS, fds, index, database size over time
-#   make install    peertrackd, peertrackctl, man pages, unit; PREFIX=/usr/local
+#   make install    peertrackd, peertrackctl, man pages, units; PREFIX=/usr/local
 #                   DESTDIR= honoured
 #   make deb        the Debian package, built in a copy of the tree, into
 #                   $(DEB_OUT) (build/deb/peertrack_VERSION_ARCH.deb)
@@ -268,15 +268,16 @@ install: daemon
 	install -m 0644 conf/prometheus/peertrack.rules.yml conf/grafana/peertrack.json $(DESTDIR)$(DOCDIR)/examples/
 	install -m 0644 docker/Dockerfile docker/compose.yml $(DESTDIR)$(DOCDIR)/examples/
 	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(PREFIX)/lib/sysusers.d
-	sed 's|@BINDIR@|$(BINDIR)|g; s|@SYSCONFDIR@|$(SYSCONFDIR)|g; s|@DOCDIR@|$(DOCDIR)|g' \
-	  systemd/peertrackd.service > $(DESTDIR)$(UNITDIR)/peertrackd.service
-	chmod 0644 $(DESTDIR)$(UNITDIR)/peertrackd.service
+	for u in peertrackd.service peertrackd@.service; do \
+	  sed 's|@BINDIR@|$(BINDIR)|g; s|@SYSCONFDIR@|$(SYSCONFDIR)|g; s|@DOCDIR@|$(DOCDIR)|g' \
+	    systemd/$$u > $(DESTDIR)$(UNITDIR)/$$u && chmod 0644 $(DESTDIR)$(UNITDIR)/$$u || exit 1; \
+	done
 	install -m 0644 systemd/peertrack.sysusers $(DESTDIR)$(PREFIX)/lib/sysusers.d/peertrack.conf
 
 # The config file in use (peertrack.conf) stays: it is the operator's.
 uninstall:
 	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(notdir $(DAEMON_PROGRAMS)))
-	rm -f $(DESTDIR)$(UNITDIR)/peertrackd.service
+	rm -f $(DESTDIR)$(UNITDIR)/peertrackd.service $(DESTDIR)$(UNITDIR)/peertrackd@.service
 	rm -f $(DESTDIR)$(MANDIR)/man8/peertrackd.8 $(DESTDIR)$(MANDIR)/man8/peertrackctl.8
 	rm -f $(DESTDIR)$(MANDIR)/man5/peertrack.conf.5
 	rm -f $(DESTDIR)$(PREFIX)/lib/sysusers.d/peertrack.conf

@@ -426,8 +426,11 @@ int pt_server_start(pt_server *s)
 	}
 	s->vhost = lws_create_vhost(s->lws, &info);
 	if (!s->vhost) {
-		pt_log_error("cannot listen on %s (address in use, not a local address, or bad TLS "
-		             "files?)", s->cfg.listen);
+		/* lws 4.1 as Debian builds it (LWS_MAX_SMP 1) never sets
+		 * SO_REUSEPORT, LWS_SERVER_OPTION_ALLOW_LISTEN_SHARE or not: nodes
+		 * on one machine each take a port of their own (docs/DEPLOY.md). */
+		pt_log_error("cannot listen on %s (address in use: every node needs a port of its "
+		             "own; not a local address; or bad TLS files?)", s->cfg.listen);
 		return -1;
 	}
 	if (s->cfg.tls_cert[0])

@@ -7,7 +7,9 @@
 # `dpkg -i`, the installed `peertrackd --check-config`, `peertrackctl --help`,
 # the daemon started the way the unit starts it (its ExecStartPre= and
 # ExecStart= lines, as the user peertrack, with systemd's RUNTIME_DIRECTORY),
-# each peertrackctl invocation docs/DEPLOY.md documents, SIGTERM; a local
+# node 1 of the template peertrackd@.service beside it the same way (its
+# node file, state and runtime directories), each peertrackctl invocation
+# docs/DEPLOY.md documents, SIGTERM; a local
 # edit of the conffile survives a reinstall; `dpkg --purge` leaves nothing
 # behind but the system user (Debian keeps those).
 set -euo pipefail
@@ -73,6 +75,43 @@ if [ "${1:-}" = --inside ]; then
 	[ -f "$root/var/lib/peertrack/peertrack.db" ] || fail "no store in /var/lib/peertrack"
 	echo "package: started as the unit does; /healthz on $port, socket in /run/peertrack" >&2
 
+	# Node 1 of the template, as systemd would start peertrackd@1: its node
+	# file's variables (EnvironmentFile=), the directories, ExecStartPre=,
+	# ExecStart= with %S, %t and %i filled in.
+	tmpl="$root/lib/systemd/system/peertrackd@.service"
+	envfile=$(sed -n 's/^EnvironmentFile=//p' "$tmpl" | sed 's|%i|1|g')
+	[ "$envfile" = /etc/peertrack/node-1.env ] || fail "template's EnvironmentFile=$envfile"
+	printf '# node 1\nPEERTRACK_LISTEN=127.0.0.1:0\n' >"$root$envfile"
+	npre=$(sed -n 's/^ExecStartPre=//p' "$tmpl" | sed 's|%S|/var/lib|g; s|%t|/run|g; s|%i|1|g')
+	nstart=$(sed -n 's/^ExecStart=//p' "$tmpl" | sed 's|%S|/var/lib|g; s|%t|/run|g; s|%i|1|g')
+	nrun=/run/$(sed -n 's/^RuntimeDirectory=//p' "$tmpl" | sed 's|%i|1|g')
+	nstate=/var/lib/$(sed -n 's/^StateDirectory=//p' "$tmpl" | sed 's|%i|1|g')
+	[ "$nrun" = /run/peertrack-1 ] && [ "$nstate" = /var/lib/peertrack/1 ] || fail "template's directories: $nrun $nstate"
+	in_root install -d -o peertrack -g peertrack -m 0750 "$nstate" "$nrun"
+	mapfile -t nenv < <(grep -E '^[A-Z_][A-Z0-9_]*=' "$root$envfile")
+	as_node=(chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 "${nenv[@]}"
+		RUNTIME_DIRECTORY="$nrun" STATE_DIRECTORY="$nstate"
+		setpriv --reuid=peertrack --regid=peertrack --init-groups sh -c 'umask 0027; exec "$@"' _)
+	# shellcheck disable=SC2086
+	"${as_node[@]}" $npre || fail "node 1: ExecStartPre=$npre"
+	# shellcheck disable=SC2086
+	"${as_node[@]}" $nstart >"$root/tmp/n1.out" 2>"$root/tmp/n1.err" &
+	n1=$!
+	nport=""
+	for _ in $(seq 500); do
+		nport=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9][0-9]*\).*/\1/p' "$root/tmp/n1.err" | head -n 1)
+		[ -n "$nport" ] && break
+		kill -0 $n1 2>/dev/null || break
+		sleep 0.02
+	done
+	[ -n "$nport" ] || { cat "$root/tmp/n1.err" >&2; fail "node 1 as the template runs it did not start"; }
+	[ "$nport" != "$port" ] || fail "node 1 on the plain unit's port"
+	reply=$(curl -s --max-time 10 "http://127.0.0.1:$nport/healthz") || fail "node 1: no /healthz on $nport"
+	case "$reply" in *'"status":"ok"'*) ;; *) fail "node 1 /healthz: $reply" ;; esac
+	[ -S "$root$nrun/admin.sock" ] || fail "node 1: no admin socket in $nrun"
+	[ -f "$root$nstate/peertrack.db" ] || fail "node 1: no store in $nstate"
+	echo "package: node 1 started as peertrackd@1 does; /healthz on $nport, socket in $nrun, store in $nstate" >&2
+
 	# Each peertrackctl command of docs/DEPLOY.md, as root, from /.
 	n=0
 	while IFS= read -r cmd; do
@@ -83,10 +122,13 @@ if [ "${1:-}" = --inside ]; then
 	[ $n -ge 3 ] || fail "only $n peertrackctl commands found in docs/DEPLOY.md"
 	echo "package: the $n peertrackctl commands of docs/DEPLOY.md reach the daemon" >&2
 
-	kill -TERM $d
-	for _ in $(seq 300); do kill -0 $d 2>/dev/null || break; sleep 0.05; done
-	rc=0; wait $d || rc=$?
-	[ $rc -eq 0 ] || fail "daemon exit status $rc after SIGTERM"
+	for p in $d $n1; do
+		kill -TERM $p
+		for _ in $(seq 300); do kill -0 $p 2>/dev/null || break; sleep 0.05; done
+		rc=0; wait $p || rc=$?
+		[ $rc -eq 0 ] || fail "daemon $p exit status $rc after SIGTERM"
+	done
+	rm -f "$root$envfile" # the operator's, not the package's: purge leaves it
 
 	# A local edit of the conffile survives a reinstall (upgrade path).
 	sed -i 's/^#max_connections = .*/max_connections = 123/' "$root/etc/peertrack/peertrack.conf"
@@ -99,7 +141,7 @@ if [ "${1:-}" = --inside ]; then
 	left=$(diff "$root/tmp/before" "$root/tmp/after" | grep '^[<>]' |
 		grep -vE '^> /etc/(passwd|group|shadow|gshadow)-?$' || true)
 	[ -z "$left" ] || fail "after purge, differs from before install: $left"
-	[ ! -e "$root/run/peertrack" ] || fail "/run/peertrack left"
+	[ ! -e "$root/run/peertrack" ] && [ ! -e "$root/run/peertrack-1" ] || fail "/run/peertrack or /run/peertrack-1 left"
 	echo "package: purged; nothing left but the user peertrack" >&2
 	exit 0
 fi
@@ -133,7 +175,8 @@ echo "package: lintian clean (${lint:-no tags}) in $(( $(date +%s) - t0 ))s" >&2
 # The file list: daemon and CLI, man pages, unit, sysusers, conffile, docs.
 dpkg-deb -c "$deb" | awk '{print $6}' | sed 's|^\./|/|; s|/$||' | grep -v '^$' | sort >"$WORK/files"
 for f in /usr/bin/peertrackd /usr/bin/peertrackctl /etc/peertrack/peertrack.conf \
-	/lib/systemd/system/peertrackd.service /usr/lib/sysusers.d/peertrack.conf \
+	/lib/systemd/system/peertrackd.service /lib/systemd/system/peertrackd@.service \
+	/usr/lib/sysusers.d/peertrack.conf \
 	/usr/share/man/man8/peertrackd.8.gz /usr/share/man/man8/peertrackctl.8.gz \
 	/usr/share/man/man5/peertrack.conf.5.gz /usr/share/doc/peertrack/copyright \
 	/usr/share/doc/peertrack/DEPLOY.md.gz; do
