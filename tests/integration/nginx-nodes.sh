@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# nginx-nodes.sh — the shipped nginx site (conf/nginx/peertrack.conf) in
+# front of two peertrackd nodes, its upstream given a second server line as
+# docs/DEPLOY.md ("Several nodes") says: `hash $remote_addr consistent`
+# spreads clients from 32 source addresses over both nodes and proxies to
+# each; every connection of one address lands on the same node; with that
+# node stopped, its clients go to the other, where their resume token is
+# refused with resume-expired (tokens are per node) and the fresh session
+# works.
+. "$(dirname "$0")/lib/deploy.sh"
+
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+[ -x "$NGINX" ] || pt_fail "nginx missing (scripts/install-deps.sh installs it)"
+SITE="$PT_ROOT/conf/nginx/peertrack.conf"
+HOST=tracker.example.org
+ORIGIN=https://app.example.org
+grep -Eq '^[[:space:]]*hash \$remote_addr consistent;' "$SITE" || pt_fail "site: upstream without 'hash \$remote_addr consistent;'"
+
+conf="[log]
+log_level = debug
+[security]
+allowed_origins = $ORIGIN
+trusted_proxies = 127.0.0.1/32"
+pt_daemon a "$conf"
+pt_daemon b "$conf"
+
+pt_selfsigned cert "$HOST"
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# The shipped site with its addresses changed, the upstream given both
+# nodes, and a plain listener (LP) on the TLS server; port clashes retried.
+start_nginx() {
+	local try n
+	for try in 1 2 3 4 5; do
+		HP=$(free_port); SP=$(free_port); LP=$(free_port)
+		[ "$HP" != "$SP" ] && [ "$SP" != "$LP" ] && [ "$HP" != "$LP" ] || continue
+		sed -e "s|listen 80;|listen 127.0.0.1:$HP;|" \
+		    -e "s|listen 443 ssl;|listen 127.0.0.1:$SP ssl; listen 127.0.0.1:$LP;|" \
+		    -e '/listen \[::\]/d' \
+		    -e "s|server 127.0.0.1:8000;|server 127.0.0.1:$port_a;|" \
+		    -e "s|# server 127.0.0.1:8001;|server 127.0.0.1:$port_b;|" \
+		    -e "s|/etc/letsencrypt/live/$HOST/fullchain.pem|$WORK/cert.crt|" \
+		    -e "s|/etc/letsencrypt/live/$HOST/privkey.pem|$WORK/cert.key|" \
+		    -e "s|root /var/www/letsencrypt;|root $WORK;|" \
+		    "$SITE" >"$WORK/nginx/site.conf"
+		grep -q "server 127.0.0.1:$port_b;" "$WORK/nginx/site.conf" || pt_fail "site: no '# server 127.0.0.1:8001;' line to enable"
+		pt_nginx_main_conf "$WORK/nginx/nginx.conf"
+		: >"$WORK/nginx/logs/error.log"
+		pt_spawn nginx "$NGINX" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -g 'daemon off;'
+		for n in $(seq 250); do
+			if curl -s -o /dev/null "http://127.0.0.1:$LP/healthz" 2>/dev/null; then return 0; fi
+			kill -0 "$pid_nginx" 2>/dev/null || break
+			sleep 0.02
+		done
+		kill -0 "$pid_nginx" 2>/dev/null && pt_fail "nginx did not answer within 5 s"
+		grep -q 'Address already in use' "$WORK/nginx/logs/error.log" "$WORK/nginx.err" || pt_fail "nginx did not start"
+	done
+	pt_fail "no free ports for nginx"
+}
+mkdir -p "$WORK/nginx"
+start_nginx
+URL="ws://127.0.0.1:$LP/v1"
+pt_log "nginx :$LP in front of nodes a :$port_a and b :$port_b"
+
+# A client per source address, twice each: "SOURCE ID1 ID2" lines.
+drive() { timeout 120 python3 - "$PT_ROOT/tests/integration/lib" "$URL" "$ORIGIN" "$@" <<-'PY'
+	import sys, types
+	sys.path.insert(0, sys.argv[1])
+	import wsclient
+	url, origin, what = sys.argv[2], sys.argv[3], sys.argv[4]
+	def opts(src):
+	    return types.SimpleNamespace(origin=origin, header=None, source=src, insecure=False,
+	                                 cafile=None, servername=None, cert=None, key=None)
+	if what == "spread":
+	    for i in range(1, 33):
+	        src = "127.0.1.%d" % i
+	        ids = []
+	        for _ in range(2):
+	            ws = wsclient.joined(url, opts(src))
+	            ids.append(ws.id)
+	            ws.close()
+	        print(src, *ids, flush=True)
+	elif what == "token":
+	    # Connect, keep the token, drop without a close frame: parked.
+	    ws = wsclient.joined(url, opts(sys.argv[5]))
+	    print(ws.id, ws.welcome["resume_token"], flush=True)
+	    ws.sock.close()
+	elif what == "resume":
+	    ws = wsclient.joined(url, opts(sys.argv[5]))
+	    r = ws.call({"type": "resume", "rid": "r1", "token": sys.argv[6]})
+	    wsclient.check(r.get("type") == "error", "resume on another node: %r" % r)
+	    a = ws.call({"type": "announce", "rid": 2, "hashes": [wsclient.HASH]})
+	    wsclient.check(a.get("type") == "ack", "announce after the refused resume: %r" % a)
+	    print(ws.id, r["code"], flush=True)
+	    ws.close()
+	PY
+}
+node_of() { # ID — a or b: the node that logged its connection
+	local n
+	for n in a b; do grep -q "peer $1 connected from " "$WORK/$n.err" && { echo $n; return; }; done
+	echo none
+}
+drive spread >"$WORK/spread.out" || pt_fail "clients through nginx: $(tail -n 3 "$WORK/spread.out")"
+[ "$(wc -l <"$WORK/spread.out")" -eq 32 ] || pt_fail "spread: $(wc -l <"$WORK/spread.out") of 32 addresses connected"
+declare -A count=([a]=0 [b]=0) where=()
+while read -r src id1 id2; do
+	n1=$(node_of "$id1"); n2=$(node_of "$id2")
+	[ "$n1" != none ] && [ "$n1" = "$n2" ] || pt_fail "$src: first connection on node $n1, second on $n2"
+	grep -q "peer $id1 connected from ${src//./\\.}\$" "$WORK/$n1.err" || pt_fail "$src: node $n1 saw another address for $id1"
+	count[$n1]=$((count[$n1] + 1)); where[$src]=$n1
+done <"$WORK/spread.out"
+[ "${count[a]}" -gt 0 ] && [ "${count[b]}" -gt 0 ] || pt_fail "not spread: node a ${count[a]}, node b ${count[b]} addresses"
+pt_log "32 addresses, 2 connections each: node a got ${count[a]}, node b ${count[b]}; each address's connections on one node, its address from X-Forwarded-For"
+
+# A client of node a parks its session, node a stops: its reconnect lands
+# on b, which does not know the token.
+for src in "${!where[@]}"; do [ "${where[$src]}" = a ] && break; done
+read -r pid_id token <<<"$(drive token "$src")"
+[ "$(node_of "$pid_id")" = a ] || pt_fail "$src's new connection not on node a"
+kill -TERM "$pid_a"
+rc=0; pt_wait_exit "$pid_a" 15 || rc=$?
+[ $rc -eq 0 ] || pt_fail "node a exit status $rc"
+read -r nid code <<<"$(drive resume "$src" "$token")" || pt_fail "resume through nginx with node a gone"
+[ "$(node_of "$nid")" = b ] || pt_fail "$src's reconnect not on node b"
+case "$code" in resume-expired) ;; *) pt_fail "resume on node b answered $code" ;; esac
+pt_log "node a stopped: $src reconnects to node b, its token answered $code, the new session announces"
+
+kill -TERM "$pid_b"
+rc=0; pt_wait_exit "$pid_b" 15 || rc=$?
+[ $rc -eq 0 ] || pt_fail "node b exit status $rc"
+pt_log "ok"
