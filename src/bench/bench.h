@@ -51,11 +51,21 @@ uint64_t bench_hist_quantile(const bench_hist *h, double q);
 enum bench_mode { MODE_IDLE = 0, MODE_RELAY, MODE_TRACKER, MODE_LOOKUP, MODE_SCALE };
 enum bench_proto { PROTO_PEERTRACK = 0, PROTO_PEERJS, PROTO_ECHO };
 
+/* Several targets: the nodes of one tracker, each connection on one of
+ * them (bench_target_of). */
+#define BENCH_MAX_TARGETS 16
+
+typedef struct bench_target {
+	char host[64];          /* a loopback address */
+	int port;
+} bench_target;
+
 typedef struct bench_opts {
 	enum bench_mode mode;
 	enum bench_proto proto;
-	char host[64];          /* a loopback address */
-	int port;
+	bench_target target[BENCH_MAX_TARGETS];
+	int ntargets;           /* at least 1 */
+	bool split;             /* relay over several targets: each pair's halves on two */
 	const char *path;       /* NULL: the adapter's own */
 	const char *origin;
 	int peers;              /* connections in total (over all workers) */
@@ -77,11 +87,26 @@ typedef struct bench_opts {
 	int per_addr;           /* connections per source address */
 	uint32_t src_base;      /* first source address (host order) */
 	int heartbeat_ms;       /* app-level heartbeat (0: the server's hint) */
-	int target_pid;
+	int target_pid[BENCH_MAX_TARGETS]; /* whose CPU time adds up: nodes, redis-server */
+	int ntarget_pids;
 	bool json;
 	const char *label;
 	const char *scale_list; /* scale: holder counts "10,100,..." */
 } bench_opts;
+
+/* Which target connection g (global index) goes to. Relay pairs are
+ * (2p, 2p+1): both halves on target p mod T, or with split the second on
+ * the next target, so every message crosses from one to another. Other
+ * modes deal connections round-robin (lookup holders, the lowest indexes,
+ * spread over every target too). */
+static inline const bench_target *bench_target_of(const bench_opts *o, uint32_t g)
+{
+	uint32_t t = (uint32_t)o->ntargets, i = g % t;
+
+	if (o->mode == MODE_RELAY)
+		i = (g / 2 + (o->split ? (g & 1) : 0)) % t;
+	return &o->target[i];
+}
 
 /* -- results ------------------------------------------------------------ */
 

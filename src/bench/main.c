@@ -72,8 +72,12 @@ static void usage(FILE *f)
 	        "  scale    in-process lookup cost against the holder count (no network)\n"
 	        "options:\n"
 	        "  --proto peertrack|peerjs|echo   message adapter (default peertrack)\n"
-	        "  --target HOST:PORT      loopback target (default 127.0.0.1:8000)\n"
-	        "  --target-pid PID        read the target's RSS and CPU time from /proc\n"
+	        "  --target HOST:PORT      loopback target (default 127.0.0.1:8000); repeat it for\n"
+	        "                          the nodes of one tracker: connections are dealt over them\n"
+	        "  --split                 relay over several targets: each pair's two peers on two\n"
+	        "                          nodes (default: both on one, pairs dealt over the nodes)\n"
+	        "  --target-pid PID        read the target's RSS and CPU time from /proc; repeat it\n"
+	        "                          to add up CPU time (nodes, redis-server; RSS: the first)\n"
 	        "  --peers N               connections (default 100; relay: 2 per pair)\n"
 	        "  --workers N             generator processes (default 1; raised if the file\n"
 	        "                          limit cannot hold a worker's share)\n"
@@ -114,14 +118,13 @@ static int parse_opts(int argc, char **argv, bench_opts *o)
 		{ "path", 1, 0, 'q' }, { "heartbeat-ms", 1, 0, 'B' }, { "label", 1, 0, 'l' },
 		{ "json", 0, 0, 'j' }, { "scale-list", 1, 0, 'S' }, { "help", 0, 0, 'h' },
 		{ "lookup-max", 1, 0, 'L' }, { "retry", 1, 0, 'y' }, { "retry-ms", 1, 0, 'Y' },
+		{ "split", 0, 0, 'X' },
 		{ 0, 0, 0, 0 }
 	};
 	struct in_addr a;
 	int c;
 
 	memset(o, 0, sizeof(*o));
-	strcpy(o->host, "127.0.0.1");
-	o->port = 8000;
 	o->origin = "http://bench.localhost";
 	o->peers = 100;
 	o->workers = 1;
@@ -159,15 +162,22 @@ static int parse_opts(int argc, char **argv, bench_opts *o)
 			break;
 		case 't': {
 			const char *colon = strrchr(optarg, ':');
+			bench_target *t = &o->target[o->ntargets];
 
-			if (!colon || (size_t)(colon - optarg) >= sizeof(o->host))
+			if (o->ntargets == BENCH_MAX_TARGETS || !colon || (size_t)(colon - optarg) >= sizeof(t->host))
 				return -1;
-			memcpy(o->host, optarg, (size_t)(colon - optarg));
-			o->host[colon - optarg] = 0;
-			o->port = atoi(colon + 1);
+			memcpy(t->host, optarg, (size_t)(colon - optarg));
+			t->host[colon - optarg] = 0;
+			t->port = atoi(colon + 1);
+			o->ntargets++;
 			break;
 		}
-		case 'T': o->target_pid = atoi(optarg); break;
+		case 'T':
+			if (o->ntarget_pids == BENCH_MAX_TARGETS)
+				return -1;
+			o->target_pid[o->ntarget_pids++] = atoi(optarg);
+			break;
+		case 'X': o->split = true; break;
 		case 'n': o->peers = atoi(optarg); break;
 		case 'w': o->workers = atoi(optarg); break;
 		case 'r': o->rate = atof(optarg); break;
@@ -206,15 +216,28 @@ static int parse_opts(int argc, char **argv, bench_opts *o)
 	}
 	if ((int)o->mode < 0 || optind != argc)
 		return -1;
+	if (!o->ntargets) {
+		strcpy(o->target[0].host, "127.0.0.1");
+		o->target[0].port = 8000;
+		o->ntargets = 1;
+	}
 	if (o->peers < 1 || o->workers < 1 || o->rate <= 0 || o->max_pending < 1 ||
 	    o->retry < 0 || o->retry > 255 || o->retry_ms < 1 ||
 	    o->warmup_s < 0 || o->duration_s <= 0 || o->inflight < 1 || o->size < 0 ||
 	    o->size > 1 << 20 || o->hashes < 0 || o->population < 1 || o->per_addr < 1 ||
-	    o->holders < 0 || o->lookup_max < 1 || o->port <= 0 || o->port > 65535)
+	    o->holders < 0 || o->lookup_max < 1)
 		return -1;
-	/* Loopback only: the target and every source address. */
-	if (inet_pton(AF_INET, o->host, &a) != 1 || (ntohl(a.s_addr) >> 24) != 127) {
-		fprintf(stderr, "peertrack-bench: the target must be a 127.0.0.0/8 address\n");
+	/* Loopback only: every target and every source address. */
+	for (int i = 0; i < o->ntargets; i++) {
+		if (o->target[i].port <= 0 || o->target[i].port > 65535)
+			return -1;
+		if (inet_pton(AF_INET, o->target[i].host, &a) != 1 || (ntohl(a.s_addr) >> 24) != 127) {
+			fprintf(stderr, "peertrack-bench: a target must be a 127.0.0.0/8 address\n");
+			return -1;
+		}
+	}
+	if (o->split && (o->mode != MODE_RELAY || o->ntargets < 2)) {
+		fprintf(stderr, "peertrack-bench: --split is for relay over two targets or more\n");
 		return -1;
 	}
 	if ((o->src_base >> 24) != 127 ||
@@ -269,6 +292,21 @@ static double proc_cpu_s(int pid)
 	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
 		return -1;
 	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* The CPU time of every --target-pid added up, or -1 if one is gone. */
+static double targets_cpu_s(const bench_opts *o)
+{
+	double sum = 0;
+
+	for (int i = 0; i < o->ntarget_pids; i++) {
+		double c = proc_cpu_s(o->target_pid[i]);
+
+		if (c < 0)
+			return -1;
+		sum += c;
+	}
+	return sum;
 }
 
 static double loadavg1(void)
@@ -448,11 +486,14 @@ static void print_table(const bench_opts *o, const summary *s)
 		       r->lat.count ? (double)r->lat.sum / (double)r->lat.count : 0);
 	}
 	printf("%-22s generator %.2f cores (%.2f s)", "cpu over window", win > 0 ? gen / win : 0, gen);
-	if (s->target_cpu_s >= 0 && o->target_pid)
-		printf(", target %.2f cores (%.2f s)",
+	if (s->target_cpu_s >= 0 && o->ntarget_pids)
+		printf(", target%s %.2f cores (%.2f s)", o->ntarget_pids > 1 ? "s" : "",
 		       s->target_window_s > 0 ? s->target_cpu_s / s->target_window_s : 0, s->target_cpu_s);
 	printf("\n");
-	if (o->target_pid && s->rss_end_kb >= 0) {
+	if (o->mode == MODE_RELAY && s->target_cpu_s >= 0 && o->ntarget_pids && r->received)
+		printf("%-22s %.2f us per relayed message\n", "target cpu",
+		       s->target_cpu_s * 1e6 / (double)r->received);
+	if (o->target_pid[0] && s->rss_end_kb >= 0) {
 		printf("%-22s before %ld KiB, settled %ld KiB, end %ld KiB", "target rss",
 		       s->rss_before_kb, s->rss_settled_kb, s->rss_end_kb);
 		if (r->connected)
@@ -472,9 +513,11 @@ static void print_json(const bench_opts *o, const summary *s)
 	const bench_hist *h = &r->lat;
 
 	printf("{\"mode\":\"%s\",\"proto\":\"%s\",\"label\":\"%s\",\"target\":\"%s:%d\","
+	       "\"targets\":%d,\"split\":%s,"
 	       "\"peers\":%u,\"workers\":%d,\"inflight\":%d,\"msg_rate\":%.0f,\"size\":%d,"
 	       "\"hashes\":%d,\"holders\":%d,\"lookup_max\":%d,\"population\":%d,\"zipf\":%.2f,",
-	       mode_name(o->mode), proto_name(o->proto), o->label, o->host, o->port, s->conns,
+	       mode_name(o->mode), proto_name(o->proto), o->label, o->target[0].host, o->target[0].port,
+	       o->ntargets, o->split ? "true" : "false", s->conns,
 	       s->workers, o->inflight, o->msg_rate, o->size, o->hashes, o->holders, o->lookup_max,
 	       o->population, o->zipf);
 	printf("\"http503\":%llu,\"hs_dropped\":%llu,\"retries\":%llu,",
@@ -507,8 +550,11 @@ static void print_json(const bench_opts *o, const summary *s)
 	       h->count ? (double)h->sum / (double)h->count : 0);
 	printf("\"gen_cpu_s\":%.3f,\"gen_cores\":%.3f,\"gen_setup_cpu_s\":%.3f,", gen,
 	       win > 0 ? gen / win : 0, r->cpu_setup_s);
-	printf("\"target_pid\":%d,\"target_cpu_s\":%.3f,\"target_cores\":%.3f,", o->target_pid,
-	       s->target_cpu_s, s->target_window_s > 0 ? s->target_cpu_s / s->target_window_s : 0);
+	printf("\"target_pid\":%d,\"target_pids\":%d,\"target_cpu_s\":%.3f,\"target_cores\":%.3f,"
+	       "\"target_cpu_us_per_msg\":%.3f,",
+	       o->target_pid[0], o->ntarget_pids, s->target_cpu_s,
+	       s->target_window_s > 0 ? s->target_cpu_s / s->target_window_s : 0,
+	       r->received && s->target_cpu_s >= 0 ? s->target_cpu_s * 1e6 / (double)r->received : 0);
 	printf("\"rss_before_kb\":%ld,\"rss_settled_kb\":%ld,\"rss_end_kb\":%ld,\"rss_per_peer_bytes\":%.1f,",
 	       s->rss_before_kb, s->rss_settled_kb, s->rss_end_kb,
 	       r->connected && s->rss_end_kb >= 0
@@ -570,8 +616,8 @@ int main(int argc, char **argv)
 	s.rss_before_kb = s.rss_settled_kb = s.rss_end_kb = -1;
 	s.target_cpu_s = -1;
 	s.load_before = loadavg1();
-	if (o.target_pid)
-		s.rss_before_kb = proc_rss_kb(o.target_pid);
+	if (o.target_pid[0])
+		s.rss_before_kb = proc_rss_kb(o.target_pid[0]);
 	if (!(ks = calloc((size_t)nw, sizeof(*ks))))
 		return 1;
 	for (int i = 0; i < nw; i++) {
@@ -601,17 +647,17 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	}
-	if (o.target_pid)
-		s.rss_settled_kb = proc_rss_kb(o.target_pid);
+	if (o.target_pid[0])
+		s.rss_settled_kb = proc_rss_kb(o.target_pid[0]);
 	tell(ks, nw, 'G');
 	sleep_s(o.warmup_s);
-	if (o.target_pid) {
+	if (o.ntarget_pids) {
 		t0 = mono_s();
-		cpu0 = proc_cpu_s(o.target_pid);
+		cpu0 = targets_cpu_s(&o);
 	}
 	sleep_s(o.duration_s);
-	if (o.target_pid) {
-		cpu1 = proc_cpu_s(o.target_pid);
+	if (o.ntarget_pids) {
+		cpu1 = targets_cpu_s(&o);
 		t1 = mono_s();
 	}
 	for (int i = 0; i < nw; i++) {
@@ -621,8 +667,8 @@ int main(int argc, char **argv)
 		}
 		bench_result_merge(&s.r, &ks[i].r);
 	}
-	if (o.target_pid) {
-		s.rss_end_kb = proc_rss_kb(o.target_pid);
+	if (o.ntarget_pids) {
+		s.rss_end_kb = proc_rss_kb(o.target_pid[0]);
 		if (cpu0 >= 0 && cpu1 >= 0) {
 			s.target_cpu_s = cpu1 - cpu0;
 			s.target_window_s = t1 - t0;

@@ -100,8 +100,9 @@ static void drop(bench_worker *w, bench_conn *c)
 int bench_ws_start(bench_worker *w, bench_conn *c)
 {
 	const bench_opts *o = w->o;
+	const bench_target *t = bench_target_of(o, w->first + c->n);
 	struct sockaddr_in src = { .sin_family = AF_INET };
-	struct sockaddr_in dst = { .sin_family = AF_INET, .sin_port = htons((uint16_t)o->port) };
+	struct sockaddr_in dst = { .sin_family = AF_INET, .sin_port = htons((uint16_t)t->port) };
 	struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT, .data.u32 = c->n };
 	int one = 1, fd;
 
@@ -111,7 +112,7 @@ int bench_ws_start(bench_worker *w, bench_conn *c)
 	c->state = C_CONNECTING;
 	w->connecting++;
 	w->r.attempted++;
-	inet_pton(AF_INET, o->host, &dst.sin_addr);
+	inet_pton(AF_INET, t->host, &dst.sin_addr);
 	src.sin_addr.s_addr = htonl(source_of(o, w->first + c->n));
 	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
@@ -232,6 +233,7 @@ void bench_ws_close(bench_worker *w, bench_conn *c, uint16_t code)
 static void handshake_send(bench_worker *w, bench_conn *c)
 {
 	const bench_opts *o = w->o;
+	const bench_target *t = bench_target_of(o, w->first + c->n);
 	char req[1024], path[256];
 	struct sockaddr_in me;
 	socklen_t ml = sizeof(me);
@@ -250,7 +252,7 @@ static void handshake_send(bench_worker *w, bench_conn *c)
 	             "GET %s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\n"
 	             "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
 	             "Sec-WebSocket-Version: 13\r\n%s%s%s\r\n",
-	             bench_proto_path(o, c, path, sizeof(path)), o->host, o->port,
+	             bench_proto_path(o, c, path, sizeof(path)), t->host, t->port,
 	             o->origin ? "Origin: " : "", o->origin ? o->origin : "", o->origin ? "\r\n" : "");
 	c->state = C_HANDSHAKE;
 	arm(w, c, false);

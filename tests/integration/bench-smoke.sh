@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench-smoke.sh — peertrack-bench runs (about 2 s each) in every mode against
 # a real daemon with a few peers, and once against the echo/forward baseline;
-# each run must report sane, non-zero figures. Not a benchmark: `make bench`
+# each run must report sane, non-zero figures; relay over two daemons
+# (several --target) relays on both. Not a benchmark: `make bench`
 # is (scripts/bench.sh).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -95,6 +96,26 @@ run paced --target "127.0.0.1:$PORT" --mode idle --peers 20 --hashes 2 --max-pen
 exec 3<&-
 check "$tmp/paced.json" 'r["connected"] == 20' 'r["failed"] == 0' 'r["refused"] == 0' \
 	'r["http503"] >= 20' 'r["retries"] == r["http503"] + r["hs_dropped"]'
+
+# Two nodes: relay pairs dealt over both targets, CPU time added up over
+# both daemons; each node's own counter shows it relayed its share.
+mkdir -p "$tmp/state2"
+sed "s|^state_dir = .*|state_dir = $tmp/state2|" "$tmp/pt.conf" >"$tmp/pt2.conf"
+pt_start daemon2 "$PT_BIN/peertrackd" -c "$tmp/pt2.conf" --listen 127.0.0.1:0
+D2PORT=$PORT D2PID=$PID
+relayed() { curl -s "http://127.0.0.1:$1/metrics" | sed -nE 's/^peertrack_relayed_total(\{[^}]*\})? ([0-9]+)$/\2/p' | awk '{ s += $1 } END { print s + 0 }'; }
+r1=$(relayed "$DPORT"); r2=$(relayed "$D2PORT")
+run relay-2nodes --target "127.0.0.1:$DPORT" --target "127.0.0.1:$D2PORT" --target-pid "$DPID" --target-pid "$D2PID" \
+	--mode relay --peers 8 --inflight 2
+check "$tmp/relay-2nodes.json" 'r["connected"] == 8' 'r["received"] > 100' 'r["errors"] == 0' \
+	'r["targets"] == 2' 'r["target_pids"] == 2' 'r["split"] == False' 'r["target_cpu_us_per_msg"] > 0'
+r1=$(( $(relayed "$DPORT") - r1 )); r2=$(( $(relayed "$D2PORT") - r2 ))
+[ "$r1" -gt 100 ] && [ "$r2" -gt 100 ] || { echo "relay over two nodes: node 1 relayed $r1, node 2 $r2"; exit 1; }
+echo "two nodes relayed $r1 and $r2"
+# --split wants two targets and relay.
+if "$BENCH" --mode relay --split --target "127.0.0.1:$DPORT" >/dev/null 2>&1; then
+	echo "--split with one target accepted"; exit 1
+fi
 
 if [ -x "$ECHO" ]; then
 	pt_start echo "$ECHO" --listen 127.0.0.1:0
