@@ -28,6 +28,7 @@ typedef struct pt_config {
 	/* [server] */
 	char listen[PT_CONFIG_STR];    /* "ADDR:PORT", "[v6]:PORT"; port 0 = any free port */
 	char state_dir[PT_CONFIG_STR];
+	bool listen_share;             /* SO_REUSEPORT: nodes sharing listen */
 	/* [log] */
 	enum pt_log_level log_level;
 	enum pt_log_format log_format;
@@ -79,6 +80,7 @@ typedef struct pt_config {
 	/* [admin] */
 	char admin_socket[PT_CONFIG_STR];        /* "": see pt_config_admin_socket */
 	pt_cidr_list metrics_allow;              /* owned */
+	char metrics_listen[PT_CONFIG_STR];      /* "": /metrics on listen only */
 	/* [tls] */
 	char tls_cert[PT_CONFIG_STR];            /* "" = plain ws:// */
 	char tls_key[PT_CONFIG_STR];

@@ -28,6 +28,7 @@ _Static_assert(sizeof(enum pt_log_format) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum pt_store_ip) == sizeof(int), "enum size");
 
 static int check_listen(const char *v, char *err, size_t errlen);
+static int check_listen_or_empty(const char *v, char *err, size_t errlen);
 static int check_nonempty(const char *v, char *err, size_t errlen);
 static int check_origins(const char *v, char *err, size_t errlen);
 static int check_stun_urls(const char *v, char *err, size_t errlen);
@@ -102,6 +103,12 @@ const pt_config_key pt_config_keys[] = {
 	    "Port 0 picks any free port."),
 	STR("server", state_dir, "./var", false, check_nonempty,
 	    "Directory for the daemon's persistent state."),
+	BOOL("server", listen_share, "no", false,
+	     "Share listen with the other peertrackd processes that set it too\n"
+	     "(SO_REUSEPORT; same user, numeric address): the kernel spreads new\n"
+	     "connections over them, one node per core (docs/DEPLOY.md, \"Several nodes\").\n"
+	     "Each node needs its own state_dir, admin socket and metrics_listen. Without\n"
+	     "it, a port in use is an error, even if the process holding it set this."),
 
 	ENUM("log", log_level, "info", pt_log_level_names, true,
 	     "Least severe level written."),
@@ -260,6 +267,11 @@ const pt_config_key pt_config_keys[] = {
 	CIDRS("admin", metrics_allow, "127.0.0.0/8 ::1", true,
 	      "Addresses or CIDRs that may read /metrics and /stats.json (judged on the\n"
 	      "TCP peer address, never on proxy headers); others get 403."),
+	STR("admin", metrics_listen, "", false, check_listen_or_empty,
+	    "A second, plain-HTTP listener of this node alone: /metrics, /stats.json,\n"
+	    "/healthz and /readyz, never WebSocket (HOST:PORT or [IPV6]:PORT; port 0\n"
+	    "picks a free one). Empty: none, they are served on listen. Give each node\n"
+	    "its own when nodes share listen (listen_share): there a scrape reaches any one."),
 
 	STR("tls", tls_cert, "", false, NULL,
 	    "PEM certificate chain (leaf first, e.g. certbot's fullchain.pem). Set\n"
@@ -813,6 +825,11 @@ static int check_listen(const char *v, char *err, size_t errlen)
 		return -1;
 	}
 	return 0;
+}
+
+static int check_listen_or_empty(const char *v, char *err, size_t errlen)
+{
+	return *v ? check_listen(v, err, errlen) : 0;
 }
 
 static int check_nonempty(const char *v, char *err, size_t errlen)

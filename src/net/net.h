@@ -279,6 +279,10 @@ struct pt_server {
 	struct lws *listen_wsi;
 	uv_timer_t listen_timer;
 	bool listen_paused, listen_timer_ready;
+	/* listen_share (share.c): our own listening socket, -1 without. */
+	int share_fd;
+	uv_poll_t share_poll;
+	uv_timer_t share_timer;
 	uint32_t accepted_since_trim;
 	uint64_t last_trim_ms;
 	uint64_t budget_log_ms[PT_BUDGET__COUNT];
@@ -423,6 +427,14 @@ void pt__budget_tick(struct pt_server *s);
 /* The lws log line watcher: accept() failing for lack of descriptors
  * pauses the listener and retries on a timer. */
 void pt__budget_lws_line(void *arg, const char *line);
+
+/* share.c — listen_share: a listening socket with SO_REUSEPORT on
+ * HOST (numeric) : PORT whose connections go to s->vhost, which listens on
+ * nothing. Sets s->port. 0, -EINVAL (not a numeric address) or -errno. */
+int pt__share_listen(struct pt_server *s, const char *host, int port);
+/* Stops accepting and closes the socket; the handles finish closing on
+ * the next loop turn. Safe to call again, or without a listen. */
+void pt__share_close(struct pt_server *s);
 
 /* Leaving for good: index, matcher, registry, store, peer-left. Used by
  * retire and, for a parked peer, when its window ends (session.c). */

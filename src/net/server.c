@@ -55,6 +55,56 @@ static const struct lws_http_mount mount_http = {
 	.origin_protocol = LWSMPRO_CALLBACK,
 };
 
+/* metrics_listen: a vhost of the http protocol alone, so this node's
+ * /metrics is reachable when its WebSocket port is shared with other
+ * nodes (listen_share). The same handlers and metrics_allow as on listen;
+ * WebSocket upgrades are refused. */
+static int metrics_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+                            void *in, size_t len)
+{
+	/* Plain HTTP only: an upgrade would bind to this protocol and hold
+	 * a descriptor doing nothing. */
+	if (reason == LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION)
+		return 1;
+	return pt__http_callback(wsi, reason, user, in, len);
+}
+
+static const struct lws_protocols protocols_metrics[] = {
+	{ "http", metrics_callback, 0, 0, 0, NULL, 0 },
+	{ NULL, NULL, 0, 0, 0, NULL, 0 }
+};
+
+static int metrics_vhost(pt_server *s)
+{
+	struct lws_context_creation_info info;
+	struct lws_vhost *vh;
+	char host[PT_CONFIG_STR];
+	int port;
+
+	if (pt_config_listen_split(s->cfg.metrics_listen, host, sizeof(host), &port)) {
+		pt_log_error("metrics_listen: '%s' is not ADDR:PORT", s->cfg.metrics_listen);
+		return -1;
+	}
+	memset(&info, 0, sizeof(info));
+	info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_FAIL_UPON_UNABLE_TO_BIND;
+	if (!strchr(host, ':'))
+		info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
+	info.vhost_name = "peertrack-metrics";
+	info.port = port;
+	info.iface = host;
+	info.protocols = protocols_metrics;
+	info.mounts = &mount_http;
+	info.timeout_secs = (s->cfg.handshake_timeout_ms + 999) / 1000;
+	if (!(vh = lws_create_vhost(s->lws, &info))) {
+		pt_log_error("metrics_listen: cannot listen on %s (address in use, or not a local "
+		             "address?)", s->cfg.metrics_listen);
+		return -1;
+	}
+	pt_log_info("metrics on %s%s%s:%d", strchr(host, ':') ? "[" : "", host,
+	            strchr(host, ':') ? "]" : "", lws_get_vhost_listen_port(vh));
+	return 0;
+}
+
 pt_server *pt_server_new(uv_loop_t *loop, const pt_config *cfg, const pt_server_env *env)
 {
 	pt_server *s = calloc(1, sizeof(*s));
@@ -63,6 +113,7 @@ pt_server *pt_server_new(uv_loop_t *loop, const pt_config *cfg, const pt_server_
 	if (!s)
 		return NULL;
 	s->loop = loop;
+	s->share_fd = -1;
 	if (pt_config_copy(&s->cfg, cfg))
 		goto fail;
 	if (env) {
@@ -232,6 +283,7 @@ void pt_server_stop(pt_server *s)
 	s->stop_phase = 1;
 	s->stop_deadline_ms = pt__server_now(s) + STOP_GRACE_MS;
 	lws_context_deprecate(s->lws, NULL);
+	pt__share_close(s);
 	pt__budget_close(s);
 	/* Tokens do not survive a restart: resumable peers leave now. */
 	pt__park_drop_all(s, PT_LEAVE_SHUTDOWN);
@@ -406,7 +458,8 @@ int pt_server_start(pt_server *s)
 	memset(&info, 0, sizeof(info));
 	info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_FAIL_UPON_UNABLE_TO_BIND;
 	info.vhost_name = "peertrack";
-	info.port = port;
+	/* listen_share: the socket is share.c's; lws only serves what it adopts. */
+	info.port = s->cfg.listen_share ? CONTEXT_PORT_NO_LISTEN_SERVER : port;
 	info.iface = host;
 	set_protocols(s);
 	info.protocols = s->protocols;
@@ -426,16 +479,29 @@ int pt_server_start(pt_server *s)
 	}
 	s->vhost = lws_create_vhost(s->lws, &info);
 	if (!s->vhost) {
-		/* lws 4.1 as Debian builds it (LWS_MAX_SMP 1) never sets
-		 * SO_REUSEPORT, LWS_SERVER_OPTION_ALLOW_LISTEN_SHARE or not: nodes
-		 * on one machine each take a port of their own (docs/DEPLOY.md). */
 		pt_log_error("cannot listen on %s (address in use: every node needs a port of its "
-		             "own; not a local address; or bad TLS files?)", s->cfg.listen);
+		             "own, or listen_share = yes on every one; not a local address; or bad "
+		             "TLS files?)", s->cfg.listen);
 		return -1;
 	}
 	if (s->cfg.tls_cert[0])
 		pt__tls_log_cert(s, "loaded");
-	s->port = lws_get_vhost_listen_port(s->vhost);
+	if (s->cfg.listen_share) {
+		int r = pt__share_listen(s, host, port);
+
+		if (r) {
+			pt_log_error("listen_share: cannot listen on %s (%s)", s->cfg.listen,
+			             r == -EINVAL ? "not a numeric address"
+			             : r == -EADDRINUSE ? "address in use by a process without listen_share, "
+			                                  "or of another user"
+			                                : strerror(-r));
+			return -1;
+		}
+	} else {
+		s->port = lws_get_vhost_listen_port(s->vhost);
+	}
+	if (s->cfg.metrics_listen[0] && metrics_vhost(s))
+		return -1;
 	s->t0_ms = pt__server_now(s);
 	s->t0_wall_ms = pt_clock_wall_ms();
 
@@ -448,8 +514,9 @@ int pt_server_start(pt_server *s)
 	s->sweep_timer.data = s->stop_timer.data = s;
 	uv_timer_start(&s->sweep_timer, sweep, sweep_interval(&s->cfg), sweep_interval(&s->cfg));
 
-	pt_log_info("listening on %s%s%s:%d%s", strchr(host, ':') ? "[" : "", host,
-	            strchr(host, ':') ? "]" : "", s->port, s->cfg.tls_cert[0] ? " (TLS)" : "");
+	pt_log_info("listening on %s%s%s:%d%s%s", strchr(host, ':') ? "[" : "", host,
+	            strchr(host, ':') ? "]" : "", s->port, s->cfg.tls_cert[0] ? " (TLS)" : "",
+	            s->cfg.listen_share ? " (shared: listen_share)" : "");
 	warn_open_origins(s, host);
 	return 0;
 }
@@ -458,6 +525,12 @@ void pt_server_free(pt_server *s)
 {
 	if (!s)
 		return;
+	if (s->share_fd >= 0) {
+		/* Start failed after the shared socket opened: its handles must
+		 * finish closing before s goes. */
+		pt__share_close(s);
+		uv_run(s->loop, UV_RUN_NOWAIT);
+	}
 	if (s->lws) {
 		/* Start failed before the loop ran: tear lws down the same way,
 		 * letting its handles finish closing before the second destroy
