@@ -101,7 +101,7 @@ run() { # LABEL ARGS...
 	local line
 	line=$(timeout 900 "$BENCH" --json --label "$1" "${@:2}") || { echo "run failed: $1" >&2; return 0; }
 	echo "$line" >>"$out"
-	python3 -c 'import json,sys; r=json.loads(sys.argv[1]); print("  %-20s %9.0f/s  p50 %5d us  p99 %6d us  errors %d  %.2f us CPU/msg  load %.1f" % (r["label"], r["rate"], r["latency_us"]["p50"], r["latency_us"]["p99"], r["errors"], r["target_cpu_us_per_msg"], r["load_before"]))' "$line"
+	python3 -c 'import json,sys; r=json.loads(sys.argv[1]); e=r["target_cpu_each_s"]; rd=(e[2]*1e6/r["received"]) if len(e)==3 and r["received"] else 0; print("  %-20s %9.0f/s  p50 %5d us  p99 %6d us  errors %d  %.2f us CPU/msg (redis %.2f)  load %.1f" % (r["label"], r["rate"], r["latency_us"]["p50"], r["latency_us"]["p99"], r["errors"], r["target_cpu_us_per_msg"], rd, r["load_before"]))' "$line"
 }
 
 echo "results in $out; redis-server $RPID on :$RPORT; single :$S_PORT, nodes :$A_PORT :$B_PORT"
@@ -147,11 +147,12 @@ for kind in ("sat-single", "sat-same", "sat-split", "half-single", "half-same", 
         continue
     rate = med(kind, lambda r: r["rate"]); p50 = med(kind, lambda r: r["latency_us"]["p50"])
     p99 = med(kind, lambda r: r["latency_us"]["p99"]); cpu = med(kind, lambda r: r["target_cpu_us_per_msg"])
+    red = med(kind, lambda r: r["target_cpu_each_s"][2] * 1e6 / r["received"] if len(r["target_cpu_each_s"]) == 3 and r["received"] else 0)
     load = [r["load_before"] for r in g[kind]]
     print("  %-14s %9.0f/s (%.0f..%.0f)  p50 %.0f us (%.0f..%.0f)  p99 %.0f us (%.0f..%.0f)  "
-          "CPU %.2f us/%s (%.2f..%.2f)  load %.1f..%.1f" %
+          "CPU %.2f us/%s (%.2f..%.2f), redis-server %.2f (%.2f..%.2f)  load %.1f..%.1f" %
           ((kind,) + rate + p50 + p99 + cpu + ("msg" if not kind.startswith("lookup") else "lookup",) +
-           (min(load), max(load))))
+           red + (min(load), max(load))))
 def ratio(a, b, f, what):
     pa, pb = g[a], g[b]
     rs = [f(y) / f(x) for x, y in zip(pa, pb) if f(x)]

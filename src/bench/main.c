@@ -294,17 +294,16 @@ static double proc_cpu_s(int pid)
 	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
-/* The CPU time of every --target-pid added up, or -1 if one is gone. */
-static double targets_cpu_s(const bench_opts *o)
+/* The CPU time of every --target-pid, each into each[] and added up, or
+ * -1 if one is gone. */
+static double targets_cpu_s(const bench_opts *o, double *each)
 {
 	double sum = 0;
 
 	for (int i = 0; i < o->ntarget_pids; i++) {
-		double c = proc_cpu_s(o->target_pid[i]);
-
-		if (c < 0)
+		if ((each[i] = proc_cpu_s(o->target_pid[i])) < 0)
 			return -1;
-		sum += c;
+		sum += each[i];
 	}
 	return sum;
 }
@@ -427,6 +426,7 @@ typedef struct summary {
 	uint32_t conns;
 	long rss_before_kb, rss_settled_kb, rss_end_kb;
 	double target_cpu_s, target_window_s, load_before, load_after;
+	double target_cpu_each_s[BENCH_MAX_TARGETS]; /* per --target-pid, same order */
 } summary;
 
 static const char *mode_name(enum bench_mode m)
@@ -555,6 +555,10 @@ static void print_json(const bench_opts *o, const summary *s)
 	       o->target_pid[0], o->ntarget_pids, s->target_cpu_s,
 	       s->target_window_s > 0 ? s->target_cpu_s / s->target_window_s : 0,
 	       r->received && s->target_cpu_s >= 0 ? s->target_cpu_s * 1e6 / (double)r->received : 0);
+	printf("\"target_cpu_each_s\":[");
+	for (int i = 0; i < o->ntarget_pids; i++)
+		printf("%s%.3f", i ? "," : "", s->target_cpu_s >= 0 ? s->target_cpu_each_s[i] : -1.0);
+	printf("],");
 	printf("\"rss_before_kb\":%ld,\"rss_settled_kb\":%ld,\"rss_end_kb\":%ld,\"rss_per_peer_bytes\":%.1f,",
 	       s->rss_before_kb, s->rss_settled_kb, s->rss_end_kb,
 	       r->connected && s->rss_end_kb >= 0
@@ -584,7 +588,7 @@ int main(int argc, char **argv)
 	child *ks;
 	uint32_t total, first = 0;
 	int nw, rc = 1;
-	double cpu0 = -1, cpu1 = -1, t0 = 0, t1 = 0;
+	double cpu0 = -1, cpu1 = -1, t0 = 0, t1 = 0, each0[BENCH_MAX_TARGETS];
 
 	if (parse_opts(argc, argv, &o)) {
 		usage(stderr);
@@ -653,11 +657,11 @@ int main(int argc, char **argv)
 	sleep_s(o.warmup_s);
 	if (o.ntarget_pids) {
 		t0 = mono_s();
-		cpu0 = targets_cpu_s(&o);
+		cpu0 = targets_cpu_s(&o, each0);
 	}
 	sleep_s(o.duration_s);
 	if (o.ntarget_pids) {
-		cpu1 = targets_cpu_s(&o);
+		cpu1 = targets_cpu_s(&o, s.target_cpu_each_s);
 		t1 = mono_s();
 	}
 	for (int i = 0; i < nw; i++) {
@@ -671,6 +675,8 @@ int main(int argc, char **argv)
 		s.rss_end_kb = proc_rss_kb(o.target_pid[0]);
 		if (cpu0 >= 0 && cpu1 >= 0) {
 			s.target_cpu_s = cpu1 - cpu0;
+			for (int i = 0; i < o.ntarget_pids; i++)
+				s.target_cpu_each_s[i] -= each0[i];
 			s.target_window_s = t1 - t0;
 		}
 	}

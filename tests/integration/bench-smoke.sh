@@ -107,7 +107,7 @@ relayed() { curl -s "http://127.0.0.1:$1/metrics" | sed -nE 's/^peertrack_relaye
 r1=$(relayed "$DPORT"); r2=$(relayed "$D2PORT")
 run relay-2nodes --target "127.0.0.1:$DPORT" --target "127.0.0.1:$D2PORT" --target-pid "$DPID" --target-pid "$D2PID" \
 	--mode relay --peers 8 --inflight 2
-check "$tmp/relay-2nodes.json" 'r["connected"] == 8' 'r["received"] > 100' 'r["errors"] == 0' \
+check "$tmp/relay-2nodes.json" 'len(r["target_cpu_each_s"]) == 2' 'r["connected"] == 8' 'r["received"] > 100' 'r["errors"] == 0' \
 	'r["targets"] == 2' 'r["target_pids"] == 2' 'r["split"] == False' 'r["target_cpu_us_per_msg"] > 0'
 r1=$(( $(relayed "$DPORT") - r1 )); r2=$(( $(relayed "$D2PORT") - r2 ))
 [ "$r1" -gt 100 ] && [ "$r2" -gt 100 ] || { echo "relay over two nodes: node 1 relayed $r1, node 2 $r2"; exit 1; }
