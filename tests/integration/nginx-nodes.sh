@@ -3,7 +3,10 @@
 # front of two peertrackd nodes, its upstream given a second server line as
 # docs/DEPLOY.md ("Several nodes") says: `hash $remote_addr consistent`
 # spreads clients from 32 source addresses over both nodes and proxies to
-# each; every connection of one address lands on the same node; with that
+# each; every connection of one address lands on the same node; the nodes
+# share a password-protected redis-server (the cluster engine), so two
+# clients behind nginx on different nodes find each other (announce/lookup)
+# and relay signals both ways, each stamped with its sender; with that
 # node stopped, its clients go to the other, where their resume token is
 # refused with resume-expired (tokens are per node) and the fresh session
 # works.
@@ -16,13 +19,19 @@ HOST=tracker.example.org
 ORIGIN=https://app.example.org
 grep -Eq '^[[:space:]]*hash \$remote_addr consistent;' "$SITE" || pt_fail "site: upstream without 'hash \$remote_addr consistent;'"
 
+pt_redis redis
 conf="[log]
 log_level = debug
 [security]
 allowed_origins = $ORIGIN
-trusted_proxies = 127.0.0.1/32"
-pt_daemon a "$conf"
-pt_daemon b "$conf"
+trusted_proxies = 127.0.0.1/32
+[cluster]
+cluster_redis = 127.0.0.1:$port_redis
+cluster_redis_password_file = $WORK/redis.pw"
+pt_daemon a "$conf
+cluster_node = na"
+pt_daemon b "$conf
+cluster_node = nb"
 
 pt_selfsigned cert "$HOST"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -63,7 +72,7 @@ pt_log "nginx :$LP in front of nodes a :$port_a and b :$port_b"
 
 # A client per source address, twice each: "SOURCE ID1 ID2" lines.
 drive() { timeout 120 python3 - "$PT_ROOT/tests/integration/lib" "$URL" "$ORIGIN" "$@" <<-'PY'
-	import sys, types
+	import sys, time, types
 	sys.path.insert(0, sys.argv[1])
 	import wsclient
 	url, origin, what = sys.argv[2], sys.argv[3], sys.argv[4]
@@ -79,6 +88,29 @@ drive() { timeout 120 python3 - "$PT_ROOT/tests/integration/lib" "$URL" "$ORIGIN
 	            ids.append(ws.id)
 	            ws.close()
 	        print(src, *ids, flush=True)
+	elif what == "cross":
+	    # a on one node announces; b on the other finds it, then signals
+	    # go both ways (bounded: the nodes may take a heartbeat to meet).
+	    a = wsclient.joined(url, opts(sys.argv[5]))
+	    b = wsclient.joined(url, opts(sys.argv[6]))
+	    r = a.call({"type": "announce", "rid": 1, "hashes": [wsclient.HASH]})
+	    wsclient.check(r.get("type") == "ack", "announce: %r" % r)
+	    end = time.monotonic() + 20
+	    while True:
+	        r = b.call({"type": "lookup", "rid": 2, "hash": wsclient.HASH})
+	        if a.id in r.get("peers", []):
+	            break
+	        wsclient.check(time.monotonic() < end, "lookup on the other node never found %s: %r" % (a.id, r))
+	        time.sleep(0.1)
+	    b.send({"type": "signal", "to": a.id, "data": {"sdp": "offer"}})
+	    r = a.recv(("signal",))
+	    wsclient.check(r.get("from") == b.id and r.get("data") == {"sdp": "offer"}, "signal b->a: %r" % r)
+	    a.send({"type": "signal", "to": b.id, "data": {"sdp": "answer"}})
+	    r = b.recv(("signal",))
+	    wsclient.check(r.get("from") == a.id and r.get("data") == {"sdp": "answer"}, "signal a->b: %r" % r)
+	    print(a.id, b.id, flush=True)
+	    a.close()
+	    b.close()
 	elif what == "token":
 	    # Connect, keep the token, drop without a close frame: parked.
 	    ws = wsclient.joined(url, opts(sys.argv[5]))
@@ -110,6 +142,14 @@ while read -r src id1 id2; do
 done <"$WORK/spread.out"
 [ "${count[a]}" -gt 0 ] && [ "${count[b]}" -gt 0 ] || pt_fail "not spread: node a ${count[a]}, node b ${count[b]} addresses"
 pt_log "32 addresses, 2 connections each: node a got ${count[a]}, node b ${count[b]}; each address's connections on one node, its address from X-Forwarded-For"
+
+# Two clients behind nginx, hashed to different nodes, find each other and
+# relay through Redis.
+for src_a in "${!where[@]}"; do [ "${where[$src_a]}" = a ] && break; done
+for src_b in "${!where[@]}"; do [ "${where[$src_b]}" = b ] && break; done
+read -r ida idb <<<"$(drive cross "$src_a" "$src_b")" || pt_fail "cross-node flow through nginx"
+[ "$(node_of "$ida")" = a ] && [ "$(node_of "$idb")" = b ] || pt_fail "cross: $ida on $(node_of "$ida"), $idb on $(node_of "$idb")"
+pt_log "$src_a on node a and $src_b on node b, both through nginx: lookup across nodes, signals both ways, sender stamped"
 
 # A client of node a parks its session, node a stops: its reconnect lands
 # on b, which does not know the token.

@@ -69,6 +69,32 @@ pt_served_fingerprint() {
 
 pt_ws() { timeout 60 python3 "$WSCLIENT" "$@"; }
 
+# pt_redis NAME — redis-server on a free 127.0.0.1 port with a password
+# (requirepass; the password in $WORK/NAME.pw, mode 0600), nothing on disk;
+# sets port_NAME and pid_NAME. Port clashes are retried.
+pt_redis() {
+	local name=$1 try port n redis
+	redis=$(command -v redis-server || echo /usr/bin/redis-server)
+	[ -x "$redis" ] || pt_fail "redis-server missing (scripts/install-deps.sh --test)"
+	head -c 24 /dev/urandom | base64 | tr -d '/+=' >"$WORK/$name.pw"
+	chmod 600 "$WORK/$name.pw"
+	for try in 1 2 3 4 5; do
+		port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+		printf '%s\n' "bind 127.0.0.1" "port $port" "requirepass $(cat "$WORK/$name.pw")" 'save ""' \
+			"appendonly no" "dir $WORK" 'logfile ""' >"$WORK/$name.redis.conf"
+		chmod 600 "$WORK/$name.redis.conf"
+		pt_spawn "$name" "$redis" "$WORK/$name.redis.conf"
+		for n in $(seq 250); do
+			grep -q 'Ready to accept connections' "$WORK/$name.out" 2>/dev/null && { printf -v "port_$name" '%s' "$port"; return 0; }
+			local pid=pid_$name
+			kill -0 "${!pid}" 2>/dev/null || break
+			sleep 0.02
+		done
+		grep -q 'Address already in use' "$WORK/$name.out" || pt_fail "redis-server did not start: $(tail -n 3 "$WORK/$name.out")"
+	done
+	pt_fail "no free port for redis-server"
+}
+
 # pt_nginx_main_conf OUT [FROM TO]... — conf/nginx/nginx.conf into OUT with
 # its paths moved under $WORK/nginx (pid, logs, temp files; the site is
 # $WORK/nginx/site.conf) and each FROM replaced by TO; every replacement
