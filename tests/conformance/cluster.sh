@@ -29,7 +29,7 @@ cluster_redis = 127.0.0.1:$RPORT
 cluster_node = $tag
 cluster_redis_password_file = $WORK/redis.pass
 cluster_heartbeat_ms = 200
-cluster_dead_ms = 1000
+cluster_dead_ms = 3000
 CONF
 	pt_spawn "$name" "$DAEMON" --listen 127.0.0.1:0 -c "$WORK/$name.conf"
 	line=$(pt_wait_line "$WORK/$name.err" 'listening on 127\.0\.0\.1:[0-9]+' 10)
