@@ -283,6 +283,12 @@ export function installPeertrackServiceWorker(options = {}, sw = self) {
     ports.set(clientId, port);
     port.onmessage = (e) => onPortMessage(clientId, e);
     wakeHelloWaiters();
+    // Ports of tabs that closed meanwhile (a port says nothing when its page
+    // goes): one map entry per open tab, not per tab ever opened.
+    for (const id of [...ports.keys()]) {
+      if (id === clientId) continue;
+      sw.clients.get(id).then((c) => { if (!c && ports.has(id)) { ports.get(id).close(); ports.delete(id); } }, () => {});
+    }
   });
 
   sw.addEventListener('fetch', (ev) => {
