@@ -17,10 +17,14 @@
 # run's JSON goes to build/bench/nodes-STAMP.jsonl (docs/BENCHMARKS.md).
 #
 #   ROUNDS=5 DURATION=5 PAIRS=50 HOLDERS=10000 LOOKERS=20 LOOKUP_ROUNDS=3 scripts/bench-nodes.sh
+#   RATE=5000 SAT_ROUNDS=0 LOOKUP_ROUNDS=0 scripts/bench-nodes.sh   # latency at one fixed load
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS="${ROUNDS:-5}" DURATION="${DURATION:-5}" WARMUP="${WARMUP:-1}" PAIRS="${PAIRS:-50}"
 HOLDERS="${HOLDERS:-10000}" LOOKERS="${LOOKERS:-20}" LOOKUP_ROUNDS="${LOOKUP_ROUNDS:-3}"
+# RATE=R: the open-loop rounds at R msg/s instead of half the single node's
+# saturated rate (SAT_ROUNDS=0 then skips the closed-loop rounds).
+RATE="${RATE:-}" SAT_ROUNDS="${SAT_ROUNDS:-$ROUNDS}"
 BENCH=bin/peertrack-bench DAEMON=bin/peertrackd
 REDIS=$(command -v redis-server || echo /usr/bin/redis-server)
 [ -x "$REDIS" ] || { echo "redis-server missing (scripts/install-deps.sh --test)" >&2; exit 1; }
@@ -105,19 +109,20 @@ run() { # LABEL ARGS...
 }
 
 echo "results in $out; redis-server $RPID on :$RPORT; single :$S_PORT, nodes :$A_PORT :$B_PORT"
-echo "relay, $PAIRS pairs, closed loop (1 in flight): $ROUNDS rounds of single/same/split"
-for r in $(seq 1 "$ROUNDS"); do
+echo "relay, $PAIRS pairs, closed loop (1 in flight): $SAT_ROUNDS rounds of single/same/split"
+for r in $(seq 1 "$SAT_ROUNDS"); do
 	run "sat-single-$r" "${relay[@]}" "${single[@]}"
 	run "sat-same-$r" "${relay[@]}" "${nodes[@]}"
 	run "sat-split-$r" "${relay[@]}" "${nodes[@]}" --split
 done
-half=$(python3 - "$out" <<'PY'
+half=$RATE
+[ -n "$half" ] || half=$(python3 - "$out" <<'PY'
 import json, statistics, sys
 v = [json.loads(l)["rate"] for l in open(sys.argv[1]) if json.loads(l)["label"].startswith("sat-single-")]
 print(int(statistics.median(v) / 2))
 PY
 )
-echo "relay, open loop at $half msg/s (half of the single node's median): $ROUNDS rounds"
+echo "relay, open loop at $half msg/s (${RATE:+RATE, not }half of the single node's median): $ROUNDS rounds"
 for r in $(seq 1 "$ROUNDS"); do
 	run "half-single-$r" "${relay[@]}" --msg-rate "$half" "${single[@]}"
 	run "half-same-$r" "${relay[@]}" --msg-rate "$half" "${nodes[@]}"
@@ -127,6 +132,7 @@ echo "lookup, $HOLDERS holders of one hash, $LOOKERS lookers: $LOOKUP_ROUNDS rou
 lookup=(--mode lookup --holders "$HOLDERS" --peers "$LOOKERS" --lookup-max 20 --workers 2 --rate 4000
 	--warmup "$WARMUP" --duration "$DURATION")
 for r in $(seq 1 "$LOOKUP_ROUNDS"); do
+	[ "$LOOKUP_ROUNDS" -gt 0 ] || break
 	run "lookup-single-$r" "${lookup[@]}" "${single[@]}"
 	run "lookup-spread-$r" "${lookup[@]}" "${nodes[@]}"
 done
@@ -149,10 +155,10 @@ for kind in ("sat-single", "sat-same", "sat-split", "half-single", "half-same", 
     p99 = med(kind, lambda r: r["latency_us"]["p99"]); cpu = med(kind, lambda r: r["target_cpu_us_per_msg"])
     red = med(kind, lambda r: r["target_cpu_each_s"][2] * 1e6 / r["received"] if len(r["target_cpu_each_s"]) == 3 and r["received"] else 0)
     load = [r["load_before"] for r in g[kind]]
+    unit = "lookup" if kind.startswith("lookup") else "msg"
     print("  %-14s %9.0f/s (%.0f..%.0f)  p50 %.0f us (%.0f..%.0f)  p99 %.0f us (%.0f..%.0f)  "
           "CPU %.2f us/%s (%.2f..%.2f), redis-server %.2f (%.2f..%.2f)  load %.1f..%.1f" %
-          ((kind,) + rate + p50 + p99 + cpu + ("msg" if not kind.startswith("lookup") else "lookup",) +
-           red + (min(load), max(load))))
+          ((kind,) + rate + p50 + p99 + (cpu[0], unit, cpu[1], cpu[2]) + red + (min(load), max(load))))
 def ratio(a, b, f, what):
     pa, pb = g[a], g[b]
     rs = [f(y) / f(x) for x, y in zip(pa, pb) if f(x)]
