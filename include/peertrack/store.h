@@ -30,6 +30,7 @@
 #include "peertrack/config.h"
 #include "peertrack/hash.h"
 #include "peertrack/id.h"
+#include "peertrack/index.h" /* pt_space, pt_key */
 
 #define PT_STORE_FILE "peertrack.db"
 
@@ -67,6 +68,11 @@ void pt_store_session_open(pt_store *s, const pt_id *id, const pt_addr *a,
 void pt_store_session_close(pt_store *s, const pt_id *id, const char *reason, uint64_t now_ms);
 void pt_store_count(pt_store *s, const pt_hash *h, enum pt_store_counter c, uint32_t n,
                     uint64_t now_ms);
+/* The same for a key of any space (index.h): the row is named as the
+ * admin commands name the key, 64 hex for a /v1 hash and 40 for an
+ * info_hash, so `resources` lists both. pt_store_count is PT_SPACE_V1's. */
+void pt_store_count_in(pt_store *s, enum pt_space space, const pt_hash *h,
+                       enum pt_store_counter c, uint32_t n, uint64_t now_ms);
 /* 0, or -EAGAIN when the queue had no room for it (counted as dropped). */
 int pt_store_report(pt_store *s, const pt_id *id, uint64_t from_peers, uint64_t from_origin,
                     uint64_t to_peers, uint64_t now_ms);

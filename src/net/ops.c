@@ -55,6 +55,12 @@ int pt_ops_report(pt_session *p, const pt_msg *m)
 
 void pt_ops_count(pt_session *p, const pt_hash *h, size_t n, enum pt_store_counter c)
 {
+	pt_ops_count_in(p, PT_SPACE_V1, h, n, c);
+}
+
+void pt_ops_count_in(pt_session *p, enum pt_space space, const pt_hash *h, size_t n,
+                     enum pt_store_counter c)
+{
 	struct pt_server *s = p->srv;
 	const pt_config *cfg = &s->cfg;
 	/* Per second, rounded up: the bucket refills in whole tokens. */
@@ -69,7 +75,7 @@ void pt_ops_count(pt_session *p, const pt_hash *h, size_t n, enum pt_store_count
 			pt__budget_hit(s, PT_BUDGET_STORE_PEER, &p->addr);
 			return;
 		}
-		pt_store_count(s->store, &h[i], c, 1, now);
+		pt_store_count_in(s->store, space, &h[i], c, 1, now);
 	}
 }
 

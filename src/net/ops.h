@@ -23,6 +23,9 @@ void pt_ops_session_close(pt_session *p, enum pt_leave why);
 int pt_ops_report(pt_session *p, const pt_msg *m);
 /* Counts the n hashes for the store, within p's store_rows_per_peer_per_min. */
 void pt_ops_count(pt_session *p, const pt_hash *h, size_t n, enum pt_store_counter c);
+/* The same in a key space: /announce counts its info_hashes (PT_SPACE_WT). */
+void pt_ops_count_in(pt_session *p, enum pt_space space, const pt_hash *h, size_t n,
+                     enum pt_store_counter c);
 
 /* metrics.c: the bodies of GET /metrics (Prometheus text exposition
  * format 0.0.4) and GET /stats.json. 0 or -ENOMEM. */

@@ -77,8 +77,8 @@ static void announce_reply(pt_session *s, const pt_wt_id *ih)
 
 /* Each offer to a different peer of the swarm, picked as /v1 lookups pick
  * holders (proximity, then load spread), and remembered so that the
- * answer it draws can be routed back. */
-static void relay_offers(pt_session *s, const pt_wt_msg *m, const pt_hash *key)
+ * answer it draws can be routed back. Returns how many were sent. */
+static size_t relay_offers(pt_session *s, const pt_wt_msg *m, const pt_hash *key)
 {
 	struct pt_server *srv = s->srv;
 	const pt_config *c = &srv->cfg;
@@ -87,15 +87,16 @@ static void relay_offers(pt_session *s, const pt_wt_msg *m, const pt_hash *key)
 	size_t k = m->n_offers, n, got;
 	uint64_t now = pt__server_now(srv);
 	uint32_t *picks;
+	size_t sent = 0;
 
 	if (k > c->wt_max_peers)
 		k = c->wt_max_peers;
 	if (m->numwant >= 0 && (uint64_t)m->numwant < k)
 		k = (size_t)m->numwant;
 	if (!k || !(n = pt_index_holders_in(srv->index, PT_SPACE_WT, key, &holders)))
-		return;
+		return 0;
 	if (!(picks = pt__server_picks(srv, k)))
-		return;
+		return 0;
 	got = pt_match_pick(srv->match, &o, holders, n, s->handle, &s->addr, now, picks, k);
 	pt_wt_offers_expire(srv->wt_offers, now);
 	for (size_t i = 0; i < got; i++) {
@@ -115,13 +116,16 @@ static void relay_offers(pt_session *s, const pt_wt_msg *m, const pt_hash *key)
 		                       conn_of(s), conn_of(t), now, c->wt_offer_ttl_ms,
 		                       c->wt_max_pending_offers);
 		srv->stats.wt.offers_relayed++;
+		sent++;
 	}
+	return sent;
 }
 
 static void on_announce(pt_session *s, const pt_wt_msg *m)
 {
 	struct pt_server *srv = s->srv;
 	pt_hash key = key_of(&m->info_hash);
+	size_t sent;
 	int r;
 
 	if (m->event == PT_WT_EV_STOPPED) {
@@ -170,7 +174,16 @@ static void on_announce(pt_session *s, const pt_wt_msg *m)
 		return;
 	}
 	announce_reply(s, &m->info_hash);
-	relay_offers(s, m, &key);
+	sent = relay_offers(s, m, &key);
+	/* The store's resources rows, as /v1 counts its hashes: made only now,
+	 * with the announcer in the swarm, so no row names an info_hash nobody
+	 * holds. An announce carrying offers is also a lookup, a hit when an
+	 * offer reached a peer. */
+	pt_ops_count_in(s, PT_SPACE_WT, &key, 1, PT_CNT_ANNOUNCES);
+	if (m->n_offers && m->numwant != 0) {
+		pt_ops_count_in(s, PT_SPACE_WT, &key, 1, PT_CNT_LOOKUPS);
+		pt_ops_count_in(s, PT_SPACE_WT, &key, 1, sent ? PT_CNT_HITS : PT_CNT_MISSES);
+	}
 }
 
 /* Routed only when it answers an offer relayed from to_peer_id to this

@@ -79,6 +79,7 @@ struct ev {
 
 struct cnt {
 	pt_hash h;
+	uint8_t space;         /* enum pt_space: the key is (space, h) */
 	uint32_t v[PT_CNT__COUNT];
 	uint64_t at;
 	bool used;
@@ -398,9 +399,9 @@ void pt_store_sample(pt_store *s, uint32_t peers, uint64_t hashes, uint64_t now_
 	pthread_mutex_unlock(&s->mu);
 }
 
-static size_t slot_of(const pt_store *s, const pt_hash *h, size_t cap)
+static size_t slot_of(const pt_store *s, unsigned space, const pt_hash *h, size_t cap)
 {
-	return pt_hash_hash(h, s->seed) & (cap - 1);
+	return pt_hash_hash(h, s->seed + space) & (cap - 1);
 }
 
 static int cnt_rehash(pt_store *s, struct batch *b)
@@ -415,7 +416,7 @@ static int cnt_rehash(pt_store *s, struct batch *b)
 
 		if (!b->cnt[i].used)
 			continue;
-		for (j = slot_of(s, &b->cnt[i].h, cap); v[j].used; j = (j + 1) & (cap - 1))
+		for (j = slot_of(s, b->cnt[i].space, &b->cnt[i].h, cap); v[j].used; j = (j + 1) & (cap - 1))
 			;
 		v[j] = b->cnt[i];
 	}
@@ -428,15 +429,22 @@ static int cnt_rehash(pt_store *s, struct batch *b)
 void pt_store_count(pt_store *s, const pt_hash *h, enum pt_store_counter c, uint32_t n,
                     uint64_t now_ms)
 {
+	pt_store_count_in(s, PT_SPACE_V1, h, c, n, now_ms);
+}
+
+void pt_store_count_in(pt_store *s, enum pt_space space, const pt_hash *h,
+                       enum pt_store_counter c, uint32_t n, uint64_t now_ms)
+{
 	struct batch *b = &s->pending;
 	size_t j;
 
-	if ((unsigned)c >= PT_CNT__COUNT || !n)
+	if ((unsigned)c >= PT_CNT__COUNT || (unsigned)space >= PT_SPACE__COUNT || !n)
 		return;
 	pthread_mutex_lock(&s->mu);
 	if (b->cnt_cap) {
-		for (j = slot_of(s, h, b->cnt_cap); b->cnt[j].used; j = (j + 1) & (b->cnt_cap - 1)) {
-			if (pt_hash_equal(&b->cnt[j].h, h)) {
+		for (j = slot_of(s, space, h, b->cnt_cap); b->cnt[j].used;
+		     j = (j + 1) & (b->cnt_cap - 1)) {
+			if (b->cnt[j].space == space && pt_hash_equal(&b->cnt[j].h, h)) {
 				b->cnt[j].v[c] += n;
 				b->cnt[j].at = now_ms;
 				goto out;
@@ -449,9 +457,10 @@ void pt_store_count(pt_store *s, const pt_hash *h, enum pt_store_counter c, uint
 		s->dropped++;
 		goto out;
 	}
-	for (j = slot_of(s, h, b->cnt_cap); b->cnt[j].used; j = (j + 1) & (b->cnt_cap - 1))
+	for (j = slot_of(s, space, h, b->cnt_cap); b->cnt[j].used; j = (j + 1) & (b->cnt_cap - 1))
 		;
 	b->cnt[j].used = true;
+	b->cnt[j].space = (uint8_t)space;
 	b->cnt[j].h = *h;
 	b->cnt[j].v[c] = n;
 	b->cnt[j].at = now_ms;
@@ -536,8 +545,10 @@ static int write_counts(pt_store *s, const struct batch *b)
 
 		if (!c->used)
 			continue;
-		pt_hash_format(&c->h, hex);
-		sqlite3_bind_text(st, 1, hex, PT_HASH_HEX, SQLITE_STATIC);
+		/* A row's hash is the admin commands' spelling of the key: 64
+		 * hex for a /v1 hash, 40 for an info_hash (pt_key_parse). */
+		pt_key_format(&(pt_key){ (enum pt_space)c->space, c->h }, hex);
+		sqlite3_bind_text(st, 1, hex, -1, SQLITE_STATIC);
 		for (int k = 0; k < PT_CNT__COUNT; k++)
 			sqlite3_bind_int64(st, 2 + k, c->v[k]);
 		sqlite3_bind_int64(st, 6, (sqlite3_int64)c->at);

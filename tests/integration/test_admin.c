@@ -360,7 +360,7 @@ static void test_info_hashes(void **state)
 {
 	pt_daemon *d = ptd_start(BASE_CONF);
 	ptr_opts o = { .path = "/announce" };
-	ptr *r;
+	ptr *r, *r2;
 	json_t *j;
 	char *out;
 	const char *ih_hex = "6162636465666768696a6b6c6d6e6f7071727374"; /* "abcdefghijklmnopqrst" */
@@ -391,8 +391,44 @@ static void test_info_hashes(void **state)
 	free(out);
 	json_decref(j);
 	free(ctl_text(2, "who-has %.39s", ih_hex));
+
+	/* resources: a second peer offers into the swarm, a lookup that
+	 * reached a peer; a scrape of an info_hash nobody holds makes no row. */
+	PT_CHECK(ptr_send_text(r2 = ptr_connect(ptd_port(d), &o),
+	                       "{\"action\":\"announce\",\"info_hash\":\"abcdefghijklmnopqrst\","
+	                       "\"peer_id\":\"-WW0001-111111111111\",\"numwant\":1,\"offers\":"
+	                       "[{\"offer\":{\"type\":\"offer\",\"sdp\":\"x\"},"
+	                       "\"offer_id\":\"oooooooooooooooooooo\"}]}") == 0, "send");
+	json_decref(ptr_recv_json(r2, PT_T_REPLY_MS));
+	j = ptr_recv_json(r, PT_T_REPLY_MS);
+	PT_CHECK(j && json_object_get(j, "offer"), "offer not relayed");
+	json_decref(j);
+	PT_CHECK(ptr_send_text(r2, "{\"action\":\"scrape\",\"info_hash\":\"zzzzzzzzzzzzzzzzzzzz\"}") == 0,
+	         "send");
+	json_decref(ptr_recv_json(r2, PT_T_REPLY_MS));
+	for (int i = 0;; i++) {
+		j = ctl_json("resources --top 5");
+		if (json_array_size(j) == 1 && pt_jint(json_array_get(j, 0), "hits") == 1)
+			break;
+		json_decref(j);
+		PT_CHECK(i < 100, "resources never showed the info_hash's lookup");
+		ptc_service(50);
+	}
+	assert_string_equal(pt_jstr(json_array_get(j, 0), "hash"), ih_hex);
+	assert_int_equal(pt_jint(json_array_get(j, 0), "announces"), 2);
+	assert_int_equal(pt_jint(json_array_get(j, 0), "lookups"), 1);
+	assert_int_equal(pt_jint(json_array_get(j, 0), "misses"), 0);
+	assert_int_equal(pt_jint(json_array_get(j, 0), "holders"), 2);
+	json_decref(j);
+	ptr_free(r2);
 	ptr_free(r);
-	assert_int_equal(ptd_stop(d), 0);
+	/* Stopped (ptd_stop would delete the state): the file has the row. */
+	ptd_signal(d, SIGTERM);
+	assert_int_equal(ptd_wait_exit(d, 10000), 0);
+	PT_CHECK(ctl(&out, "--db '%s' resources", db_path) == 0, "resources --db: %s", out);
+	PT_CHECK(strstr(out, ih_hex) && !strstr(out, "7a7a7a7a"), "resources --db: %s", out);
+	free(out);
+	ptd_free(d);
 }
 
 /* A ban reaches a peer whose connection dropped and is waiting for a

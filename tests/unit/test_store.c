@@ -256,6 +256,37 @@ static void test_many_hashes(void **state)
 	pt_store_close(s);
 }
 
+/* An info_hash (PT_SPACE_WT) is its own row, named by 40 hex, apart from
+ * a /v1 hash of the same leading bytes: two keys, two rows. */
+static void test_key_spaces(void **state)
+{
+	(void)state;
+	pt_store *s = open_store(60000, NULL);
+	pt_hash a = hash_n(1), ih = hash_n(1);
+	uint64_t now = pt_clock_wall_ms();
+	char hex[PT_HASH_HEX + 1];
+
+	memset(ih.b + 20, 0, PT_HASH_BYTES - 20); /* as wt.c keys an info_hash */
+	pt_store_count(s, &a, PT_CNT_LOOKUPS, 2, now);
+	pt_store_count_in(s, PT_SPACE_WT, &ih, PT_CNT_ANNOUNCES, 1, now);
+	pt_store_count_in(s, PT_SPACE_WT, &ih, PT_CNT_ANNOUNCES, 1, now);
+	pt_store_count_in(s, PT_SPACE_WT, &ih, PT_CNT_HITS, 1, now);
+	pt_store_count_in(s, PT_SPACE__COUNT, &ih, PT_CNT_HITS, 1, now); /* no such space */
+	assert_int_equal(pt_store_sync(s), 0);
+	assert_int_equal(scalar("SELECT count(*) FROM resources"), 2);
+	assert_int_equal(scalar("SELECT lookups FROM resources WHERE length(hash) = 64"), 2);
+	assert_int_equal(scalar("SELECT announces FROM resources WHERE length(hash) = 40"), 2);
+	assert_int_equal(scalar("SELECT hits FROM resources WHERE length(hash) = 40"), 1);
+	pt_key_format(&(pt_key){ PT_SPACE_WT, ih }, hex);
+	assert_int_equal(strlen(hex), 40);
+	{
+		char q[160];
+		snprintf(q, sizeof(q), "SELECT count(*) FROM resources WHERE hash = '%s'", hex);
+		assert_int_equal(scalar(q), 1);
+	}
+	pt_store_close(s);
+}
+
 /* Reports: one row per peer per batch (the peer index grows past its
  * first size), sums saturate at INT64_MAX in the file, and stats read a
  * file whose rows would overflow sum() (as an unbounded daemon wrote
@@ -499,6 +530,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_missing_db, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_batching, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_many_hashes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_key_spaces, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_report_rows, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_timed_flush, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_close_commits, setup, teardown),
