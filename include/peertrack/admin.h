@@ -31,7 +31,8 @@
 enum pt_admin_cmd_id {
 	PT_ADM_HELP = 0, PT_ADM_STATUS, PT_ADM_PEERS, PT_ADM_PEER, PT_ADM_WHO_HAS,
 	PT_ADM_RESOURCES, PT_ADM_STATS, PT_ADM_HISTORY, PT_ADM_AUDIT, PT_ADM_KICK,
-	PT_ADM_BAN, PT_ADM_UNBAN, PT_ADM_BANS, PT_ADM_RELOAD, PT_ADM__COUNT
+	PT_ADM_BAN, PT_ADM_UNBAN, PT_ADM_BANS, PT_ADM_RELOAD, PT_ADM_ALLOW, PT_ADM_DISALLOW,
+	PT_ADM_ALLOWED, PT_ADM__COUNT
 };
 
 enum pt_admin_arg_type {
@@ -41,6 +42,7 @@ enum pt_admin_arg_type {
 	PT_ARG_HASH,     /* 64 lowercase hex (/v1) or 40 (an info_hash, /announce) */
 	PT_ARG_CIDR,     /* address or CIDR */
 	PT_ARG_DURATION, /* "1h", "30m", ... (pt_duration_parse) */
+	PT_ARG_INFO_HASH, /* 40 lowercase hex: a WebTorrent info_hash (in hash) */
 };
 
 typedef struct pt_admin_arg {
@@ -71,7 +73,7 @@ typedef struct pt_admin_val {
 	uint64_t u;            /* UINT; DURATION in ms */
 	const char *s;         /* STRING, and the text of every type (borrowed) */
 	pt_id id;
-	pt_key hash;           /* HASH: a /v1 hash or an info_hash */
+	pt_key hash;           /* HASH: a /v1 hash or an info_hash; INFO_HASH: an info_hash */
 	pt_cidr cidr;
 } pt_admin_val;
 

@@ -7,6 +7,7 @@
 #ifndef PEERTRACK_ADMINSOCK_H
 #define PEERTRACK_ADMINSOCK_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <jansson.h>
 #include <uv.h>
@@ -16,6 +17,7 @@
 #include "peertrack/id.h"
 #include "peertrack/index.h"
 #include "peertrack/peerinfo.h"
+#include "peertrack/wtallow.h"
 
 /* What the admin commands may ask of the process. Every call is
  * synchronous, on the loop thread; arg is the process's. */
@@ -41,6 +43,13 @@ typedef struct pt_admin_ops {
 	int (*reload)(void *arg);
 	/* Records a mutating command in the audit log. */
 	void (*audit)(void *arg, const char *actor, const char *action, const char *detail);
+	/* The /announce info_hash allow-list, persisted. allow: 1 added, 0
+	 * already listed, -ENOSPC (wt_max_allowed), -ENOMEM; disallow: 1
+	 * removed, 0 not listed. allowed: the list (borrowed) and whether
+	 * wt_allowlist is on. */
+	int (*allow)(void *arg, const pt_wt_id *ih);
+	int (*disallow)(void *arg, const pt_wt_id *ih);
+	const pt_wt_allow *(*allowed)(void *arg, bool *enabled);
 } pt_admin_ops;
 
 typedef struct pt_admin pt_admin;

@@ -97,6 +97,8 @@ typedef struct pt_config {
 	uint32_t wt_offer_ttl_ms;
 	uint32_t wt_max_pending_offers;
 	uint32_t wt_interval_s;
+	bool wt_allowlist;                        /* only allow-listed info_hashes */
+	uint32_t wt_max_allowed;
 	/* [ice] */
 	char stun_urls[PT_CONFIG_STR * 4];       /* blank/comma list */
 	char turn_urls[PT_CONFIG_STR * 4];

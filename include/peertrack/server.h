@@ -23,6 +23,7 @@
 #include "peertrack/id.h"
 #include "peertrack/peerinfo.h"
 #include "peertrack/store.h"
+#include "peertrack/wtallow.h"
 
 typedef struct pt_server pt_server;
 
@@ -30,6 +31,8 @@ typedef struct pt_server pt_server;
 typedef struct pt_server_env {
 	pt_store *store;        /* session and message events go here; NULL = none */
 	const pt_banlist *bans; /* consulted at admission; NULL = none */
+	const pt_wt_allow *wt_allowed; /* /announce's info_hash allow-list, consulted
+	                                  when wt_allowlist is on; NULL = empty */
 } pt_server_env;
 
 /* Takes a deep copy of cfg. NULL on out of memory. */

@@ -31,6 +31,7 @@
 #include "peertrack/hash.h"
 #include "peertrack/id.h"
 #include "peertrack/index.h" /* pt_space, pt_key */
+#include "peertrack/wtallow.h"
 
 #define PT_STORE_FILE "peertrack.db"
 
@@ -46,6 +47,8 @@ typedef struct pt_store_opts {
 	uint32_t cache_kib;        /* sqlite page cache; 0 = sqlite's default */
 	uint32_t max_resources;    /* rows kept in resources, least recently
 	                              updated pruned first; 0 = no bound */
+	pt_wt_allow *allowed;      /* if non-NULL (an initialised list), the
+	                              info_hash allow-list is loaded into it */
 } pt_store_opts;
 
 /* Opens (creating and migrating as needed), marks sessions a crash left
@@ -82,6 +85,10 @@ void pt_store_audit(pt_store *s, const char *actor, const char *action, const ch
                     uint64_t now_ms);
 void pt_store_ban_add(pt_store *s, const pt_ban *b);
 void pt_store_ban_remove(pt_store *s, const pt_cidr *c);
+/* The info_hash allow-list of /announce (table wt_allowed, 40 hex):
+ * adding a listed one or removing an unlisted one changes nothing. */
+void pt_store_wt_allow_add(pt_store *s, const pt_wt_id *ih, uint64_t now_ms);
+void pt_store_wt_allow_remove(pt_store *s, const pt_wt_id *ih);
 
 /* Blocks until everything appended before the call is committed (or the
  * commit failed): tests and shutdown only, never from the loop. 0 or -EIO. */

@@ -451,6 +451,68 @@ static void do_bans(areq *r)
 	send_ok(r->c, arr);
 }
 
+static void info_hash_of(const pt_admin_val *v, pt_wt_id *ih, char hex[PT_HASH_HEX + 1])
+{
+	memcpy(ih->b, v->hash.h.b, PT_WT_ID_BYTES);
+	pt_key_format(&v->hash, hex);
+}
+
+static void do_allow(areq *r)
+{
+	char hex[PT_HASH_HEX + 1];
+	pt_wt_id ih;
+	int added;
+
+	info_hash_of(arg(r, "info_hash"), &ih, hex);
+	added = r->ops->allow(r->ops->arg, &ih);
+	if (added == -ENOSPC) {
+		send_error(r->c, "full", "the allow-list holds wt_max_allowed info_hashes");
+		return;
+	}
+	if (added < 0) {
+		send_error(r->c, "internal", "out of memory");
+		return;
+	}
+	snprintf(r->detail, sizeof(r->detail), "%s", hex);
+	r->acted = added > 0;
+	send_ok(r->c, json_pack("{sssb}", "allowed", hex, "added", added > 0));
+}
+
+static void do_disallow(areq *r)
+{
+	char hex[PT_HASH_HEX + 1];
+	pt_wt_id ih;
+
+	info_hash_of(arg(r, "info_hash"), &ih, hex);
+	if (r->ops->disallow(r->ops->arg, &ih) <= 0) {
+		send_error(r->c, "not-found", "that info_hash is not on the allow-list (see `allowed`)");
+		return;
+	}
+	snprintf(r->detail, sizeof(r->detail), "%s", hex);
+	r->acted = true;
+	send_ok(r->c, json_pack("{ss}", "disallowed", hex));
+}
+
+static void do_allowed(areq *r)
+{
+	bool on = false;
+	const pt_wt_allow *l = r->ops->allowed(r->ops->arg, &on);
+	uint64_t limit = arg_u(r, "limit");
+	json_t *arr = json_array(), *o;
+
+	for (size_t i = 0; arr && i < l->n && i < limit; i++) {
+		pt_key k = { .space = PT_SPACE_WT };
+		char hex[PT_HASH_HEX + 1];
+
+		memcpy(k.h.b, l->v[i].b, PT_WT_ID_BYTES);
+		pt_key_format(&k, hex);
+		json_array_append_new(arr, json_string(hex));
+	}
+	o = arr ? json_pack("{sbsIso}", "enforced", on, "total", (json_int_t)l->n, "info_hashes", arr)
+	        : NULL;
+	send_ok(r->c, o);
+}
+
 static void do_reload(areq *r)
 {
 	/* Tried is worth auditing, applied or refused. */
@@ -568,6 +630,9 @@ static const handler handlers[PT_ADM__COUNT] = {
 	[PT_ADM_UNBAN] = do_unban,
 	[PT_ADM_BANS] = do_bans,
 	[PT_ADM_RELOAD] = do_reload,
+	[PT_ADM_ALLOW] = do_allow,
+	[PT_ADM_DISALLOW] = do_disallow,
+	[PT_ADM_ALLOWED] = do_allowed,
 };
 
 /* -- requests -------------------------------------------------------------------- */

@@ -67,6 +67,21 @@ const pt_admin_cmd pt_admin_cmds[PT_ADM__COUNT] = {
 	[PT_ADM_BANS] = { PT_ADM_BANS, "bans", { END }, false, false, "list the bans in force", "" },
 	[PT_ADM_RELOAD] = { PT_ADM_RELOAD, "reload", { END }, true, false,
 		"re-read the configuration file (like SIGHUP)", "" },
+	[PT_ADM_ALLOW] = { PT_ADM_ALLOW, "allow",
+		{ A("info_hash", PT_ARG_INFO_HASH, true, true, 0, "the info_hash (40 lowercase hex)"),
+		  END },
+		true, false, "put an info_hash on the /announce allow-list",
+		"The list is kept in the database; it is enforced while wt_allowlist is on,\n"
+		"where announces of other info_hashes are refused." },
+	[PT_ADM_DISALLOW] = { PT_ADM_DISALLOW, "disallow",
+		{ A("info_hash", PT_ARG_INFO_HASH, true, true, 0, "the info_hash (40 lowercase hex)"),
+		  END },
+		true, false, "take an info_hash off the /announce allow-list",
+		"Its later announces are refused; peers already in its swarm stay until they\n"
+		"leave." },
+	[PT_ADM_ALLOWED] = { PT_ADM_ALLOWED, "allowed",
+		{ D("limit", PT_ARG_UINT, false, 100000000, "1000", "at most this many"), END },
+		false, false, "list the /announce allow-list and whether it is enforced", "" },
 };
 
 const pt_admin_cmd *pt_admin_cmd_find(const char *name)
@@ -142,6 +157,13 @@ static int check_one(const pt_admin_arg *a, const json_t *j, pt_admin_val *v, ch
 		if (pt_key_parse(s, len, &v->hash)) {
 			snprintf(err, errlen, "%s: '%.70s' is not 64 lowercase hex characters (a hash) or 40 "
 			         "(an info_hash)", a->name, s);
+			return -EINVAL;
+		}
+		break;
+	case PT_ARG_INFO_HASH:
+		if (pt_key_parse(s, len, &v->hash) || v->hash.space != PT_SPACE_WT) {
+			snprintf(err, errlen, "%s: '%.70s' is not 40 lowercase hex characters (an info_hash)",
+			         a->name, s);
 			return -EINVAL;
 		}
 		break;
@@ -247,6 +269,7 @@ static const char *type_word(enum pt_admin_arg_type t)
 	case PT_ARG_UINT: return "N";
 	case PT_ARG_ID: return "ID";
 	case PT_ARG_HASH: return "HASH";
+	case PT_ARG_INFO_HASH: return "INFO_HASH";
 	case PT_ARG_CIDR: return "IP|CIDR";
 	case PT_ARG_DURATION: return "DURATION";
 	default: return "TEXT";

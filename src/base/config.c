@@ -313,6 +313,14 @@ const pt_config_key pt_config_keys[] = {
 	U32("webtorrent", wt_interval_s, "120", 10, 86400, true,
 	    "Re-announce interval sent in every announce response (the reference\n"
 	    "server's 120 s); clients without one re-announce every 30 s."),
+	BOOL("webtorrent", wt_allowlist, "no", true,
+	    "A private tracker: announces of an info_hash that is not on the\n"
+	    "allow-list (peertrackctl allow / disallow / allowed, kept in the store)\n"
+	    "are refused with the failure reason \"info_hash not allowed on this\n"
+	    "tracker\". Off: every info_hash is served."),
+	U32("webtorrent", wt_max_allowed, "1000000", 1, 100000000, true,
+	    "Most info_hashes on the allow-list (20 bytes each in memory); peertrackctl\n"
+	    "allow refuses more. Lowering it removes nothing already listed."),
 
 	STR("ice", stun_urls, "", true, check_stun_urls,
 	    "STUN servers: stun:HOST[:PORT] or stuns:HOST[:PORT], separated by blanks\n"

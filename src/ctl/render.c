@@ -337,6 +337,20 @@ static void render_bans(FILE *f, const json_t *r)
 	t_print(f, &t);
 }
 
+static void render_allowed(FILE *f, const json_t *r)
+{
+	const json_t *h;
+	size_t i, n = json_array_size(json_object_get(r, "info_hashes"));
+
+	fprintf(f, "allow-list %s: %lld info_hash%s%s\n",
+	        json_is_true(json_object_get(r, "enforced")) ? "enforced (wt_allowlist = yes)"
+	                                                     : "not enforced (wt_allowlist = no)",
+	        jint(r, "total"), jint(r, "total") == 1 ? "" : "es",
+	        (long long)n < jint(r, "total") ? " (first ones below; --limit)" : "");
+	json_array_foreach(json_object_get(r, "info_hashes"), i, h)
+		fprintf(f, "%s\n", json_string_value(h));
+}
+
 static void render_help(FILE *f, const json_t *r)
 {
 	const json_t *row, *arg;
@@ -375,6 +389,13 @@ void pt_ctl_render(FILE *f, const pt_admin_cmd *c, const json_t *result)
 		break;
 	case PT_ADM_UNBAN: fprintf(f, "unbanned %s\n", jstr(result, "unbanned")); break;
 	case PT_ADM_RELOAD: fprintf(f, "configuration reloaded\n"); break;
+	case PT_ADM_ALLOW:
+		fprintf(f, "%s %s\n", json_is_true(json_object_get(result, "added")) ? "allowed"
+		                                                                   : "already allowed",
+		        jstr(result, "allowed"));
+		break;
+	case PT_ADM_DISALLOW: fprintf(f, "disallowed %s\n", jstr(result, "disallowed")); break;
+	case PT_ADM_ALLOWED: render_allowed(f, result); break;
 	default: {
 		char *s = json_dumps(result, JSON_INDENT(2));
 		fprintf(f, "%s\n", s ? s : "");

@@ -31,6 +31,7 @@ typedef struct pt_daemon {
 	char *db_path;
 	pt_store *store;
 	pt_banlist bans;
+	pt_wt_allow allowed;       /* the /announce info_hash allow-list */
 	pt_admin *admin;
 	pt_server *srv;            /* the loop's serving state */
 
@@ -264,6 +265,36 @@ static const pt_banlist *op_bans(void *arg)
 	return &d->bans;
 }
 
+/* Takes effect at the next announce; swarms already joined are left as
+ * they are (wt_allowlist in docs/PROTOCOL.md). */
+static int op_allow(void *arg, const pt_wt_id *ih)
+{
+	pt_daemon *d = arg;
+	int r = pt_wt_allow_add(&d->allowed, ih, d->cfg.wt_max_allowed);
+
+	if (r > 0 && d->store)
+		pt_store_wt_allow_add(d->store, ih, pt_clock_wall_ms());
+	return r;
+}
+
+static int op_disallow(void *arg, const pt_wt_id *ih)
+{
+	pt_daemon *d = arg;
+	int r = pt_wt_allow_remove(&d->allowed, ih);
+
+	if (r > 0 && d->store)
+		pt_store_wt_allow_remove(d->store, ih);
+	return r;
+}
+
+static const pt_wt_allow *op_allowed(void *arg, bool *enabled)
+{
+	pt_daemon *d = arg;
+
+	*enabled = d->cfg.wt_allowlist;
+	return &d->allowed;
+}
+
 static int op_reload(void *arg)
 {
 	return daemon_reload(arg);
@@ -353,7 +384,7 @@ static int open_state(pt_daemon *d)
 {
 	static const pt_admin_ops ops_template = {
 		NULL, op_status, op_peers, op_holders, op_peer, op_peer_hashes, op_kick,
-		op_ban, op_unban, op_bans, op_reload, op_audit,
+		op_ban, op_unban, op_bans, op_reload, op_audit, op_allow, op_disallow, op_allowed,
 	};
 	const pt_config *c = &d->cfg;
 	pt_admin_ops ops = ops_template;
@@ -376,12 +407,16 @@ static int open_state(pt_daemon *d)
 	o.cache_kib = c->store_cache_kib;
 	o.max_queue = c->store_queue_max;
 	o.max_resources = c->store_max_resources;
+	o.allowed = &d->allowed;
 	if (pt_store_open(&o, &d->bans, pt_clock_wall_ms(), &d->store, err, sizeof(err))) {
 		pt_log_error("store: %s", err);
 		return -1;
 	}
 	if (d->bans.n)
 		pt_log_info("store: %zu ban(s) in force", d->bans.n);
+	if (d->allowed.n || c->wt_allowlist)
+		pt_log_info("store: %zu info_hash(es) allowed on /announce (wt_allowlist %s)",
+		            d->allowed.n, c->wt_allowlist ? "on" : "off");
 	if (pt_config_admin_socket(c, sock, sizeof(sock))) {
 		pt_log_error("admin socket path too long (admin_socket, RUNTIME_DIRECTORY or state_dir)");
 		return -1;
@@ -404,7 +439,7 @@ static void raise_nofile(void)
 
 static int start(pt_daemon *d)
 {
-	pt_server_env env = { NULL, &d->bans };
+	pt_server_env env = { NULL, &d->bans, &d->allowed };
 
 	if (open_state(d))
 		return -1;
@@ -437,6 +472,7 @@ int pt_daemon_run(const pt_config *cfg, const char *path, const pt_override *ov,
 	int rc = 1;
 
 	pt_banlist_init(&d.bans);
+	pt_wt_allow_init(&d.allowed);
 	if (pt_config_copy(&d.cfg, cfg)) {
 		fprintf(stderr, "peertrackd: out of memory\n");
 		return 1;
@@ -471,6 +507,7 @@ int pt_daemon_run(const pt_config *cfg, const char *path, const pt_override *ov,
 	 * the loop is over, so nobody waits on it. */
 	pt_store_close(d.store);
 	pt_banlist_free(&d.bans);
+	pt_wt_allow_free(&d.allowed);
 	free(d.db_path);
 	if (uv_loop_close(&d.loop))
 		pt_log_warn("event loop closed with handles still open");

@@ -67,6 +67,9 @@ static int by_frontend(pt_buf *b, struct pt_server *s)
 	r |= one(b, "peertrack_wt_answers_refused_total", "counter",
 	         "Answers refused: no matching relayed offer, or not the sender's peer_id",
 	         st->wt.answers_refused);
+	r |= one(b, "peertrack_wt_not_allowed_total", "counter",
+	         "Announces refused: info_hash not on the allow-list (wt_allowlist)",
+	         st->wt.not_allowed);
 	r |= one(b, "peertrack_wt_swarms", "gauge", "Swarms with at least one peer",
 	         pt_wt_swarms_count(s->wt_swarms));
 	r |= one(b, "peertrack_wt_peers", "gauge", "(swarm, peer_id) pairs announced",

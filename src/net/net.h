@@ -71,6 +71,7 @@ typedef struct pt_wt_stats {
 	uint64_t failures;                    /* failure replies */
 	uint64_t offers_relayed, answers_relayed;
 	uint64_t answers_refused;             /* no matching relayed offer */
+	uint64_t not_allowed;                 /* announces off the allow-list */
 } pt_wt_stats;
 
 /* Budgets across peers (budget.c, config section [budgets]): which one a
@@ -290,9 +291,11 @@ struct pt_server {
 	uint64_t last_budget_tick_ms;
 
 	/* Borrowed from the process (pt_server_env): events go to the store
-	 * (ops.c), admission consults the bans. Either may be NULL. */
+	 * (ops.c), admission consults the bans, /announce the info_hash
+	 * allow-list (when wt_allowlist is on). Any may be NULL. */
 	pt_store *store;
 	const pt_banlist *bans;
+	const pt_wt_allow *wt_allowed;
 	/* Cluster mode (remote.c): the engine, NULL without cluster_redis;
 	 * the refresh pass over the live peers; what the process does with
 	 * a ban another node's operator made. */

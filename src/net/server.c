@@ -119,6 +119,7 @@ pt_server *pt_server_new(uv_loop_t *loop, const pt_config *cfg, const pt_server_
 	if (env) {
 		s->store = env->store;
 		s->bans = env->bans;
+		s->wt_allowed = env->wt_allowed;
 	}
 	s->reload_ok = true;
 	s->reload_wall_ms = pt_clock_wall_ms();

@@ -140,6 +140,15 @@ static void on_announce(pt_session *s, const pt_wt_msg *m)
 		announce_reply(s, &m->info_hash);
 		return;
 	}
+	/* A private tracker: only listed info_hashes are served. Peers already
+	 * in a swarm whose info_hash was taken off the list stay until they
+	 * stop or close, but their re-announces are refused. */
+	if (srv->cfg.wt_allowlist &&
+	    (!srv->wt_allowed || !pt_wt_allow_has(srv->wt_allowed, &m->info_hash))) {
+		srv->stats.wt.not_allowed++;
+		failure(s, PT_WT_ANNOUNCE, &m->info_hash, "info_hash not allowed on this tracker");
+		return;
+	}
 	r = pt_wt_swarms_join(srv->wt_swarms, s->handle, &m->info_hash, &m->peer_id, m->seeder,
 	                      m->event == PT_WT_EV_COMPLETED, srv->cfg.wt_max_swarms_per_connection);
 	if (r == -EEXIST) {

@@ -54,6 +54,10 @@ static const char *const migrations[] = {
 	"CREATE INDEX resources_updated_at ON resources(updated_at);",
 	/* 3: a reports row sums one peer's reports of one flush; n counts them */
 	"ALTER TABLE reports ADD COLUMN n INTEGER NOT NULL DEFAULT 1;",
+	/* 4: the /announce info_hash allow-list (40 lowercase hex) */
+	"CREATE TABLE wt_allowed ("
+	"  info_hash TEXT PRIMARY KEY,"
+	"  created_at INTEGER NOT NULL);",
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -65,12 +65,13 @@ static int migrate(sqlite3 *db, char *err, size_t errlen)
 
 /* -- the batch ------------------------------------------------------------ */
 
-enum ev_kind { EV_SESSION_OPEN, EV_SESSION_CLOSE, EV_REPORT, EV_AUDIT, EV_BAN_ADD, EV_BAN_DEL };
+enum ev_kind { EV_SESSION_OPEN, EV_SESSION_CLOSE, EV_REPORT, EV_AUDIT, EV_BAN_ADD, EV_BAN_DEL,
+               EV_ALLOW_ADD, EV_ALLOW_DEL };
 
 struct ev {
 	enum ev_kind kind;
 	uint64_t at;
-	char key[PT_ADDR_STRLEN + 4]; /* session id, or ban CIDR */
+	char key[PT_HASH_HEX + 1];    /* session id, ban CIDR or info_hash (40 hex) */
 	char ip[PT_ADDR_STRLEN + 4];
 	uint64_t n[3];
 	uint32_t reports, id_hash;    /* report: how many were summed; pt_id_hash */
@@ -100,7 +101,7 @@ struct batch {
 };
 
 enum { ST_SESSION_OPEN, ST_SESSION_CLOSE, ST_REPORT, ST_AUDIT, ST_BAN_ADD, ST_BAN_DEL,
-       ST_COUNT, ST_SAMPLE, ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST__COUNT };
+       ST_ALLOW_ADD, ST_ALLOW_DEL, ST_COUNT, ST_SAMPLE, ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST__COUNT };
 
 static const char *const stmt_sql[ST__COUNT] = {
 	[ST_SESSION_OPEN] = "INSERT OR REPLACE INTO sessions(id, connected_at, ip) VALUES(?1, ?2, ?3)",
@@ -111,6 +112,8 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_BAN_ADD] = "INSERT OR REPLACE INTO bans(cidr, reason, created_at, expires_at)"
 	               " VALUES(?1, ?2, ?3, ?4)",
 	[ST_BAN_DEL] = "DELETE FROM bans WHERE cidr = ?1",
+	[ST_ALLOW_ADD] = "INSERT OR IGNORE INTO wt_allowed(info_hash, created_at) VALUES(?1, ?2)",
+	[ST_ALLOW_DEL] = "DELETE FROM wt_allowed WHERE info_hash = ?1",
 	[ST_COUNT] = "INSERT INTO resources(hash, announces, lookups, hits, misses, updated_at)"
 	             " VALUES(?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(hash) DO UPDATE SET"
 	             " announces = announces + excluded.announces,"
@@ -383,6 +386,28 @@ void pt_store_ban_remove(pt_store *s, const pt_cidr *c)
 	pthread_mutex_unlock(&s->mu);
 }
 
+static void allow_event(pt_store *s, enum ev_kind kind, const pt_wt_id *ih, uint64_t now_ms)
+{
+	pt_key k = { .space = PT_SPACE_WT };
+	struct ev *e;
+
+	memcpy(k.h.b, ih->b, PT_WT_ID_BYTES);
+	pthread_mutex_lock(&s->mu);
+	if ((e = ev_new(s, kind, now_ms)))
+		pt_key_format(&k, e->key);
+	pthread_mutex_unlock(&s->mu);
+}
+
+void pt_store_wt_allow_add(pt_store *s, const pt_wt_id *ih, uint64_t now_ms)
+{
+	allow_event(s, EV_ALLOW_ADD, ih, now_ms);
+}
+
+void pt_store_wt_allow_remove(pt_store *s, const pt_wt_id *ih)
+{
+	allow_event(s, EV_ALLOW_DEL, ih, 0);
+}
+
 void pt_store_sample(pt_store *s, uint32_t peers, uint64_t hashes, uint64_t now_ms)
 {
 	struct batch *b = &s->pending;
@@ -527,6 +552,15 @@ static int write_ev(pt_store *s, const struct ev *e)
 		break;
 	case EV_BAN_DEL:
 		st = s->st[w = ST_BAN_DEL];
+		sqlite3_bind_text(st, 1, e->key, -1, SQLITE_STATIC);
+		break;
+	case EV_ALLOW_ADD:
+		st = s->st[w = ST_ALLOW_ADD];
+		sqlite3_bind_text(st, 1, e->key, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, (sqlite3_int64)e->at);
+		break;
+	case EV_ALLOW_DEL:
+		st = s->st[w = ST_ALLOW_DEL];
 		sqlite3_bind_text(st, 1, e->key, -1, SQLITE_STATIC);
 		break;
 	default:
@@ -821,6 +855,40 @@ fail:
 	return -EIO;
 }
 
+/* Every listed info_hash, whatever wt_max_allowed is now (lowering it
+ * removes nothing). In key order, so each add appends. */
+static int load_allowed(pt_store *s, pt_wt_allow *allow, char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(s->db, "SELECT info_hash FROM wt_allowed ORDER BY info_hash", -1, &st,
+	                       NULL) != SQLITE_OK)
+		goto fail;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *text = (const char *)sqlite3_column_text(st, 0);
+		pt_wt_id ih;
+		pt_key k;
+
+		if (!text || pt_key_parse(text, strlen(text), &k) || k.space != PT_SPACE_WT) {
+			pt_log_warn("store: ignoring a malformed allowed info_hash '%s'", text ? text : "");
+			continue;
+		}
+		memcpy(ih.b, k.h.b, PT_WT_ID_BYTES);
+		if (pt_wt_allow_add(allow, &ih, SIZE_MAX) < 0) {
+			sqlite3_finalize(st);
+			snprintf(err, errlen, "out of memory");
+			return -ENOMEM;
+		}
+	}
+	sqlite3_finalize(st);
+	if (rc == SQLITE_DONE)
+		return 0;
+fail:
+	snprintf(err, errlen, "loading the info_hash allow-list: %s", sqlite3_errmsg(s->db));
+	return -EIO;
+}
+
 static void store_free(pt_store *s)
 {
 	for (int i = 0; i < ST__COUNT; i++)
@@ -915,6 +983,8 @@ int pt_store_open(const pt_store_opts *o, pt_banlist *bans, uint64_t now_ms, pt_
 		}
 	}
 	if (bans && (r = load_bans(s, bans, now_ms, err, errlen)))
+		goto fail;
+	if (o->allowed && (r = load_allowed(s, o->allowed, err, errlen)))
 		goto fail;
 	/* The bound is checked on the first commit when the file holds more
 	 * rows than it allows (a lowered store_max_resources). */

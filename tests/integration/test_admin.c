@@ -431,6 +431,126 @@ static void test_info_hashes(void **state)
 	ptd_free(d);
 }
 
+/* Announces one info_hash (20 ASCII characters) from r under peer_id pid
+ * and returns the reply. */
+static json_t *wt_announce(ptr *r, const char *ih, const char *pid)
+{
+	char msg[256];
+
+	snprintf(msg, sizeof(msg), "{\"action\":\"announce\",\"info_hash\":\"%s\",\"peer_id\":\"%s\","
+	         "\"event\":\"started\",\"numwant\":0}", ih, pid);
+	PT_CHECK(ptr_send_text(r, msg) == 0, "send");
+	return ptr_recv_json(r, PT_T_REPLY_MS);
+}
+
+static void expect_not_allowed(ptr *r, const char *ih, const char *pid)
+{
+	json_t *j = wt_announce(r, ih, pid);
+
+	PT_CHECK(j && pt_jstr(j, "failure reason") &&
+	         !strcmp(pt_jstr(j, "failure reason"), "info_hash not allowed on this tracker") &&
+	         !strcmp(pt_jstr(j, "action"), "announce") && !strcmp(pt_jstr(j, "info_hash"), ih),
+	         "announce of %s: want the allow-list failure", ih);
+	json_decref(j);
+}
+
+static void expect_served(ptr *r, const char *ih, const char *pid)
+{
+	json_t *j = wt_announce(r, ih, pid);
+
+	PT_CHECK(j && !json_object_get(j, "failure reason") && pt_jint(j, "interval") > 0,
+	         "announce of %s: want an announce reply", ih);
+	json_decref(j);
+}
+
+/* The /announce allow-list: off by default; on, unlisted info_hashes are
+ * refused with the documented failure while the connection stays; allow /
+ * disallow / allowed edit and show it (audited); a reload turns it off. */
+static void test_allowlist(void **state)
+{
+	pt_daemon *d = ptd_start(BASE_CONF "wt_allowlist = yes\nwt_max_allowed = 2\n");
+	ptr_opts o = { .path = "/announce" };
+	ptr *r;
+	json_t *j;
+	char *out, metrics[64], *body = NULL;
+	/* "abcdefghijklmnopqrst", "ABCDEFGHIJKLMNOPQRST", "01234567890123456789" */
+	const char *x = "abcdefghijklmnopqrst", *x_hex = "6162636465666768696a6b6c6d6e6f7071727374";
+	const char *y = "ABCDEFGHIJKLMNOPQRST", *y_hex = "4142434445464748494a4b4c4d4e4f5051525354";
+	const char *z_hex = "3031323334353637383930313233343536373839";
+	(void)state;
+
+	paths(d);
+	r = ptr_connect(ptd_port(d), &o);
+	PT_CHECK(r, "no /announce");
+	j = ctl_json("allowed");
+	PT_CHECK(json_is_true(json_object_get(j, "enforced")) && pt_jint(j, "total") == 0, "allowed");
+	json_decref(j);
+	expect_not_allowed(r, x, "-WW0001-000000000000");
+
+	j = ctl_json("allow %s", x_hex);
+	PT_CHECK(json_is_true(json_object_get(j, "added")), "allow: not added");
+	json_decref(j);
+	out = ctl_text(0, "allow %s", x_hex); /* again: nothing changes */
+	PT_CHECK(strstr(out, "already allowed"), "allow twice: %s", out);
+	free(out);
+	free(ctl_text(2, "allow %s000000000000000000000000", x_hex)); /* a /v1 hash */
+	free(ctl_text(2, "allow %.39s", x_hex));
+	/* On the same connection, which the refusal left open. */
+	expect_served(r, x, "-WW0001-000000000000");
+	expect_not_allowed(r, y, "-WW0001-000000000000");
+
+	/* Bounded by wt_max_allowed. */
+	json_decref(ctl_json("allow %s", z_hex));
+	free(ctl_text(1, "allow %s", y_hex));
+	j = ctl_json("allowed --limit 1");
+	PT_CHECK(pt_jint(j, "total") == 2 && json_array_size(json_object_get(j, "info_hashes")) == 1 &&
+	         !strcmp(json_string_value(json_array_get(json_object_get(j, "info_hashes"), 0)), z_hex),
+	         "allowed --limit 1: sorted, bounded");
+	json_decref(j);
+	out = ctl_text(0, "allowed");
+	PT_CHECK(strstr(out, x_hex) && strstr(out, z_hex) && strstr(out, "enforced"), "allowed: %s", out);
+	free(out);
+
+	/* Taken off: the next announce is refused (the swarm's peer stays). */
+	j = ctl_json("disallow %s", x_hex);
+	assert_string_equal(pt_jstr(j, "disallowed"), x_hex);
+	json_decref(j);
+	free(ctl_text(1, "disallow %s", x_hex));
+	expect_not_allowed(r, x, "-WW0001-000000000000");
+	j = ctl_json("who-has %s", x_hex);
+	assert_int_equal(pt_jint(j, "total"), 1);
+	json_decref(j);
+
+	/* The audit log is read from the database: wait for the flush. */
+	for (int i = 0;; i++) {
+		j = ctl_json("audit --limit 10");
+		if (json_array_size(j) >= 3)
+			break;
+		json_decref(j);
+		PT_CHECK(i < 100, "audit never showed the allow-list actions");
+		ptc_service(50);
+	}
+	PT_CHECK(json_array_size(j) == 3 &&
+	         !strcmp(pt_jstr(json_array_get(j, 0), "action"), "disallow") &&
+	         !strcmp(pt_jstr(json_array_get(j, 2), "action"), "allow"),
+	         "audit: allow x, allow z, disallow x (not the repeat nor the refusals)");
+	json_decref(j);
+	PT_CHECK(pt_http_get(ptd_port(d), "127.0.0.1", "/metrics", &body) == 200, "metrics");
+	snprintf(metrics, sizeof(metrics), "peertrack_wt_not_allowed_total");
+	assert_true(pt_metric(body, metrics) == 3);
+	free(body);
+
+	/* Off (reloaded): every info_hash is served again. */
+	ptd_write_conf(d, BASE_CONF "wt_allowlist = no\n");
+	free(ctl_text(0, "reload"));
+	expect_served(r, y, "-WW0001-000000000000");
+	j = ctl_json("allowed");
+	PT_CHECK(!json_is_true(json_object_get(j, "enforced")) && pt_jint(j, "total") == 1, "allowed off");
+	json_decref(j);
+	ptr_free(r);
+	assert_int_equal(ptd_stop(d), 0);
+}
+
 /* A ban reaches a peer whose connection dropped and is waiting for a
  * resume: it is given up at once (its contacts hear peer-left), so it
  * cannot be resumed from another address. */
@@ -472,6 +592,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_commands, pt_teardown),
 		cmocka_unit_test_teardown(test_bans, pt_teardown),
 		cmocka_unit_test_teardown(test_info_hashes, pt_teardown),
+		cmocka_unit_test_teardown(test_allowlist, pt_teardown),
 		cmocka_unit_test_teardown(test_ban_resumable, pt_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

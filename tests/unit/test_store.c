@@ -366,6 +366,42 @@ static void test_close_commits(void **state)
 	assert_int_equal(scalar("SELECT count(*) FROM audit"), 1);
 }
 
+/* The info_hash allow-list: added, removed, added twice; reopened, the
+ * list holds what is left, sorted, and the file names it in 40 hex. */
+static void test_allowed_persist(void **state)
+{
+	(void)state;
+	pt_wt_allow l;
+	pt_wt_id a, b, c;
+	pt_store_opts o = { .path = path, .flush_ms = 60000, .retention_days = 30, .allowed = &l };
+	pt_store *s = NULL;
+	char err[256] = "";
+
+	memset(a.b, 0xff, sizeof(a.b));
+	memset(b.b, 0x00, sizeof(b.b));
+	memcpy(c.b, "abcdefghijklmnopqrst", 20);
+	pt_wt_allow_init(&l);
+	assert_int_equal(pt_store_open(&o, NULL, pt_clock_wall_ms(), &s, err, sizeof(err)), 0);
+	assert_int_equal(l.n, 0);
+	pt_store_wt_allow_add(s, &a, 1);
+	pt_store_wt_allow_add(s, &b, 2);
+	pt_store_wt_allow_add(s, &c, 3);
+	pt_store_wt_allow_add(s, &c, 4); /* again: one row */
+	pt_store_wt_allow_remove(s, &b);
+	pt_store_close(s);
+	assert_int_equal(scalar("SELECT count(*) FROM wt_allowed"), 2);
+	assert_int_equal(scalar("SELECT count(*) FROM wt_allowed WHERE info_hash ="
+	                        " '6162636465666768696a6b6c6d6e6f7071727374'"), 1);
+
+	assert_int_equal(pt_store_open(&o, NULL, pt_clock_wall_ms(), &s, err, sizeof(err)), 0);
+	assert_int_equal(l.n, 2);
+	assert_memory_equal(l.v[0].b, c.b, 20); /* byte order: 0x61... before 0xff... */
+	assert_memory_equal(l.v[1].b, a.b, 20);
+	assert_true(pt_wt_allow_has(&l, &a) && !pt_wt_allow_has(&l, &b));
+	pt_store_close(s);
+	pt_wt_allow_free(&l);
+}
+
 static void test_bans_persist(void **state)
 {
 	(void)state;
@@ -535,6 +571,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_timed_flush, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_close_commits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bans_persist, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_allowed_persist, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reads, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

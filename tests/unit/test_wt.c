@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 #include "peertrack/binstr.h"
+#include "peertrack/wtallow.h"
 #include "peertrack/wtmsg.h"
 #include "peertrack/wtoffers.h"
 #include "peertrack/wtreply.h"
@@ -380,6 +381,46 @@ static void test_offers(void **state)
 	pt_wt_offers_free(t);
 }
 
+/* The allow-list: sorted, no repeats, bounded, every byte value. */
+static void test_allow(void **state)
+{
+	(void)state;
+	pt_wt_allow a;
+	pt_wt_id ids[300];
+
+	pt_wt_allow_init(&a);
+	/* Inserted in a scrambled order; byte 0 and byte 19 both vary. */
+	for (int i = 0; i < 300; i++) {
+		int k = (i * 7) % 300;
+		memset(ids[k].b, k & 0xff, sizeof(ids[k].b));
+		ids[k].b[19] = (unsigned char)(k >> 8);
+	}
+	for (int i = 0; i < 300; i++)
+		assert_int_equal(pt_wt_allow_add(&a, &ids[(i * 7) % 300], 300), 1);
+	assert_int_equal(a.n, 300);
+	assert_int_equal(pt_wt_allow_add(&a, &ids[5], 300), 0);   /* listed */
+	{
+		pt_wt_id x;
+		memset(x.b, 0x42, sizeof(x.b));
+		x.b[0] = 0x43;
+		assert_int_equal(pt_wt_allow_add(&a, &x, 300), -ENOSPC);
+		assert_false(pt_wt_allow_has(&a, &x));
+	}
+	for (size_t i = 1; i < a.n; i++)
+		assert_true(memcmp(a.v[i - 1].b, a.v[i].b, 20) < 0);
+	for (int i = 0; i < 300; i++)
+		assert_true(pt_wt_allow_has(&a, &ids[i]));
+	for (int i = 0; i < 300; i += 2)
+		assert_int_equal(pt_wt_allow_remove(&a, &ids[i]), 1);
+	assert_int_equal(pt_wt_allow_remove(&a, &ids[0]), 0);
+	assert_int_equal(a.n, 150);
+	for (int i = 0; i < 300; i++)
+		assert_int_equal(pt_wt_allow_has(&a, &ids[i]), i % 2 == 1);
+	pt_wt_allow_free(&a);
+	assert_false(pt_wt_allow_has(&a, &ids[1]));
+	assert_int_equal(pt_wt_allow_remove(&a, &ids[1]), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -392,6 +433,7 @@ int main(void)
 		cmocka_unit_test(test_replies),
 		cmocka_unit_test(test_swarms),
 		cmocka_unit_test(test_offers),
+		cmocka_unit_test(test_allow),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
