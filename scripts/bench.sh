@@ -7,7 +7,13 @@
 #
 #   scripts/bench.sh                 the whole suite (about 15 minutes)
 #   ROUNDS=3 DURATION=3 scripts/bench.sh   shorter
-#   ONLY="relay idle" scripts/bench.sh     some parts: relay latency idle tracker lookup
+#   ONLY="relay idle" scripts/bench.sh     some parts: relay latency idle tracker lookup wt
+#
+# wt: the WebTorrent tracker protocol. Rounds alternate peertrackd's
+# /announce, the reference bittorrent-tracker server (npm, in
+# tests/webtorrent, run with node) and peertrackd's /v1 relay (the same
+# daemon), WT_PAIRS pairs each; then idle peers in 10 swarms each on
+# /announce against /v1 peers holding 10 hashes, a fresh daemon per run.
 #
 # Relay runs alternate A, A', B, B', C ... (peertrack, peertrack with 4 KiB
 # receive buffers, the echo/forward baseline plain and coalescing, peerjs) so a
@@ -19,7 +25,9 @@ ROUNDS="${ROUNDS:-5}" DURATION="${DURATION:-5}" WARMUP="${WARMUP:-1}"
 PAIRS="${PAIRS:-50}" SIZE="${SIZE:-500}"
 IDLE_SIZES="${IDLE_SIZES:-1000 5000 18000}" IDLE_REPEAT="${IDLE_REPEAT:-2}"
 HOLDERS="${HOLDERS:-10 100 1000 10000 17000}" LOOKUP_ROUNDS="${LOOKUP_ROUNDS:-3}"
-ONLY="${ONLY:-relay latency idle tracker lookup}"
+ONLY="${ONLY:-relay latency idle tracker lookup wt}"
+WT_PAIRS="${WT_PAIRS:-50}" WT_IDLE="${WT_IDLE:-5000}"
+WT_DIR=tests/webtorrent
 BENCH=bin/peertrack-bench DAEMON=bin/peertrackd ECHO=build/tests/bench/echo_server
 PEERJS_DIR=tests/bench/peerjs
 
@@ -63,6 +71,8 @@ max_connections_per_ip = 1000000
 rate_messages_per_sec = 1000000
 rate_burst = 1000000
 max_hashes_per_peer = 100000
+wt_rate_messages_per_sec = 1000000
+wt_rate_burst = 1000000
 ${2:-}
 EOF
 	pt_start "$name" "$DAEMON" -c "$tmp/$name.conf" --listen 127.0.0.1:0
@@ -76,6 +86,7 @@ start_echo() { pt_start echo "$ECHO" --listen 127.0.0.1:0; E_PORT=$PORT E_PID=$P
 # turn): measured beside the plain forwarder so neither is handicapped.
 start_echo_co() { pt_start echoco "$ECHO" --listen 127.0.0.1:0 --coalesce; C_PORT=$PORT C_PID=$PID; }
 start_peerjs() { pt_start peerjs node "$PEERJS_DIR/start.js" 0; J_PORT=$PORT J_PID=$PID; }
+start_reftracker() { pt_start reftracker node "$WT_DIR/tracker-server.mjs" 0; R_PORT=$PORT R_PID=$PID; }
 
 # bench LABEL ARGS...: one run, its JSON appended to $out (with the label).
 bench() {
@@ -185,6 +196,32 @@ if want idle; then
 	fi
 fi
 
+if want wt; then
+	have_ref=0
+	if command -v node >/dev/null && scripts/install-npm-deps.sh "$WT_DIR" >/dev/null 2>&1 &&
+	   [ -d "$WT_DIR/node_modules/bittorrent-tracker" ]; then have_ref=1; fi
+	[ $have_ref = 1 ] || echo "note: node or bittorrent-tracker missing: reference tracker runs skipped"
+	wt_args=(--mode relay --peers $((WT_PAIRS * 2)) --size "$SIZE" --warmup "$WARMUP" --duration "$DURATION")
+	echo "wt: $WT_PAIRS pairs, announce+offer -> offer -> answer ($SIZE-byte SDP), every response counted: $ROUNDS rounds of /announce, reference, /v1 relay"
+	start_daemon
+	if [ $have_ref = 1 ]; then start_reftracker; fi
+	for r in $(seq 1 "$ROUNDS"); do
+		bench "wt-relay-peertrack-$r" "${wt_args[@]}" --proto wt --target "127.0.0.1:$D_PORT" --target-pid "$D_PID"
+		if [ $have_ref = 1 ]; then bench "wt-relay-reference-$r" "${wt_args[@]}" --proto wt --target "127.0.0.1:$R_PORT" --target-pid "$R_PID"; fi
+		bench "wt-relay-v1-$r" "${wt_args[@]}" --target "127.0.0.1:$D_PORT" --target-pid "$D_PID"
+	done
+	stop "$D_PID"
+	if [ $have_ref = 1 ]; then stop "$R_PID"; fi
+	echo "wt idle: $WT_IDLE peers in 10 swarms each on /announce vs 10 hashes each on /v1, a fresh daemon per run"
+	for r in $(seq 1 "$IDLE_REPEAT"); do
+		for p in wt peertrack; do
+			start_daemon
+			bench "wt-idle-$p-$r" --mode idle --proto "$p" --peers "$WT_IDLE" --hashes 10 --workers 2 --rate 5000 --warmup 1 --duration 3 --target "127.0.0.1:$D_PORT" --target-pid "$D_PID"
+			stop "$D_PID"
+		done
+	done
+fi
+
 python3 - "$out" "$summary" <<'EOF'
 import json, statistics, sys
 rs = [json.loads(l) for l in open(sys.argv[1])]
@@ -265,6 +302,35 @@ for r in rs:
             "rss_before_kb": r["rss_before_kb"], "rss_end_kb": r["rss_end_kb"], "connect_rate": r["connect_rate"], "load": r["load_before"]})
 for k, v in S["idle"].items():
     print("idle %s: %s bytes/peer, %s connected, %s conn/s" % (k, [round(x["rss_per_peer_bytes"]) for x in v], [x["connected"] for x in v], [round(x["connect_rate"]) for x in v]))
+# wt: responses/s of /announce against the reference and against the /v1
+# relay of the same daemon, round by round; idle bytes per peer.
+a = series("wt-relay-peertrack-")
+if a:
+    S["wt"] = {"peertrack": spread([r["rate"] for r in a]), "load": spread([r["load_before"] for r in a])}
+    line = "wt relay: /announce %.0f responses/s (%.0f..%.0f)" % (S["wt"]["peertrack"]["median"], S["wt"]["peertrack"]["min"], S["wt"]["peertrack"]["max"])
+    for other in ("reference", "v1"):
+        b = series("wt-relay-%s-" % other)
+        if not b: continue
+        ratios = [x["rate"] / y["rate"] for x, y in zip(a, b) if y["rate"] > 0]
+        eff = [(x["rate"] / x["target_cores"]) / (y["rate"] / y["target_cores"])
+               for x, y in zip(a, b) if x["target_cores"] > 0 and y["target_cores"] > 0 and y["rate"] > 0]
+        S["wt"][other] = spread([r["rate"] for r in b])
+        S["wt"]["ratio_vs_" + other] = {"pairs": [round(x, 3) for x in ratios], **spread(ratios)}
+        if eff:
+            S["wt"]["per_cpu_ratio_vs_" + other] = {"pairs": [round(x, 3) for x in eff], **spread(eff)}
+        line += "; %s %.0f/s, ratio %.2f (%.2f..%.2f) %s" % (other, S["wt"][other]["median"], statistics.median(ratios), min(ratios), max(ratios), [round(x, 2) for x in ratios])
+        if eff:
+            line += " [per target CPU-second: %.2f (%.2f..%.2f)]" % (statistics.median(eff), min(eff), max(eff))
+    line += "; load %.1f..%.1f" % (S["wt"]["load"]["min"], S["wt"]["load"]["max"])
+    print(line)
+    for p in ("wt", "peertrack"):
+        v = series("wt-idle-%s-" % p)
+        if v:
+            S["wt"]["idle_" + p] = [{"rss_per_peer_bytes": x["rss_per_peer_bytes"], "connected": x["connected"], "load": x["load_before"]} for x in v]
+    wi, vi = S["wt"].get("idle_wt"), S["wt"].get("idle_peertrack")
+    if wi and vi:
+        ratios = [x["rss_per_peer_bytes"] / y["rss_per_peer_bytes"] for x, y in zip(wi, vi) if y["rss_per_peer_bytes"] > 0]
+        print("wt idle (10 swarms/peer vs 10 hashes/peer): /announce %s B/peer, /v1 %s B/peer, ratio %s" % ([round(x["rss_per_peer_bytes"]) for x in wi], [round(x["rss_per_peer_bytes"]) for x in vi], [round(x, 2) for x in ratios]))
 json.dump(S, open(sys.argv[2], "w"), indent=1)
 print("summary:", sys.argv[2])
 EOF

@@ -10,7 +10,9 @@
  *
  *   hist.c    log-linear latency histogram (microseconds, mergeable)
  *   ws.c      the epoll loop and the minimal WebSocket client
- *   proto.c   message adapters: peertrack v1, PeerJS server, echo/forward
+ *   proto.c   message adapters: peertrack v1, PeerJS server, echo/forward,
+ *             the WebTorrent tracker protocol (peertrack /announce,
+ *             bittorrent-tracker's server)
  *   worker.c  the workloads (idle, relay, tracker, lookup) in one worker
  *   scale.c   in-process lookup cost against the holder count (no network)
  *   main.c    options, workers, /proc sampling, the table and --json
@@ -49,7 +51,7 @@ uint64_t bench_hist_quantile(const bench_hist *h, double q);
 /* -- options ------------------------------------------------------------ */
 
 enum bench_mode { MODE_IDLE = 0, MODE_RELAY, MODE_TRACKER, MODE_LOOKUP, MODE_SCALE };
-enum bench_proto { PROTO_PEERTRACK = 0, PROTO_PEERJS, PROTO_ECHO };
+enum bench_proto { PROTO_PEERTRACK = 0, PROTO_PEERJS, PROTO_ECHO, PROTO_WT };
 
 /* Several targets: the nodes of one tracker, each connection on one of
  * them (bench_target_of). */
@@ -162,6 +164,8 @@ struct bench_conn {
 	char *rx; uint32_t rx_len, rx_cap;
 	char *tx; uint32_t tx_len, tx_off, tx_cap;
 	char *sig; uint32_t sig_len, sig_t; /* relay: the message to the partner, its time digits at sig_t */
+	uint32_t sig_o;          /* wt: where the offer_id goes in sig */
+	uint32_t seq;            /* wt: offers sent (each gets its own offer_id) */
 };
 
 struct bench_worker {
@@ -209,6 +213,13 @@ char *bench_scratch(bench_worker *w, size_t len);
 
 /* proto.c: adapters. on_message is called for every text/binary message. */
 const char *bench_proto_path(const bench_opts *o, const bench_conn *c, char *buf, size_t len);
+/* The WebSocket is open (after the 101); protocols whose client speaks
+ * first are ready here. */
+void bench_proto_opened(bench_worker *w, bench_conn *c);
+/* wt setup: announce n swarms (one message each: hex[pick[i]]'s first 20
+ * characters are the info_hash), or the pair's swarm when hex is NULL. */
+int bench_proto_wt_join(bench_worker *w, bench_conn *c, char (*hex)[65], const uint32_t *pick,
+                        int n);
 void bench_proto_message(bench_worker *w, bench_conn *c, const char *m, size_t len);
 /* relay: a message to the partner carrying the send time t (us). */
 int bench_proto_signal(bench_worker *w, bench_conn *c, uint64_t t);
@@ -223,6 +234,11 @@ void bench_on_ready(bench_worker *w, bench_conn *c);
 void bench_on_signal(bench_worker *w, bench_conn *c, uint64_t t_sent);
 void bench_on_reply(bench_worker *w, bench_conn *c, bool error);
 void bench_on_closed(bench_worker *w, bench_conn *c);
+/* A response that is neither a reply awaited nor the end of a relay
+ * (wt: the announce reply to an offer, the offer itself): counted. */
+void bench_on_response(bench_worker *w);
+/* wt: a message this connection sent on its own (the answer): counted. */
+void bench_on_sent(bench_worker *w);
 int bench_worker_run(bench_worker *w);
 
 /* scale.c */

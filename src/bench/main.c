@@ -71,7 +71,8 @@ static void usage(FILE *f)
 	        "  lookup   --holders peers hold one hash, --peers peers look it up in a loop\n"
 	        "  scale    in-process lookup cost against the holder count (no network)\n"
 	        "options:\n"
-	        "  --proto peertrack|peerjs|echo   message adapter (default peertrack)\n"
+	        "  --proto peertrack|peerjs|echo|wt  message adapter (default peertrack; wt: the\n"
+	        "                          WebTorrent tracker protocol on /announce, idle and relay)\n"
 	        "  --target HOST:PORT      loopback target (default 127.0.0.1:8000); repeat it for\n"
 	        "                          the nodes of one tracker: connections are dealt over them\n"
 	        "  --split                 relay over several targets: each pair's two peers on two\n"
@@ -158,6 +159,7 @@ static int parse_opts(int argc, char **argv, bench_opts *o)
 			if (!strcmp(optarg, "peertrack")) o->proto = PROTO_PEERTRACK;
 			else if (!strcmp(optarg, "peerjs")) o->proto = PROTO_PEERJS;
 			else if (!strcmp(optarg, "echo")) o->proto = PROTO_ECHO;
+			else if (!strcmp(optarg, "wt")) o->proto = PROTO_WT;
 			else return -1;
 			break;
 		case 't': {
@@ -438,7 +440,7 @@ static const char *mode_name(enum bench_mode m)
 
 static const char *proto_name(enum bench_proto p)
 {
-	static const char *const n[] = { "peertrack", "peerjs", "echo" };
+	static const char *const n[] = { "peertrack", "peerjs", "echo", "wt" };
 
 	return n[p];
 }

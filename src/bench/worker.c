@@ -91,6 +91,21 @@ void bench_on_ready(bench_worker *w, bench_conn *c)
 	c->ready = true;
 	w->ready++;
 	bench_hist_add(&w->r.connect_lat, bench_now_us() - c->t_first);
+	if (o->proto == PROTO_WT && (o->mode == MODE_IDLE || o->mode == MODE_RELAY)) {
+		/* idle: --hashes swarms, one announce each; relay: the pair's. */
+		uint32_t pick[256];
+		int n = o->mode == MODE_RELAY ? 1 : o->hashes > 256 ? 256 : o->hashes;
+
+		if (n <= 0) {
+			settle(w, c);
+			return;
+		}
+		for (int i = 0; i < n; i++)
+			pick[i] = zipf_pick(w);
+		bench_proto_wt_join(w, c, o->mode == MODE_RELAY ? NULL : w->hex, pick, n);
+		c->t_req = bench_now_us();
+		return;
+	}
 	if (o->proto == PROTO_PEERTRACK &&
 	    ((o->mode == MODE_IDLE || o->mode == MODE_TRACKER) && o->hashes > 0)) {
 		uint32_t pick[256];
@@ -139,10 +154,11 @@ void bench_on_reply(bench_worker *w, bench_conn *c, bool error)
 	uint64_t now = bench_now_us();
 
 	if (!c->settled) {
-		/* The setup announce. */
+		/* The setup announce(s): settled when the last is answered. */
 		if (error)
 			w->r.errors++;
-		settle(w, c);
+		if (!c->pending)
+			settle(w, c);
 		return;
 	}
 	if (in_window(w, now)) {
@@ -154,6 +170,18 @@ void bench_on_reply(bench_worker *w, bench_conn *c, bool error)
 	if (w->phase >= PH_WARMUP && w->phase < PH_DONE &&
 	    (w->o->mode == MODE_TRACKER || w->o->mode == MODE_LOOKUP))
 		tracker_next(w, c);
+}
+
+void bench_on_response(bench_worker *w)
+{
+	if (in_window(w, bench_now_us()))
+		w->r.received++;
+}
+
+void bench_on_sent(bench_worker *w)
+{
+	if (in_window(w, bench_now_us()))
+		w->r.sent++;
 }
 
 static void relay_send(bench_worker *w, bench_conn *c, uint64_t t)

@@ -375,6 +375,7 @@ static void on_readable(bench_worker *w, bench_conn *c)
 			w->connecting--;
 			w->r.connected++;
 			used = (size_t)(end + 4 - buf);
+			bench_proto_opened(w, c);
 		}
 	}
 	if (c->state == C_OPEN)

@@ -28,6 +28,8 @@ state_dir = $tmp/state
 max_connections_per_ip = 100000
 rate_messages_per_sec = 1000000
 rate_burst = 1000000
+wt_rate_messages_per_sec = 1000000
+wt_rate_burst = 1000000
 EOF
 pt_start daemon "$PT_BIN/peertrackd" -c "$tmp/pt.conf" --listen 127.0.0.1:0
 DPORT=$PORT DPID=$PID
@@ -70,6 +72,23 @@ check "$tmp/tracker.json" 'r["connected"] == 10' 'r["received"] > 100' 'r["error
 
 run lookup "${base[@]}" --mode lookup --holders 20 --peers 4
 check "$tmp/lookup.json" 'r["connected"] == 24' 'r["received"] > 100' 'r["errors"] == 0'
+
+# The WebTorrent workload on /announce: announce+offer -> offer -> answer
+# cycles (three responses each, one latency sample), and idle peers in 10
+# swarms each, every setup announce answered without a failure.
+run relay-wt "${base[@]}" --mode relay --proto wt --peers 8 --inflight 2
+check "$tmp/relay-wt.json" 'r["connected"] == 8' 'r["received"] > 100' 'r["errors"] == 0' \
+	'r["latency_us"]["count"] > 30' 'r["received"] >= 2 * r["latency_us"]["count"]' \
+	'r["sent"] >= r["latency_us"]["count"]'
+run idle-wt "${base[@]}" --mode idle --proto wt --peers 20 --hashes 10
+check "$tmp/idle-wt.json" 'r["connected"] == 20' 'r["failed"] == 0' 'r["errors"] == 0' \
+	'r["rss_end_kb"] > 0'
+# Setup failures are not in the window's counts: the daemon's are.
+curl -s "http://127.0.0.1:$DPORT/metrics" >"$tmp/metrics"
+grep -qx 'peertrack_wt_failures_total 0' "$tmp/metrics" ||
+	{ grep '^peertrack_wt' "$tmp/metrics"; echo "FAILED: /announce failures during the wt runs"; exit 1; }
+grep -q '^peertrack_wt_offers_relayed_total [1-9]' "$tmp/metrics" ||
+	{ echo "FAILED: no offer relayed"; exit 1; }
 
 # Without an Origin header the daemon refuses (1008): the generator must
 # count refusals, not report them as connected peers.
