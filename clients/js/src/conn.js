@@ -206,7 +206,19 @@ export class Connection {
     if (!resumable) { this.opened(false); return; }
     // Take the old id back; the fresh one of this welcome is forgotten then.
     this.request({ type: 'resume', token: old }).catch((e) => {
-      if (this.ws && this.welcomed && this.state === 'connecting') this.opened(false, e.code);
+      if (!(this.ws && this.welcomed && this.state === 'connecting')) return;
+      // The server has not seen the old connection drop yet (it learns of
+      // a silent drop only at its heartbeat timeout): leave this one with a
+      // close frame — a clean close is not kept, so its fresh id just goes —
+      // and ask again, on the short schedule, while the window lasts.
+      if (e.code === 'resume-live' && this.t.now() - this.droppedAt < this.resumeWindowMs) {
+        this.token = old;
+        this.welcomed = false;
+        this.drop(1000, 'resume-live: asking again');
+        this.scheduleRetry(closePolicy(1006), false, 0);
+        return;
+      }
+      this.opened(false, e.code);
     });
   }
 

@@ -71,6 +71,28 @@ test('a refused resume keeps the fresh id and asks for a re-announce', () => {
   });
 });
 
+test('resume-live: the old connection is not seen dropped yet, so ask again within the window', async () => {
+  const t = setup();
+  t.c.start();
+  const token = welcome('A'.repeat(24)).resume_token;
+  connect(t, 'A'.repeat(24)).drop(1006);
+  const ws2 = t.ws(); ws2.open(); ws2.recv(welcome('B'.repeat(24)));
+  ws2.recv({ type: 'error', rid: ws2.sent[0].rid, code: 'resume-live', message: 'x' });
+  await Promise.resolve();
+  assert.equal(ws2.closedWith && ws2.closedWith.code, 1000, 'the connection of the fresh id leaves with a close frame');
+  assert.notEqual(t.c.state, 'open', 'the fresh id is not taken');
+  assert.equal(t.log.sessions.length, 1);
+  t.clock.advance(200);
+  const ws3 = t.ws();
+  assert.notEqual(ws3, ws2, 'asked again after a short delay');
+  ws3.open(); ws3.recv(welcome('C'.repeat(24)));
+  assert.equal(ws3.sent[0].type, 'resume');
+  assert.equal(ws3.sent[0].token, token, 'the old token again, not the fresh one');
+  ws3.recv({ type: 'resumed', rid: ws3.sent[0].rid, id: 'A'.repeat(24), resume_token: 'N'.repeat(48), hashes: 1, held: 0 });
+  assert.equal(t.c.id, 'A'.repeat(24));
+  assert.deepEqual(t.log.sessions[1], { id: 'A'.repeat(24), resumed: true, refused: undefined });
+});
+
 test('failed attempts back off (short, jittered) and the window ends resuming', () => {
   const t = setup();
   t.c.start();
