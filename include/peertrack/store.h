@@ -104,11 +104,12 @@ typedef struct pt_store_health {
 	uint64_t errors;            /* commits that failed */
 	uint64_t dropped;           /* events lost to a full queue */
 	uint64_t last_flush_us;     /* how long the last commit took */
-	uint64_t last_flush_ms;     /* wall clock of the last successful commit */
+	uint64_t last_flush_ms;     /* wall clock of the last successful commit
+	                             * (or turn with nothing to write) */
 	/* commits by duration: flush_hist[k] took at most bound k and more than
 	 * bound k - 1; flush_over took longer than the last bound */
 	uint64_t flush_hist[PT_STORE_FLUSH_BUCKETS], flush_over, flush_sum_us;
-	bool ok;                    /* the last commit succeeded */
+	bool ok;                    /* the last commit that wrote succeeded */
 } pt_store_health;
 
 void pt_store_health_get(pt_store *s, pt_store_health *h);

@@ -682,13 +682,14 @@ static int cap_resources(pt_store *s)
 	return 0;
 }
 
+/* 0 committed, 1 nothing to write, -EIO failed (rolled back). */
 static int commit(pt_store *s, const struct batch *b)
 {
 	int r = 0;
 
 	if (!b->n && !b->ncnt && !b->sampled &&
 	    !(s->last_prune_ms == 0 || pt_clock_wall_ms() - s->last_prune_ms >= 3600000))
-		return 0;
+		return 1;
 	if (step(s, ST_BEGIN))
 		return -EIO;
 	for (size_t i = 0; i < b->n && !r; i++)
@@ -704,7 +705,8 @@ static int commit(pt_store *s, const struct batch *b)
 		r = prune(s, pt_clock_wall_ms());
 	if (!r)
 		r = step(s, ST_COMMIT);
-	if (r)
+	/* A failed COMMIT (disk full) may have rolled back already. */
+	if (r && !sqlite3_get_autocommit(s->db))
 		step(s, ST_ROLLBACK);
 	return r;
 }
@@ -767,13 +769,17 @@ static void *writer(void *arg)
 			s->flush_hist[k]++;
 		else
 			s->flush_over++;
-		if (r) {
+		if (r < 0) {
 			s->errors++;
 			s->dropped += lost;
 			s->ok = false;
 		} else {
 			s->flushes++;
-			s->ok = true;
+			/* Only a commit that wrote tells whether writing works: an
+			 * empty turn between two failed ones (a full disk under
+			 * light traffic) must not report the store healthy. */
+			if (r == 0)
+				s->ok = true;
 			s->last_flush_ms = pt_clock_wall_ms();
 		}
 		pthread_cond_broadcast(&s->done);

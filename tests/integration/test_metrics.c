@@ -2,10 +2,14 @@
  * values move as traffic is driven, the text parses as the Prometheus
  * exposition format (every sample typed, HELP/TYPE well-formed, values
  * numbers), a large body arrives whole, metrics_allow is enforced on
- * the TCP peer address, and a refused reload is reported as one (the log,
- * peertrackctl's exit status, the reload gauges). */
+ * the TCP peer address, a refused reload is reported as one (the log,
+ * peertrackctl's exit status, the reload gauges), and a store that cannot
+ * write is reported by /readyz while /healthz stays 200. */
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <setjmp.h>
@@ -15,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -313,6 +318,123 @@ static void test_health(void **state)
 	assert_int_equal(ptd_stop(d), 0);
 }
 
+/* GET path; asserts the status and returns the body (caller frees). */
+static char *get_status(int port, const char *path, int want)
+{
+	char *body = NULL;
+	int code = pt_http_get(port, "127.0.0.1", path, &body);
+
+	PT_CHECK(code == want, "%s: %d, want %d (%s)", path, code, want, body ? body : "");
+	return body;
+}
+
+/* /readyz until its body is want (bounded), then the body once more. */
+static bool readyz_becomes(int port, const char *want, int timeout_ms)
+{
+	uint64_t end = pt_now_ms() + (uint64_t)timeout_ms;
+
+	do {
+		char *b = get_status(port, "/readyz", 200);
+		bool is = !strcmp(b, want);
+
+		free(b);
+		if (is)
+			return true;
+		ptc_service(50);
+	} while (pt_now_ms() < end);
+	return false;
+}
+
+/* Fills the file system holding path, in 64 KiB writes (bounded by its
+ * size); returns the filler's fd (close and unlink to free the space). */
+static int fill_fs(const char *path, size_t max_bytes)
+{
+	static char block[65536];
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	size_t done = 0;
+
+	PT_CHECK(fd >= 0, "open %s: %s", path, strerror(errno));
+	while (done < max_bytes) {
+		ssize_t n = write(fd, block, sizeof(block));
+
+		if (n <= 0)
+			break;
+		done += (size_t)n;
+	}
+	PT_CHECK(errno == ENOSPC && done < max_bytes, "%s: never full (%s)", path, strerror(errno));
+	return fd;
+}
+
+#define READY_OK "{\"status\":\"ready\",\"store\":\"ok\"}\n"
+#define READY_FAILING "{\"status\":\"ready\",\"store\":\"failing\"}\n"
+
+/* The store failing for real: the daemon's state lives on a 4 MiB tmpfs
+ * (in a mount namespace of the test's own, so nothing outside sees it)
+ * which the test fills up, so the commits fail with "database or disk is
+ * full". /readyz says so (still 200: signaling works without the store,
+ * a load balancer must not drop the tracker); /healthz and the peers are
+ * untouched; peertrack_up is 0. It stays "failing" through the commit
+ * turns that have nothing to write (it said "ok" for 9 of every 10 while
+ * the per-second sample kept failing), and recovers once there is room. */
+static void test_store_failing(void **state)
+{
+	char mnt[] = "/tmp/pt-full-XXXXXX", filler[64], *body;
+	const char *tmpdir = getenv("TMPDIR");
+	char *old_tmpdir = tmpdir ? strdup(tmpdir) : NULL;
+	pt_daemon *d;
+	int port, fd;
+	ptc *a, *b;
+	(void)state;
+
+	PT_CHECK(unshare(CLONE_NEWNS) == 0, "unshare(CLONE_NEWNS): %s (needs root)", strerror(errno));
+	PT_CHECK(mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0, "make / private: %s",
+	         strerror(errno));
+	PT_CHECK(mkdtemp(mnt), "mkdtemp: %s", strerror(errno));
+	PT_CHECK(mount("pt-full", mnt, "tmpfs", 0, "size=4m,mode=0700") == 0, "mount tmpfs: %s",
+	         strerror(errno));
+	setenv("TMPDIR", mnt, 1); /* the harness puts the daemon's directory there */
+	d = ptd_start(BASE_CONF);
+	if (old_tmpdir)
+		setenv("TMPDIR", old_tmpdir, 1);
+	else
+		unsetenv("TMPDIR");
+	free(old_tmpdir);
+	port = ptd_port(d);
+	PT_CHECK(readyz_becomes(port, READY_OK, 3000), "not ready");
+
+	snprintf(filler, sizeof(filler), "%s/filler", mnt);
+	fd = fill_fs(filler, 8u << 20);
+	a = ptc_join(port, NULL); /* its session row finds no room */
+	PT_CHECK(readyz_becomes(port, READY_FAILING, 5000), "/readyz never reported the store failing");
+	body = get_status(port, "/healthz", 200);
+	assert_string_equal(body, "{\"status\":\"ok\"}\n");
+	free(body);
+	/* Through more than a second of turns, most with nothing to write. */
+	for (int i = 0; i < 10; i++) {
+		ptc_service(130);
+		body = get_status(port, "/readyz", 200);
+		PT_CHECK(!strcmp(body, READY_FAILING), "check %d: /readyz %s with the disk full", i, body);
+		free(body);
+	}
+	body = get_status(port, "/metrics", 200);
+	PT_CHECK(pt_metric(body, "peertrack_up") == 0, "peertrack_up %g with the store failing",
+	         pt_metric(body, "peertrack_up"));
+	PT_CHECK(pt_metric(body, "peertrack_store_errors_total") >= 1, "no store error counted");
+	free(body);
+	ptc_roundtrip(a); /* signaling goes on */
+	PT_CHECK(ptd_log_has(d, "disk is full"), "the failure is not logged");
+
+	close(fd);
+	unlink(filler);
+	b = ptc_join(port, NULL); /* something to write */
+	PT_CHECK(readyz_becomes(port, READY_OK, 5000), "the store never recovered");
+	ptc_close(a);
+	ptc_close(b);
+	assert_int_equal(ptd_stop(d), 0);
+	umount2(mnt, MNT_DETACH);
+	rmdir(mnt);
+}
+
 /* The body is larger than http.c's old fixed 2 KiB buffer and arrives
  * whole (Content-Length bytes). */
 static void test_metrics_large(void **state)
@@ -464,6 +586,8 @@ int main(void)
 		cmocka_unit_test_teardown(test_metrics_large, pt_teardown),
 		cmocka_unit_test_teardown(test_coalesced_burst, pt_teardown),
 		cmocka_unit_test_teardown(test_reload_reported, pt_teardown),
+		/* Last: it moves the process into a mount namespace of its own. */
+		cmocka_unit_test_teardown(test_store_failing, pt_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
