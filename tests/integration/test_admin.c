@@ -1,7 +1,8 @@
 /* test_admin.c — peertrackctl against a real daemon: every command as a
  * table and as --json, exit codes, per-command help, bans (a banned address
  * is refused with 1008 and a connected one is dropped at once), kick (4003),
- * the audit log, and the database commands with the daemon stopped (--db). */
+ * the audit log, the database commands with the daemon stopped (--db), and
+ * the socket's mode from the instant it exists. */
 #include <errno.h>
 #include <libgen.h>
 #include <setjmp.h>
@@ -11,8 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "integration/lib/harness.h"
@@ -586,6 +589,52 @@ static void test_ban_resumable(void **state)
 	assert_int_equal(ptd_stop(d), 0);
 }
 
+/* The admin socket is 0660 from the instant it exists, whatever the
+ * umask. Polling its mode could miss a bind-then-chmod window, but inotify
+ * cannot: bind() creating the socket is IN_CREATE, and any later change of
+ * its mode (chmod) is IN_ATTRIB. So: 0660 at the end and no IN_ATTRIB since
+ * the IN_CREATE means it was created 0660. The daemon runs under umask 000,
+ * where a socket created with the umask's mode would be 0777. */
+static void test_socket_mode_from_creation(void **state)
+{
+	char dir[] = "/tmp/pt-admin-XXXXXX", path[64], buf[4096];
+	bool created = false, changed = false;
+	struct stat st;
+	pt_daemon *d;
+	mode_t old;
+	int in;
+	ssize_t n;
+
+	(void)state;
+	PT_CHECK(mkdtemp(dir), "mkdtemp: %s", strerror(errno));
+	snprintf(path, sizeof(path), "%s/admin.sock", dir);
+	in = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	PT_CHECK(in >= 0 && inotify_add_watch(in, dir, IN_CREATE | IN_MOVED_TO | IN_ATTRIB) >= 0,
+	         "inotify: %s", strerror(errno));
+	old = umask(0);
+	d = ptd_start(BASE_CONF "admin_socket = %s\n", path);
+	umask(old);
+	PT_CHECK(ptd_wait_log(d, "admin socket on ", PT_T_REPLY_MS) >= 0, "no admin socket");
+	while ((n = read(in, buf, sizeof(buf))) > 0) {
+		for (char *p = buf; p < buf + n;) {
+			const struct inotify_event *e = (const struct inotify_event *)p;
+
+			if (e->len && !strcmp(e->name, "admin.sock")) {
+				created |= (e->mask & (IN_CREATE | IN_MOVED_TO)) != 0;
+				changed |= created && (e->mask & IN_ATTRIB);
+			}
+			p += sizeof(*e) + e->len;
+		}
+	}
+	close(in);
+	PT_CHECK(created, "no IN_CREATE for the admin socket");
+	PT_CHECK(!changed, "the admin socket's mode changed after it was created (chmod)");
+	PT_CHECK(stat(path, &st) == 0 && S_ISSOCK(st.st_mode), "stat %s", path);
+	PT_CHECK((st.st_mode & 07777) == 0660, "admin socket mode %o", (unsigned)(st.st_mode & 07777));
+	assert_int_equal(ptd_stop(d), 0);
+	PT_CHECK(rmdir(dir) == 0, "rmdir %s: %s (socket left behind?)", dir, strerror(errno));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -594,6 +643,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_info_hashes, pt_teardown),
 		cmocka_unit_test_teardown(test_allowlist, pt_teardown),
 		cmocka_unit_test_teardown(test_ban_resumable, pt_teardown),
+		cmocka_unit_test_teardown(test_socket_mode_from_creation, pt_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
