@@ -282,16 +282,26 @@ static void wrong_path(ctx *x, ptc *c)
 
 static void raw_unmasked(ctx *x, ptc *c)
 {
+	static const char ping[] = "{\"type\":\"ping\",\"rid\":\"u\"}";
 	ptr_opts o = { .source = x->source };
 	ptr *r = ptr_connect(x->port, &o);
+	json_t *reply;
 	int code;
 
 	PT_CHECK(r, "raw upgrade failed");
 	json_decref(ptr_recv_json(r, PT_T_REPLY_MS)); /* welcome */
-	ptr_send_frame(r, PTR_TEXT, true, false, "{\"type\":\"ping\"}", 15);
-	code = ptr_wait_close(r, PT_T_REPLY_MS);
-	/* RFC 6455 5.1: the server must close on an unmasked client frame. */
-	PT_CHECK(code == 1002 || code == -1, "unmasked frame: close code %d", code);
+	ptr_send_frame(r, PTR_TEXT, true, false, ping, sizeof(ping) - 1);
+	/* RFC 6455 5.1 wants a close (1002). libwebsockets 4.1 accepts the
+	 * frame and hides the mask bit from us (docs/OPERATIONS.md, "Known gap:
+	 * unmasked client frames"): this pins that, so a libwebsockets that
+	 * enforces 5.1 fails here and the row and the docs are updated to
+	 * expect 1002. Either way nothing else may happen. */
+	reply = ptr_recv_json(r, PT_T_REPLY_MS);
+	PT_CHECK(pt_jtype_is(reply, "pong") && pt_jstr(reply, "rid") && !strcmp(pt_jstr(reply, "rid"), "u"),
+	         "unmasked frame: not answered as libwebsockets 4.1 does (documented gap): enforced now?");
+	json_decref(reply);
+	code = ptr_wait_close(r, 200);
+	PT_CHECK(code == -1, "unmasked frame: closed %d after the answer", code);
 	ptr_free(r);
 	ptc_roundtrip(c);
 }
