@@ -5,8 +5,9 @@
 # and the LimitNOFILE drop-in, HTTP->HTTPS redirect, ACME webroot,
 # announce/lookup/signal over wss://, the client address taken from
 # X-Forwarded-For (and forged ones ignored, through nginx and directly),
-# /metrics to the allowed scraper only, an idle WebSocket outliving nginx's
-# proxy_read_timeout thanks to the daemon's pings — but not without them —,
+# /healthz and /readyz proxied, /metrics to the allowed scraper only, an
+# idle WebSocket outliving nginx's proxy_read_timeout thanks to the
+# daemon's pings — but not without them —,
 # a reload ending the old workers' WebSockets after worker_shutdown_timeout,
 # and 2000 WebSockets open at once through nginx (peertrack-bench).
 . "$(dirname "$0")/lib/deploy.sh"
@@ -104,6 +105,11 @@ out=$(curl -s -H "Host: $HOST" "http://127.0.0.1:$HP/.well-known/acme-challenge/
 [ "$out" = "token-$$" ] || pt_fail "ACME webroot over http: '$out'"
 out=$(curl -s --cacert "$WORK/cert.crt" --resolve "$HOST:$SP:127.0.0.1" "https://$HOST:$SP/healthz")
 case "$out" in *'"status":"ok"'*) ;; *) pt_fail "/healthz through nginx: '$out'" ;; esac
+out=$(curl -s -w ' %{http_code}' --cacert "$WORK/cert.crt" --resolve "$HOST:$SP:127.0.0.1" "https://$HOST:$SP/readyz")
+[ "$out" = '{"status":"ready","store":"ok"}
+ 200' ] || pt_fail "/readyz through nginx: '$out'"
+out=$(curl -s -I -o /dev/null -w '%{http_code}' --cacert "$WORK/cert.crt" --resolve "$HOST:$SP:127.0.0.1" "https://$HOST:$SP/readyz")
+[ "$out" = 200 ] || pt_fail "HEAD /readyz through nginx: $out"
 for p in /stats.json /; do
 	code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$WORK/cert.crt" \
 		--resolve "$HOST:$SP:127.0.0.1" "https://$HOST:$SP$p")
@@ -119,7 +125,7 @@ for src in 127.0.0.6 127.0.0.1; do
 		--resolve "$HOST:$SP:127.0.0.1" "https://$HOST:$SP/metrics")
 	[ "$code" = 403 ] || pt_fail "https /metrics from $src answered $code, want 403"
 done
-pt_log "http: 301 to https, ACME webroot served, /healthz proxied, /metrics to the allowed scraper only"
+pt_log "http: 301 to https, ACME webroot served, /healthz and /readyz (GET, HEAD) proxied, /metrics to the allowed scraper only"
 
 # -- wss:// through nginx, client address from X-Forwarded-For -----------------
 pt_ws "${TLSOPTS[@]}" --source 127.0.0.2 flow "$WSS" >"$WORK/flow.out" || pt_fail "announce/lookup/signal through nginx"
