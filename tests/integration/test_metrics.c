@@ -7,6 +7,7 @@
  * write is reported by /readyz while /healthz stays 200. */
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -216,6 +217,22 @@ static void test_metrics_allow(void **state)
 	assert_int_equal(ptd_stop(d), 0);
 }
 
+/* Entries of /proc/PID/fd. */
+static double count_entries(pid_t pid)
+{
+	char path[64];
+	struct dirent *e;
+	double n = 0;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	PT_CHECK((dir = opendir(path)), "opendir %s", path);
+	while ((e = readdir(dir)))
+		n += e->d_name[0] != '.';
+	closedir(dir);
+	return n;
+}
+
 /* The process_* metrics, the build, the effective capacity, commit
  * durations as a histogram, and refusals by reason with internal ones
  * apart from "full". */
@@ -249,6 +266,10 @@ static void test_process_metrics(void **state)
 	check_exposition(body);
 	double fds = pt_metric(body, "process_open_fds"), max = pt_metric(body, "process_max_fds");
 	PT_CHECK(fds >= 5 && fds < max, "process_open_fds %g, process_max_fds %g", fds, max);
+	/* As many as the daemon's /proc/PID/fd lists, seen from outside (the
+	 * scrape's own connection may have closed since: one fewer). */
+	double listed = count_entries(ptd_pid(d));
+	PT_CHECK(fds == listed || fds == listed + 1, "process_open_fds %g, /proc lists %g", fds, listed);
 	PT_CHECK(pt_metric(body, "process_resident_memory_bytes") > 1e6, "RSS");
 	PT_CHECK(pt_metric(body, "process_virtual_memory_bytes") > pt_metric(body, "process_resident_memory_bytes"),
 	         "virtual memory below RSS");
