@@ -5,9 +5,10 @@
  * reply, a log line, a row in the store or its absence, a metric, or
  * welcome.limits where that is how clients learn it). Every probe fails
  * without its row's line. The table is checked against the key table both
- * ways, with no exceptions, so marking a key reloadable without a row here
- * fails, as does a row for a key that is not reloadable (handshake_timeout_ms
- * was marked reloadable although libwebsockets reads it only at start). One daemon: each row rewrites the
+ * ways (one known gap: halfopen_idle_ms), so marking a key reloadable
+ * without a row here fails, as does a row for a key that is not reloadable
+ * (handshake_timeout_ms was marked reloadable although libwebsockets reads
+ * it only at start). One daemon: each row rewrites the
  * file as the base plus its line, sends SIGHUP, waits for the reload to be
  * logged and runs its probe; the next row's file drops the line again. */
 #include <arpa/inet.h>
