@@ -5,10 +5,10 @@
  * reply, a log line, a row in the store or its absence, a metric, or
  * welcome.limits where that is how clients learn it). Every probe fails
  * without its row's line. The table is checked against the key table both
- * ways (one known gap: halfopen_idle_ms), so marking a key reloadable
- * without a row here fails, as does a row for a key that is not reloadable
- * (handshake_timeout_ms was marked reloadable although libwebsockets reads
- * it only at start). One daemon: each row rewrites the
+ * ways (known gaps: halfopen_idle_ms, wt_max_allowed), so marking a key
+ * reloadable without a row here fails, as does a row for a key that is not
+ * reloadable (handshake_timeout_ms was marked reloadable although
+ * libwebsockets reads it only at start). One daemon: each row rewrites the
  * file as the base plus its line, sends SIGHUP, waits for the reload to be
  * logged and runs its probe; the next row's file drops the line again. */
 #include <arpa/inet.h>
@@ -793,6 +793,16 @@ static void expect_wt_failure(json_t *j, const char *needle, const char *what)
 
 #define WT_OFFER(id) "{\"offer\":{\"type\":\"offer\",\"sdp\":\"v=0\"},\"offer_id\":\"" id "\"}"
 
+static void probe_wt_allowlist(ctx *x)
+{
+	ptr *r = wt_open(x);
+	char ih[21], pid[21];
+
+	expect_wt_failure(wt_announce(r, id20(ih, "unlisted", 1), id20(pid, "p", 6), ""),
+	                  "not allowed", "wt_allowlist = yes");
+	ptr_free(r);
+}
+
 static void probe_wt_interval_s(ctx *x)
 {
 	ptr *r = wt_open(x);
@@ -1049,15 +1059,17 @@ static const struct row {
 	{ "wt_offer_ttl_ms", "wt_offer_ttl_ms = 1000", probe_wt_offer_ttl_ms },
 	{ "wt_max_pending_offers", "wt_max_pending_offers = 16", probe_wt_max_pending_offers },
 	{ "wt_interval_s", "wt_interval_s = 30", probe_wt_interval_s },
+	{ "wt_allowlist", "wt_allowlist = yes", probe_wt_allowlist },
 };
 
 #define NROWS (sizeof(rows) / sizeof(rows[0]))
 
-/* The one key without a row: halfopen_idle_ms (it arrived with other
- * work; test_budgets sets it at start). */
+/* The keys without a row, which arrived with other work: halfopen_idle_ms
+ * (test_budgets sets it at start) and wt_max_allowed (the allow-list's
+ * bound, test_admin's test_allowlist). */
 static bool known_gap(const pt_config_key *k)
 {
-	return !strcmp(k->name, "halfopen_idle_ms");
+	return !strcmp(k->name, "halfopen_idle_ms") || !strcmp(k->name, "wt_max_allowed");
 }
 
 static void test_rows_match_key_table(void **state)
