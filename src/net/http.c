@@ -115,6 +115,17 @@ int pt__http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *u
 	struct pt_server *srv = lws_context_user(lws_get_context(wsi));
 
 	switch (reason) {
+	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+		/* An upgrade naming the subprotocol "http" would bind here: a
+		 * WebSocket this protocol cannot serve, holding a descriptor
+		 * and, until now, its handshake place. Refused (lws answers
+		 * the upgrade with an error). */
+		return 1;
+	case LWS_CALLBACK_WSI_DESTROY:
+		/* A connection bound here before its request was read still
+		 * holds its handshake place (budget.c): give it back. */
+		pt__budget_destroyed(srv, wsi);
+		break;
 	case LWS_CALLBACK_HTTP: {
 		char uri[128];
 		bool head = false;

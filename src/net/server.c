@@ -58,19 +58,11 @@ static const struct lws_http_mount mount_http = {
 /* metrics_listen: a vhost of the http protocol alone, so this node's
  * /metrics is reachable when its WebSocket port is shared with other
  * nodes (listen_share). The same handlers and metrics_allow as on listen;
- * WebSocket upgrades are refused. */
-static int metrics_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
-                            void *in, size_t len)
-{
-	/* Plain HTTP only: an upgrade would bind to this protocol and hold
-	 * a descriptor doing nothing. */
-	if (reason == LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION)
-		return 1;
-	return pt__http_callback(wsi, reason, user, in, len);
-}
+ * WebSocket upgrades are refused (http.c refuses any upgrade bound to the
+ * http protocol). */
 
 static const struct lws_protocols protocols_metrics[] = {
-	{ "http", metrics_callback, 0, 0, 0, NULL, 0 },
+	{ "http", pt__http_callback, 0, 0, 0, NULL, 0 },
 	{ NULL, NULL, 0, 0, 0, NULL, 0 }
 };
 

@@ -190,6 +190,35 @@ static int silent_fate(int fd, int ms)
 	return 1;
 }
 
+/* An upgrade naming the "http" subprotocol would bind the connection to the
+ * plain-HTTP protocol, whose callback never saw the handshake budget: the
+ * place stayed taken (with a pointer to the freed connection in the
+ * eviction queue) and six of them shut the address out. */
+static void test_http_subprotocol(void **state)
+{
+	pt_daemon *d = ptd_start(BASE_CONF "max_halfopen_per_ip = 4\nmax_halfopen = 6\n");
+	int port = ptd_port(d), st;
+	long long n = -1;
+	ptc *c;
+	(void)state;
+
+	for (int i = 0; i < 8; i++) {
+		st = ptr_upgrade_status(port, &(ptr_opts){ .source = "127.0.32.1", .protocol = "http" }, NULL);
+		PT_CHECK(st != 101, "upgrade %d with subprotocol http answered 101", i);
+	}
+	/* Bounded: 100 polls of 50 ms for the refused handshakes to end. */
+	for (int i = 0; i < 100 && n != 0; i++) {
+		n = metric(port, "peertrack_handshakes");
+		if (n != 0)
+			ptc_service(50);
+	}
+	PT_CHECK(n == 0, "%lld handshake places still taken after the refusals", n);
+	c = ptc_join(port, &(ptc_opts){ .source = "127.0.32.1" });
+	ptc_roundtrip(c);
+	ptc_close(c);
+	assert_int_equal(ptd_stop(d), 0);
+}
+
 static void test_halfopen_budgets(void **state)
 {
 	/* (halfopen_idle_ms past half the timeout: only the age rule drops;
@@ -674,6 +703,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_index_budgets, pt_teardown),
 		cmocka_unit_test_teardown(test_halfopen_budgets, pt_teardown),
+		cmocka_unit_test_teardown(test_http_subprotocol, pt_teardown),
 		cmocka_unit_test_teardown(test_halfopen_flood, flood_teardown),
 		cmocka_unit_test_teardown(test_store_flood, pt_teardown),
 		cmocka_unit_test_teardown(test_flooder_keeps_replies, pt_teardown),

@@ -146,6 +146,7 @@ typedef struct ptr_opts {
 	const char *path;     /* NULL: "/v1" */
 	const char *source;   /* local address; NULL: 127.0.0.1 */
 	int rcvbuf;           /* SO_RCVBUF before connecting; 0: default */
+	const char *protocol; /* Sec-WebSocket-Protocol; NULL: none */
 } ptr_opts;
 
 /* Connects and upgrades; NULL unless the server answered 101. */

@@ -141,9 +141,12 @@ int ptr_upgrade_status(int port, const ptr_opts *opts, ptr **out)
 	         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
 	         "Sec-WebSocket-Version: 13\r\n"
 	         "%s%s%s"
+	         "%s%s%s"
 	         "\r\n",
 	         opts->path ? opts->path : "/v1", port, opts->origin ? "Origin: " : "",
-	         opts->origin ? opts->origin : "", opts->origin ? "\r\n" : "");
+	         opts->origin ? opts->origin : "", opts->origin ? "\r\n" : "",
+	         opts->protocol ? "Sec-WebSocket-Protocol: " : "", opts->protocol ? opts->protocol : "",
+	         opts->protocol ? "\r\n" : "");
 	if (write_all(r->fd, req, strlen(req), PT_T_REPLY_MS))
 		goto done;
 	/* Read exactly the response head; frames may follow in the same read. */
