@@ -19,8 +19,17 @@
 #include "peertrack/peerinfo.h"
 #include "peertrack/wtallow.h"
 
-/* What the admin commands may ask of the process. Every call is
- * synchronous, on the loop thread; arg is the process's. */
+/* A holder on another node (cluster mode): its node is pt_id_tag(&id). */
+typedef struct pt_admin_remote {
+	pt_id id;
+	pt_addr addr;
+} pt_admin_remote;
+/* status 0 with the holders (v valid during the call), or a negative errno
+ * (-EAGAIN: Redis unreachable or too slow) and n = 0. */
+typedef void pt_admin_remote_fn(void *fnarg, int status, const pt_admin_remote *v, size_t n);
+
+/* What the admin commands may ask of the process, on the loop thread; arg
+ * is the process's. Every call is synchronous but remote_holders. */
 typedef struct pt_admin_ops {
 	void *arg;
 	/* `status`: a new JSON object, or NULL (out of memory). */
@@ -50,6 +59,12 @@ typedef struct pt_admin_ops {
 	int (*allow)(void *arg, const pt_wt_id *ih);
 	int (*disallow)(void *arg, const pt_wt_id *ih);
 	const pt_wt_allow *(*allowed)(void *arg, bool *enabled);
+	/* Cluster mode: the holders of k on the other live nodes (a bounded
+	 * sample), asked of Redis without blocking. 0: fn runs later, exactly
+	 * once (also when the process shuts down); -ENOTCONN: not in cluster
+	 * mode, or k is not shared between nodes; another negative errno
+	 * (-EAGAIN: Redis unreachable now): fn never runs. May be NULL. */
+	int (*remote_holders)(void *arg, const pt_key *k, pt_admin_remote_fn *fn, void *fnarg);
 } pt_admin_ops;
 
 typedef struct pt_admin pt_admin;

@@ -18,6 +18,7 @@
 #include <uv.h>
 #include "peertrack/addr.h"
 #include "peertrack/banlist.h"
+#include "peertrack/cluster.h"
 #include "peertrack/config.h"
 #include "peertrack/hash.h"
 #include "peertrack/id.h"
@@ -108,6 +109,12 @@ void pt_server_on_cluster_ban(pt_server *s, pt_server_ban_fn *fn, void *arg);
  * -ENOTCONN without a cluster. */
 int pt_server_cluster_ban(pt_server *s, const pt_cidr *c, uint64_t until_ms, const char *reason,
                           bool unban);
+/* The holders of k on the other live nodes (pt_cluster_lookup: a sample of
+ * at most cluster_lookup_sample, never blocking): 0 (fn runs later, once),
+ * -ENOTCONN without a cluster or for a key the nodes do not share
+ * (/announce's info_hashes), -EAGAIN etc. (Redis unreachable; fn never
+ * runs). */
+int pt_server_remote_holders(pt_server *s, const pt_key *k, pt_cluster_lookup_fn *fn, void *arg);
 /* The cluster's state as the admin status shows it: a new object, or NULL
  * (no cluster, or out of memory). */
 struct json_t;

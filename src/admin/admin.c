@@ -7,8 +7,10 @@
  * state (peers, bans) is asked of the process through pt_admin_ops and
  * answered at once; database reads (the table's `offline` commands) go to
  * libuv's thread pool with their own read-only connection, so the loop
- * never waits on sqlite. A client's requests are answered in order:
- * reading pauses while one is in the pool. A command the table marks
+ * never waits on sqlite; in cluster mode who-has also asks Redis for the
+ * other nodes' holders through the ops, without blocking. A client's
+ * requests are answered in order: reading pauses while one is in the pool
+ * or waits on Redis. A command the table marks
  * `mutating` is written to the audit log once it acted.
  */
 #include <errno.h>
@@ -231,6 +233,8 @@ static int by_age(const void *a, const void *b)
 	return memcmp(x->id_bin.b, y->id_bin.b, sizeof(x->id_bin.b));
 }
 
+static void process_lines(struct client *c);
+
 /* -- handlers on the loop ------------------------------------------------------ */
 
 static void do_help(areq *r)
@@ -356,17 +360,97 @@ static bool add_holder(const pt_peer_info *p, void *arg)
 	return true;
 }
 
+/* A who-has waiting for the other nodes' holders (cluster mode): the
+ * client reads no further request meanwhile, as for a database read. */
+struct who_has {
+	struct client *c;
+	json_t *arr;            /* this node's holders, at most limit */
+	uint64_t limit;
+	uint32_t total;
+};
+
+static void set_node(json_t *o, const char *id)
+{
+	pt_id bin;
+	char tag[3];
+
+	if (!id || pt_id_decode(id, strlen(id), &bin))
+		return;
+	pt_id_tag_format(pt_id_tag(&bin), tag);
+	json_object_set_new(o, "node", json_string(tag));
+}
+
+/* Cluster mode: every holder is marked with its node, the other nodes'
+ * after this one's; "cluster" says whether they could be asked. */
+static void who_has_send(struct client *c, json_t *arr, uint32_t total, int status,
+                         const pt_admin_remote *v, size_t n, uint64_t limit)
+{
+	size_t i;
+	json_t *p;
+
+	json_array_foreach(arr, i, p)
+		set_node(p, json_string_value(json_object_get(p, "id")));
+	for (i = 0; i < n; i++) {
+		char id[PT_ID_CHARS + 1], ip[PT_ADDR_STRLEN];
+
+		if (json_array_size(arr) >= limit)
+			break;
+		pt_id_encode(&v[i].id, id);
+		pt_addr_format(&v[i].addr, ip);
+		p = json_pack("{ss ss}", "id", id, "ip", ip);
+		set_node(p, id);
+		json_array_append_new(arr, p);
+	}
+	send_ok(c, json_pack("{sI so ss}", "total", (json_int_t)(total + n), "peers", arr, "cluster",
+	                     status ? "unavailable" : "ok"));
+}
+
+static void who_has_remote(void *arg, int status, const pt_admin_remote *v, size_t n)
+{
+	struct who_has *w = arg;
+	struct client *c = w->c;
+
+	c->pending--;
+	c->busy = false;
+	if (!c->closing)
+		who_has_send(c, w->arr, w->total, status, v, status ? 0 : n, w->limit);
+	else
+		json_decref(w->arr);
+	free(w);
+	if (!c->closing && c->adm->open)
+		process_lines(c);
+	client_maybe_free(c);
+}
+
 static void do_who_has(areq *r)
 {
+	const pt_key *k = &arg(r, "hash")->hash;
 	struct holders_out h = { json_array(), arg_u(r, "limit"), pt_clock_wall_ms() };
+	struct who_has *w;
 	uint32_t n;
+	int e;
 
 	if (!h.arr) {
 		send_json(r->c, NULL);
 		return;
 	}
-	n = r->ops->holders(r->ops->arg, &arg(r, "hash")->hash, add_holder, &h);
-	send_ok(r->c, json_pack("{sI so}", "total", (json_int_t)n, "peers", h.arr));
+	n = r->ops->holders(r->ops->arg, k, add_holder, &h);
+	if (!r->ops->remote_holders || !(w = malloc(sizeof(*w)))) {
+		send_ok(r->c, json_pack("{sI so}", "total", (json_int_t)n, "peers", h.arr));
+		return;
+	}
+	*w = (struct who_has){ r->c, h.arr, h.limit, n };
+	e = r->ops->remote_holders(r->ops->arg, k, who_has_remote, w);
+	if (e == 0) {
+		r->c->pending++;
+		r->c->busy = true;
+		return;
+	}
+	free(w);
+	if (e == -ENOTCONN)
+		send_ok(r->c, json_pack("{sI so}", "total", (json_int_t)n, "peers", h.arr));
+	else
+		who_has_send(r->c, h.arr, n, e, NULL, 0, h.limit);
 }
 
 static void do_kick(areq *r)
@@ -525,8 +609,6 @@ static void do_reload(areq *r)
 }
 
 /* -- handlers in the thread pool (database reads) ------------------------------ */
-
-static void process_lines(struct client *c);
 
 static void work_run(uv_work_t *req)
 {

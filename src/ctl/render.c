@@ -173,6 +173,35 @@ static void peers_table(FILE *f, const json_t *res)
 	fprintf(f, "(%zu of %lld)\n", json_array_size(arr), jint(res, "total"));
 }
 
+/* who-has in cluster mode: the holders with their node (those of other
+ * nodes carry only id and address), and whether the other nodes could be
+ * asked. */
+static void who_has_table(FILE *f, const json_t *res)
+{
+	const json_t *arr = json_object_get(res, "peers"), *p;
+	table t;
+	size_t i;
+
+	if (!json_object_get(res, "cluster")) {
+		peers_table(f, res);
+		return;
+	}
+	t_init(&t, "ID NODE ADDRESS CONNECTED >FOR >HASHES >QUEUE");
+	json_array_foreach(arr, i, p) {
+		cell a, b, c, d;
+		bool here = json_object_get(p, "connected_at") != NULL;
+
+		t_row(&t, jstr(p, "id"), jstr(p, "node"), jstr(p, "ip"),
+		      when(a, json_object_get(p, "connected_at")),
+		      here ? dur(b, jint(p, "connected_ms")) : "-", here ? num(c, jint(p, "hashes")) : "-",
+		      here ? num(d, jint(p, "queue_bytes")) : "-");
+	}
+	t_print(f, &t);
+	fprintf(f, "(%zu of %lld)\n", json_array_size(arr), jint(res, "total"));
+	if (strcmp(jstr(res, "cluster"), "ok"))
+		fprintf(f, "cluster unavailable (Redis unreachable): this node's holders only\n");
+}
+
 /* Cluster mode: this node, the nodes the registry knew at the last
  * heartbeat (their peers and entries as they reported them) and the
  * Redis links. */
@@ -373,8 +402,8 @@ void pt_ctl_render(FILE *f, const pt_admin_cmd *c, const json_t *result)
 	switch (c->id) {
 	case PT_ADM_HELP: render_help(f, result); break;
 	case PT_ADM_STATUS: render_status(f, result); break;
-	case PT_ADM_PEERS:
-	case PT_ADM_WHO_HAS: peers_table(f, result); break;
+	case PT_ADM_PEERS: peers_table(f, result); break;
+	case PT_ADM_WHO_HAS: who_has_table(f, result); break;
 	case PT_ADM_PEER: render_peer(f, result); break;
 	case PT_ADM_RESOURCES: render_resources(f, result); break;
 	case PT_ADM_STATS: render_stats(f, result); break;

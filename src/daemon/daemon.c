@@ -169,6 +169,40 @@ static uint32_t op_holders(void *arg, const pt_key *h, pt_peer_fn fn, void *a)
 	return pt_server_holders(((pt_daemon *)arg)->srv, h, fn, a);
 }
 
+struct remote_q {
+	pt_admin_remote_fn *fn;
+	void *fnarg;
+};
+
+static void on_remote_holders(void *arg, int status, const pt_cluster_cand *v, size_t n)
+{
+	struct remote_q *q = arg;
+	pt_admin_remote *out = n ? malloc(n * sizeof(*out)) : NULL;
+
+	if (n && !out) {
+		status = -ENOMEM;
+		n = 0;
+	}
+	for (size_t i = 0; i < n; i++)
+		out[i] = (pt_admin_remote){ v[i].id, v[i].addr };
+	q->fn(q->fnarg, status, out, n);
+	free(out);
+	free(q);
+}
+
+static int op_remote_holders(void *arg, const pt_key *k, pt_admin_remote_fn *fn, void *fnarg)
+{
+	struct remote_q *q = malloc(sizeof(*q));
+	int r;
+
+	if (!q)
+		return -ENOMEM;
+	*q = (struct remote_q){ fn, fnarg };
+	if ((r = pt_server_remote_holders(((pt_daemon *)arg)->srv, k, on_remote_holders, q)))
+		free(q);
+	return r;
+}
+
 static int op_peer(void *arg, const pt_id *id, pt_peer_info *out)
 {
 	return pt_server_peer(((pt_daemon *)arg)->srv, id, out);
@@ -385,6 +419,7 @@ static int open_state(pt_daemon *d)
 	static const pt_admin_ops ops_template = {
 		NULL, op_status, op_peers, op_holders, op_peer, op_peer_hashes, op_kick,
 		op_ban, op_unban, op_bans, op_reload, op_audit, op_allow, op_disallow, op_allowed,
+		op_remote_holders,
 	};
 	const pt_config *c = &d->cfg;
 	pt_admin_ops ops = ops_template;

@@ -423,6 +423,14 @@ bool pt__remote_lookup(pt_session *s, const pt_rid *rid, const pt_hash *h, const
 	return true;
 }
 
+int pt_server_remote_holders(struct pt_server *s, const pt_key *k, pt_cluster_lookup_fn *fn,
+                             void *arg)
+{
+	if (!s->cluster || k->space != PT_SPACE_V1)
+		return -ENOTCONN;
+	return pt_cluster_lookup(s->cluster, k, fn, arg);
+}
+
 /* -- life cycle ------------------------------------------------------------------ */
 
 int pt__remote_start(struct pt_server *srv)

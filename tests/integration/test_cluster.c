@@ -196,6 +196,33 @@ static char *ctl(pt_daemon *d, int *rc, const char *args)
 	return out;
 }
 
+/* `peertrackctl --json who-has h` on d. */
+static json_t *who_has(pt_daemon *d, const char *h)
+{
+	char args[128], *out;
+	json_t *j;
+	int rc;
+
+	snprintf(args, sizeof(args), "--json who-has %s", h);
+	out = ctl(d, &rc, args);
+	j = json_loads(out, 0, NULL);
+	PT_CHECK(rc == 0 && j, "who-has: exit %d: %s", rc, out);
+	free(out);
+	return j;
+}
+
+/* The node `who-has` marks holder `id` with, or NULL if it is not listed. */
+static const char *holder_node(const json_t *j, const char *id)
+{
+	size_t i;
+	json_t *p;
+
+	json_array_foreach(json_object_get(j, "peers"), i, p)
+		if (!strcmp(pt_jstr(p, "id"), id))
+			return pt_jstr(p, "node");
+	return NULL;
+}
+
 /* A node killed with SIGKILL: the others log it dead within the liveness
  * window, and from then on lookups drop its peers, signals to them answer
  * peer-gone, and its entries are purged from Redis. */
@@ -269,11 +296,37 @@ static void test_redis_restart(void **state)
 	json_decref(ptc_hashes(local, "announce", NULL, &h, 1));
 	json_decref(ptc_hashes(remote, "announce", NULL, &h, 1));
 	assert_int_equal(lookup_until(asker, h, 2, ids, 4), 2);
+	/* who-has spans the nodes, each holder marked with its node. */
+	m = who_has(a, h);
+	assert_string_equal(pt_jstr(m, "cluster"), "ok");
+	assert_int_equal(pt_jint(m, "total"), 2);
+	PT_CHECK(holder_node(m, ptc_id(local)) && !strcmp(holder_node(m, ptc_id(local)), "Aa"),
+	         "who-has on A: its own holder missing or not marked Aa");
+	PT_CHECK(holder_node(m, ptc_id(remote)) && !strcmp(holder_node(m, ptc_id(remote)), "Bb"),
+	         "who-has on A: the holder on B missing or not marked Bb");
+	json_decref(m);
 
 	mark_a = ptd_log_count(a);
 	mark_b = ptd_log_count(b);
 	pt_redis_stop(r);
 	PT_CHECK(ptd_wait_log_from(a, mark_a, "Redis unreachable", 5000) >= 0, "A never noticed");
+	/* Redis down: this node's holders, and the other nodes said unavailable. */
+	m = who_has(a, h);
+	assert_string_equal(pt_jstr(m, "cluster"), "unavailable");
+	assert_int_equal(pt_jint(m, "total"), 1);
+	PT_CHECK(holder_node(m, ptc_id(local)) && !holder_node(m, ptc_id(remote)),
+	         "who-has with Redis down lists the wrong holders");
+	json_decref(m);
+	{
+		char args[128], *out;
+		int rc;
+
+		snprintf(args, sizeof(args), "who-has %s", h);
+		out = ctl(a, &rc, args);
+		PT_CHECK(rc == 0 && strstr(out, "cluster unavailable") && strstr(out, ptc_id(local)),
+		         "who-has text with Redis down: %s", out);
+		free(out);
+	}
 	/* Down for 2 s: same-node traffic goes on all along. */
 	t0 = pt_now_ms();
 	while (pt_now_ms() - t0 < 2000) {
