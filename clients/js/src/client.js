@@ -52,9 +52,12 @@ export class PeertrackClient extends EventTarget {
       message: (m) => this.onMessage(m),
       ice: (servers) => { for (const s of this.sessions.values()) s.setIceServers(servers); },
       error: (e) => this.emitError(e),
+      // peer-gone: the holder left. unavailable (cluster mode): its node
+      // cannot be reached now. Either way that session is over: the fetch
+      // moves on to the next holder instead of waiting out a timeout.
       signalFailed: (rid, m) => {
-        if (m.code !== 'peer-gone') return;
-        for (const s of [...this.sessions.values()]) if (s.rids.has(rid)) s.fail('peer-gone');
+        if (m.code !== 'peer-gone' && m.code !== 'unavailable') return;
+        for (const s of [...this.sessions.values()]) if (s.rids.has(rid)) s.fail(m.code);
       },
     });
   }
@@ -202,8 +205,12 @@ export class PeertrackClient extends EventTarget {
       attempts.push({ peer, result: why });
       this.log(`${peer}: ${why}; trying the next holder`);
     }
-    throw new PeertrackError('all-failed', `every holder failed: ${attempts.map((a) => `${a.peer} ${a.result}`).join(', ')}`,
-      { attempts });
+    const list = attempts.map((a) => `${a.peer} ${a.result}`).join(', ');
+    // None could even be reached (their nodes are cut off from ours): the
+    // tracker's fault, not the holders', and worth retrying later.
+    if (attempts.length && attempts.every((a) => a.result === 'unavailable'))
+      throw new PeertrackError('unavailable', `no holder reachable through the tracker: ${list}`, { attempts });
+    throw new PeertrackError('all-failed', `every holder failed: ${list}`, { attempts });
   }
 
   opened() {

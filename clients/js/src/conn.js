@@ -291,7 +291,7 @@ export class Connection {
   }
 
   // A signal (no reply when relayed): -> its rid, or 0 when not connected.
-  // A peer-gone for it comes back through hooks.signalFailed(rid).
+  // An error for it (peer-gone, unavailable) comes back through hooks.signalFailed(rid).
   signal(to, data) {
     const rid = ++this.rid;
     if (!this.send({ type: 'signal', rid, to, data })) return 0;

@@ -3,7 +3,9 @@
 //
 //   no-holder    nobody else holds the hash (lookup answered [])
 //   timeout      fetchFromPeers ran out of its budget
-//   unavailable  no tracker connection, or no WebRTC in this context
+//   unavailable  no tracker connection, or no WebRTC in this context, or
+//                fetchFromPeers: the tracker could reach none of the holders
+//                (cluster mode, its Redis down: signals answered unavailable)
 //   aborted      the caller's AbortSignal fired
 //   all-failed   every holder was tried and none delivered verified bytes
 //   bad-hash     seed(): the bytes do not hash to the given hash, or a hash

@@ -88,6 +88,51 @@ test('a holder that says bye is left at once for the next; all fail -> all-faile
   c.close();
 });
 
+// The tracker answers the offer to `peer` with an error (as for a holder on
+// another node while the cluster's Redis is down).
+async function refuseOffer(ws, peer, code) {
+  const m = await until(`offer to ${peer}`, () => ws.sent.find((x) => x.type === 'signal' && x.to === peer && x.data.sdp && !x.seen));
+  m.seen = true;
+  ws.recv({ type: 'error', rid: m.rid, code, message: 'the holder cannot be reached now' });
+}
+
+test('a signal answered unavailable moves on to the next holder at once', async () => {
+  const { c, ws } = await setup();
+  const bytes = new Uint8Array(3000).fill(9);
+  const hash = sha(bytes);
+  const t0 = Date.now();
+  const p = c.fetchFromPeers(hash, { timeoutMs: 5000 });
+  await lookup(ws, hash, [P1, P2]);
+  await refuseOffer(ws, P1, 'unavailable');
+  await offer(ws, P2);
+  FakePC.made[1].dc.onopen();
+  await serve(FakePC.made[1], P2, bytes, hash);
+  assert.equal(sha(await p), hash);
+  assert.ok(Date.now() - t0 < 2000, 'moved on without waiting for a timeout');
+  assert.ok(FakePC.made[0].closed, 'the unreachable holder\'s connection was dropped');
+  c.close();
+});
+
+test('every holder unavailable: the fetch fails fast with unavailable, not all-failed', async () => {
+  const { c, ws } = await setup();
+  const hash = sha(Buffer.from('z'));
+  const t0 = Date.now();
+  const p = c.fetchFromPeers(hash, { timeoutMs: 5000 });
+  await lookup(ws, hash, [P1, P2]);
+  for (const peer of [P1, P2]) await refuseOffer(ws, peer, 'unavailable');
+  await assert.rejects(p, (e) => e.code === 'unavailable' && e.attempts.length === 2 &&
+    e.attempts.every((a) => a.result === 'unavailable'));
+  assert.ok(Date.now() - t0 < 2000, 'failed without waiting for a timeout');
+  // One unavailable, one gone: the holders are not all cut off, so all-failed.
+  const q = c.fetchFromPeers(hash, { timeoutMs: 5000 });
+  await lookup(ws, hash, [P1, P2]);
+  await refuseOffer(ws, P1, 'unavailable');
+  await refuseOffer(ws, P2, 'peer-gone');
+  await assert.rejects(q, (e) => e.code === 'all-failed' &&
+    e.attempts.map((a) => a.result).join() === 'unavailable,peer-gone');
+  c.close();
+});
+
 test('no holder, and no tracker', async () => {
   const { c, ws } = await setup();
   const hash = sha(Buffer.from('y'));
