@@ -118,7 +118,12 @@ static void on_signal(void *arg, const pt_id *to, const pt_id *from, const char 
 	pt_session *t = local_peer(srv, to, true);
 
 	if (!t || t->fe != &pt_frontends[PT_FE_V1]) {
+		/* Its target left before it arrived, so that peer's peer-left
+		 * never went to the sender (this node did not know of it): bounce
+		 * one to the sender's node, or the sender would wait out its own
+		 * timeout. Never bounced back again: on_peer_left only delivers. */
 		srv->stats.cluster_undeliverable++;
+		pt_cluster_peer_left(srv->cluster, from, to);
 		return;
 	}
 	pt_buf_reset(&srv->scratch);

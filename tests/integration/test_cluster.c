@@ -111,7 +111,7 @@ static void test_three_nodes(void **state)
 	pt_redis *r = pt_redis_start();
 	pt_daemon *a = node(r, "Aa", NULL), *b = node(r, "Bb", NULL), *c = node(r, "Cc", NULL);
 	ptc *asker, *near_b, *far_a, *on_c;
-	char h[65], ids[8][32], fake[32];
+	char h[65], ids[8][32], fake[32], gone_id[32];
 	json_t *left;
 	(void)state;
 
@@ -149,6 +149,7 @@ static void test_three_nodes(void **state)
 	expect_error(asker, "peer-gone");
 
 	/* peer-left reaches the partners on the other nodes. */
+	snprintf(gone_id, sizeof(gone_id), "%s", ptc_id(near_b));
 	ptc_close(near_b);
 	left = ptc_recv_type(asker, "peer-left", PT_T_REPLY_MS);
 	PT_CHECK(left, "no peer-left across nodes");
@@ -158,6 +159,14 @@ static void test_three_nodes(void **state)
 	json_decref(left);
 	/* ... and its entries left the shared index. */
 	assert_int_equal(lookup_until(asker, h, 2, ids, 8), 2);
+	/* A signal that reaches B after its target left (B withdrew it above,
+	 * so B knows it is gone; far_a never signalled it, so no peer-left
+	 * went its way): B bounces a peer-left to far_a's node. */
+	send_signal(far_a, gone_id, 5, "late");
+	left = ptc_recv_type(far_a, "peer-left", PT_T_REPLY_MS);
+	PT_CHECK(left && !strcmp(pt_jstr(left, "id"), gone_id),
+	         "a signal to a peer that left its live node got no peer-left back");
+	json_decref(left);
 
 	ptc_close(asker);
 	ptc_close(far_a);
