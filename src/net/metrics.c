@@ -20,6 +20,16 @@ static int one(pt_buf *b, const char *name, const char *type, const char *help, 
 	return pt_buf_printf(b, "%s %" PRIu64 "\n", name, v);
 }
 
+/* A counter with two label values: name{label="a"} va, name{label="b"} vb. */
+static int two(pt_buf *b, const char *name, const char *help, const char *label, const char *a,
+               uint64_t va, const char *bv, uint64_t vb)
+{
+	if (head(b, name, "counter", help))
+		return -ENOMEM;
+	return pt_buf_printf(b, "%s{%s=\"%s\"} %" PRIu64 "\n%s{%s=\"%s\"} %" PRIu64 "\n",
+	                     name, label, a, va, name, label, bv, vb);
+}
+
 /* name{label="..."} v, one line per label value. */
 static int labelled(pt_buf *b, const char *name, const char *type, const char *help,
                     const char *label, const char *(*lname)(int), const uint64_t *v, int n)
@@ -191,30 +201,21 @@ int pt_metrics_render(struct pt_server *s, pt_buf *b)
 	         st->errors[PT_E_RATE_LIMITED]);
 	r |= one(b, "peertrack_relayed_total", "counter", "Signals relayed to their target",
 	         st->relayed);
-	if (head(b, "peertrack_lookups_total", "counter", "Lookups, by whether any peer was found"))
-		return -ENOMEM;
-	r |= pt_buf_printf(b, "peertrack_lookups_total{result=\"hit\"} %" PRIu64 "\n"
-	                      "peertrack_lookups_total{result=\"miss\"} %" PRIu64 "\n",
-	                   st->lookups_hit, st->lookups_miss);
+	r |= two(b, "peertrack_lookups_total", "Lookups, by whether any peer was found",
+	         "result", "hit", st->lookups_hit, "miss", st->lookups_miss);
 	r |= one(b, "peertrack_peer_left_sent_total", "counter", "peer-left notices sent",
 	         st->peer_left_sent);
-	if (head(b, "peertrack_ws_bytes_total", "counter", "WebSocket payload bytes, by direction"))
-		return -ENOMEM;
-	r |= pt_buf_printf(b, "peertrack_ws_bytes_total{direction=\"in\"} %" PRIu64 "\n"
-	                      "peertrack_ws_bytes_total{direction=\"out\"} %" PRIu64 "\n",
-	                   st->bytes_in, st->bytes_out);
+	r |= two(b, "peertrack_ws_bytes_total", "WebSocket payload bytes, by direction",
+	         "direction", "in", st->bytes_in, "out", st->bytes_out);
 	r |= one(b, "peertrack_ws_frames_sent_total", "counter", "WebSocket text frames sent",
 	         st->frames_out);
 	r |= one(b, "peertrack_ws_writes_total", "counter",
 	         "Socket writes that carried them (fewer: frames for one peer coalesced)",
 	         st->writes_out);
 	r |= one(b, "peertrack_reports_total", "counter", "Offload reports received", st->reports);
-	if (head(b, "peertrack_offload_bytes_total", "counter",
-	         "Bytes clients reported fetching, by source (peers = origin traffic saved)"))
-		return -ENOMEM;
-	r |= pt_buf_printf(b, "peertrack_offload_bytes_total{source=\"peers\"} %" PRIu64 "\n"
-	                      "peertrack_offload_bytes_total{source=\"origin\"} %" PRIu64 "\n",
-	                   st->offload_from_peers, st->offload_from_origin);
+	r |= two(b, "peertrack_offload_bytes_total",
+	         "Bytes clients reported fetching, by source (peers = origin traffic saved)",
+	         "source", "peers", st->offload_from_peers, "origin", st->offload_from_origin);
 	r |= one(b, "peertrack_uploaded_to_peers_bytes_total", "counter",
 	         "Bytes clients reported serving to other peers", st->offload_to_peers);
 	r |= one(b, "peertrack_resumable_sessions", "gauge",
@@ -227,18 +228,12 @@ int pt_metrics_render(struct pt_server *s, pt_buf *b)
 	         "Resumable peers whose window ended (peer-left sent)", st->resume_expired);
 	r |= one(b, "peertrack_resume_evicted_total", "counter",
 	         "Resumable peers given up for room (resume_max_sessions)", st->resume_evicted);
-	if (head(b, "peertrack_resume_held_total", "counter",
-	         "Frames for resumable peers, by whether they were held or refused (bounds)"))
-		return -ENOMEM;
-	r |= pt_buf_printf(b, "peertrack_resume_held_total{result=\"held\"} %" PRIu64 "\n"
-	                      "peertrack_resume_held_total{result=\"refused\"} %" PRIu64 "\n",
-	                   st->held, st->held_dropped);
-	if (head(b, "peertrack_bad_peer_reports_total", "counter",
-	         "bad-peer reports, by whether they counted (live holder, recent contact, new network)"))
-		return -ENOMEM;
-	r |= pt_buf_printf(b, "peertrack_bad_peer_reports_total{result=\"counted\"} %" PRIu64 "\n"
-	                      "peertrack_bad_peer_reports_total{result=\"ignored\"} %" PRIu64 "\n",
-	                   st->bad_counted, st->bad_ignored);
+	r |= two(b, "peertrack_resume_held_total",
+	         "Frames for resumable peers, by whether they were held or refused (bounds)",
+	         "result", "held", st->held, "refused", st->held_dropped);
+	r |= two(b, "peertrack_bad_peer_reports_total",
+	         "bad-peer reports, by whether they counted (live holder, recent contact, new network)",
+	         "result", "counted", st->bad_counted, "ignored", st->bad_ignored);
 	r |= one(b, "peertrack_bad_peer_withdrawals_total", "counter",
 	         "Hashes withdrawn from a peer after bad_peer_reports networks reported bad bytes",
 	         st->bad_withdrawn);
