@@ -241,11 +241,17 @@ static void test_process_metrics(void **state)
 	pt_daemon *d = ptd_start(BASE_CONF "max_connections = 3\n");
 	int port = ptd_port(d);
 	char *body = NULL, line[256];
-	double now = (double)time(NULL);
+	/* Not time(): glibc reads the coarse clock there, a tick behind the
+	 * daemon's CLOCK_REALTIME start time, which then looked 1.003 s ahead
+	 * of a whole-second `now`. */
+	struct timespec ts;
+	double now;
 	ptc *a, *b, *c;
 	ptr *e;
 	(void)state;
 
+	clock_gettime(CLOCK_REALTIME, &ts);
+	now = (double)ts.tv_sec + ts.tv_nsec / 1e9;
 	a = ptc_join(port, NULL);
 	b = ptc_join(port, NULL);
 	c = ptc_join(port, NULL);
