@@ -1,8 +1,8 @@
 /* fetch.c — the fetch command: look the hash up, then try the holders best
  * first. An attempt is: offer (trickling ICE through `signal`), channel
  * open, REQUEST from the first missing chunk, chunks in order. Any failure
- * (peer gone, ICE/channel failure, not-found, error, no progress for
- * timeout_ms) moves on to the next holder and keeps the chunks received so
+ * (peer gone, its node unreachable, ICE/channel failure, not-found, error,
+ * no progress for timeout_ms) moves on to the next holder and keeps the chunks received so
  * far; a SHA-256 mismatch at the end discards them all. */
 #include <errno.h>
 #include <inttypes.h>
@@ -25,6 +25,7 @@ struct pt_fetch {
 	/* holders, best first, and the one being tried */
 	char **peers;
 	size_t n_peers, cur;
+	size_t n_unavailable; /* attempts whose signal was answered unavailable */
 	unsigned n_sid;
 	char sid[PT_ID_CHARS + 16];
 	pt_rtc *rtc;
@@ -71,6 +72,8 @@ static void fail_attempt(pt_fetch *f, const char *result, const char *detail)
 {
 	pt_peer_note(f->app, "%s: %s%s%s; trying the next holder", f->peers[f->cur], result,
 	             detail ? ": " : "", detail ? detail : "");
+	if (strcmp(result, "unavailable") == 0)
+		f->n_unavailable++;
 	end_attempt(f, result, detail);
 	f->cur++;
 	try_next(f);
@@ -307,8 +310,14 @@ static void try_next(pt_fetch *f)
 	if (f->cur >= f->n_peers) {
 		json_t *o = result_json(f, false);
 
-		json_object_set_new(o, "error", json_string("all holders failed"));
-		pt_peer_emit(f->app, o, "failed %s: all %zu holders failed", f->hex, f->n_peers);
+		/* None could even be reached (their nodes are cut off from the
+		 * daemon's): the tracker's trouble, worth retrying later. */
+		bool cut_off = f->n_unavailable == f->n_peers;
+
+		json_object_set_new(o, "error", json_string(cut_off ? "every holder unavailable"
+		                                                    : "all holders failed"));
+		pt_peer_emit(f->app, o, "failed %s: all %zu holders %s", f->hex, f->n_peers,
+		             cut_off ? "unavailable (the daemon cannot reach their nodes now)" : "failed");
 		pt_peer_quit(f->app, PT_EXIT_FAILED);
 		return;
 	}
@@ -428,6 +437,13 @@ bool pt_fetch_on_reply(pt_fetch *f, const char *type, json_t *msg)
 		}
 		if (f->rtc && rid >= f->first_rid && strcmp(code, "peer-gone") == 0) {
 			fail_attempt(f, "peer-gone", "the daemon says it is not connected");
+			return true;
+		}
+		/* Cluster mode: the holder's node cannot be reached now (Redis
+		 * down or too slow), so nothing more will reach it: move on
+		 * rather than wait out timeout_ms, as for peer-gone. */
+		if (f->rtc && rid >= f->first_rid && strcmp(code, "unavailable") == 0) {
+			fail_attempt(f, "unavailable", "the daemon cannot reach its node now");
 			return true;
 		}
 	}

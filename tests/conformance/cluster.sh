@@ -3,7 +3,9 @@
 # (password from a 0600 file, free 127.0.0.1 port). A seeder connected to
 # node Aa and a fetcher connected to node Bb find each other through the
 # shared index, signal across the nodes and move a 1 MiB file, verified
-# with SHA-256.
+# with SHA-256. Then Redis stops mid-fetch: a signal to the holder on the
+# other node is answered unavailable, and the fetcher gives that holder up
+# at once instead of waiting out its no-progress timeout.
 . "$(dirname "$0")/lib.sh"
 command -v redis-server >/dev/null || pt_fail "redis-server not installed (scripts/deps-test.txt)"
 
@@ -14,16 +16,19 @@ pt_spawn redis redis-server --bind 127.0.0.1 --port "$RPORT" --requirepass "$(ca
 	--save "" --appendonly no --dir "$WORK"
 pt_wait_line "$WORK/redis.out" 'Ready to accept connections' 10 >/dev/null
 
-# node NAME TAG — a daemon of the cluster; sets port_NAME.
+# node NAME TAG — a daemon of the cluster; sets port_NAME. Its liveness
+# timeout is long and nothing is resumable: the second part stops a peer
+# (SIGSTOP) and decides itself when the daemon sees it leave (its kill).
 node() {
 	local name=$1 tag=$2 line
 	mkdir -p "$WORK/$name"
 	cat >"$WORK/$name.conf" <<CONF
 state_dir = $WORK/$name
 heartbeat_ms = $PT_HB
-timeout_ms = $PT_TO
+timeout_ms = 120000
 allowed_origins = http://127.0.0.1
 allow_missing_origin = no
+resume_window_ms = 0
 [cluster]
 cluster_redis = 127.0.0.1:$RPORT
 cluster_node = $tag
@@ -56,11 +61,44 @@ fetcher=$(pt_json_str "$(head -1 "$WORK/get.out")" id)
 case "$fetcher" in Bb*) ;; *) pt_fail "the fetcher's id $fetcher lacks node b's tag" ;; esac
 pt_log "1 MiB across nodes: lookup $(pt_json_num "$line" lookup_ms) ms," \
        "offer->open $(pt_json_num "$line" offer_open_ms) ms, transfer $(pt_json_num "$line" transfer_ms) ms"
+
+# Redis stops mid-fetch. A second seeder, on node b, is the fetcher's first
+# choice (a same-node holder before a remote one of the same proximity) and
+# is frozen, so the fetch waits on it while Redis stops; then it dies, the
+# fetcher hears peer-left and offers to the seeder on node a, and node b
+# answers that signal unavailable. The fetcher's no-progress timeout is
+# long (120 s), so only that answer can end the attempt within the bound.
+pt_seed near -- "$WORK/file"
+near_pid=$(pgrep -P "$pid_near") || pt_fail "no peer process under $pid_near"
+kill -STOP "$near_pid"
+pt_spawn get2 timeout 200 "${PEER[@]}" --timeout 120000 --server "$PT_URL" --json fetch "$h" \
+	-o "$WORK/file.got2"
+line=$(pt_wait_line "$WORK/get2.err" 'offering to .* \(holder 1 of' 60)
+case "$line" in
+*"offering to $id_near (holder 1 of 2)"*) ;;
+*) pt_fail "expected the first offer to the frozen seeder $id_near of 2 holders: $line" ;;
+esac
+KILLED[$pid_redis]=1
+kill -TERM "$pid_redis"
+pt_wait_line "$WORK/b.err" 'Redis unreachable' 20 >/dev/null
+pt_kill_peer "$pid_near"
+kill -CONT "$near_pid" 2>/dev/null || true
+line=$(pt_wait_line "$WORK/get2.out" '"event":"fetched"' 40)
+printf '%s\n' "$line" | grep -q '"ok":false' || pt_fail "fetch without Redis: $line"
+printf '%s\n' "$line" | grep -q "{\"peer\":\"$id_near\",\"result\":\"peer-gone\"" ||
+	pt_fail "the frozen seeder's attempt is not peer-gone: $line"
+printf '%s\n' "$line" | grep -q "{\"peer\":\"$id_seed\",\"result\":\"unavailable\"" ||
+	pt_fail "the remote seeder's attempt is not unavailable: $line"
+st=0; wait "$pid_get2" || st=$?
+KILLED[$pid_get2]=1
+[ $st -eq 4 ] || pt_fail "the fetch without Redis exited $st, not 4 (every holder failed)"
+pt_log "Redis stopped mid-fetch: the remote holder was given up as unavailable"
+
 # The peers end first (a peer whose daemon goes away first exits 2); the
 # cleanup then checks every exit status.
 kill -TERM "$pid_seed"
 for _ in $(seq 100); do
-	kill -0 "$pid_seed" 2>/dev/null || kill -0 "$pid_get" 2>/dev/null || break
+	kill -0 "$pid_seed" 2>/dev/null || break
 	sleep 0.05
 done
 pt_log "ok"
