@@ -81,13 +81,13 @@ start_nginx() {
 		: >"$WORK/nginx/logs/error.log"
 		pt_spawn nginx "$NGINX" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -g 'daemon off;'
 		# Up when the HTTPS port answers; or dead (port taken: try again).
-		local n
-		for n in $(seq 250); do
-			if curl -sk -o /dev/null "https://127.0.0.1:$SP/healthz" 2>/dev/null; then return 0; fi
+		local deadline=$(( $(date +%s%N) + PT_SLOW * 1000000000 ))
+		while [ "$(date +%s%N)" -lt $deadline ]; do
+			if curl -sk --max-time 5 -o /dev/null "https://127.0.0.1:$SP/healthz" 2>/dev/null; then return 0; fi
 			kill -0 "$pid_nginx" 2>/dev/null || break
 			sleep 0.02
 		done
-		kill -0 "$pid_nginx" 2>/dev/null && pt_fail "nginx did not answer within 5 s"
+		kill -0 "$pid_nginx" 2>/dev/null && pt_fail "nginx did not answer within $PT_SLOW s"
 		grep -q 'Address already in use' "$WORK/nginx/logs/error.log" "$WORK/nginx.err" ||
 			pt_fail "nginx did not start"
 	done
@@ -131,19 +131,19 @@ pt_log "http: 301 to https, ACME webroot served, /healthz and /readyz (GET, HEAD
 pt_ws "${TLSOPTS[@]}" --source 127.0.0.2 flow "$WSS" >"$WORK/flow.out" || pt_fail "announce/lookup/signal through nginx"
 read -r _ _ a b <"$WORK/flow.out"
 a=${a#a=}; b=${b#b=}
-pt_wait_line "$WORK/d.err" "peer $a connected from 127\.0\.0\.2\$" 5 >/dev/null
-pt_wait_line "$WORK/d.err" "peer $b connected from 127\.0\.0\.2\$" 5 >/dev/null
+pt_wait_line "$WORK/d.err" "peer $a connected from 127\.0\.0\.2\$" "$PT_SLOW" >/dev/null
+pt_wait_line "$WORK/d.err" "peer $b connected from 127\.0\.0\.2\$" "$PT_SLOW" >/dev/null
 pt_log "$(cat "$WORK/flow.out") through nginx; daemon saw 127.0.0.2 (the client), not 127.0.0.1 (nginx)"
 
 # A client forging X-Forwarded-For / X-Real-IP is not believed, through nginx...
 read -r _ id <<<"$(pt_ws "${TLSOPTS[@]}" --source 127.0.0.3 \
 	--header 'X-Forwarded-For: 198.51.100.7' --header 'X-Real-IP: 198.51.100.8' hello "$WSS")"
-pt_wait_line "$WORK/d.err" "peer $id connected from " 5 | grep -q "from 127\.0\.0\.3\$" ||
+pt_wait_line "$WORK/d.err" "peer $id connected from " "$PT_SLOW" | grep -q "from 127\.0\.0\.3\$" ||
 	pt_fail "forged X-Forwarded-For through nginx believed: $(grep "peer $id connected" "$WORK/d.err")"
 # ... nor directly (the daemon trusts 127.0.0.1 only).
 read -r _ id <<<"$(pt_ws --origin "$ORIGIN" --source 127.0.0.4 \
 	--header 'X-Forwarded-For: 198.51.100.7' --header 'X-Real-IP: 198.51.100.8' hello "ws://127.0.0.1:$port_d/v1")"
-pt_wait_line "$WORK/d.err" "peer $id connected from " 5 | grep -q "from 127\.0\.0\.4\$" ||
+pt_wait_line "$WORK/d.err" "peer $id connected from " "$PT_SLOW" | grep -q "from 127\.0\.0\.4\$" ||
 	pt_fail "forged X-Forwarded-For sent directly believed: $(grep "peer $id connected" "$WORK/d.err")"
 pt_log "forged X-Forwarded-For ignored through nginx and directly"
 
@@ -169,12 +169,12 @@ pt_log "$N WebSockets open at once through nginx: $(python3 -c 'import json,sys;
 # The reload also brings proxy_read_timeout down to 1 s for the tests after it.
 mark=$(pt_lines "$WORK/d.err")
 pt_spawn reload_ws timeout 60 python3 "$WSCLIENT" "${TLSOPTS[@]}" idle "$WSS" 30
-pt_wait_line "$WORK/d.err" "peer [A-Za-z0-9_-]+ connected from " 10 "$mark" >/dev/null
+pt_wait_line "$WORK/d.err" "peer [A-Za-z0-9_-]+ connected from " "$PT_SLOW" "$mark" >/dev/null
 sed -i "s|proxy_read_timeout 75s;|proxy_read_timeout 1s;|" "$WORK/nginx/site.conf"
 grep -q "proxy_read_timeout 1s;" "$WORK/nginx/site.conf" || pt_fail "site: no proxy_read_timeout to shorten"
 t0=$(date +%s%N)
 kill -HUP "$pid_nginx"
-rc=0; pt_wait_exit "$pid_reload_ws" 15 || rc=$?
+rc=0; pt_wait_exit "$pid_reload_ws" "$PT_SLOW" || rc=$?
 [ $rc -ne 0 ] && grep -q dropped "$WORK/reload_ws.err" ||
 	pt_fail "WebSocket on an old worker not closed after the reload (rc $rc): $(cat "$WORK/reload_ws.err")"
 ms=$(( ($(date +%s%N) - t0) / 1000000 ))
@@ -185,7 +185,7 @@ pt_log "nginx reload: the old worker closed its WebSocket after ${ms} ms (worker
 daemon_conf 300 10000 >"$WORK/d.conf"
 mark=$(pt_lines "$WORK/d.err")
 kill -HUP "$pid_d"
-pt_wait_line "$WORK/d.err" 'reloaded configuration' 10 "$mark" >/dev/null
+pt_wait_line "$WORK/d.err" 'reloaded configuration' "$PT_SLOW" "$mark" >/dev/null
 pt_ws "${TLSOPTS[@]}" idle "$WSS" 3.5 >"$WORK/idle.out" 2>"$WORK/idle.err" ||
 	pt_fail "idle connection through nginx dropped: $(cat "$WORK/idle.err")"
 pt_log "$(tail -n1 "$WORK/idle.out") (nginx proxy_read_timeout 1s, heartbeat_ms 300)"
@@ -194,7 +194,7 @@ pt_log "$(tail -n1 "$WORK/idle.out") (nginx proxy_read_timeout 1s, heartbeat_ms 
 daemon_conf 5000 20000 >"$WORK/d.conf"
 mark=$(pt_lines "$WORK/d.err")
 kill -HUP "$pid_d"
-pt_wait_line "$WORK/d.err" 'reloaded configuration' 10 "$mark" >/dev/null
+pt_wait_line "$WORK/d.err" 'reloaded configuration' "$PT_SLOW" "$mark" >/dev/null
 if pt_ws "${TLSOPTS[@]}" idle "$WSS" 3.5 >"$WORK/idle2.out" 2>"$WORK/idle2.err"; then
 	pt_fail "control: idle connection survived without pings; the test above proves nothing"
 fi
@@ -202,6 +202,6 @@ grep -q 'dropped' "$WORK/idle2.err" || pt_fail "control: unexpected failure: $(c
 pt_log "control: heartbeat_ms 5000 > proxy_read_timeout, nginx dropped the idle connection"
 
 kill -TERM "$pid_d"
-rc=0; pt_wait_exit "$pid_d" 10 || rc=$?
+rc=0; pt_wait_exit "$pid_d" "$PT_SLOW" || rc=$?
 [ $rc -eq 0 ] || pt_fail "daemon exit status $rc"
 pt_log "ok"

@@ -86,7 +86,7 @@ start_node() { # NODE — sets port_NODE
 		pt_fail "node $node: ExecStartPre: $(cat "$WORK/pre-$node.err")"
 	# shellcheck disable=SC2046
 	pt_spawn "node_$node" env "${envs[@]}" RUNTIME_DIRECTORY="$WORK/run/peertrack-$node" $(node_cmd "$node" ExecStart)
-	line=$(pt_wait_line "$WORK/node_$node.err" 'listening on 127\.0\.0\.1:[0-9]+|cannot listen' 20)
+	line=$(pt_wait_line "$WORK/node_$node.err" 'listening on 127\.0\.0\.1:[0-9]+|cannot listen' "$PT_SLOW")
 	printf -v "port_$node" '%s' "$(printf '%s\n' "$line" | sed -nE 's/.*listening on 127\.0\.0\.1:([0-9]+).*/\1/p')"
 }
 for node in a b; do
@@ -104,7 +104,7 @@ read -r _ id <<<"$(pt_ws hello "ws://127.0.0.1:$port_a/v1" 2>/dev/null)" || true
 # rest comes from the shared file, which says nothing of it.
 grep -q '^log_level *= *debug' <("$DAEMON" -c "$WORK/etc/peertrack/peertrack.conf" --dump-config 2>/dev/null) &&
 	pt_fail "the shared file alone already says debug: the check proves nothing"
-pt_wait_line "$WORK/node_a.err" "peer $id connected from" 5 >/dev/null
+pt_wait_line "$WORK/node_a.err" "peer $id connected from" "$PT_SLOW" >/dev/null
 # Each admin socket reaches its own node.
 for node in a b; do
 	port=port_$node
@@ -117,14 +117,14 @@ pt_log "nodes a (:$port_a) and b (:$port_b) from the template's command lines: o
 # A node whose file names a port another node holds: a clear error, exit 1.
 printf 'PEERTRACK_LISTEN=127.0.0.1:%s\n' "$port_a" >"$WORK/etc/peertrack/node-c.env"
 start_node c
-rc=0; pt_wait_exit "$pid_node_c" 10 || rc=$?
+rc=0; pt_wait_exit "$pid_node_c" "$PT_SLOW" || rc=$?
 [ $rc -eq 1 ] && grep -q "cannot listen on 127.0.0.1:$port_a (address in use: every node needs a port of its own" "$WORK/node_c.err" ||
 	pt_fail "node c on node a's port: rc $rc, $(tail -n 2 "$WORK/node_c.err")"
 pt_log "node c on node a's port: exit 1, '$(grep -o 'cannot listen.*own' "$WORK/node_c.err")'"
 for node in a b; do
 	pid=pid_node_$node
 	kill -TERM "${!pid}"
-	rc=0; pt_wait_exit "${!pid}" 10 || rc=$?
+	rc=0; pt_wait_exit "${!pid}" "$PT_SLOW" || rc=$?
 	[ $rc -eq 0 ] || pt_fail "node $node: exit status $rc"
 done
 
@@ -136,7 +136,7 @@ s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 s.bind(sys.argv[1])
 print("bound", flush=True)
 s.settimeout(1.0)
-end = time.monotonic() + 120
+end = time.monotonic() + 600
 while time.monotonic() < end:
     try:
         msg = s.recv(4096).decode()
@@ -146,7 +146,7 @@ while time.monotonic() < end:
     if "STOPPING=1" in msg:
         break
 ' "$WORK/notify.sock"
-pt_wait_line "$WORK/notify.out" '^bound$' 10 >/dev/null
+pt_wait_line "$WORK/notify.out" '^bound$' "$PT_SLOW" >/dev/null
 
 cat >"$WORK/d.conf" <<EOF
 [security]
@@ -156,30 +156,30 @@ mkdir -p "$WORK/d.state"
 # WATCHDOG_USEC=2 s: pings every second or so.
 pt_spawn d env NOTIFY_SOCKET="$WORK/notify.sock" WATCHDOG_USEC=2000000 "$DAEMON" -c "$WORK/d.conf" --listen 127.0.0.1:0 --set "state_dir=$WORK/d.state"
 
-ready=$(pt_wait_line "$WORK/notify.out" 'READY=1' 20)
+ready=$(pt_wait_line "$WORK/notify.out" 'READY=1' "$PT_SLOW")
 port=$(printf '%s\n' "$ready" | sed -nE 's/.*listening on port ([0-9]+).*/\1/p')
 [ -n "$port" ] || pt_fail "READY=1 without the port in STATUS: '$ready'"
 # READY means serving: the port answers at once.
-out=$(curl -s --max-time 5 "http://127.0.0.1:$port/healthz") || pt_fail "port $port not answering after READY=1"
+out=$(curl -s --max-time "$PT_SLOW" "http://127.0.0.1:$port/healthz") || pt_fail "port $port not answering after READY=1"
 case "$out" in *'"status":"ok"'*) ;; *) pt_fail "/healthz after READY=1: '$out'" ;; esac
 pt_log "READY=1 ($ready); /healthz answers on port $port"
 
 # Two watchdog pings after READY, about a second apart.
-pt_wait_line "$WORK/notify.out" 'WATCHDOG=1' 10 "$(grep -n 'READY=1' "$WORK/notify.out" | head -1 | cut -d: -f1)" >/dev/null
+pt_wait_line "$WORK/notify.out" 'WATCHDOG=1' "$PT_SLOW" "$(grep -n 'READY=1' "$WORK/notify.out" | head -1 | cut -d: -f1)" >/dev/null
 mark=$(pt_lines "$WORK/notify.out")
-pt_wait_line "$WORK/notify.out" 'WATCHDOG=1' 10 "$mark" >/dev/null
+pt_wait_line "$WORK/notify.out" 'WATCHDOG=1' "$PT_SLOW" "$mark" >/dev/null
 pt_log "WATCHDOG=1 pings arrive (WATCHDOG_USEC=2000000)"
 
 mark=$(pt_lines "$WORK/notify.out")
 kill -HUP "$pid_d"
-pt_wait_line "$WORK/notify.out" 'RELOADING=1' 10 "$mark" >/dev/null
-pt_wait_line "$WORK/notify.out" '^READY=1' 10 "$(grep -n 'RELOADING=1' "$WORK/notify.out" | tail -1 | cut -d: -f1)" >/dev/null
+pt_wait_line "$WORK/notify.out" 'RELOADING=1' "$PT_SLOW" "$mark" >/dev/null
+pt_wait_line "$WORK/notify.out" '^READY=1' "$PT_SLOW" "$(grep -n 'RELOADING=1' "$WORK/notify.out" | tail -1 | cut -d: -f1)" >/dev/null
 pt_log "SIGHUP: RELOADING=1 then READY=1"
 
 kill -TERM "$pid_d"
-rc=0; pt_wait_exit "$pid_d" 10 || rc=$?
+rc=0; pt_wait_exit "$pid_d" "$PT_SLOW" || rc=$?
 [ $rc -eq 0 ] || pt_fail "daemon exit status $rc"
-pt_wait_line "$WORK/notify.out" 'STOPPING=1' 10 >/dev/null
+pt_wait_line "$WORK/notify.out" 'STOPPING=1' "$PT_SLOW" >/dev/null
 
 # The whole sequence, in order (watchdog pings may fall anywhere after READY).
 seq=$(grep -v '^bound$' "$WORK/notify.out" | grep -v '^WATCHDOG=1$' | sed -E 's/^(READY=1|RELOADING=1|STOPPING=1).*/\1/' | tr '\n' ' ')
@@ -193,6 +193,6 @@ pt_log "order: READY=1, WATCHDOG=1..., RELOADING=1, READY=1, STOPPING=1"
 pt_daemon plain "[security]
 allow_missing_origin = yes"
 kill -TERM "$pid_plain"
-rc=0; pt_wait_exit "$pid_plain" 10 || rc=$?
+rc=0; pt_wait_exit "$pid_plain" "$PT_SLOW" || rc=$?
 [ $rc -eq 0 ] || pt_fail "daemon without NOTIFY_SOCKET: exit status $rc"
 pt_log "ok"

@@ -41,7 +41,9 @@ class Closed(Exception):
 
 
 class WS:
-    def __init__(self, url, opts, timeout=10.0):
+    # Generous: at load 20+ a sanitized daemon behind nginx has taken more
+    # than 10 s to answer; only a failing scenario waits this long.
+    def __init__(self, url, opts, timeout=30.0):
         u = urlsplit(url)
         if u.scheme not in ("ws", "wss"):
             raise ValueError("not a ws:// or wss:// URL: " + url)
