@@ -13,10 +13,16 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "peertrack/id.h"
 #include "peertrack/wtmsg.h"
 
+/* An offerer on another node (cluster mode) is no connection here: handle
+ * PT_WT_CONN_REMOTE and `peer` its session id there, where the answer is
+ * routed. `peer` is unused otherwise. */
+#define PT_WT_CONN_REMOTE UINT32_MAX
 typedef struct pt_wt_conn {
 	uint32_t handle, gen;
+	pt_id peer;
 } pt_wt_conn;
 
 typedef struct pt_wt_offers pt_wt_offers;

@@ -482,6 +482,8 @@ void pt__v1_dispatch(pt_session *s, const char *frame, size_t len);
 int pt__wt_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                     size_t len);
 void pt__wt_retire(pt_session *s);
+/* s as wtoffers names a connection: (handle, gen). */
+pt_wt_conn pt__wt_conn(const pt_session *s);
 /* The /announce tables: 0 or -ENOMEM; free is safe on a failed init. */
 int pt__wt_init(struct pt_server *srv, uint64_t seed);
 void pt__wt_free(struct pt_server *srv);
@@ -502,6 +504,13 @@ void pt__remote_announce(pt_session *s, enum pt_space space, const pt_hash *h, s
 void pt__remote_withdraw(pt_session *s, enum pt_space space, const pt_hash *h, size_t n);
 void pt__remote_forget(pt_session *s);
 void pt__remote_peer_left(struct pt_server *srv, const pt_id *to, const pt_id *gone);
+/* /announce across nodes (wtremote.c). offers: sends offers first..k-1 of
+ * m to peers of other nodes (after a lookup); returns how many it tried.
+ * answer: routes m to `offerer`'s node. receive: a WT frame from another
+ * node for local t (false: not a WT frame). */
+size_t pt__wtremote_offers(pt_session *s, const pt_wt_msg *m, size_t first, size_t k);
+void pt__wtremote_answer(pt_session *s, const pt_wt_msg *m, const pt_id *offerer);
+bool pt__wtremote_receive(pt_session *t, const pt_id *from, const char *frame, size_t len);
 /* The cluster's lines of /metrics (nothing without a cluster). */
 int pt__remote_metrics(struct pt_server *srv, pt_buf *b);
 /* "off", "ok" (registered, every link up) or "degraded", for /readyz. */

@@ -116,7 +116,16 @@ static void on_signal(void *arg, const pt_id *to, const pt_id *from, const char 
 {
 	struct pt_server *srv = arg;
 	pt_session *t = local_peer(srv, to, true);
+	bool v1 = len && frame[0] == '{';
 
+	/* A WebTorrent offer or answer (wtremote.c); nothing else reaches a
+	 * /announce connection, and nothing of theirs a /v1 one. */
+	if (!v1 && t && pt__wtremote_receive(t, from, frame, len))
+		return;
+	if (!v1) {
+		srv->stats.cluster_undeliverable++;
+		return;
+	}
 	if (!t || t->fe != &pt_frontends[PT_FE_V1]) {
 		/* Its target left before it arrived, so that peer's peer-left
 		 * never went to the sender (this node did not know of it): bounce
@@ -431,7 +440,7 @@ bool pt__remote_lookup(pt_session *s, const pt_rid *rid, const pt_hash *h, const
 int pt_server_remote_holders(struct pt_server *s, const pt_key *k, pt_cluster_lookup_fn *fn,
                              void *arg)
 {
-	if (!s->cluster || k->space != PT_SPACE_V1)
+	if (!s->cluster)
 		return -ENOTCONN;
 	return pt_cluster_lookup(s->cluster, k, fn, arg);
 }

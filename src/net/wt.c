@@ -42,9 +42,9 @@ static pt_hash key_of(const pt_wt_id *ih)
 	return h;
 }
 
-static pt_wt_conn conn_of(const pt_session *s)
+pt_wt_conn pt__wt_conn(const pt_session *s)
 {
-	return (pt_wt_conn){ s->handle, pt_registry_gen(s->srv->registry, s->handle) };
+	return (pt_wt_conn){ s->handle, pt_registry_gen(s->srv->registry, s->handle), { { 0 } } };
 }
 
 static void send_scratch(pt_session *s)
@@ -77,8 +77,11 @@ static void announce_reply(pt_session *s, const pt_wt_id *ih)
 
 /* Each offer to a different peer of the swarm, picked as /v1 lookups pick
  * holders (proximity, then load spread), and remembered so that the
- * answer it draws can be routed back. Returns how many were sent. */
-static size_t relay_offers(pt_session *s, const pt_wt_msg *m, const pt_hash *key)
+ * answer it draws can be routed back. Returns how many were sent; *want
+ * is how many offers the announce may place, *used how many local peers
+ * took (the rest may go to peers of other nodes). */
+static size_t relay_offers(pt_session *s, const pt_wt_msg *m, const pt_hash *key, size_t *want,
+                           size_t *used)
 {
 	struct pt_server *srv = s->srv;
 	const pt_config *c = &srv->cfg;
@@ -93,11 +96,14 @@ static size_t relay_offers(pt_session *s, const pt_wt_msg *m, const pt_hash *key
 		k = c->wt_max_peers;
 	if (m->numwant >= 0 && (uint64_t)m->numwant < k)
 		k = (size_t)m->numwant;
+	*want = k;
+	*used = 0;
 	if (!k || !(n = pt_index_holders_in(srv->index, PT_SPACE_WT, key, &holders)))
 		return 0;
 	if (!(picks = pt__server_picks(srv, k)))
 		return 0;
 	got = pt_match_pick(srv->match, &o, holders, n, s->handle, &s->addr, now, picks, k);
+	*used = got;
 	pt_wt_offers_expire(srv->wt_offers, now);
 	for (size_t i = 0; i < got; i++) {
 		pt_session *t = pt_registry_session(srv->registry, picks[i]);
@@ -113,7 +119,7 @@ static size_t relay_offers(pt_session *s, const pt_wt_msg *m, const pt_hash *key
 		/* Remembered only once sent: an offer that never left cannot be
 		 * answered. A failed add costs this offer its answer, no more. */
 		(void)pt_wt_offers_add(srv->wt_offers, &m->info_hash, &m->peer_id, &of->offer_id,
-		                       conn_of(s), conn_of(t), now, c->wt_offer_ttl_ms,
+		                       pt__wt_conn(s), pt__wt_conn(t), now, c->wt_offer_ttl_ms,
 		                       c->wt_max_pending_offers);
 		srv->stats.wt.offers_relayed++;
 		sent++;
@@ -125,7 +131,7 @@ static void on_announce(pt_session *s, const pt_wt_msg *m)
 {
 	struct pt_server *srv = s->srv;
 	pt_hash key = key_of(&m->info_hash);
-	size_t sent;
+	size_t sent, want, used;
 	int r;
 
 	if (m->event == PT_WT_EV_STOPPED) {
@@ -135,8 +141,10 @@ static void on_announce(pt_session *s, const pt_wt_msg *m)
 			        "stopped: this peer_id is not announced by this connection in this swarm");
 			return;
 		}
-		if (r == 1 && pt_index_remove_in(srv->index, PT_SPACE_WT, s->handle, &key) == 1)
+		if (r == 1 && pt_index_remove_in(srv->index, PT_SPACE_WT, s->handle, &key) == 1) {
 			pt_iplimit_give(srv->iplimit, &s->addr, PT_IP_HASHES, 1);
+			pt__remote_withdraw(s, PT_SPACE_WT, &key, 1);
+		}
 		announce_reply(s, &m->info_hash);
 		return;
 	}
@@ -182,8 +190,12 @@ static void on_announce(pt_session *s, const pt_wt_msg *m)
 		failure(s, PT_WT_ANNOUNCE, &m->info_hash, "server out of memory");
 		return;
 	}
+	if (r == 1)
+		pt__remote_announce(s, PT_SPACE_WT, &key, 1);
 	announce_reply(s, &m->info_hash);
-	sent = relay_offers(s, m, &key);
+	sent = relay_offers(s, m, &key, &want, &used);
+	/* Cluster mode: offers no local peer took go to other nodes' peers. */
+	sent += pt__wtremote_offers(s, m, used, want);
 	/* The store's resources rows, as /v1 counts its hashes: made only now,
 	 * with the announcer in the swarm, so no row names an info_hash nobody
 	 * holds. An announce carrying offers is also a lookup, a hit when an
@@ -213,10 +225,14 @@ static void on_answer(pt_session *s, const pt_wt_msg *m)
 		return;
 	}
 	if (pt_wt_offers_take(srv->wt_offers, &m->info_hash, &m->to_peer_id, &m->offer_id,
-	                      conn_of(s), pt__server_now(srv), &from)) {
+	                      pt__wt_conn(s), pt__server_now(srv), &from)) {
 		srv->stats.wt.answers_refused++;
 		failure(s, PT_WT_ANSWER, &m->info_hash,
 		        "answer: no such offer was relayed to this connection (unknown, answered or expired)");
+		return;
+	}
+	if (from.handle == PT_WT_CONN_REMOTE) {
+		pt__wtremote_answer(s, m, &from.peer);
 		return;
 	}
 	t = pt_registry_session(srv->registry, from.handle);

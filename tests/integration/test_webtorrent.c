@@ -3,7 +3,8 @@
  * 0x80-0xFF, quotes, backslashes; sent raw and as \u00XX), one connection
  * in two swarms and with two peer_ids, spoofed answers and stops refused,
  * and a table of malformed inputs each answered with its failure reason or
- * close code while a bystander pair keeps being served.
+ * close code while a bystander pair keeps being served; and two cluster
+ * nodes over a real redis-server sharing one swarm.
  *
  * Clients are raw sockets (harness ptr_*), so what the daemon sends is
  * compared byte for byte with what the reference server would send. */
@@ -13,7 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
+#include <hiredis/hiredis.h>
 
 #include "integration/lib/harness.h"
 
@@ -405,6 +408,109 @@ static void test_two_swarms_two_peer_ids(void **state)
 	assert_int_equal(ptd_stop(d), 0);
 }
 
+/* -- across cluster nodes ---------------------------------------------------- */
+
+/* A node of a cluster over r: CONF plus the cluster keys of test_cluster.c
+ * (quick heartbeats; a node silent for 2 s is dead). */
+static pt_daemon *wt_node(pt_redis *r, const char *tag)
+{
+	pt_daemon *d = ptd_start(CONF "resume_window_ms = 0\n[cluster]\ncluster_redis = 127.0.0.1:%d\n"
+	                         "cluster_node = %s\ncluster_redis_password_file = %s\n"
+	                         "cluster_heartbeat_ms = 200\ncluster_timeout_ms = 500\n"
+	                         "cluster_reconnect_min_ms = 50\ncluster_reconnect_max_ms = 400\n"
+	                         "cluster_dead_ms = 2000\n",
+	                         pt_redis_port(r), tag, pt_redis_password_file(r));
+	char line[64];
+
+	snprintf(line, sizeof(line), "node '%s' registered", tag);
+	PT_CHECK(ptd_wait_log(d, line, PT_T_START_MS) >= 0, "node %s never registered", tag);
+	return d;
+}
+
+/* Waits (bounded) until swarm ih has `want` members in Redis' index. */
+static void members_in_redis(pt_redis *r, const wid *ih, int want)
+{
+	char hex[41];
+	uint64_t t0 = pt_now_ms();
+	int n;
+
+	for (int i = 0; i < 20; i++)
+		sprintf(hex + 2 * i, "%02x", ih->b[i]);
+	do {
+		struct redisReply *rep = pt_redis_cmd(r, "ZCARD pt:h:1:%s", hex);
+
+		n = rep && rep->type == REDIS_REPLY_INTEGER ? (int)rep->integer : -1;
+		freeReplyObject(rep);
+		if (n == want)
+			return;
+		usleep(20000);
+	} while (pt_now_ms() - t0 < 5000);
+	pt_fail("swarm has %d members in Redis, wanted %d", n, want);
+}
+
+/* Two nodes, one swarm: peers on different nodes get each other's offers
+ * and answers byte-exact (ids with every awkward byte); an answer for an
+ * offerer that stopped meanwhile is dropped on the offerer's node; a
+ * peer that never got the offer cannot answer it from the other node; a
+ * SIGKILLed node's WT peers leave the shared index within the liveness
+ * window. */
+static void test_cluster_nodes(void **state)
+{
+	(void)state;
+	pt_redis *r = pt_redis_start();
+	pt_daemon *na = wt_node(r, "Aa"), *nb = wt_node(r, "Bb");
+	ptr *x, *y, *m;
+	wid ih = mk(1), pa = mk(2), pb = mk(3), pm = mk(6), oid = mk(4), oid2 = mk(5), oid3 = mk(7);
+	char e[512], a1[128], a2[128], a3[128], a4[128];
+	char *got;
+
+	PT_CHECK(ptd_wait_log(na, "node 'Bb' is alive", PT_T_START_MS) >= 0, "A never saw B");
+	x = wt_open(ptd_port(na), "127.0.0.2");
+	y = wt_open(ptd_port(nb), "127.0.0.3");
+	announce(y, &ih, &pb, ESCAPED, ",\"event\":\"started\"");
+	expect_announce(y, &ih, 0, 1, "y joins on B");
+	members_in_redis(r, &ih, 1);
+	/* x on A: its offer reaches y on B; y's answer comes back to x. */
+	offer_answer(x, &pa, y, &pb, &ih, &oid, RAW, 1);
+	members_in_redis(r, &ih, 2);
+	offer_answer(y, &pb, x, &pa, &ih, &oid2, ESCAPED, 1);
+
+	/* x offers, then stops before y answers: A drops the answer. */
+	snprintf(e, sizeof(e), ",\"offers\":[{\"offer\":\"o3\",\"offer_id\":%s}]", spell(&oid3, RAW, a1));
+	announce(x, &ih, &pa, RAW, e);
+	expect_announce(x, &ih, 0, 1, "x offers again");
+	got = next_text(y);
+	PT_CHECK(strstr(got, "\"offer\":\"o3\"") && strstr(got, js(&pa, a2)), "offer o3: %s", got);
+	free(got);
+	announce(x, &ih, &pa, RAW, ",\"event\":\"stopped\"");
+	expect_announce(x, &ih, 0, 0, "x stops");
+	/* A peer of B that never got offer o3 cannot answer it. */
+	m = wt_open(ptd_port(nb), "127.0.0.4");
+	announce(m, &ih, &pm, RAW, "");
+	expect_announce(m, &ih, 0, 2, "m joins on B");
+	sendf(m, "{\"action\":\"announce\",\"info_hash\":%s,\"peer_id\":%s,\"to_peer_id\":%s,"
+	      "\"answer\":\"a\",\"offer_id\":%s}", spell(&ih, RAW, a1), spell(&pm, RAW, a2),
+	      spell(&pa, RAW, a3), spell(&oid3, RAW, a4));
+	expect_failure(m, "announce", &ih, "no such offer", "answer to an offer m never got");
+	sendf(y, "{\"action\":\"announce\",\"info_hash\":%s,\"peer_id\":%s,\"to_peer_id\":%s,"
+	      "\"answer\":\"late\",\"offer_id\":%s}", spell(&ih, RAW, a1), spell(&pb, RAW, a2),
+	      spell(&pa, RAW, a3), spell(&oid3, RAW, a4));
+	expect_silence(x, "an answer for a peer that stopped was delivered");
+
+	/* B dies: its peers (y, m) leave the shared index. */
+	members_in_redis(r, &ih, 2);
+	ptd_kill(nb);
+	PT_CHECK(ptd_wait_log(na, "node 'Bb' is dead", 10000) >= 0, "A never noticed B died");
+	members_in_redis(r, &ih, 0);
+	/* And A's offers find nobody (no crash, no stale target). */
+	announce(x, &ih, &pa, RAW, e);
+	expect_announce(x, &ih, 0, 1, "x alone after B died");
+	ptr_free(x);
+	ptr_free(y);
+	ptr_free(m);
+	assert_int_equal(ptd_stop(na), 0);
+}
+
 /* -- malformed input --------------------------------------------------------- */
 
 typedef struct bad {
@@ -581,6 +687,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_two_swarms_two_peer_ids, pt_teardown),
 		cmocka_unit_test_teardown(test_malformed, pt_teardown),
 		cmocka_unit_test_teardown(test_paths, pt_teardown),
+		cmocka_unit_test_teardown(test_cluster_nodes, pt_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

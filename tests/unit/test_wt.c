@@ -348,7 +348,9 @@ static void test_offers(void **state)
 	(void)state;
 	pt_wt_offers *t = pt_wt_offers_new(7);
 	pt_wt_id ih = mkid(1), from = mkid(2), oid = mkid(3), other = mkid(4);
-	pt_wt_conn A = { 1, 1 }, B = { 2, 1 }, B2 = { 2, 2 }, C = { 3, 1 }, got = { 0, 0 };
+	pt_wt_conn A = { .handle = 1, .gen = 1 }, B = { .handle = 2, .gen = 1 },
+	           B2 = { .handle = 2, .gen = 2 }, C = { .handle = 3, .gen = 1 }, got = { .handle = 0 };
+	pt_wt_conn R = { .handle = PT_WT_CONN_REMOTE };
 
 	assert_non_null(t);
 	assert_int_equal(pt_wt_offers_add(t, &ih, &from, &oid, A, B, 1000, 500, 100), 0);
@@ -363,6 +365,13 @@ static void test_offers(void **state)
 	assert_int_equal(got.handle, 1);
 	assert_int_equal(got.gen, 1);
 	assert_int_equal(pt_wt_offers_take(t, &ih, &from, &oid, B, 1100, &got), -ENOENT);
+	/* An offerer on another node: its session id there comes back. */
+	memset(R.peer.b, 0xa5, sizeof(R.peer.b));
+	R.peer.b[0] = 0;
+	assert_int_equal(pt_wt_offers_add(t, &ih, &from, &oid, R, B, 1000, 500, 100), 0);
+	assert_int_equal(pt_wt_offers_take(t, &ih, &from, &oid, B, 1100, &got), 0);
+	assert_int_equal(got.handle, PT_WT_CONN_REMOTE);
+	assert_memory_equal(got.peer.b, R.peer.b, sizeof(R.peer.b));
 	/* Too late. */
 	assert_int_equal(pt_wt_offers_add(t, &ih, &from, &oid, A, B, 1000, 500, 100), 0);
 	assert_int_equal(pt_wt_offers_take(t, &ih, &from, &oid, B, 1500, &got), -ENOENT);
