@@ -3,7 +3,10 @@
 // node-datachannel: N clients of one torrent find each other through
 // peertrack alone and exchange data over data channels, every pair of them.
 //
-// Usage: node clients.mjs N   (PT_BIN: where peertrackd is). Runs in a
+// Usage: node clients.mjs N   (PT_BIN: where peertrackd is), or
+// node clients.mjs cluster: two clients on two cluster nodes sharing a
+// redis-server (password-protected), so every offer and answer crosses
+// nodes through Redis. Runs in a
 // network namespace holding only lo (clients.sh), so every socket, ICE
 // included, is on 127.0.0.1. Exits 0 on success.
 import { spawn } from 'node:child_process';
@@ -14,12 +17,14 @@ import { join } from 'node:path';
 import Client from 'bittorrent-tracker';
 import * as wrtc from 'node-datachannel/polyfill';
 
-const N = Number(process.argv[2] || 2);
+const CLUSTER = process.argv[2] === 'cluster';
+const N = CLUSTER ? 2 : Number(process.argv[2] || 2);
 const BIN = process.env.PT_BIN;
 const work = mkdtempSync(join(tmpdir(), 'peertrack-wt-'));
 const log = (...a) => console.error(`webtorrent-clients(${N}):`, ...a);
 const sha = (b) => createHash('sha256').update(b).digest('hex');
 let daemon = null, daemonOut = '';
+const extra = []; // cluster mode: redis-server, the second node
 const clients = [];
 
 function finish(code, msg) {
@@ -27,9 +32,50 @@ function finish(code, msg) {
   if (code && daemonOut) log(`daemon output:\n${daemonOut}`);
   for (const c of clients) { try { c.destroy(); } catch { /* closing anyway */ } }
   if (daemon) daemon.kill('SIGTERM');
+  for (const p of extra) p.kill('SIGTERM');
   rmSync(work, { recursive: true, force: true });
   // node-datachannel's threads keep the process alive: leave explicitly.
   setTimeout(() => process.exit(code), 200);
+}
+
+// Resolves with the first match of re in p's stream `which`, or rejects.
+function waitFor(p, which, re, what, onData) {
+  let out = '';
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`${what} within 15 s`)), 15000);
+    p[which].on('data', (d) => {
+      out += d;
+      if (onData) onData(d);
+      const m = out.match(re);
+      if (m) { clearTimeout(t); resolve(m); }
+    });
+    p.on('exit', (c) => reject(new Error(`${what}: exited (${c})`)));
+  });
+}
+
+// Cluster mode: redis-server on 127.0.0.1 (the namespace is ours: any port
+// is free) with a password, and the nodes' [cluster] section.
+async function startRedis() {
+  const pw = randomBytes(16).toString('hex');
+  writeFileSync(join(work, 'redis.pw'), `${pw}\n`, { mode: 0o600 });
+  const r = spawn('redis-server', ['--bind', '127.0.0.1', '--port', '6390', '--requirepass', pw,
+                                   '--save', '', '--appendonly', 'no', '--dir', work],
+                  { stdio: ['ignore', 'pipe', 'pipe'] });
+  extra.push(r);
+  await waitFor(r, 'stdout', /Ready to accept connections/, 'redis-server not ready');
+  return `[cluster]\ncluster_redis = 127.0.0.1:6390\ncluster_redis_password_file = ${join(work, 'redis.pw')}\n` +
+         'cluster_heartbeat_ms = 200\n';
+}
+
+async function startNode(tag, cluster) {
+  const conf = join(work, `node-${tag}.conf`);
+  writeFileSync(conf, `state_dir = ${join(work, tag)}\nallow_missing_origin = yes\nwt_interval_s = 10\n${cluster}cluster_node = ${tag}\n`);
+  const d = spawn(join(BIN, 'peertrackd'), ['--listen', '127.0.0.1:0', '-c', conf],
+                  { stdio: ['ignore', 'ignore', 'pipe'] });
+  extra.push(d);
+  const m = await waitFor(d, 'stderr', /listening on 127\.0\.0\.1:(\d+)/, `node ${tag} did not listen`,
+                          (x) => { daemonOut += x; });
+  return { d, port: Number(m[1]) };
 }
 
 function startDaemon() {
@@ -52,8 +98,17 @@ function startDaemon() {
 }
 
 async function main() {
-  const port = await startDaemon();
-  const url = `ws://127.0.0.1:${port}/announce`;
+  let urls;
+  if (CLUSTER) {
+    const cluster = await startRedis();
+    const a = await startNode('Aa', cluster), b = await startNode('Bb', cluster);
+    // Both registered and each seen by the other before the clients come.
+    await Promise.all([waitFor(a.d, 'stderr', /node 'Bb' is alive/, 'node Aa never saw Bb'),
+                       waitFor(b.d, 'stderr', /node 'Aa' is alive/, 'node Bb never saw Aa')]);
+    urls = [a.port, b.port].map((p) => `ws://127.0.0.1:${p}/announce`);
+  } else {
+    urls = [`ws://127.0.0.1:${await startDaemon()}/announce`];
+  }
   // Random binary ids: bytes 0x80-0xFF and control bytes reach the wire.
   const infoHash = randomBytes(20).toString('hex');
   const got = Array.from({ length: N }, () => new Set()); // i -> peers i got verified data from
@@ -67,7 +122,7 @@ async function main() {
       const c = new Client({
         // One socket per client, as in separate pages: the client pools
         // sockets by URL within a process, so each gets its own query.
-        infoHash, peerId: randomBytes(20), announce: [`${url}?client=${i}`], port: 6881 + i,
+        infoHash, peerId: randomBytes(20), announce: [`${urls[i % urls.length]}?client=${i}`], port: 6881 + i,
         // libjuice leaves loopback out of its host candidates unless bound to it.
         wrtc, rtcConfig: { iceServers: [], bindAddress: '127.0.0.1' },
       });
@@ -105,6 +160,11 @@ async function main() {
       c.start();
     }
   });
+  if (CLUSTER) {
+    // Counts are per node (docs/DESIGN.md, "Cluster"): nothing to add up.
+    if (/ERROR: \w+Sanitizer|runtime error:/.test(daemonOut)) throw new Error('sanitizer report from a node');
+    return finish(0, `2 clients on 2 nodes: both exchanged ${payloads[0].length} bytes through Redis-routed offers, sha256 equal`);
+  }
   // The tracker saw every client: a scrape through one of them.
   const counts = await new Promise((resolve, reject) => {
     const t = setTimeout(() => reject(new Error('no scrape reply within 10 s')), 10000);
