@@ -48,6 +48,9 @@ typedef struct pt_cluster_hooks {
 	 * ("ADDR/LEN") until until_ms (wall clock; 0 = for good), or lifted
 	 * its ban (unban). */
 	void (*ban)(void *arg, const char *cidr, uint64_t until_ms, const char *reason, bool unban);
+	/* An operator on some node (this one included) put the 20-byte
+	 * info_hash ih on the /announce allow-list (add) or took it off. */
+	void (*allow)(void *arg, const uint8_t ih[20], bool add);
 	/* The index is reachable again after an outage, or at start:
 	 * re-announce every local holding (pt_cluster_announce). */
 	void (*up)(void *arg);
@@ -84,6 +87,10 @@ int pt_cluster_kick(pt_cluster *c, const pt_id *id, pt_cluster_done_fn *done, vo
  * forget: 0, -EAGAIN (Redis unreachable), -EINVAL (too long). */
 int pt_cluster_ban(pt_cluster *c, const char *cidr, uint64_t until_ms, const char *reason,
                    bool unban);
+
+/* Tells every node about an allow-list change (fire and forget): 0 or
+ * -EAGAIN (Redis unreachable). */
+int pt_cluster_allow(pt_cluster *c, const uint8_t ih[20], bool add);
 
 /* -- the index --------------------------------------------------------------
  * One request per Redis instance touched, whatever n. 0 or -EAGAIN etc.

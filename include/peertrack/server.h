@@ -23,6 +23,7 @@
 #include "peertrack/hash.h"
 #include "peertrack/id.h"
 #include "peertrack/peerinfo.h"
+#include "peertrack/wtmsg.h"
 #include "peertrack/store.h"
 #include "peertrack/wtallow.h"
 
@@ -109,10 +110,15 @@ void pt_server_on_cluster_ban(pt_server *s, pt_server_ban_fn *fn, void *arg);
  * -ENOTCONN without a cluster. */
 int pt_server_cluster_ban(pt_server *s, const pt_cidr *c, uint64_t until_ms, const char *reason,
                           bool unban);
+/* The same for the /announce allow-list: an info_hash another node's
+ * operator allowed (add) or disallowed; and telling the others of one made
+ * here (0, -EAGAIN, -ENOTCONN as for bans). */
+typedef void pt_server_allow_fn(void *arg, const pt_wt_id *ih, bool add);
+void pt_server_on_cluster_allow(pt_server *s, pt_server_allow_fn *fn, void *arg);
+int pt_server_cluster_allow(pt_server *s, const pt_wt_id *ih, bool add);
 /* The holders of k on the other live nodes (pt_cluster_lookup: a sample of
  * at most cluster_lookup_sample, never blocking): 0 (fn runs later, once),
- * -ENOTCONN without a cluster or for a key the nodes do not share
- * (/announce's info_hashes), -EAGAIN etc. (Redis unreachable; fn never
+ * -ENOTCONN without a cluster, -EAGAIN etc. (Redis unreachable; fn never
  * runs). */
 int pt_server_remote_holders(pt_server *s, const pt_key *k, pt_cluster_lookup_fn *fn, void *arg);
 /* The cluster's state as the admin status shows it: a new object, or NULL

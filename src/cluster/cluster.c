@@ -513,6 +513,13 @@ static void on_message(pt_rlink *l, redisReply *r, void *arg)
 			return;
 		}
 		break;
+	case 'w': /* w +|- INFO_HASH (20 bytes) */
+		if (len == 2 + 20 && (m[1] == '+' || m[1] == '-')) {
+			if (c->hooks.allow)
+				c->hooks.allow(c->hooks.arg, (const uint8_t *)m + 2, m[1] == '+');
+			return;
+		}
+		break;
 	case 'b':   /* b UNTIL_MS CIDR REASON... */
 	case 'u': { /* u 0 CIDR */
 		char buf[512], *cidr, *reason;
@@ -871,6 +878,18 @@ int pt_cluster_ban(pt_cluster *c, const char *cidr, uint64_t until_ms, const cha
 	if (n < 0 || (size_t)n >= sizeof(msg))
 		return -EINVAL;
 	lens[2] = (size_t)n;
+	return pt_rlink_command(c->cmd[0], NULL, NULL, 3, argv, lens);
+}
+
+int pt_cluster_allow(pt_cluster *c, const uint8_t ih[20], bool add)
+{
+	char msg[2 + 20] = { 'w', add ? '+' : '-' };
+	const char *argv[3] = { "PUBLISH", c->all, msg };
+	size_t lens[3] = { 7, strlen(c->all), sizeof(msg) };
+
+	if (!pt_cluster_up(c))
+		return -EAGAIN;
+	memcpy(msg + 2, ih, 20);
 	return pt_rlink_command(c->cmd[0], NULL, NULL, 3, argv, lens);
 }
 

@@ -301,24 +301,52 @@ static const pt_banlist *op_bans(void *arg)
 
 /* Takes effect at the next announce; swarms already joined are left as
  * they are (wt_allowlist in docs/PROTOCOL.md). */
+static int allow_here(pt_daemon *d, const pt_wt_id *ih, bool add)
+{
+	int r = add ? pt_wt_allow_add(&d->allowed, ih, d->cfg.wt_max_allowed)
+	            : pt_wt_allow_remove(&d->allowed, ih);
+
+	if (r > 0 && d->store) {
+		if (add)
+			pt_store_wt_allow_add(d->store, ih, pt_clock_wall_ms());
+		else
+			pt_store_wt_allow_remove(d->store, ih);
+	}
+	return r;
+}
+
+/* The allow-list holds on every node of a cluster, as bans do. */
 static int op_allow(void *arg, const pt_wt_id *ih)
 {
 	pt_daemon *d = arg;
-	int r = pt_wt_allow_add(&d->allowed, ih, d->cfg.wt_max_allowed);
+	int r = allow_here(d, ih, true);
 
-	if (r > 0 && d->store)
-		pt_store_wt_allow_add(d->store, ih, pt_clock_wall_ms());
+	if (r >= 0 && pt_server_cluster_allow(d->srv, ih, true) == -EAGAIN)
+		pt_log_warn("allow: Redis unreachable, the other nodes of the cluster do not have it");
 	return r;
 }
 
 static int op_disallow(void *arg, const pt_wt_id *ih)
 {
 	pt_daemon *d = arg;
-	int r = pt_wt_allow_remove(&d->allowed, ih);
+	int r = allow_here(d, ih, false);
 
-	if (r > 0 && d->store)
-		pt_store_wt_allow_remove(d->store, ih);
+	if (pt_server_cluster_allow(d->srv, ih, false) == -EAGAIN)
+		pt_log_warn("disallow: Redis unreachable, the other nodes of the cluster keep it");
 	return r;
+}
+
+/* Cluster mode: an allow-list change from some node (this node's own come
+ * back too and change nothing). */
+static void on_cluster_allow(void *arg, const pt_wt_id *ih, bool add)
+{
+	pt_daemon *d = arg;
+	char hex[41];
+
+	for (int i = 0; i < 20; i++)
+		snprintf(hex + 2 * i, 3, "%02x", ih->b[i]);
+	if (allow_here(d, ih, add) > 0)
+		pt_log_info("%s %s from another node of the cluster", add ? "allow" : "disallow", hex);
 }
 
 static const pt_wt_allow *op_allowed(void *arg, bool *enabled)
@@ -484,6 +512,7 @@ static int start(pt_daemon *d)
 		return -1;
 	}
 	pt_server_on_cluster_ban(d->srv, on_cluster_ban, d);
+	pt_server_on_cluster_allow(d->srv, on_cluster_allow, d);
 	/* Handlers before the listener: a SIGTERM sent as soon as "listening
 	 * on" is logged must find them (they run once the loop does). */
 	uv_signal_init(&d->loop, &d->sig_term);

@@ -304,6 +304,8 @@ struct pt_server {
 	bool refresh_ready;
 	uint32_t refresh_cursor;
 	pt_server_ban_fn *on_cluster_ban;
+	pt_server_allow_fn *on_cluster_allow;
+	void *on_cluster_allow_arg;
 	void *on_cluster_ban_arg;
 	/* The last reload as the process reported it, for /metrics. */
 	bool reload_ok;

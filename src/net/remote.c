@@ -194,6 +194,29 @@ int pt_server_cluster_ban(struct pt_server *s, const pt_cidr *c, uint64_t until_
 	return pt_cluster_ban(s->cluster, text, until_ms, reason, unban);
 }
 
+static void on_allow(void *arg, const uint8_t ih[20], bool add)
+{
+	struct pt_server *srv = arg;
+	pt_wt_id id;
+
+	memcpy(id.b, ih, sizeof(id.b));
+	if (srv->on_cluster_allow)
+		srv->on_cluster_allow(srv->on_cluster_allow_arg, &id, add);
+}
+
+void pt_server_on_cluster_allow(struct pt_server *s, pt_server_allow_fn *fn, void *arg)
+{
+	s->on_cluster_allow = fn;
+	s->on_cluster_allow_arg = arg;
+}
+
+int pt_server_cluster_allow(struct pt_server *s, const pt_wt_id *ih, bool add)
+{
+	if (!s->cluster)
+		return -ENOTCONN;
+	return pt_cluster_allow(s->cluster, ih->b, add);
+}
+
 static void on_info(void *arg, char *out, size_t len)
 {
 	struct pt_server *srv = arg;
@@ -451,7 +474,7 @@ int pt__remote_start(struct pt_server *srv)
 {
 	pt_cluster_hooks hooks = {
 		.arg = srv, .signal = on_signal, .peer_left = on_peer_left, .kick = on_kick,
-		.ban = on_ban, .up = on_up, .info = on_info,
+		.ban = on_ban, .allow = on_allow, .up = on_up, .info = on_info,
 	};
 	char err[512];
 

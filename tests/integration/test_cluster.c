@@ -2,6 +2,7 @@
  * (password from a 0600 file, free 127.0.0.1 port): cross-node announce
  * and lookup with proximity ranking, signals both ways with the sender
  * stamped, peer-left across nodes, a SIGKILLed node, Redis lost and back,
+ * the /announce allow-list on every node,
  * and the bad Redis cases (wrong password, unreachable, wrong reply type). */
 #include <setjmp.h>
 #include <signal.h>
@@ -433,6 +434,59 @@ static void test_ban_kick(void **state)
 	assert_int_equal(ptd_stop(b), 0);
 }
 
+/* One /announce of info_hash 20 x 'a' from w; the reply's text. */
+static char *wt_announce(ptr *w)
+{
+	char *d = NULL;
+	int op = 0;
+
+	PT_CHECK(ptr_send_text(w, "{\"action\":\"announce\",\"info_hash\":\"aaaaaaaaaaaaaaaaaaaa\","
+	                          "\"peer_id\":\"pppppppppppppppppppp\",\"numwant\":0}") == 0,
+	         "send failed");
+	PT_CHECK(ptr_recv_frame(w, &op, &d, PT_T_REPLY_MS) >= 0 && op == PTR_TEXT, "no reply");
+	return d;
+}
+
+/* The /announce allow-list holds on every node: allow and disallow on A
+ * take effect for a WebTorrent client of B. */
+static void test_allowlist(void **state)
+{
+	pt_redis *r = pt_redis_start();
+	const char *conf = LIVE_STEADY "[webtorrent]\nwt_allowlist = yes\n";
+	pt_daemon *a = node(r, "Aa", conf), *b = node(r, "Bb", conf);
+	ptr_opts o = { .path = "/announce", .source = "127.1.1.9" };
+	ptr *w;
+	char *out;
+	int rc;
+	(void)state;
+
+	sees(b, "Aa");
+	w = ptr_connect(ptd_port(b), &o);
+	PT_CHECK(w, "no /announce on B");
+	out = wt_announce(w);
+	PT_CHECK(strstr(out, "not allowed"), "an unlisted info_hash was served: %s", out);
+	free(out);
+	out = ctl(a, &rc, "allow 6161616161616161616161616161616161616161");
+	PT_CHECK(rc == 0, "allow: exit %d: %s", rc, out);
+	free(out);
+	PT_CHECK(ptd_wait_log(b, "allow 6161616161616161616161616161616161616161 from another node",
+	                      PT_T_REPLY_MS) >= 0, "B never heard of the allow");
+	out = wt_announce(w);
+	PT_CHECK(strstr(out, "\"interval\"") && !strstr(out, "failure"), "still refused on B: %s", out);
+	free(out);
+	out = ctl(a, &rc, "disallow 6161616161616161616161616161616161616161");
+	PT_CHECK(rc == 0, "disallow: exit %d: %s", rc, out);
+	free(out);
+	PT_CHECK(ptd_wait_log(b, "disallow 6161616161616161616161616161616161616161 from another",
+	                      PT_T_REPLY_MS) >= 0, "B never heard of the disallow");
+	out = wt_announce(w);
+	PT_CHECK(strstr(out, "not allowed"), "served on B after the disallow: %s", out);
+	free(out);
+	ptr_free(w);
+	assert_int_equal(ptd_stop(a), 0);
+	assert_int_equal(ptd_stop(b), 0);
+}
+
 /* A fake Redis that answers "+OK" to everything, for as long as `stop`
  * is false. */
 typedef struct fake {
@@ -590,6 +644,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_node_killed, pt_teardown),
 		cmocka_unit_test_teardown(test_redis_restart, pt_teardown),
 		cmocka_unit_test_teardown(test_ban_kick, pt_teardown),
+		cmocka_unit_test_teardown(test_allowlist, pt_teardown),
 		cmocka_unit_test_teardown(test_bad_redis, pt_teardown),
 	};
 
