@@ -448,7 +448,8 @@ static char *wt_announce(ptr *w)
 }
 
 /* The /announce allow-list holds on every node: allow and disallow on A
- * take effect for a WebTorrent client of B. */
+ * take effect for a WebTorrent client of B; who-has on A lists that
+ * client's swarm membership. */
 static void test_allowlist(void **state)
 {
 	pt_redis *r = pt_redis_start();
@@ -474,6 +475,17 @@ static void test_allowlist(void **state)
 	out = wt_announce(w);
 	PT_CHECK(strstr(out, "\"interval\"") && !strstr(out, "failure"), "still refused on B: %s", out);
 	free(out);
+	/* who-has of the info_hash on A lists B's WebTorrent connection. */
+	for (uint64_t t0 = pt_now_ms();; ptc_service(50)) {
+		json_t *m = who_has(a, "6161616161616161616161616161616161616161");
+		json_t *p = json_array_get(json_object_get(m, "peers"), 0);
+		bool listed = pt_jint(m, "total") == 1 && p && !strcmp(pt_jstr(p, "node"), "Bb");
+
+		json_decref(m);
+		if (listed)
+			break;
+		PT_CHECK(pt_now_ms() - t0 < 5000, "who-has on A never listed B's WebTorrent peer");
+	}
 	out = ctl(a, &rc, "disallow 6161616161616161616161616161616161616161");
 	PT_CHECK(rc == 0, "disallow: exit %d: %s", rc, out);
 	free(out);

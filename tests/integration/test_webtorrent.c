@@ -511,6 +511,65 @@ static void test_cluster_nodes(void **state)
 	assert_int_equal(ptd_stop(na), 0);
 }
 
+/* Redis lost and back: a same-node swarm keeps working meanwhile, and
+ * the nodes' re-announce puts every connection's swarm back in the index,
+ * so offers cross nodes again. */
+static void test_cluster_redis_down(void **state)
+{
+	(void)state;
+	pt_redis *r = pt_redis_start();
+	pt_daemon *na = wt_node(r, "Aa"), *nb = wt_node(r, "Bb");
+	ptr *x, *y, *z;
+	wid ih = mk(11), px = mk(12), py = mk(13), pz = mk(14), o1 = mk(15), o2 = mk(16), o3 = mk(17);
+	size_t mark = ptd_log_count(na);
+
+	PT_CHECK(ptd_wait_log(na, "node 'Bb' is alive", PT_T_START_MS) >= 0, "A never saw B");
+	x = wt_open(ptd_port(na), "127.0.0.2");
+	y = wt_open(ptd_port(nb), "127.0.0.3");
+	announce(y, &ih, &py, RAW, "");
+	expect_announce(y, &ih, 0, 1, "y joins on B");
+	members_in_redis(r, &ih, 1);
+	offer_answer(x, &px, y, &py, &ih, &o1, RAW, 1);
+
+	pt_redis_stop(r);
+	PT_CHECK(ptd_wait_log_from(na, mark, "Redis unreachable", 5000) >= 0, "A never noticed");
+	z = wt_open(ptd_port(na), "127.0.0.4");
+	announce(z, &ih, &pz, ESCAPED, "");
+	expect_announce(z, &ih, 0, 2, "z joins on A, Redis down");
+	offer_answer(z, &pz, x, &px, &ih, &o2, ESCAPED, 2);
+
+	pt_redis_restart(r);
+	/* x and z (A) and y (B) back in the emptied index. */
+	members_in_redis(r, &ih, 3);
+	/* y's offer finds no peer on B: it crosses to A. */
+	{
+		char e[256], a1[128], a2[128];
+		char *got;
+		ptr *who;
+		int op;
+
+		snprintf(e, sizeof(e), ",\"offers\":[{\"offer\":\"o\",\"offer_id\":%s}]", spell(&o3, RAW, a1));
+		announce(y, &ih, &py, RAW, e);
+		expect_announce(y, &ih, 0, 1, "y offers after Redis came back");
+		/* One of A's two peers gets it. */
+		for (int i = 0;; i++) {
+			who = i % 2 ? z : x;
+			got = NULL;
+			if (ptr_recv_frame(who, &op, &got, 100) >= 0 && op == PTR_TEXT)
+				break;
+			free(got);
+			PT_CHECK(i < 40, "y's offer never reached A after Redis came back");
+		}
+		PT_CHECK(strstr(got, js(&py, a2)), "offer: %s", got);
+		free(got);
+	}
+	ptr_free(x);
+	ptr_free(y);
+	ptr_free(z);
+	assert_int_equal(ptd_stop(na), 0);
+	assert_int_equal(ptd_stop(nb), 0);
+}
+
 /* -- malformed input --------------------------------------------------------- */
 
 typedef struct bad {
@@ -688,6 +747,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_malformed, pt_teardown),
 		cmocka_unit_test_teardown(test_paths, pt_teardown),
 		cmocka_unit_test_teardown(test_cluster_nodes, pt_teardown),
+		cmocka_unit_test_teardown(test_cluster_redis_down, pt_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
