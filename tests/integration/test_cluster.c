@@ -447,6 +447,20 @@ static char *wt_announce(ptr *w)
 	return d;
 }
 
+/* `peertrackctl allow|disallow 20 x 'a'` on `on`, and `hears` logs it. */
+static void allow_from(pt_daemon *on, pt_daemon *hears, const char *verb)
+{
+	char args[64], line[128], *out;
+	int rc;
+
+	snprintf(args, sizeof(args), "%s 6161616161616161616161616161616161616161", verb);
+	out = ctl(on, &rc, args);
+	PT_CHECK(rc == 0, "%s: exit %d: %s", verb, rc, out);
+	free(out);
+	snprintf(line, sizeof(line), "%s from another node", args);
+	PT_CHECK(ptd_wait_log(hears, line, PT_T_REPLY_MS) >= 0, "never heard: %s", args);
+}
+
 /* The /announce allow-list holds on every node: allow and disallow on A
  * take effect for a WebTorrent client of B; who-has on A lists that
  * client's swarm membership. */
@@ -458,7 +472,6 @@ static void test_allowlist(void **state)
 	ptr_opts o = { .path = "/announce", .source = "127.1.1.9" };
 	ptr *w;
 	char *out;
-	int rc;
 	(void)state;
 
 	sees(b, "Aa");
@@ -467,11 +480,7 @@ static void test_allowlist(void **state)
 	out = wt_announce(w);
 	PT_CHECK(strstr(out, "not allowed"), "an unlisted info_hash was served: %s", out);
 	free(out);
-	out = ctl(a, &rc, "allow 6161616161616161616161616161616161616161");
-	PT_CHECK(rc == 0, "allow: exit %d: %s", rc, out);
-	free(out);
-	PT_CHECK(ptd_wait_log(b, "allow 6161616161616161616161616161616161616161 from another node",
-	                      PT_T_REPLY_MS) >= 0, "B never heard of the allow");
+	allow_from(a, b, "allow");
 	out = wt_announce(w);
 	PT_CHECK(strstr(out, "\"interval\"") && !strstr(out, "failure"), "still refused on B: %s", out);
 	free(out);
@@ -486,11 +495,7 @@ static void test_allowlist(void **state)
 			break;
 		PT_CHECK(pt_now_ms() - t0 < 5000, "who-has on A never listed B's WebTorrent peer");
 	}
-	out = ctl(a, &rc, "disallow 6161616161616161616161616161616161616161");
-	PT_CHECK(rc == 0, "disallow: exit %d: %s", rc, out);
-	free(out);
-	PT_CHECK(ptd_wait_log(b, "disallow 6161616161616161616161616161616161616161 from another",
-	                      PT_T_REPLY_MS) >= 0, "B never heard of the disallow");
+	allow_from(a, b, "disallow");
 	out = wt_announce(w);
 	PT_CHECK(strstr(out, "not allowed"), "served on B after the disallow: %s", out);
 	free(out);
