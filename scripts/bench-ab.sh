@@ -19,15 +19,8 @@ BENCH=bin/peertrack-bench
 make -s all >/dev/null
 mkdir -p build/bench
 out="build/bench/ab-$(date +%Y%m%d-%H%M%S).jsonl"
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-	rm -rf "$tmp"
-}
-trap cleanup EXIT INT TERM
 . "$(dirname "$0")/lib/start.sh"
+pt_scratch "EXIT INT TERM"
 
 # start NAME BINARY: a daemon with the bench limits; sets PORT and PID.
 start() {

@@ -31,15 +31,8 @@ REDIS=$(command -v redis-server || echo /usr/bin/redis-server)
 make -s all >/dev/null
 mkdir -p build/bench
 out="build/bench/nodes-$(date +%Y%m%d-%H%M%S).jsonl"
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-	rm -rf "$tmp"
-}
-trap cleanup EXIT INT TERM
 . "$(dirname "$0")/lib/start.sh"
+pt_scratch "EXIT INT TERM"
 
 # redis-server on a free loopback port with a password, nothing on disk.
 head -c 24 /dev/urandom | base64 | tr -d '/+=' >"$tmp/redis.pw"

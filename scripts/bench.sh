@@ -35,14 +35,8 @@ make -s all build/tests/bench/echo_server >/dev/null
 mkdir -p build/bench
 stamp=$(date +%Y%m%d-%H%M%S)
 out="build/bench/runs-$stamp.jsonl" summary="build/bench/summary-$stamp.json"
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-	rm -rf "$tmp"
-}
-trap cleanup EXIT INT TERM
+. "$(dirname "$0")/lib/start.sh"
+pt_scratch "EXIT INT TERM"
 
 have_peerjs=0
 if command -v node >/dev/null && command -v npm >/dev/null; then
@@ -51,8 +45,6 @@ if command -v node >/dev/null && command -v npm >/dev/null; then
 	[ -d "$PEERJS_DIR/node_modules/peer" ] && have_peerjs=1
 fi
 [ $have_peerjs = 1 ] || echo "note: node/npm or the peer package missing: PeerJS runs skipped"
-
-. "$(dirname "$0")/lib/start.sh"
 
 stop() {
 	kill "$1" 2>/dev/null || true

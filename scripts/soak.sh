@@ -10,14 +10,8 @@
 # ("Hostile load") the same way: this file with HOSTILE set.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-tmp=$(mktemp -d /tmp/pt-soak-XXXXXX)
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
-	rm -rf "$tmp"
-}
-trap cleanup EXIT INT TERM
 . scripts/lib/start.sh
+pt_scratch "EXIT INT TERM" /tmp/pt-soak-XXXXXX
 
 # Silent soak peers must be dropped within the run: short liveness. The
 # attacks run on the defaults.

@@ -1,6 +1,24 @@
 # start.sh — sourced by scripts that run servers on 127.0.0.1 and need
-# their port (scripts/bench.sh, tests/integration/bench-smoke.sh).
-# The caller provides $tmp (a scratch directory) and the array pids.
+# their port (scripts/bench*.sh, soak.sh, tests/integration/bench-smoke.sh).
+# pt_scratch makes $tmp (a scratch directory) and the array pids that
+# pt_start uses, and cleans both up.
+
+# pt_scratch SIGNALS [MKTEMP-ARGS...]: $tmp from `mktemp -d ARGS`, an empty
+# pids, and a trap on SIGNALS (e.g. "EXIT INT TERM") that kills every pid
+# in pids, waits for the script's children and removes $tmp.
+pt_scratch() {
+	local signals=$1; shift
+	tmp=$(mktemp -d "$@")
+	pids=()
+	# shellcheck disable=SC2086
+	trap pt_scratch_cleanup $signals
+}
+pt_scratch_cleanup() {
+	local p
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	rm -rf "$tmp"
+}
 
 # pt_start NAME CMD...: runs CMD in the background with stdout+stderr in
 # $tmp/NAME.log, waits (at most 15 s) for its "listening on

@@ -12,15 +12,8 @@ for f in "$BENCH" "$PT_BIN/peertrackd"; do
 	[ -x "$f" ] || { echo "missing $f (build it first)"; exit 1; }
 done
 
-tmp=$(mktemp -d); pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-
 . "$(dirname "$0")/../../scripts/lib/start.sh"
+pt_scratch EXIT
 
 mkdir -p "$tmp/state"
 cat >"$tmp/pt.conf" <<EOF
