@@ -8,7 +8,6 @@
 # (exit 1); with one node stopped, the other takes every new connection.
 . "$(dirname "$0")/lib/deploy.sh"
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 conf="[log]
 log_level = debug
 [security]
@@ -26,7 +25,7 @@ node() {
 }
 shared=(--set listen_share=yes --set metrics_listen=127.0.0.1:0)
 for try in 1 2 3 4 5; do
-	P=$(free_port)
+	P=$(pt_free_port)
 	node a "$P" "${shared[@]}" || { pt_wait_exit "$pid_a" 10 || true; continue; }
 	node b "$P" "${shared[@]}" && break
 	pt_fail "node b could not share node a's port $P: $(grep -h 'cannot listen' "$WORK/b.err")"

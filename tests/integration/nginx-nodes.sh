@@ -34,39 +34,12 @@ pt_daemon b "$conf
 cluster_node = nb"
 
 pt_selfsigned cert "$HOST"
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-# The shipped site with its addresses changed, the upstream given both
-# nodes, and a plain listener (LP) on the TLS server; port clashes retried.
-start_nginx() {
-	local try n
-	for try in 1 2 3 4 5; do
-		HP=$(free_port); SP=$(free_port); LP=$(free_port)
-		[ "$HP" != "$SP" ] && [ "$SP" != "$LP" ] && [ "$HP" != "$LP" ] || continue
-		sed -e "s|listen 80;|listen 127.0.0.1:$HP;|" \
-		    -e "s|listen 443 ssl;|listen 127.0.0.1:$SP ssl; listen 127.0.0.1:$LP;|" \
-		    -e '/listen \[::\]/d' \
-		    -e "s|server 127.0.0.1:8000;|server 127.0.0.1:$port_a;|" \
-		    -e "s|# server 127.0.0.1:8001;|server 127.0.0.1:$port_b;|" \
-		    -e "s|/etc/letsencrypt/live/$HOST/fullchain.pem|$WORK/cert.crt|" \
-		    -e "s|/etc/letsencrypt/live/$HOST/privkey.pem|$WORK/cert.key|" \
-		    -e "s|root /var/www/letsencrypt;|root $WORK;|" \
-		    "$SITE" >"$WORK/nginx/site.conf"
-		grep -q "server 127.0.0.1:$port_b;" "$WORK/nginx/site.conf" || pt_fail "site: no '# server 127.0.0.1:8001;' line to enable"
-		pt_nginx_main_conf "$WORK/nginx/nginx.conf"
-		: >"$WORK/nginx/logs/error.log"
-		pt_spawn nginx "$NGINX" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -g 'daemon off;'
-		for n in $(seq 250); do
-			if curl -s -o /dev/null "http://127.0.0.1:$LP/healthz" 2>/dev/null; then return 0; fi
-			kill -0 "$pid_nginx" 2>/dev/null || break
-			sleep 0.02
-		done
-		kill -0 "$pid_nginx" 2>/dev/null && pt_fail "nginx did not answer within 5 s"
-		grep -q 'Address already in use' "$WORK/nginx/logs/error.log" "$WORK/nginx.err" || pt_fail "nginx did not start"
-	done
-	pt_fail "no free ports for nginx"
-}
-mkdir -p "$WORK/nginx"
-start_nginx
+# The shipped site with its addresses changed and the upstream given both
+# nodes.
+pt_nginx -e "s|server 127.0.0.1:8000;|server 127.0.0.1:$port_a;|" \
+	-e "s|# server 127.0.0.1:8001;|server 127.0.0.1:$port_b;|" \
+	-e "s|root /var/www/letsencrypt;|root $WORK;|"
+grep -q "server 127.0.0.1:$port_b;" "$WORK/nginx/site.conf" || pt_fail "site: no '# server 127.0.0.1:8001;' line to enable"
 URL="ws://127.0.0.1:$LP/v1"
 pt_log "nginx :$LP in front of nodes a :$port_a and b :$port_b"
 

@@ -56,44 +56,14 @@ trusted_proxies = 127.0.0.1/32"
 }
 pt_daemon d "$(daemon_conf 5000 20000)"
 
-# nginx cannot report the port it got for port 0: take free ones, and try
-# again if another process took them in between.
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-start_nginx() {
-	local try
-	for try in 1 2 3 4 5; do
-		HP=$(free_port); SP=$(free_port); LP=$(free_port)
-		[ "$HP" != "$SP" ] && [ "$SP" != "$LP" ] && [ "$HP" != "$LP" ] || continue
-		# The shipped site, with only addresses and paths changed, plus a plain listener (LP) on the TLS server for the
-		# load test: its clients speak plain ws://, nginx proxies the same.
-		sed -e "s|listen 80;|listen 127.0.0.1:$HP;|" \
-		    -e "s|listen 443 ssl;|listen 127.0.0.1:$SP ssl; listen 127.0.0.1:$LP;|" \
-		    -e '/listen \[::\]/d' \
-		    -e "s|server 127.0.0.1:8000;|server 127.0.0.1:$port_d;|" \
-		    -e "s|/etc/letsencrypt/live/$HOST/fullchain.pem|$WORK/cert.crt|" \
-		    -e "s|/etc/letsencrypt/live/$HOST/privkey.pem|$WORK/cert.key|" \
-		    -e "s|root /var/www/letsencrypt;|root $WORK/acme;|" \
-		    -e "s|allow 192.0.2.10;|allow 127.0.0.5;|" \
-		    "$SITE" >"$WORK/nginx/site.conf"
-		grep -q "proxy_read_timeout 75s;" "$WORK/nginx/site.conf" || pt_fail "site: no proxy_read_timeout 75s"
-		grep -q "allow 127.0.0.5;" "$WORK/nginx/site.conf" || pt_fail "site: no /metrics allow line"
-		pt_nginx_main_conf "$WORK/nginx/nginx.conf" "worker_shutdown_timeout 10m;" "worker_shutdown_timeout 1s;"
-		: >"$WORK/nginx/logs/error.log"
-		pt_spawn nginx "$NGINX" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -g 'daemon off;'
-		# Up when the HTTPS port answers; or dead (port taken: try again).
-		local deadline=$(( $(date +%s%N) + PT_SLOW * 1000000000 ))
-		while [ "$(date +%s%N)" -lt $deadline ]; do
-			if curl -sk --max-time 5 -o /dev/null "https://127.0.0.1:$SP/healthz" 2>/dev/null; then return 0; fi
-			kill -0 "$pid_nginx" 2>/dev/null || break
-			sleep 0.02
-		done
-		kill -0 "$pid_nginx" 2>/dev/null && pt_fail "nginx did not answer within $PT_SLOW s"
-		grep -q 'Address already in use' "$WORK/nginx/logs/error.log" "$WORK/nginx.err" ||
-			pt_fail "nginx did not start"
-	done
-	pt_fail "no free ports for nginx"
-}
-start_nginx
+# The shipped site with only addresses and paths changed; the load test's
+# clients speak plain ws:// to LP, nginx proxies the same.
+pt_nginx -e "s|server 127.0.0.1:8000;|server 127.0.0.1:$port_d;|" \
+	-e "s|root /var/www/letsencrypt;|root $WORK/acme;|" \
+	-e "s|allow 192.0.2.10;|allow 127.0.0.5;|" \
+	-- "worker_shutdown_timeout 10m;" "worker_shutdown_timeout 1s;"
+grep -q "proxy_read_timeout 75s;" "$WORK/nginx/site.conf" || pt_fail "site: no proxy_read_timeout 75s"
+grep -q "allow 127.0.0.5;" "$WORK/nginx/site.conf" || pt_fail "site: no /metrics allow line"
 pt_log "nginx on 127.0.0.1:$HP (http) and :$SP (https) in front of peertrackd :$port_d"
 WSS="wss://127.0.0.1:$SP/v1"
 TLSOPTS=(--cafile "$WORK/cert.crt" --servername "$HOST" --origin "$ORIGIN")

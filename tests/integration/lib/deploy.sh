@@ -101,6 +101,48 @@ pt_redis() {
 	pt_fail "no free port for redis-server"
 }
 
+# pt_nginx SED-ARGS... [-- FROM TO...] — nginx (pid_nginx) on the shipped
+# site conf/nginx/peertrack.conf for $HOST, on free ports of 127.0.0.1: HP
+# (http), SP (https) and LP, a plain listener on the TLS server; the
+# certificate $WORK/cert.crt/.key, no IPv6 listener, then the caller's sed
+# arguments (the upstream, say). The main conf is pt_nginx_main_conf's,
+# with the FROM TO pairs after `--`. Returns once LP answers /healthz; a
+# port taken in between (nginx exits) is retried with others.
+pt_nginx() {
+	local sed_args=() main=() try deadline nginx
+	nginx=${NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do sed_args+=("$1"); shift; done
+	[ $# -gt 0 ] && shift
+	main=("$@")
+	mkdir -p "$WORK/nginx/logs"
+	for try in 1 2 3 4 5; do
+		HP=$(pt_free_port); SP=$(pt_free_port); LP=$(pt_free_port)
+		[ "$HP" != "$SP" ] && [ "$SP" != "$LP" ] && [ "$HP" != "$LP" ] || continue
+		sed -e "s|listen 80;|listen 127.0.0.1:$HP;|" \
+		    -e "s|listen 443 ssl;|listen 127.0.0.1:$SP ssl; listen 127.0.0.1:$LP;|" \
+		    -e '/listen \[::\]/d' \
+		    -e "s|/etc/letsencrypt/live/$HOST/fullchain.pem|$WORK/cert.crt|" \
+		    -e "s|/etc/letsencrypt/live/$HOST/privkey.pem|$WORK/cert.key|" \
+		    "${sed_args[@]}" "$PT_ROOT/conf/nginx/peertrack.conf" >"$WORK/nginx/site.conf"
+		pt_nginx_main_conf "$WORK/nginx/nginx.conf" "${main[@]}"
+		: >"$WORK/nginx/logs/error.log"
+		pt_spawn nginx "$nginx" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -g 'daemon off;'
+		deadline=$(( $(date +%s%N) + PT_SLOW * 1000000000 ))
+		while [ "$(date +%s%N)" -lt $deadline ]; do
+			if curl -s --max-time 5 -o /dev/null "http://127.0.0.1:$LP/healthz" 2>/dev/null; then return 0; fi
+			kill -0 "$pid_nginx" 2>/dev/null || break
+			sleep 0.02
+		done
+		kill -0 "$pid_nginx" 2>/dev/null && pt_fail "nginx did not answer within $PT_SLOW s"
+		grep -q 'Address already in use' "$WORK/nginx/logs/error.log" "$WORK/nginx.err" ||
+			pt_fail "nginx did not start"
+	done
+	pt_fail "no free ports for nginx"
+}
+
+# pt_free_port — a port of 127.0.0.1 free now (callers retry a clash).
+pt_free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
 # pt_nginx_main_conf OUT [FROM TO]... — conf/nginx/nginx.conf into OUT with
 # its paths moved under $WORK/nginx (pid, logs, temp files; the site is
 # $WORK/nginx/site.conf) and each FROM replaced by TO; every replacement
