@@ -826,28 +826,24 @@ void pt_store_health_get(pt_store *s, pt_store_health *h)
 
 /* -- open / close ---------------------------------------------------------- */
 
-static int load_bans(pt_store *s, pt_banlist *bans, uint64_t now, char *err, size_t errlen)
+/* One row of a load_rows query: 0, or -ENOMEM to stop. A malformed row is
+ * the callback's to log and skip. */
+typedef int (*load_row_fn)(sqlite3_stmt *st, void *arg);
+
+/* Runs sql, with ?1 bound to *now if it is given, and feeds every row to
+ * row. `what` names the load in err. 0, -ENOMEM or -EIO. */
+static int load_rows(pt_store *s, const char *sql, const uint64_t *now, load_row_fn row, void *arg,
+                     const char *what, char *err, size_t errlen)
 {
 	sqlite3_stmt *st;
 	int rc;
 
-	if (sqlite3_prepare_v2(s->db,
-	                       "SELECT cidr, reason, created_at, expires_at FROM bans"
-	                       " WHERE expires_at = 0 OR expires_at > ?1 ORDER BY created_at",
-	                       -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
 		goto fail;
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)now);
+	if (now)
+		sqlite3_bind_int64(st, 1, (sqlite3_int64)*now);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *text = (const char *)sqlite3_column_text(st, 0);
-		const char *reason = (const char *)sqlite3_column_text(st, 1);
-		pt_cidr c;
-
-		if (!text || pt_cidr_parse(text, strlen(text), &c)) {
-			pt_log_warn("store: ignoring a malformed ban '%s'", text ? text : "");
-			continue;
-		}
-		if (pt_banlist_add(bans, &c, (uint64_t)sqlite3_column_int64(st, 2),
-		                   (uint64_t)sqlite3_column_int64(st, 3), reason) < 0) {
+		if (row(st, arg) < 0) {
 			sqlite3_finalize(st);
 			snprintf(err, errlen, "out of memory");
 			return -ENOMEM;
@@ -857,42 +853,51 @@ static int load_bans(pt_store *s, pt_banlist *bans, uint64_t now, char *err, siz
 	if (rc == SQLITE_DONE)
 		return 0;
 fail:
-	snprintf(err, errlen, "loading bans: %s", sqlite3_errmsg(s->db));
+	snprintf(err, errlen, "loading %s: %s", what, sqlite3_errmsg(s->db));
 	return -EIO;
+}
+
+static int ban_row(sqlite3_stmt *st, void *arg)
+{
+	const char *text = (const char *)sqlite3_column_text(st, 0);
+	const char *reason = (const char *)sqlite3_column_text(st, 1);
+	pt_cidr c;
+
+	if (!text || pt_cidr_parse(text, strlen(text), &c)) {
+		pt_log_warn("store: ignoring a malformed ban '%s'", text ? text : "");
+		return 0;
+	}
+	return pt_banlist_add(arg, &c, (uint64_t)sqlite3_column_int64(st, 2),
+	                      (uint64_t)sqlite3_column_int64(st, 3), reason) < 0 ? -ENOMEM : 0;
+}
+
+static int load_bans(pt_store *s, pt_banlist *bans, uint64_t now, char *err, size_t errlen)
+{
+	return load_rows(s, "SELECT cidr, reason, created_at, expires_at FROM bans"
+	                    " WHERE expires_at = 0 OR expires_at > ?1 ORDER BY created_at",
+	                 &now, ban_row, bans, "bans", err, errlen);
+}
+
+static int allowed_row(sqlite3_stmt *st, void *arg)
+{
+	const char *text = (const char *)sqlite3_column_text(st, 0);
+	pt_wt_id ih;
+	pt_key k;
+
+	if (!text || pt_key_parse(text, strlen(text), &k) || k.space != PT_SPACE_WT) {
+		pt_log_warn("store: ignoring a malformed allowed info_hash '%s'", text ? text : "");
+		return 0;
+	}
+	memcpy(ih.b, k.h.b, PT_WT_ID_BYTES);
+	return pt_wt_allow_add(arg, &ih, SIZE_MAX) < 0 ? -ENOMEM : 0;
 }
 
 /* Every listed info_hash, whatever wt_max_allowed is now (lowering it
  * removes nothing). In key order, so each add appends. */
 static int load_allowed(pt_store *s, pt_wt_allow *allow, char *err, size_t errlen)
 {
-	sqlite3_stmt *st;
-	int rc;
-
-	if (sqlite3_prepare_v2(s->db, "SELECT info_hash FROM wt_allowed ORDER BY info_hash", -1, &st,
-	                       NULL) != SQLITE_OK)
-		goto fail;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *text = (const char *)sqlite3_column_text(st, 0);
-		pt_wt_id ih;
-		pt_key k;
-
-		if (!text || pt_key_parse(text, strlen(text), &k) || k.space != PT_SPACE_WT) {
-			pt_log_warn("store: ignoring a malformed allowed info_hash '%s'", text ? text : "");
-			continue;
-		}
-		memcpy(ih.b, k.h.b, PT_WT_ID_BYTES);
-		if (pt_wt_allow_add(allow, &ih, SIZE_MAX) < 0) {
-			sqlite3_finalize(st);
-			snprintf(err, errlen, "out of memory");
-			return -ENOMEM;
-		}
-	}
-	sqlite3_finalize(st);
-	if (rc == SQLITE_DONE)
-		return 0;
-fail:
-	snprintf(err, errlen, "loading the info_hash allow-list: %s", sqlite3_errmsg(s->db));
-	return -EIO;
+	return load_rows(s, "SELECT info_hash FROM wt_allowed ORDER BY info_hash", NULL, allowed_row,
+	                 allow, "the info_hash allow-list", err, errlen);
 }
 
 static void store_free(pt_store *s)
