@@ -51,12 +51,12 @@ const char *pt__budget_name(enum pt_budget b)
 
 /* A flood reaches a budget thousands of times a second: one line a second
  * per budget says so, with how many it stands for. */
-void pt__budget_hit(struct pt_server *s, enum pt_budget b, const pt_addr *a)
+/* The log line of a budget reached, at most once a second per budget. */
+static void budget_log(struct pt_server *s, enum pt_budget b, const pt_addr *a)
 {
 	uint64_t now = pt__server_now(s);
 	char who[PT_ADDR_STRLEN] = "-";
 
-	s->stats.budget[b]++;
 	s->budget_logged[b]++;
 	if (s->budget_log_ms[b] && now - s->budget_log_ms[b] < 1000)
 		return;
@@ -67,6 +67,12 @@ void pt__budget_hit(struct pt_server *s, enum pt_budget b, const pt_addr *a)
 	            s->budget_logged[b] == 1 ? "" : "s", who);
 	s->budget_log_ms[b] = now;
 	s->budget_logged[b] = 0;
+}
+
+void pt__budget_hit(struct pt_server *s, enum pt_budget b, const pt_addr *a)
+{
+	s->stats.budget[b]++;
+	budget_log(s, b, a);
 }
 
 /* -- handshakes ------------------------------------------------------------- */
@@ -257,8 +263,10 @@ int pt__budget_filter(struct pt_server *s, struct lws *listener, const void *fil
 		uint32_t dying_max = c->max_halfopen > DYING_MIN ? c->max_halfopen : DYING_MIN;
 		pt_halfopen *victim = s->ho_evicting < dying_max ? ho_victim(s, &a) : NULL;
 
-		pt__budget_hit(s, PT_BUDGET_HALFOPEN, &a);
+		/* Logged either way; counted as a refusal only when it is one
+		 * (peertrack_handshakes_evicted_total counts the places taken). */
 		if (!victim) {
+			pt__budget_hit(s, PT_BUDGET_HALFOPEN, &a);
 			if (!proxy)
 				pt_iplimit_give(s->iplimit, &a, PT_IP_HALFOPEN, 1);
 			refuse_503(fd);
@@ -269,6 +277,7 @@ int pt__budget_filter(struct pt_server *s, struct lws *listener, const void *fil
 		 * the shutdown makes (an async kill alone waits for lws'
 		 * once-a-second timeout sweep, while a flood fills the queue's
 		 * head with the dying). */
+		budget_log(s, PT_BUDGET_HALFOPEN, &a);
 		ho_evict(s, victim);
 		shutdown(lws_get_socket_fd(victim->wsi), SHUT_RDWR);
 		lws_set_timeout(victim->wsi, PENDING_TIMEOUT_AWAITING_SERVER_RESPONSE,

@@ -226,6 +226,7 @@ static void test_halfopen_budgets(void **state)
 	pt_daemon *d = ptd_start(BASE_CONF "max_halfopen_per_ip = 4\nmax_halfopen = 6\n"
 	                         "handshake_timeout_ms = 6000\nhalfopen_idle_ms = 600000\n");
 	int port = ptd_port(d), a[4], b[2], c = -1, extra, closed = 0, paced = 0;
+	long long refused0, refused;
 	ptc *by, *holder;
 	char h0[65];
 	(void)state;
@@ -242,6 +243,7 @@ static void test_halfopen_budgets(void **state)
 	PT_CHECK(silent_fate(extra, PT_T_REPLY_MS) == 1, "5th handshake of one address not refused");
 	close(extra);
 	PT_CHECK(metric(port, "peertrack_handshakes") == 4, "handshakes gauge is not 4");
+	refused0 = metric(port, "peertrack_budget_refusals_total{budget=\"halfopen\"}");
 
 	/* Another address connects and is served meanwhile. */
 	by = ptc_join(port, &(ptc_opts){ .source = "127.0.31.2" });
@@ -277,6 +279,10 @@ static void test_halfopen_budgets(void **state)
 	PT_CHECK(silent_fate(c, 100) == -1, "the newcomer was refused");
 	/* (Each /metrics request is a handshake too, and may evict one more.) */
 	PT_CHECK(metric(port, "peertrack_handshakes_evicted_total") >= 1, "eviction not counted");
+	/* Refusals are the paced tries only: the newcomer that took a place,
+	 * and the /metrics requests (answered, so admitted), are not. */
+	refused = metric(port, "peertrack_budget_refusals_total{budget=\"halfopen\"}") - refused0;
+	PT_CHECK(refused == paced, "%lld halfopen refusals, want the %d paced tries", refused, paced);
 	/* A WebSocket client from yet another address still gets in. */
 	ptc_close(by);
 	by = ptc_join(port, &(ptc_opts){ .source = "127.0.31.5" });
