@@ -18,8 +18,10 @@
 # The base image stays in podman's store for the next run (one a day, as the
 # minbase tarball), and so does the last image built (its layers are the
 # next build's cache: only the layers from the sources on are rebuilt),
-# tagged localhost/peertrack-test:latest; the image it replaces, the
-# container and the volume are removed.
+# tagged localhost/peertrack-test:latest, with its build stage tagged
+# localhost/peertrack-test:build (untagged, each run's build stage was left
+# behind as a dangling image of some 650 MB). On every exit path the images
+# these tags no longer name, the container and the volume are removed.
 set -euo pipefail
 . "$(dirname "$0")/../lib/proc.sh"
 . "$(dirname "$0")/../lib/minbase.sh"
@@ -32,12 +34,20 @@ for tool in podman runc sqlite3 python3 curl; do
 done
 
 TAG="localhost/peertrack-test:latest"
+TAG_BUILD="localhost/peertrack-test:build"
 CTR="peertrack-test-$$"
 VOL="peertrack-test-state-$$"
+old=() # the images the tags named before this run's builds
 pt_cleanup() {
-	local rc=$?
+	local rc=$? id
 	podman rm -f -t 0 "$CTR" >/dev/null 2>&1 || true
 	podman volume rm -f "$VOL" >/dev/null 2>&1 || true
+	# Replaced by this run's builds (no tag left): gone. Still tagged (a
+	# build failed, or nothing changed): kept, it is the cache.
+	for id in "${old[@]}"; do
+		[ -n "$(podman image inspect --format '{{join .RepoTags ","}}' "$id" 2>/dev/null)" ] ||
+			podman rmi "$id" >/dev/null 2>&1 || true
+	done
 	pt_finish $rc 40 "$WORK"/*.err "$WORK"/*.log
 }
 pt_begin container
@@ -72,14 +82,22 @@ pt_log "base image $BASE"
 # -- build -------------------------------------------------------------------
 # --format docker: the OCI format has no HEALTHCHECK. The image is used by
 # its id: another run may move the tag meanwhile.
+# The build stage first, under a tag of its own, so that it is not left
+# dangling; the second build takes it from the cache.
 t0=$SECONDS
-old=$(podman image inspect --format '{{.Id}}' "$TAG" 2>/dev/null || true)
-podman build --format docker --network=host --pull=never --build-arg BASE="$BASE" \
-	--ignorefile "$PT_ROOT/docker/Dockerfile.dockerignore" --iidfile "$WORK/iid" \
-	-f "$PT_ROOT/docker/Dockerfile" -t "$TAG" "$PT_ROOT" >"$WORK/build.log" 2>&1 ||
-	pt_fail "podman build: $(tail -n 20 "$WORK/build.log")"
+for tag in "$TAG" "$TAG_BUILD"; do
+	id=$(podman image inspect --format '{{.Id}}' "$tag" 2>/dev/null || true)
+	[ -z "$id" ] || old+=("$id")
+done
+build() { # LOG PODMAN-BUILD-ARGS...
+	local log=$1; shift
+	podman build --format docker --network=host --pull=never --build-arg BASE="$BASE" \
+		--ignorefile "$PT_ROOT/docker/Dockerfile.dockerignore" -f "$PT_ROOT/docker/Dockerfile" \
+		"$@" "$PT_ROOT" >"$WORK/$log" 2>&1 || pt_fail "podman build: $(tail -n 20 "$WORK/$log")"
+}
+build build-stage.log --target build -t "$TAG_BUILD"
+build build.log --iidfile "$WORK/iid" -t "$TAG"
 IMAGE=$(cat "$WORK/iid"); IMAGE=${IMAGE#sha256:}
-[ -z "$old" ] || [ "$old" = "$IMAGE" ] || podman rmi "$old" >/dev/null 2>&1 || true
 pt_log "built $TAG ($IMAGE) in $((SECONDS - t0)) s"
 hc=$(podman image inspect --format '{{json .HealthCheck}}' "$IMAGE")
 case "$hc" in *peertrack-healthcheck*) ;; *) pt_fail "image without its HEALTHCHECK: $hc" ;; esac
