@@ -6,8 +6,12 @@ export interface ServiceWorkerOptions {
   manifestUrl?: string;
   /** The Cache API cache holding verified bytes (and re-seeded by bridge.js). Default 'peertrack-v1'. */
   cacheName?: string;
-  /** Whole budget of asking the page for a resource from peers; then the origin serves. Default 3000. */
-  peerTimeoutMs?: number;
+  /** Whole budget of asking the page for a resource from peers; then the origin serves. Default null: peerSetupMs plus the size at peerMinBytesPerSec. */
+  peerTimeoutMs?: number | null;
+  /** Without peerTimeoutMs: the part of the budget for the lookup and the WebRTC connection. Default 8000. */
+  peerSetupMs?: number;
+  /** Without peerTimeoutMs: the slowest transfer rate waited for, in bytes per second. Default 1048576. */
+  peerMinBytesPerSec?: number;
   /** Of that budget, how long to wait for a page to connect its port. Default 1000. */
   pageWaitMs?: number;
   /** Re-read the manifest at most this often. Default 60000. */
@@ -15,6 +19,9 @@ export interface ServiceWorkerOptions {
 }
 
 export const SW_DEFAULTS: Readonly<Required<ServiceWorkerOptions>>;
+
+/** The budget, in ms, of getting `size` bytes from peers under these options. */
+export function peerBudgetMs(options: Required<ServiceWorkerOptions>, size: number): number;
 
 /**
  * Adds the worker's install, activate, message and fetch listeners to `sw`

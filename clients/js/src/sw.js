@@ -5,7 +5,7 @@
 // tab that holds the tracker connection: bridge.js, over a MessagePort) for
 // a resource by SHA-256, and falls back to the network when no page answers,
 // no peer holds it, the tracker or WebRTC is unavailable, or the answer takes
-// longer than peerTimeoutMs. Bytes are checked against the manifest's SHA-256
+// longer than its budget (peerBudgetMs). Bytes are checked against the manifest's SHA-256
 // and size before use, whichever way they came (a mismatch from the origin is
 // passed through unchanged but never cached nor seeded: the manifest is
 // stale). Verified bytes go into the Cache API and the page is told to seed
@@ -32,7 +32,7 @@
 //   {type:'served', url, hash, source, bytes, status, ms, why}  source: 'peer'|'origin'|'cache'|'network';
 //                                    bytes 0 when it shared another request's transfer; why (from the
 //                                    origin): the page's code ('no-holder', 'unavailable', 'all-failed'
-//                                    ...), 'timeout' (peerTimeoutMs), 'no-page', 'bad-bytes'
+//                                    ...), 'timeout' (peerBudgetMs), 'no-page', 'bad-bytes'
 // SW -> page, through Client.postMessage: {type:'peertrack-reconnect'}
 //   (a restarted worker has lost every port: send a new hello).
 import { parseManifest } from './manifest.js';
@@ -41,10 +41,22 @@ import { parseRange, rangeHeaders } from './range.js';
 export const SW_DEFAULTS = Object.freeze({
   manifestUrl: 'peertrack-manifest.json', // resolved against the worker script's URL
   cacheName: 'peertrack-v1',
-  peerTimeoutMs: 3000,    // whole budget of asking the page, before going to the origin
+  // The whole budget of asking the page for one resource, before going to
+  // the origin: peerTimeoutMs if set, else peerSetupMs (lookup, WebRTC
+  // connection: seconds on a slow machine) plus the size at
+  // peerMinBytesPerSec, so a large file is not cut off mid-transfer.
+  peerTimeoutMs: null,
+  peerSetupMs: 8000,
+  peerMinBytesPerSec: 1 << 20,
   pageWaitMs: 1000,       // of that, how long to wait for a page to say hello
   manifestTtlMs: 60000,   // re-read the manifest at most this often
 });
+
+// The budget, in ms, of getting `size` bytes from peers under options `opt`.
+export function peerBudgetMs(opt, size) {
+  if (opt.peerTimeoutMs > 0) return opt.peerTimeoutMs;
+  return opt.peerSetupMs + Math.ceil((size * 1000) / opt.peerMinBytesPerSec);
+}
 
 export function installPeertrackServiceWorker(options = {}, sw = self) {
   const opt = { ...SW_DEFAULTS, ...options };
@@ -143,9 +155,10 @@ export function installPeertrackServiceWorker(options = {}, sw = self) {
   // Asks the leader for `entry` from peers. Bytes (ArrayBuffer) or null.
   async function fromPeers(entry) {
     const t0 = performance.now();
-    const clientId = await waitForPage(Math.min(opt.pageWaitMs, opt.peerTimeoutMs));
+    const budget = peerBudgetMs(opt, entry.size);
+    const clientId = await waitForPage(Math.min(opt.pageWaitMs, budget));
     if (!clientId) return { bytes: null, why: 'no-page' };
-    const left = opt.peerTimeoutMs - (performance.now() - t0);
+    const left = budget - (performance.now() - t0);
     if (left <= 0) return { bytes: null, why: 'timeout' };
     const id = nextId++;
     const msg = { type: 'fetch', hash: entry.hash, size: entry.size, url: entry.url, timeoutMs: Math.floor(left) };

@@ -5,7 +5,7 @@
 import { test, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { installPeertrackServiceWorker } from '../src/sw.js';
+import { installPeertrackServiceWorker, peerBudgetMs, SW_DEFAULTS } from '../src/sw.js';
 
 const ORIGIN = 'http://127.0.0.1:8080';
 const files = {
@@ -157,6 +157,33 @@ test('a page that never answers: the origin after peerTimeoutMs, and the page to
   await tick();
   assert.ok(pg.got.some((m) => m.type === 'cancel'));
   assert.equal(pg.got.find((m) => m.type === 'served').why, 'timeout');
+});
+
+test('the default budget: setup time plus the size at the slowest rate waited for', () => {
+  assert.equal(SW_DEFAULTS.peerTimeoutMs, null);
+  assert.equal(peerBudgetMs(SW_DEFAULTS, 0), 8000);
+  assert.equal(peerBudgetMs(SW_DEFAULTS, 1 << 20), 9000);
+  assert.equal(peerBudgetMs(SW_DEFAULTS, 50 << 20), 58000);
+  assert.equal(peerBudgetMs({ ...SW_DEFAULTS, peerTimeoutMs: 3000 }, 50 << 20), 3000);
+});
+
+test('without peerTimeoutMs a larger file gets a longer budget before the origin', async () => {
+  // 100 ms setup, 100 KB/s: a.png (5000 B) 150 ms, v.webm (20000 B) 300 ms.
+  const w = worker({ peerTimeoutMs: null, peerSetupMs: 100, peerMinBytesPerSec: 100000, pageWaitMs: 50 });
+  await w.activate();
+  const pg = w.page('p1', () => null);
+  for (const [path, budget] of [['/a.png', 150], ['/v.webm', 300]]) {
+    const t0 = Date.now();
+    const r = await w.request(path);
+    const ms = Date.now() - t0;
+    assert.equal(r.status, 200);
+    assert.ok(ms >= budget - 10 && ms < budget + 3000, `${path}: ${ms} ms for a ${budget} ms budget`);
+    const asked = pg.got.filter((m) => m.type === 'fetch' && m.url.endsWith(path));
+    assert.equal(asked.length, 1);
+    assert.ok(asked[0].timeoutMs <= budget && asked[0].timeoutMs > budget - 100, `timeoutMs ${asked[0].timeoutMs}`);
+  }
+  await tick();
+  assert.deepEqual(pg.got.filter((m) => m.type === 'served').map((m) => m.why), ['timeout', 'timeout']);
 });
 
 test('origin bytes that fail the manifest: passed on, never cached nor seeded', async () => {
