@@ -23,6 +23,19 @@ if [ $# -eq 0 ]; then
 fi
 
 command -v node >/dev/null 2>&1 || { echo "install-npm-deps: node missing (Debian package nodejs: make deps-test)" >&2; exit 1; }
+# The tools need node 20 or later (playwright-core, webtorrent 3.x; clients/js
+# "engines"). Debian 12's own nodejs is 18 and nothing in Debian 12 is newer:
+# stop here, before npm half-installs packages that then fail obscurely.
+NODE_MIN=20
+node_v=$(node --version 2>/dev/null || true)
+node_major=${node_v#v}; node_major=${node_major%%.*}
+case "$node_major" in ''|*[!0-9]*) node_major=0 ;; esac
+if [ "$node_major" -lt "$NODE_MIN" ]; then
+	echo "install-npm-deps: node ${node_v:-(no version)} at $(command -v node) is too old: the JS test tools" \
+		"(playwright-core, webtorrent 3.x) need node >= $NODE_MIN. Debian 12's nodejs is 18; install" \
+		"nodejs $NODE_MIN or later (Debian 13 ships it) and run make deps-test again." >&2
+	exit 1
+fi
 if ! command -v npm >/dev/null 2>&1; then
 	SUDO=""
 	if [ "$(id -u)" -ne 0 ]; then
