@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
+import { chromiumOptions } from '../lib/chromium.mjs';
 
 export const sha = (b) => createHash('sha256').update(b).digest('hex');
 
@@ -110,21 +111,11 @@ export class Harness {
   }
 
   // The one Chromium of the test; each page gets a context of its own (its
-  // own cookies, storage and cache: another visitor). These flags are the whole command line
-  // (ignoreDefaultArgs): the pipe is how playwright talks to the browser.
+  // own cookies, storage and cache: another visitor).
   async launch() {
     if (this.browsers.length) return this.browsers[0];
     const userDir = mkdtempSync(join(this.work, 'chromium-'));
-    const b = await chromium.launch({
-      executablePath: this.CHROMIUM,
-      ignoreDefaultArgs: true,
-      timeout: 30000,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-             '--disable-background-networking', '--disable-component-update', '--disable-sync',
-             `--user-data-dir=${userDir}`, '--allow-loopback-in-peer-connection',
-             '--disable-features=WebRtcHideLocalIpsWithMdns', '--use-fake-ui-for-media-stream',
-             '--use-fake-device-for-media-stream', '--remote-debugging-pipe', 'about:blank'],
-    });
+    const b = await chromium.launch(chromiumOptions(this.CHROMIUM, userDir));
     this.browsers.push(b);
     return b;
   }

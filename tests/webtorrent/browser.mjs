@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { chromiumOptions } from '../lib/chromium.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const BIN = process.env.PT_BIN;
@@ -73,16 +74,7 @@ function startDaemon(pagePort) {
 // One Chromium process per page, as two visitors' browsers would be.
 async function openPage(url, name) {
   const userDir = mkdtempSync(join(work, 'chromium-'));
-  const b = await chromium.launch({
-    executablePath: CHROMIUM,
-    ignoreDefaultArgs: true,
-    timeout: 30000,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-           '--disable-background-networking', '--disable-component-update', '--disable-sync',
-           `--user-data-dir=${userDir}`, '--allow-loopback-in-peer-connection',
-           '--disable-features=WebRtcHideLocalIpsWithMdns', '--use-fake-ui-for-media-stream',
-           '--use-fake-device-for-media-stream', '--remote-debugging-pipe', 'about:blank'],
-  });
+  const b = await chromium.launch(chromiumOptions(CHROMIUM, userDir));
   browsers.push(b);
   const page = await b.newPage();
   page.on('console', (m) => log(`${name}: ${m.text()}`));

@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { join, dirname, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { chromiumOptions } from '../lib/chromium.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const mod = (...p) => join(here, 'node_modules', ...p);
@@ -107,17 +108,7 @@ function startDaemon(pagePort) {
 // One Chromium process per player, as two viewers' browsers would be.
 async function openPage(url, name) {
   const userDir = mkdtempSync(join(work, 'chromium-'));
-  const b = await chromium.launch({
-    executablePath: CHROMIUM,
-    ignoreDefaultArgs: true,
-    timeout: 30000,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-           '--disable-background-networking', '--disable-component-update', '--disable-sync',
-           `--user-data-dir=${userDir}`, '--allow-loopback-in-peer-connection',
-           '--disable-features=WebRtcHideLocalIpsWithMdns', '--use-fake-ui-for-media-stream',
-           '--use-fake-device-for-media-stream', '--autoplay-policy=no-user-gesture-required',
-           '--remote-debugging-pipe', 'about:blank'],
-  });
+  const b = await chromium.launch(chromiumOptions(CHROMIUM, userDir, ['--autoplay-policy=no-user-gesture-required']));
   browsers.push(b);
   const page = await b.newPage();
   page.on('console', (m) => { if (process.env.PT_VERBOSE) log(`${name}: ${m.text()}`); });
