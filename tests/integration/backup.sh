@@ -60,7 +60,7 @@ pt_spawn d2 "$DAEMON" -c "$WORK/d.conf" --listen 127.0.0.1:0 --set "state_dir=$W
 pt_wait_line "$WORK/d2.err" 'listening on 127\.0\.0\.1:[0-9]+' 20 >/dev/null
 out=$(ctl bans) || pt_fail "peertrackctl bans after restore"
 for i in $(seq 1 20); do
-	printf '%s\n' "$out" | grep -q "198\.51\.100\.$i[/ ]" || pt_fail "restored daemon lacks the ban of 198.51.100.$i: $out"
+	grep -q "198\.51\.100\.$i[/ ]" <<<"$out" || pt_fail "restored daemon lacks the ban of 198.51.100.$i: $out"
 done
 pt_log "restored: the daemon starts on the copy and enforces the 20 bans"
 pt_log "ok"
