@@ -64,8 +64,10 @@ start() {
 		"rate_burst = 1000000" "max_hashes_per_peer = 100000" "${@:2}" >"$tmp/$1.conf"
 	pt_start "$1" "$DAEMON" -c "$tmp/$1.conf" --listen 127.0.0.1:0
 }
+# CLUSTER_CONF: more [cluster] lines for both nodes, e.g.
+# CLUSTER_CONF="cluster_lookup_cache_ms = 0" for lookups without the cache.
 cluster() { printf '%s\n' "[cluster]" "cluster_redis = 127.0.0.1:$RPORT" "cluster_node = $1" \
-	"cluster_redis_password_file = $tmp/redis.pw"; }
+	"cluster_redis_password_file = $tmp/redis.pw" ${CLUSTER_CONF:+"$CLUSTER_CONF"}; }
 start single; S_PORT=$PORT S_PID=$PID
 start n1 "$(cluster n1)"; A_PORT=$PORT A_PID=$PID
 start n2 "$(cluster n2)"; B_PORT=$PORT B_PID=$PID

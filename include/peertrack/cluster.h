@@ -110,6 +110,12 @@ typedef struct pt_cluster_cand {
 typedef void pt_cluster_lookup_fn(void *arg, int status, const pt_cluster_cand *v, size_t n);
 /* 0 (fn runs later, once) or -EAGAIN etc. (fn never runs). */
 int pt_cluster_lookup(pt_cluster *c, const pt_key *k, pt_cluster_lookup_fn *fn, void *arg);
+/* The sample a recent pt_cluster_lookup of k brought, when it was full (k
+ * has at least cluster_lookup_sample holders on other nodes) and is younger
+ * than cluster_lookup_cache_ms, without the holders of nodes dead since
+ * (lcache.h): *n of them, borrowed until the next lookup's reply. NULL:
+ * ask pt_cluster_lookup. Synchronous, unlike it. */
+const pt_cluster_cand *pt_cluster_lookup_cached(pt_cluster *c, const pt_key *k, size_t *n);
 
 /* Whether the instance holding k, and the routing instance, are up. */
 bool pt_cluster_index_up(const pt_cluster *c, const pt_key *k);
@@ -122,7 +128,7 @@ bool pt_cluster_has_room(const pt_cluster *c);
 typedef struct pt_cluster_stats {
 	uint64_t signals_out, signals_in, signals_gone, signals_unavailable;
 	uint64_t peer_left_out, peer_left_in;
-	uint64_t lookups, lookup_failures, announces, announce_failures;
+	uint64_t lookups, lookups_cached, lookup_failures, announces, announce_failures;
 	uint64_t withdraws, purged_keys, bad_replies, probes, stale_subscriptions;
 	uint64_t heartbeats, heartbeat_failures, tag_conflicts;
 } pt_cluster_stats;

@@ -392,6 +392,15 @@ const pt_config_key pt_config_keys[] = {
 	U32("cluster", cluster_lookup_sample, "64", 1, 1024, false,
 	    "Remote holders a lookup reads from Redis (a random sample when more hold\n"
 	    "the hash); they are ranked with the local ones by proximity."),
+	U32("cluster", cluster_lookup_cache_ms, "250", 0, 60000, false,
+	    "How long a node reuses the remote sample of a hash that has at least\n"
+	    "cluster_lookup_sample holders elsewhere, instead of asking Redis on every\n"
+	    "lookup (a hot hash's answer is a random sample anyway). Holders of nodes\n"
+	    "that die meanwhile are dropped at once; new remote holders of such a hash\n"
+	    "show up within this time. 0: every lookup asks Redis."),
+	U32("cluster", cluster_lookup_cache_slots, "1024", 1, 65536, false,
+	    "Hashes whose remote sample a node keeps at once (a direct-mapped table,\n"
+	    "about cluster_lookup_sample x 36 bytes per slot used)."),
 	U32("cluster", cluster_batch, "256", 1, 65536, false,
 	    "Index entries per Redis request when the node re-announces (after a\n"
 	    "reconnect, and for the periodic refresh) and keys per purge step."),

@@ -17,6 +17,7 @@
 
 #include "peertrack/clock.h"
 #include "peertrack/cluster.h"
+#include "peertrack/lcache.h"
 #include "peertrack/log.h"
 #include "peertrack/rlink.h"
 
@@ -114,6 +115,7 @@ struct pt_cluster {
 	uint64_t redis_now_ms;      /* Redis' clock at the last heartbeat */
 	uint64_t last_inbox_ms, probe_sent_ms;
 	node_rec nodes[TAGS];
+	pt_lcache *lcache;          /* NULL: cluster_lookup_cache_ms = 0 */
 	pt_cluster_stats stats;
 	uint64_t bad_log_ms, bad_logged;
 };
@@ -585,6 +587,7 @@ static void hb_closed(uv_handle_t *h)
 
 	for (int t = 0; t < TAGS; t++)
 		free(c->nodes[t].info);
+	pt_lcache_free(c->lcache);
 	free(c);
 }
 
@@ -614,6 +617,12 @@ pt_cluster *pt_cluster_new(uv_loop_t *loop, const pt_config *cfg, const pt_clust
 	c->probe_ms = cfg->cluster_probe_ms;
 	c->timeout_ms = cfg->cluster_timeout_ms;
 	c->max_pending = cfg->cluster_max_pending;
+	if (cfg->cluster_lookup_cache_ms &&
+	    !(c->lcache = pt_lcache_new(cfg->cluster_lookup_cache_slots, c->sample,
+	                                cfg->cluster_lookup_cache_ms))) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
 	if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
 		snprintf(err, errlen, "no randomness for the node");
 		goto fail;
@@ -696,6 +705,7 @@ fail_links:
 	return NULL;
 fail:
 	explicit_bzero(password, sizeof(password));
+	pt_lcache_free(c->lcache);
 	free(c);
 	return NULL;
 }
@@ -988,6 +998,7 @@ int pt_cluster_withdraw(pt_cluster *c, const pt_id *peer, const pt_addr *addr,
 typedef struct lookup_req {
 	pt_cluster_lookup_fn *fn;
 	void *arg;
+	pt_key key;
 } lookup_req;
 
 static void lookup_reply(pt_cluster *c, redisReply *r, void *arg)
@@ -1025,6 +1036,10 @@ static void lookup_reply(pt_cluster *c, redisReply *r, void *arg)
 			continue;
 		n++;
 	}
+	/* A full sample: the hash has at least that many holders, so the
+	 * next lookups in cluster_lookup_cache_ms may reuse this one. */
+	if (c->lcache && r->elements >= c->sample)
+		pt_lcache_put(c->lcache, &q->key, v, n, uv_now(c->loop));
 	q->fn(q->arg, 0, v, n);
 	free(v);
 	free(q);
@@ -1046,6 +1061,7 @@ int pt_cluster_lookup(pt_cluster *c, const pt_key *k, pt_cluster_lookup_fn *fn, 
 		return -ENOMEM;
 	q->fn = fn;
 	q->arg = arg;
+	q->key = *k;
 	r = script_call(c, c->cmd[shard_of(c, k)], S_LOOKUP, 1, 2, argv, lens, lookup_reply, q);
 	if (r) {
 		free(q);
@@ -1054,6 +1070,22 @@ int pt_cluster_lookup(pt_cluster *c, const pt_key *k, pt_cluster_lookup_fn *fn, 
 		c->stats.lookups++;
 	}
 	return r;
+}
+
+static bool cand_alive(void *arg, const pt_cluster_cand *v)
+{
+	return !node_dead(arg, pt_id_tag(&v->id));
+}
+
+const pt_cluster_cand *pt_cluster_lookup_cached(pt_cluster *c, const pt_key *k, size_t *n)
+{
+	const pt_cluster_cand *v;
+
+	if (!c->lcache || !c->registered ||
+	    !(v = pt_lcache_get(c->lcache, k, uv_now(c->loop), cand_alive, c, n)))
+		return NULL;
+	c->stats.lookups_cached++;
+	return v;
 }
 
 /* -- state -------------------------------------------------------------------- */

@@ -388,35 +388,37 @@ static int cand_cmp(const void *x, const void *y)
 	return a->order < b->order ? -1 : a->order > b->order;
 }
 
-static void lookup_done(void *arg, int status, const pt_cluster_cand *v, size_t n)
+/* Answers s's lookup: the local picks (best first) merged with remote
+ * holders v[0..n). Local picks keep the matcher's order (proximity, then
+ * fewest hand-outs); remote holders are ranked by proximity to the asker,
+ * then at random, after local ones of the same proximity. */
+static void merge_reply(pt_session *s, const pt_rid *rid, const pt_hash *hash,
+                        const pt_id *const *local, size_t n_local, size_t k,
+                        const pt_cluster_cand *v, size_t n)
 {
-	look_req *q = arg;
-	struct pt_server *srv = q->a.srv;
-	pt_session *s = asker_session(&q->a);
+	struct pt_server *srv = s->srv;
 	const pt_id *ids[1024];
 	cand *c;
 	size_t m = 0, got;
 
-	if (status)
-		srv->stats.cluster_lookups_local_only++;
-	if (!s || !(c = malloc((q->n_local + n) * sizeof(*c) + 1))) {
-		free(q);
+	if (!(c = malloc((n_local + n) * sizeof(*c) + 1))) {
+		pt__v1_error(s, rid, PT_E_INTERNAL, "out of memory");
 		return;
 	}
-	/* Local picks keep the matcher's order (proximity, then fewest
-	 * hand-outs); remote holders are ranked by proximity to the asker,
-	 * then at random, after local ones of the same proximity. */
-	for (uint32_t i = 0; i < q->n_local; i++) {
-		uint32_t h = pt_registry_find(srv->registry, &q->local[i]);
+	for (size_t i = 0; i < n_local; i++) {
+		uint32_t h = pt_registry_find(srv->registry, local[i]);
 		pt_session *p = h == PT_HANDLE_NONE ? NULL : pt_registry_session(srv->registry, h);
 
-		c[m++] = (cand){ &q->local[i], p ? pt_addr_proximity(&s->addr, &p->addr) : 3, i, false };
+		c[m++] = (cand){ local[i], p ? pt_addr_proximity(&s->addr, &p->addr) : 3, (uint32_t)i,
+		                 false };
 	}
 	for (size_t i = 0; i < n; i++)
 		c[m++] = (cand){ &v[i].id, pt_addr_proximity(&s->addr, &v[i].addr), (uint32_t)rand(),
 		                 true };
 	qsort(c, m, sizeof(*c), cand_cmp);
-	got = m < q->k ? m : q->k;
+	got = m < k ? m : k;
+	if (got > sizeof(ids) / sizeof(ids[0]))
+		got = sizeof(ids) / sizeof(ids[0]);
 	for (size_t i = 0; i < got; i++)
 		ids[i] = c[i].id;
 	if (got)
@@ -424,11 +426,27 @@ static void lookup_done(void *arg, int status, const pt_cluster_cand *v, size_t 
 	else
 		srv->stats.lookups_miss++;
 	pt_buf_reset(&srv->scratch);
-	if (pt_reply_peers(&srv->scratch, &q->a.rid, &q->hash, ids, got))
-		pt__v1_error(s, &q->a.rid, PT_E_INTERNAL, "out of memory");
+	if (pt_reply_peers(&srv->scratch, rid, hash, ids, got))
+		pt__v1_error(s, rid, PT_E_INTERNAL, "out of memory");
 	else
 		pt__session_send_buf(s, &srv->scratch);
 	free(c);
+}
+
+static void lookup_done(void *arg, int status, const pt_cluster_cand *v, size_t n)
+{
+	look_req *q = arg;
+	pt_session *s = asker_session(&q->a);
+	const pt_id *local[1024];
+	uint32_t n_local = q->n_local < 1024 ? q->n_local : 1024;
+
+	if (status)
+		q->a.srv->stats.cluster_lookups_local_only++;
+	if (s) {
+		for (uint32_t i = 0; i < n_local; i++)
+			local[i] = &q->local[i];
+		merge_reply(s, &q->a.rid, &q->hash, local, n_local, q->k, v, n);
+	}
 	free(q);
 }
 
@@ -437,10 +455,18 @@ bool pt__remote_lookup(pt_session *s, const pt_rid *rid, const pt_hash *h, const
 {
 	struct pt_server *srv = s->srv;
 	pt_key key = { PT_SPACE_V1, *h };
+	const pt_cluster_cand *v;
 	look_req *q;
+	size_t n;
 
 	if (!srv->cluster)
 		return false;
+	/* A hot hash looked up a moment ago: its remote sample again, no
+	 * Redis round trip (cluster_lookup_cache_ms). */
+	if ((v = pt_cluster_lookup_cached(srv->cluster, &key, &n))) {
+		merge_reply(s, rid, h, local, n_local, k, v, n);
+		return true;
+	}
 	if (!(q = malloc(sizeof(*q) + n_local * sizeof(pt_id)))) {
 		srv->stats.cluster_lookups_local_only++;
 		return false;
@@ -579,9 +605,10 @@ int pt__remote_metrics(struct pt_server *srv, pt_buf *b)
 		"# TYPE peertrack_cluster_peer_left_total counter\n"
 		"peertrack_cluster_peer_left_total{direction=\"out\"} %" PRIu64 "\n"
 		"peertrack_cluster_peer_left_total{direction=\"in\"} %" PRIu64 "\n"
-		"# HELP peertrack_cluster_lookups_total Lookups that asked Redis, and those answered from this node alone (Redis down or failing)\n"
+		"# HELP peertrack_cluster_lookups_total Lookups that asked Redis, that reused a recent sample of a hot hash (cluster_lookup_cache_ms), and those answered from this node alone (Redis down or failing)\n"
 		"# TYPE peertrack_cluster_lookups_total counter\n"
 		"peertrack_cluster_lookups_total{result=\"asked\"} %" PRIu64 "\n"
+		"peertrack_cluster_lookups_total{result=\"cached\"} %" PRIu64 "\n"
 		"peertrack_cluster_lookups_total{result=\"local_only\"} %" PRIu64 "\n"
 		"# HELP peertrack_cluster_index_entries_total Index entries written to Redis, by operation\n"
 		"# TYPE peertrack_cluster_index_entries_total counter\n"
@@ -609,7 +636,7 @@ int pt__remote_metrics(struct pt_server *srv, pt_buf *b)
 		pt_cluster_up(srv->cluster) && pt_cluster_registered(srv->cluster), x.alive, x.dead,
 		c->signals_out, c->signals_gone, c->signals_unavailable, c->signals_in,
 		srv->stats.cluster_undeliverable, c->peer_left_out, c->peer_left_in, c->lookups,
-		srv->stats.cluster_lookups_local_only, c->announces, c->withdraws,
+		c->lookups_cached, srv->stats.cluster_lookups_local_only, c->announces, c->withdraws,
 		srv->stats.cluster_refreshed, c->announce_failures, c->purged_keys, c->bad_replies,
 		c->stale_subscriptions, c->heartbeat_failures, c->tag_conflicts);
 	x.r |= pt_buf_printf(b,

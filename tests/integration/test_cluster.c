@@ -1,7 +1,8 @@
 /* test_cluster.c — several peertrackd nodes sharing one real redis-server
  * (password from a 0600 file, free 127.0.0.1 port): cross-node announce
  * and lookup with proximity ranking, signals both ways with the sender
- * stamped, peer-left across nodes, a SIGKILLed node, Redis lost and back,
+ * stamped, peer-left across nodes, a SIGKILLed node, the lookup cache of
+ * hot hashes, Redis lost and back,
  * the /announce allow-list on every node,
  * and the bad Redis cases (wrong password, unreachable, wrong reply type). */
 #include <setjmp.h>
@@ -278,6 +279,81 @@ static void test_node_killed(void **state)
 	assert_int_equal(n, 0);
 	ptc_close(asker);
 	ptc_close(holder);
+	assert_int_equal(ptd_stop(a), 0);
+}
+
+/* Waits (bounded) until Redis holds `want` entries for /v1 hash h. */
+static void redis_holds(pt_redis *r, const char *h, int want)
+{
+	uint64_t t0 = pt_now_ms();
+	redisReply *rep;
+	int n;
+
+	do {
+		rep = pt_redis_cmd(r, "ZCARD pt:h:0:%s", h);
+		n = rep && rep->type == REDIS_REPLY_INTEGER ? (int)rep->integer : -1;
+		freeReplyObject(rep);
+		if (n == want)
+			return;
+		ptc_service(20);
+	} while (pt_now_ms() - t0 < 5000);
+	PT_CHECK(0, "Redis holds %d entries of %.8s..., wanted %d", n, h, want);
+}
+
+static bool same_pair(char (*x)[32], char (*y)[32])
+{
+	return (!strcmp(x[0], y[0]) && !strcmp(x[1], y[1])) ||
+	       (!strcmp(x[0], y[1]) && !strcmp(x[1], y[0]));
+}
+
+/* cluster_lookup_cache_ms: a hot hash (at least cluster_lookup_sample
+ * holders on other nodes) is answered from the node's recent sample — the
+ * same two of B's three holders lookup after lookup, where Redis would
+ * draw a random two each time; a small swarm is read afresh, so a second
+ * holder shows at once; the cached holders of a node that dies go with it. */
+static void test_lookup_cache(void **state)
+{
+	pt_redis *r = pt_redis_start();
+	pt_daemon *a = node(r, "Aa", LIVE_FAST "cluster_lookup_sample = 2\n"
+	                                       "cluster_lookup_cache_ms = 60000\n");
+	pt_daemon *b = node(r, "Bb", LIVE_FAST);
+	ptc *asker, *hold[4];
+	char hot[65], cold[65], first[4][32], ids[4][32], src[32];
+	(void)state;
+
+	sees(a, "Bb");
+	asker = join_from(ptd_port(a), "127.1.1.1");
+	pt_hash_of(5, 1, hot);
+	pt_hash_of(5, 2, cold);
+	for (int i = 0; i < 4; i++) {
+		snprintf(src, sizeof(src), "127.1.2.%d", i + 1);
+		hold[i] = join_from(ptd_port(b), src);
+	}
+	for (int i = 0; i < 3; i++)
+		json_decref(ptc_hashes(hold[i], "announce", NULL, &hot, 1));
+	json_decref(ptc_hashes(hold[0], "announce", NULL, &cold, 1));
+	redis_holds(r, hot, 3);
+	redis_holds(r, cold, 1);
+
+	assert_int_equal(ptc_lookup(asker, hot, 0, first, 4), 2);
+	for (int i = 0; i < 10; i++) {
+		assert_int_equal(ptc_lookup(asker, hot, 0, ids, 4), 2);
+		PT_CHECK(same_pair(first, ids), "lookup %d drew other holders: the sample was not reused", i);
+	}
+	PT_CHECK(ptd_metric(a, "peertrack_cluster_lookups_total{result=\"cached\"}") >= 10,
+	         "cached lookups not counted");
+
+	assert_int_equal(ptc_lookup(asker, cold, 0, ids, 4), 1);
+	json_decref(ptc_hashes(hold[3], "announce", NULL, &cold, 1));
+	redis_holds(r, cold, 2);
+	assert_int_equal(ptc_lookup(asker, cold, 0, ids, 4), 2);
+
+	ptd_kill(b);
+	PT_CHECK(ptd_wait_log(a, "node 'Bb' is dead", 10000) >= 0, "A never noticed B died");
+	assert_int_equal(ptc_lookup(asker, hot, 0, ids, 4), 0);
+	for (int i = 0; i < 4; i++)
+		ptc_close(hold[i]);
+	ptc_close(asker);
 	assert_int_equal(ptd_stop(a), 0);
 }
 
@@ -659,6 +735,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_three_nodes, pt_teardown),
 		cmocka_unit_test_teardown(test_node_killed, pt_teardown),
+		cmocka_unit_test_teardown(test_lookup_cache, pt_teardown),
 		cmocka_unit_test_teardown(test_redis_restart, pt_teardown),
 		cmocka_unit_test_teardown(test_ban_kick, pt_teardown),
 		cmocka_unit_test_teardown(test_allowlist, pt_teardown),
