@@ -188,7 +188,7 @@ $(O)/tests/bench/%: tests/bench/%.c $(LIB)
 FUZZ_CC    ?= clang
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -std=gnu11 -D_GNU_SOURCE -Iinclude
 fuzz: $(FUZZ_SRC:tests/fuzz/%.c=build/libfuzzer/%)
-FUZZ_LIB   := $(wildcard src/core/*.c src/base/*.c)
+FUZZ_LIB   := $(wildcard src/core/*.c src/base/*.c) src/admin/commands.c
 build/libfuzzer/%: tests/fuzz/%.c $(FUZZ_LIB)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(FUZZ_LIB) -ljansson -lcrypto -linih
