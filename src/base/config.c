@@ -1452,7 +1452,10 @@ void pt_config_write_effective(FILE *f, const pt_config *c, const char *path)
 				continue;
 			if (!value_equal(c, &d, k))
 				fputs("# changed from the default\n", f);
-			fprintf(f, "%s = ", k->name);
+			/* inih reads " ;" as an inline comment but a ';' right after
+			 * '=' as the value, which a file may set ("key:;"). */
+			fprintf(f, k->type == PT_CFG_STR && *(const char *)cfield(c, k) == ';'
+			                   ? "%s =" : "%s = ", k->name);
 			if (k->secret && *(const char *)cfield(c, k))
 				fputs("(set, not shown)", f);
 			else
