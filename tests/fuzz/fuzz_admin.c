@@ -14,17 +14,11 @@
 #include <string.h>
 #include <jansson.h>
 
+#include "check.h"
 #include "peertrack/admin.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define CHECK(cond)                                                                         \
-	do {                                                                                \
-		if (!(cond)) {                                                              \
-			fprintf(stderr, "fuzz_admin: %s:%d: %s\n", __FILE__, __LINE__, #cond); \
-			abort();                                                            \
-		}                                                                           \
-	} while (0)
 
 static void check_valid(const pt_admin_cmd *c, const json_t *args)
 {

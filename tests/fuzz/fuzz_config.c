@@ -14,18 +14,12 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "peertrack/config.h"
 #include "peertrack/log.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define CHECK(cond)                                                                          \
-	do {                                                                                 \
-		if (!(cond)) {                                                               \
-			fprintf(stderr, "fuzz_config: %s:%d: %s\n", __FILE__, __LINE__, #cond); \
-			abort();                                                             \
-		}                                                                            \
-	} while (0)
 
 /* The loader takes a path: the bytes go into an anonymous file. */
 static int to_file(const void *p, size_t n, char *path, size_t pathlen)

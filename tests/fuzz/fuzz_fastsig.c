@@ -12,19 +12,13 @@
 #include <string.h>
 #include <jansson.h>
 
+#include "check.h"
 #include "peertrack/fastsig.h"
 #include "peertrack/msg.h"
 #include "peertrack/reply.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define CHECK(cond)                                                                         \
-	do {                                                                                \
-		if (!(cond)) {                                                              \
-			fprintf(stderr, "fuzz_fastsig: %s:%d: %s\n", __FILE__, __LINE__, #cond); \
-			abort();                                                            \
-		}                                                                           \
-	} while (0)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

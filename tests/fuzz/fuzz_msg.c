@@ -9,18 +9,12 @@
 #include <string.h>
 #include <jansson.h>
 
+#include "check.h"
 #include "peertrack/msg.h"
 #include "peertrack/reply.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define CHECK(cond)                                                                   \
-	do {                                                                          \
-		if (!(cond)) {                                                        \
-			fprintf(stderr, "fuzz_msg: %s:%d: %s\n", __FILE__, __LINE__, #cond); \
-			abort();                                                      \
-		}                                                                     \
-	} while (0)
 
 /* Parses one encoded reply: one JSON object, "type" a string, the rid
  * echoed exactly (or absent). Returns the tree (caller frees). */

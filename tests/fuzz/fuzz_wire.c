@@ -12,17 +12,11 @@
 
 /* The peer is not in libpeertrack.a (it links GStreamer); its wire codec
  * is plain C with no such dependency, so the target compiles it in. */
+#include "check.h"
 #include "../../src/peer/wire.c"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define CHECK(cond)                                                                        \
-	do {                                                                               \
-		if (!(cond)) {                                                             \
-			fprintf(stderr, "fuzz_wire: %s:%d: %s\n", __FILE__, __LINE__, #cond); \
-			abort();                                                           \
-		}                                                                          \
-	} while (0)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <jansson.h>
 
+#include "check.h"
 #include "peertrack/binstr.h"
 #include "peertrack/buf.h"
 #include "peertrack/wtmsg.h"
@@ -22,13 +23,6 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define CHECK(cond)                                                                         \
-	do {                                                                                \
-		if (!(cond)) {                                                              \
-			fprintf(stderr, "fuzz_wtmsg: %s:%d: %s\n", __FILE__, __LINE__, #cond); \
-			abort();                                                            \
-		}                                                                           \
-	} while (0)
 
 /* The id under key in reply object o decodes to exactly want. */
 static void check_id(json_t *o, const char *key, const pt_wt_id *want)
