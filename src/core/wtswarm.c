@@ -4,45 +4,52 @@
  * (info_hash, peer_id), swarms keyed by info_hash. A binding is also on its
  * connection's list (conns[handle]), so a connection's close walks exactly
  * its own bindings; those lists are at most max_per_conn long, which also
- * bounds the scan that tells whether a connection has another peer_id in a
- * swarm. Tables double past load 1 and never shrink below their start. */
+ * bounds the scans that tell whether a connection has another peer_id in a
+ * swarm and that unlink a binding from its list (hence singly linked).
+ *
+ * Memory is what an idle peer costs (a WebTorrent client sits in many
+ * swarms): records live in two pools (pool.h) and link by 32-bit index, so
+ * a binding is 36 bytes with no allocator overhead and a bucket is 4 bytes.
+ * Bucket arrays double past load 1 and never shrink. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "peertrack/mix.h"
+#include "peertrack/pool.h"
 #include "peertrack/wtswarm.h"
 
+#define NIL PT_POOL_NIL
 #define MIN_BUCKETS 64u
+#define SEEDER_BIT 0x80000000u /* in binding.conn; handles stay below it */
 
 struct swarm {
-	struct swarm *next; /* bucket chain */
 	pt_wt_id ih;
+	uint32_t next; /* bucket chain */
 	uint32_t complete, incomplete, downloaded;
 	uint32_t n; /* bindings */
 };
 
 struct binding {
-	struct binding *next;             /* bucket chain */
-	struct binding *cprev, *cnext;    /* the connection's list */
-	struct swarm *swarm;
-	pt_wt_id pid;
-	uint32_t conn;
-	bool seeder;
+	pt_wt_id pid;  /* first: the pool's free list overwrites it */
+	uint32_t swarm;
+	uint32_t next;  /* bucket chain */
+	uint32_t cnext; /* the connection's list */
+	uint32_t conn;  /* handle | SEEDER_BIT when "left" was 0 */
 };
 
 struct conn {
-	struct binding *head;
-	uint32_t n;
+	uint32_t head, n;
 };
 
 struct table {
-	void **b;
+	uint32_t *b;
 	uint32_t cap, n; /* cap: power of two */
 };
 
 struct pt_wt_swarms {
 	struct table bind, swarm;
+	pt_pool binds, swarms;
 	struct conn *conns;
 	uint32_t conns_cap;
 	uint64_t seed;
@@ -69,9 +76,38 @@ static bool id_eq(const pt_wt_id *a, const pt_wt_id *b)
 	return !memcmp(a->b, b->b, PT_WT_ID_BYTES);
 }
 
+static struct binding *B(const pt_wt_swarms *t, uint32_t i)
+{
+	return pt_pool_at(&t->binds, i);
+}
+
+static struct swarm *S(const pt_wt_swarms *t, uint32_t i)
+{
+	return pt_pool_at(&t->swarms, i);
+}
+
+static uint32_t conn_of(const struct binding *e)
+{
+	return e->conn & ~SEEDER_BIT;
+}
+
+static bool seeder_of(const struct binding *e)
+{
+	return e->conn & SEEDER_BIT;
+}
+
+static uint32_t *buckets_new(uint32_t cap)
+{
+	uint32_t *b = malloc((size_t)cap * sizeof(*b));
+
+	if (b)
+		memset(b, 0xff, (size_t)cap * sizeof(*b)); /* all NIL */
+	return b;
+}
+
 static int table_init(struct table *t)
 {
-	t->b = calloc(MIN_BUCKETS, sizeof(*t->b));
+	t->b = buckets_new(MIN_BUCKETS);
 	t->cap = MIN_BUCKETS;
 	t->n = 0;
 	return t->b ? 0 : -ENOMEM;
@@ -84,6 +120,8 @@ pt_wt_swarms *pt_wt_swarms_new(uint64_t seed)
 	if (!t)
 		return NULL;
 	t->seed = seed;
+	pt_pool_init(&t->binds, sizeof(struct binding));
+	pt_pool_init(&t->swarms, sizeof(struct swarm));
 	if (table_init(&t->bind) || table_init(&t->swarm)) {
 		pt_wt_swarms_free(t);
 		return NULL;
@@ -95,16 +133,8 @@ void pt_wt_swarms_free(pt_wt_swarms *t)
 {
 	if (!t)
 		return;
-	for (uint32_t i = 0; t->bind.b && i < t->bind.cap; i++)
-		for (struct binding *e = t->bind.b[i], *nx; e; e = nx) {
-			nx = e->next;
-			free(e);
-		}
-	for (uint32_t i = 0; t->swarm.b && i < t->swarm.cap; i++)
-		for (struct swarm *s = t->swarm.b[i], *nx; s; s = nx) {
-			nx = s->next;
-			free(s);
-		}
+	pt_pool_free(&t->binds);
+	pt_pool_free(&t->swarms);
 	free(t->bind.b);
 	free(t->swarm.b);
 	free(t->conns);
@@ -121,29 +151,29 @@ static uint64_t swarm_hash(const pt_wt_swarms *t, const pt_wt_id *ih)
 	return hash_ids(ih, NULL, t->seed ^ 0x5bd1e995ULL);
 }
 
-/* Doubles t when it passes load 1; failure only costs speed. */
+/* Doubles tb when it passes load 1; failure only costs speed. */
 static void table_grow(pt_wt_swarms *t, struct table *tb, bool binds)
 {
-	uint32_t cap = tb->cap * 2;
-	void **nb;
+	uint32_t cap = tb->cap * 2, *nb;
 
-	if (tb->n < tb->cap || tb->cap > UINT32_MAX / 4 || !(nb = calloc(cap, sizeof(*nb))))
+	if (tb->n < tb->cap || tb->cap > UINT32_MAX / 4 || !(nb = buckets_new(cap)))
 		return;
 	for (uint32_t i = 0; i < tb->cap; i++) {
-		if (binds) {
-			for (struct binding *e = tb->b[i], *nx; e; e = nx) {
-				uint32_t j = (uint32_t)bind_hash(t, &e->swarm->ih, &e->pid) & (cap - 1);
-				nx = e->next;
-				e->next = nb[j];
-				nb[j] = e;
+		for (uint32_t x = tb->b[i], nx; x != NIL; x = nx) {
+			uint32_t j, *link;
+
+			if (binds) {
+				struct binding *e = B(t, x);
+				j = (uint32_t)bind_hash(t, &S(t, e->swarm)->ih, &e->pid) & (cap - 1);
+				link = &e->next;
+			} else {
+				struct swarm *s = S(t, x);
+				j = (uint32_t)swarm_hash(t, &s->ih) & (cap - 1);
+				link = &s->next;
 			}
-		} else {
-			for (struct swarm *s = tb->b[i], *nx; s; s = nx) {
-				uint32_t j = (uint32_t)swarm_hash(t, &s->ih) & (cap - 1);
-				nx = s->next;
-				s->next = nb[j];
-				nb[j] = s;
-			}
+			nx = *link;
+			*link = nb[j];
+			nb[j] = x;
 		}
 	}
 	free(tb->b);
@@ -151,33 +181,32 @@ static void table_grow(pt_wt_swarms *t, struct table *tb, bool binds)
 	tb->cap = cap;
 }
 
-static struct swarm **find_swarm(const pt_wt_swarms *t, const pt_wt_id *ih)
+/* The link that holds swarm ih's index (NIL at the chain's end if none). */
+static uint32_t *find_swarm(const pt_wt_swarms *t, const pt_wt_id *ih)
 {
-	struct swarm **p = (struct swarm **)&t->swarm.b[swarm_hash(t, ih) & (t->swarm.cap - 1)];
+	uint32_t *p = &t->swarm.b[swarm_hash(t, ih) & (t->swarm.cap - 1)];
 
-	while (*p && !id_eq(&(*p)->ih, ih))
-		p = &(*p)->next;
+	while (*p != NIL && !id_eq(&S(t, *p)->ih, ih))
+		p = &S(t, *p)->next;
 	return p;
 }
 
-static struct binding **find_binding(const pt_wt_swarms *t, const pt_wt_id *ih, const pt_wt_id *pid)
+static uint32_t *find_binding(const pt_wt_swarms *t, const pt_wt_id *ih, const pt_wt_id *pid)
 {
-	struct binding **p =
-		(struct binding **)&t->bind.b[bind_hash(t, ih, pid) & (t->bind.cap - 1)];
+	uint32_t *p = &t->bind.b[bind_hash(t, ih, pid) & (t->bind.cap - 1)];
 
-	while (*p && !(id_eq(&(*p)->pid, pid) && id_eq(&(*p)->swarm->ih, ih)))
-		p = &(*p)->next;
+	while (*p != NIL && !(id_eq(&B(t, *p)->pid, pid) && id_eq(&S(t, B(t, *p)->swarm)->ih, ih)))
+		p = &B(t, *p)->next;
 	return p;
 }
 
 /* Whether conn has a binding in swarm s other than skip. */
-static bool conn_in(const pt_wt_swarms *t, uint32_t conn, const struct swarm *s,
-                    const struct binding *skip)
+static bool conn_in(const pt_wt_swarms *t, uint32_t conn, uint32_t s, uint32_t skip)
 {
 	if (conn >= t->conns_cap)
 		return false;
-	for (const struct binding *e = t->conns[conn].head; e; e = e->cnext)
-		if (e != skip && e->swarm == s)
+	for (uint32_t x = t->conns[conn].head; x != NIL; x = B(t, x)->cnext)
+		if (x != skip && B(t, x)->swarm == s)
 			return true;
 	return false;
 }
@@ -189,14 +218,15 @@ static int reserve_conn(pt_wt_swarms *t, uint32_t conn)
 
 	if (conn < t->conns_cap)
 		return 0;
-	if (conn == UINT32_MAX)
+	if (conn >= SEEDER_BIT)
 		return -EINVAL;
 	cap = t->conns_cap ? t->conns_cap : 64;
 	while (cap <= conn)
-		cap = cap > UINT32_MAX / 2 ? UINT32_MAX : cap * 2;
+		cap *= 2;
 	if (!(c = realloc(t->conns, (size_t)cap * sizeof(*c))))
 		return -ENOMEM;
-	memset(c + t->conns_cap, 0, (size_t)(cap - t->conns_cap) * sizeof(*c));
+	for (uint32_t i = t->conns_cap; i < cap; i++)
+		c[i] = (struct conn){ NIL, 0 };
 	t->conns = c;
 	t->conns_cap = cap;
 	return 0;
@@ -213,94 +243,102 @@ static void count(struct swarm *s, bool seeder, int d)
 int pt_wt_swarms_join(pt_wt_swarms *t, uint32_t conn, const pt_wt_id *ih, const pt_wt_id *pid,
                       bool seeder, bool completed, uint32_t max_per_conn)
 {
-	struct binding **bp = find_binding(t, ih, pid), *e = *bp;
-	struct swarm **sp, *s;
+	uint32_t x = *find_binding(t, ih, pid), si, *sp;
+	struct binding *e;
+	struct swarm *s;
 	bool entered;
 
-	if (e) {
-		if (e->conn != conn)
+	if (x != NIL) {
+		e = B(t, x);
+		s = S(t, e->swarm);
+		if (conn_of(e) != conn)
 			return -EEXIST;
-		if (e->seeder != seeder) {
-			count(e->swarm, e->seeder, -1);
-			count(e->swarm, seeder, +1);
-			e->seeder = seeder;
+		if (seeder_of(e) != seeder) {
+			count(s, seeder_of(e), -1);
+			count(s, seeder, +1);
+			e->conn = conn | (seeder ? SEEDER_BIT : 0);
 		}
 		if (completed)
-			e->swarm->downloaded++;
+			s->downloaded++;
 		return 0;
 	}
 	if (reserve_conn(t, conn))
 		return -ENOMEM;
 	if (t->conns[conn].n >= max_per_conn)
 		return -ENOSPC;
-	if (!(e = calloc(1, sizeof(*e))))
+	if ((x = pt_pool_get(&t->binds)) == NIL)
 		return -ENOMEM;
 	sp = find_swarm(t, ih);
-	if (!(s = *sp)) {
-		if (!(s = calloc(1, sizeof(*s)))) {
-			free(e);
+	if ((si = *sp) == NIL) {
+		if ((si = pt_pool_get(&t->swarms)) == NIL) {
+			pt_pool_put(&t->binds, x);
 			return -ENOMEM;
 		}
+		/* Found again: sp may have pointed into the pool, which the get
+		 * may have moved; the chain's end is where the new swarm goes. */
+		sp = find_swarm(t, ih);
+		s = S(t, si);
+		memset(s, 0, sizeof(*s));
 		s->ih = *ih;
-		*sp = s;
+		s->next = NIL;
+		*sp = si;
 		t->swarm.n++;
 	}
-	entered = !conn_in(t, conn, s, NULL);
-	e->swarm = s;
+	s = S(t, si);
+	entered = !conn_in(t, conn, si, NIL);
+	e = B(t, x);
+	e->swarm = si;
 	e->pid = *pid;
-	e->conn = conn;
-	e->seeder = seeder;
+	e->conn = conn | (seeder ? SEEDER_BIT : 0);
 	s->n++;
 	count(s, seeder, +1);
 	if (completed)
 		s->downloaded++;
-	e->next = *bp;
-	*bp = e;
+	/* Found again, for the same reason: the binding pool may have moved. */
+	sp = find_binding(t, ih, pid);
+	e->next = NIL;
+	*sp = x;
 	t->bind.n++;
 	e->cnext = t->conns[conn].head;
-	if (e->cnext)
-		e->cnext->cprev = e;
-	t->conns[conn].head = e;
+	t->conns[conn].head = x;
 	t->conns[conn].n++;
 	table_grow(t, &t->bind, true);
 	table_grow(t, &t->swarm, false);
 	return entered;
 }
 
-/* Unlinks and frees e (found at *bp); returns whether its connection has
- * now left the swarm. */
-static bool unbind(pt_wt_swarms *t, struct binding **bp)
+/* Unlinks and frees binding x, found at *bp; returns whether its
+ * connection has now left the swarm. */
+static bool unbind(pt_wt_swarms *t, uint32_t *bp)
 {
-	struct binding *e = *bp;
-	struct swarm *s = e->swarm;
-	struct conn *c = &t->conns[e->conn];
-	bool left = !conn_in(t, e->conn, s, e);
+	uint32_t x = *bp, si, *cp;
+	struct binding *e = B(t, x);
+	struct swarm *s = S(t, si = e->swarm);
+	struct conn *c = &t->conns[conn_of(e)];
+	bool left = !conn_in(t, conn_of(e), si, x);
 
 	*bp = e->next;
 	t->bind.n--;
-	if (e->cprev)
-		e->cprev->cnext = e->cnext;
-	else
-		c->head = e->cnext;
-	if (e->cnext)
-		e->cnext->cprev = e->cprev;
+	for (cp = &c->head; *cp != x; cp = &B(t, *cp)->cnext)
+		;
+	*cp = e->cnext;
 	c->n--;
-	count(s, e->seeder, -1);
+	count(s, seeder_of(e), -1);
 	if (--s->n == 0) {
-		struct swarm **sp = find_swarm(t, &s->ih);
+		uint32_t *sp = find_swarm(t, &s->ih);
 		*sp = s->next;
 		t->swarm.n--;
-		free(s);
+		pt_pool_put(&t->swarms, si);
 	}
-	free(e);
+	pt_pool_put(&t->binds, x);
 	return left;
 }
 
 int pt_wt_swarms_leave(pt_wt_swarms *t, uint32_t conn, const pt_wt_id *ih, const pt_wt_id *pid)
 {
-	struct binding **bp = find_binding(t, ih, pid);
+	uint32_t *bp = find_binding(t, ih, pid);
 
-	if (!*bp || (*bp)->conn != conn)
+	if (*bp == NIL || conn_of(B(t, *bp)) != conn)
 		return -ENOENT;
 	return unbind(t, bp);
 }
@@ -312,11 +350,11 @@ size_t pt_wt_swarms_drop_conn(pt_wt_swarms *t, uint32_t conn,
 
 	if (conn >= t->conns_cap)
 		return 0;
-	while (t->conns[conn].head) {
-		struct binding *e = t->conns[conn].head;
-		pt_wt_id ih = e->swarm->ih; /* unbind may free the swarm */
+	while (t->conns[conn].head != NIL) {
+		struct binding *e = B(t, t->conns[conn].head);
+		pt_wt_id ih = S(t, e->swarm)->ih, pid = e->pid; /* unbind frees both */
 
-		if (unbind(t, find_binding(t, &ih, &e->pid)) && left)
+		if (unbind(t, find_binding(t, &ih, &pid)) && left)
 			left(&ih, arg);
 		n++;
 	}
@@ -326,17 +364,18 @@ size_t pt_wt_swarms_drop_conn(pt_wt_swarms *t, uint32_t conn,
 int pt_wt_swarms_owner(const pt_wt_swarms *t, const pt_wt_id *ih, const pt_wt_id *pid,
                        uint32_t *conn)
 {
-	struct binding *e = *find_binding(t, ih, pid);
+	uint32_t x = *find_binding(t, ih, pid);
 
-	if (!e)
+	if (x == NIL)
 		return -ENOENT;
-	*conn = e->conn;
+	*conn = conn_of(B(t, x));
 	return 0;
 }
 
 void pt_wt_swarms_counts(const pt_wt_swarms *t, const pt_wt_id *ih, pt_wt_counts *c)
 {
-	struct swarm *s = *find_swarm(t, ih);
+	uint32_t x = *find_swarm(t, ih);
+	const struct swarm *s = x == NIL ? NULL : S(t, x);
 
 	memset(c, 0, sizeof(*c));
 	if (s) {

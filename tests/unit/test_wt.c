@@ -341,6 +341,67 @@ static void test_swarms(void **state)
 	pt_wt_swarms_free(t);
 }
 
+/* Records are pooled and linked by index: a binding leaves from the middle
+ * of its connection's list, freed records are reused, and thousands of
+ * swarms (pools and bucket arrays doubling while chains are walked) keep
+ * every count and owner right. */
+static void test_swarms_pooled(void **state)
+{
+	(void)state;
+	pt_wt_swarms *t = pt_wt_swarms_new(7);
+	pt_wt_id a = mkid(1), p[5];
+	pt_wt_counts c;
+	uint32_t owner = 0;
+
+	assert_non_null(t);
+	for (int i = 0; i < 5; i++) {
+		p[i] = mkid(200 + i);
+		assert_int_equal(pt_wt_swarms_join(t, 3, &a, &p[i], i == 4, false, 10), i == 0);
+	}
+	/* The middle of conn 3's list, then its ends. */
+	assert_int_equal(pt_wt_swarms_leave(t, 3, &a, &p[2]), 0);
+	assert_int_equal(pt_wt_swarms_conn_count(t, 3), 4);
+	assert_int_equal(pt_wt_swarms_owner(t, &a, &p[2], &owner), -ENOENT);
+	assert_int_equal(pt_wt_swarms_leave(t, 3, &a, &p[4]), 0);
+	assert_int_equal(pt_wt_swarms_leave(t, 3, &a, &p[0]), 0);
+	pt_wt_swarms_counts(t, &a, &c);
+	assert_int_equal(c.complete, 0);
+	assert_int_equal(c.incomplete, 2);
+	/* A freed record serves the next binding; the rest are intact. */
+	assert_int_equal(pt_wt_swarms_join(t, 4, &a, &p[2], true, false, 10), 1);
+	assert_int_equal(pt_wt_swarms_owner(t, &a, &p[2], &owner), 0);
+	assert_int_equal(owner, 4);
+	assert_int_equal(pt_wt_swarms_owner(t, &a, &p[1], &owner), 0);
+	assert_int_equal(owner, 3);
+	assert_int_equal(pt_wt_swarms_drop_conn(t, 3, NULL, NULL), 2);
+	assert_int_equal(pt_wt_swarms_conn_count(t, 3), 0);
+	assert_int_equal(pt_wt_swarms_count(t), 1);
+	/* 20 000 swarms of two connections each, then every one gone. */
+	for (int i = 0; i < 20000; i++) {
+		pt_wt_id ih = mkid(i), pid = mkid(i + 1);
+		ih.b[5] = 0xa5;
+		assert_int_equal(pt_wt_swarms_join(t, (uint32_t)(10 + i % 40), &ih, &pid, false, false,
+		                                   1000), 1);
+		assert_int_equal(pt_wt_swarms_join(t, (uint32_t)(50 + i % 40), &ih, &ih, true, false,
+		                                   1000), 1);
+	}
+	assert_int_equal(pt_wt_swarms_count(t), 20001);
+	for (int i = 0; i < 20000; i += 997) {
+		pt_wt_id ih = mkid(i), pid = mkid(i + 1);
+		ih.b[5] = 0xa5;
+		pt_wt_swarms_counts(t, &ih, &c);
+		assert_int_equal(c.complete, 1);
+		assert_int_equal(c.incomplete, 1);
+		assert_int_equal(pt_wt_swarms_owner(t, &ih, &pid, &owner), 0);
+		assert_int_equal(owner, (uint32_t)(10 + i % 40));
+	}
+	for (uint32_t k = 10; k < 90; k++)
+		assert_int_equal(pt_wt_swarms_drop_conn(t, k, NULL, NULL), 500);
+	assert_int_equal(pt_wt_swarms_count(t), 1);
+	assert_int_equal(pt_wt_swarms_bindings(t), 1);
+	pt_wt_swarms_free(t);
+}
+
 /* -- offers -------------------------------------------------------------- */
 
 static void test_offers(void **state)
@@ -441,6 +502,7 @@ int main(void)
 		cmocka_unit_test(test_parse_refuses),
 		cmocka_unit_test(test_replies),
 		cmocka_unit_test(test_swarms),
+		cmocka_unit_test(test_swarms_pooled),
 		cmocka_unit_test(test_offers),
 		cmocka_unit_test(test_allow),
 	};
