@@ -8,6 +8,7 @@
 #   scripts/bench.sh                 the whole suite (about 15 minutes)
 #   ROUNDS=3 DURATION=3 scripts/bench.sh   shorter
 #   ONLY="relay idle" scripts/bench.sh     some parts: relay latency idle tracker lookup wt
+#   PEERTRACKD=/tmp/old/bin/peertrackd scripts/bench.sh   another daemon binary (a before/after)
 #
 # wt: the WebTorrent tracker protocol. Rounds alternate peertrackd's
 # /announce, the reference bittorrent-tracker server (npm, in
@@ -28,7 +29,7 @@ HOLDERS="${HOLDERS:-10 100 1000 10000 17000}" LOOKUP_ROUNDS="${LOOKUP_ROUNDS:-3}
 ONLY="${ONLY:-relay latency idle tracker lookup wt}"
 WT_PAIRS="${WT_PAIRS:-50}" WT_IDLE="${WT_IDLE:-5000}"
 WT_DIR=tests/webtorrent
-BENCH=bin/peertrack-bench DAEMON=bin/peertrackd ECHO=build/tests/bench/echo_server
+BENCH=bin/peertrack-bench DAEMON=${PEERTRACKD:-bin/peertrackd} ECHO=build/tests/bench/echo_server
 PEERJS_DIR=tests/bench/peerjs
 
 make -s all build/tests/bench/echo_server >/dev/null
