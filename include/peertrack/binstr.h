@@ -20,6 +20,13 @@
  * characters. out is written only on success. */
 int pt_binstr_decode(const char *s, size_t len, uint8_t *out, size_t n);
 
+/* The same, from a JSON string's raw content s[0..len) as it sits between
+ * its quotes, escapes and all (\" \\ \/ \b \f \n \r \t \uXXXX): the
+ * answer is the one unescaping and then pt_binstr_decode would give, so an
+ * escaped spelling of a byte is the same byte as its raw spelling. A
+ * surrogate escape is above U+00FF, hence -EINVAL. */
+int pt_binstr_decode_json(const char *s, size_t len, uint8_t *out, size_t n);
+
 /* Appends bytes p[0..n) as a JSON string literal, quotes included, spelled
  * as JavaScript's JSON.stringify spells it: \" \\ \b \t \n \f \r, \u00XX
  * (lowercase hex) for the other bytes below 0x20, two-byte UTF-8 from 0x80,

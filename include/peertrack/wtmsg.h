@@ -8,9 +8,16 @@
  * 20-byte binary strings (binstr.h); offers and answers stay opaque JSON
  * text, never parsed (some clients encrypt their SDP).
  *
+ * Two parsers give the same answers: a single-pass scanner that takes the
+ * common frames without building a tree or allocating (wtfast.h), and the
+ * full jansson parse for everything else, which has the error messages.
+ *
  * Ownership: pt_wt_msg_parse fills a caller-owned struct; pt_wt_msg_clear
  * frees what the parse allocated. Clearing a zeroed or cleared struct is
- * safe.
+ * safe. The offer and answer texts are borrowed: they point into the frame
+ * (the fast path, the client's bytes verbatim) or into the parse's own
+ * copies (compact JSON), so use them only while both the frame and msg
+ * live.
  */
 #ifndef PEERTRACK_WTMSG_H
 #define PEERTRACK_WTMSG_H
@@ -38,9 +45,13 @@ enum pt_wt_event {
 
 typedef struct pt_wt_offer {
 	pt_wt_id offer_id;
-	char *offer;      /* the "offer" value as compact JSON text */
+	const char *offer; /* the "offer" value as JSON text, offer_len bytes, not NUL-terminated */
 	size_t offer_len;
 } pt_wt_offer;
+
+/* Offers the fast path holds in the message itself; an announce with more
+ * goes to the full parser. */
+#define PT_WT_FAST_OFFERS 16
 
 typedef struct pt_wt_limits {
 	uint32_t max_offers;      /* offers per announce */
@@ -62,12 +73,15 @@ typedef struct pt_wt_msg {
 	size_t n_offers;
 	/* answer */
 	pt_wt_id to_peer_id, offer_id;
-	char *answer;         /* compact JSON text */
+	const char *answer;   /* JSON text, answer_len bytes, not NUL-terminated */
 	size_t answer_len;
 	/* scrape: distinct info_hashes in first-seen order */
 	pt_wt_id *hashes;
 	size_t n_hashes;
 	char why_buf[96];
+	/* private */
+	bool owned;           /* offers[], their texts and answer are heap copies */
+	pt_wt_offer fast_offers[PT_WT_FAST_OFFERS];
 } pt_wt_msg;
 
 /* Parses one frame. PT_OK, or an error with *why a short explanation (a
@@ -76,6 +90,11 @@ typedef struct pt_wt_msg {
  * kept so the failure reply can carry them; the rest is cleared. */
 enum pt_err pt_wt_msg_parse(const char *frame, size_t len, const pt_wt_limits *lim,
                             pt_wt_msg *msg, const char **why);
+
+/* The same with the full parser only (the fast path's reference, for tests
+ * and fuzzing); offer and answer texts are compact JSON. */
+enum pt_err pt_wt_msg_parse_json(const char *frame, size_t len, const pt_wt_limits *lim,
+                                 pt_wt_msg *msg, const char **why);
 
 void pt_wt_msg_clear(pt_wt_msg *msg);
 

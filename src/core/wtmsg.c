@@ -10,6 +10,7 @@
  *   - offers beyond the limit are refused, not silently dropped.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 
 #include "peertrack/binstr.h"
 #include "peertrack/msg.h"
+#include "peertrack/wtfast.h"
 #include "peertrack/wtmsg.h"
 
 static const char *const type_names[PT_WT__COUNT] = {
@@ -42,12 +44,19 @@ static const struct {
 
 void pt_wt_msg_clear(pt_wt_msg *msg)
 {
-	for (size_t i = 0; i < msg->n_offers; i++)
-		free(msg->offers[i].offer);
-	free(msg->offers);
-	free(msg->answer);
+	if (msg->owned) {
+		for (size_t i = 0; i < msg->n_offers; i++)
+			free((char *)msg->offers[i].offer);
+		free(msg->offers);
+		free((char *)msg->answer);
+	}
 	free(msg->hashes);
-	memset(msg, 0, sizeof(*msg));
+	msg->offers = NULL;
+	msg->n_offers = 0;
+	msg->answer = NULL;
+	msg->hashes = NULL;
+	msg->n_hashes = 0;
+	msg->owned = false;
 }
 
 /* A 20-byte id under key; NULL name in why means "invalid <key>". */
@@ -67,21 +76,23 @@ static enum pt_err get_id(json_t *o, const char *key, pt_wt_id *out, pt_wt_msg *
 }
 
 /* An opaque value forwarded as it came: an object or a string, bounded. */
-static enum pt_err get_opaque(json_t *v, const char *what, uint32_t max, char **out,
+static enum pt_err get_opaque(json_t *v, const char *what, uint32_t max, const char **out,
                               size_t *out_len, pt_wt_msg *msg, const char **why)
 {
+	char *text;
+
 	if (!json_is_object(v) && !json_is_string(v)) {
 		snprintf(msg->why_buf, sizeof(msg->why_buf), "invalid %s: must be an object or a string",
 		         what);
 		*why = msg->why_buf;
 		return PT_E_BAD_MESSAGE;
 	}
-	*out = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-	if (!*out) {
+	*out = text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+	if (!text) {
 		*why = "out of memory";
 		return PT_E_INTERNAL;
 	}
-	*out_len = strlen(*out);
+	*out_len = strlen(text);
 	if (*out_len > max) {
 		snprintf(msg->why_buf, sizeof(msg->why_buf), "%s larger than %u bytes", what, max);
 		*why = msg->why_buf;
@@ -268,6 +279,17 @@ static enum pt_err parse_scrape(json_t *root, const pt_wt_limits *lim, pt_wt_msg
 enum pt_err pt_wt_msg_parse(const char *frame, size_t len, const pt_wt_limits *lim,
                             pt_wt_msg *msg, const char **why)
 {
+	if (pt_wt_fast_parse(frame, len, lim, msg)) {
+		if (why)
+			*why = NULL;
+		return PT_OK;
+	}
+	return pt_wt_msg_parse_json(frame, len, lim, msg, why);
+}
+
+enum pt_err pt_wt_msg_parse_json(const char *frame, size_t len, const pt_wt_limits *lim,
+                                 pt_wt_msg *msg, const char **why)
+{
 	const char *dummy;
 	json_error_t jerr;
 	json_t *root, *action;
@@ -276,7 +298,8 @@ enum pt_err pt_wt_msg_parse(const char *frame, size_t len, const pt_wt_limits *l
 	if (!why)
 		why = &dummy;
 	*why = NULL;
-	memset(msg, 0, sizeof(*msg));
+	memset(msg, 0, offsetof(pt_wt_msg, fast_offers));
+	msg->owned = true;
 	root = json_loadb(frame, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL,
 	                  &jerr);
 	if (!root)
@@ -306,16 +329,16 @@ out:
 	json_decref(root);
 	if (e != PT_OK) {
 		/* Keep what the failure reply needs. */
-		pt_wt_msg keep;
+		enum pt_wt_type type = msg->type;
+		bool has = msg->has_info_hash;
+		pt_wt_id ih = msg->info_hash;
 
-		memset(&keep, 0, sizeof(keep));
-		keep.type = msg->type;
-		keep.has_info_hash = msg->has_info_hash;
-		keep.info_hash = msg->info_hash;
-		if (*why == msg->why_buf)
-			memcpy(keep.why_buf, msg->why_buf, sizeof(keep.why_buf));
 		pt_wt_msg_clear(msg);
-		*msg = keep; /* why_buf is at the same place: *why stays valid */
+		/* why_buf is untouched: *why stays valid. */
+		memset(msg, 0, offsetof(pt_wt_msg, why_buf));
+		msg->type = type;
+		msg->has_info_hash = has;
+		msg->info_hash = ih;
 	}
 	return e;
 }

@@ -13,6 +13,7 @@
 
 #include "peertrack/binstr.h"
 #include "peertrack/wtallow.h"
+#include "peertrack/wtfast.h"
 #include "peertrack/wtmsg.h"
 #include "peertrack/wtoffers.h"
 #include "peertrack/wtreply.h"
@@ -81,6 +82,15 @@ static void test_binstr_refuses(void **state)
 #define IH "\\u0000\\\"\\\\\xc2\x80\xc3\xbf" "abcdefghijklmno" /* 20 units */
 #define PID "-WW0001-\\u00ff1234567890\xc3\xa9"
 
+/* Offer and answer texts are not NUL-terminated (they may point into the
+ * frame). */
+static void assert_text(const char *p, size_t n, const char *want)
+{
+	assert_non_null(p);
+	assert_int_equal(n, strlen(want));
+	assert_memory_equal(p, want, n);
+}
+
 static enum pt_err parse(const char *text, pt_wt_msg *m, const char **why)
 {
 	return pt_wt_msg_parse(text, strlen(text), &lim, m, why);
@@ -111,8 +121,8 @@ static void test_parse_announce(void **state)
 	assert_int_equal(m.numwant, 2);
 	assert_false(m.seeder); /* no "left": a leecher */
 	assert_int_equal(m.n_offers, 2);
-	assert_string_equal(m.offers[0].offer, "{\"type\":\"offer\",\"sdp\":\"v=0\\r\\n\"}");
-	assert_string_equal(m.offers[1].offer, "\"encrypted\"");
+	assert_text(m.offers[0].offer, m.offers[0].offer_len, "{\"type\":\"offer\",\"sdp\":\"v=0\\r\\n\"}");
+	assert_text(m.offers[1].offer, m.offers[1].offer_len, "\"encrypted\"");
 	assert_memory_equal(&m.offers[0].offer_id, &m.peer_id, 20);
 	pt_wt_msg_clear(&m);
 
@@ -142,7 +152,7 @@ static void test_parse_answer_scrape(void **state)
 	assert_int_equal(m.type, PT_WT_ANSWER);
 	assert_memory_equal(&m.to_peer_id, &m.info_hash, 20);
 	assert_memory_equal(&m.offer_id, &m.peer_id, 20);
-	assert_string_equal(m.answer, "{\"type\":\"answer\",\"sdp\":\"x\"}");
+	assert_text(m.answer, m.answer_len, "{\"type\":\"answer\",\"sdp\":\"x\"}");
 	pt_wt_msg_clear(&m);
 
 	assert_int_equal(parse("{\"action\":\"scrape\",\"info_hash\":[\"" IH "\",\"" PID "\",\"" IH "\"]}",
@@ -220,6 +230,188 @@ static void test_parse_refuses(void **state)
 	const char *why;
 	assert_int_equal(parse(big, &m, &why), PT_E_TOO_LARGE);
 	assert_non_null(strstr(why, "offer larger"));
+	pt_wt_msg_clear(&m);
+}
+
+/* -- the fast path ------------------------------------------------------- */
+
+/* Every byte, spelled raw and escaped, decodes from a JSON string's raw
+ * content as the full parser's unescape + pt_binstr_decode would. */
+static void test_binstr_decode_json(void **state)
+{
+	(void)state;
+	uint8_t out[1];
+
+	for (unsigned c = 0; c < 256; c++) {
+		char raw[8], esc[8];
+		size_t n;
+		json_t *j;
+
+		snprintf(esc, sizeof(esc), "\\u00%02X", c);
+		assert_int_equal(pt_binstr_decode_json(esc, 6, out, 1), 0);
+		assert_int_equal(out[0], c);
+		/* The JSON.stringify spelling (pt_buf_binstr) minus its quotes. */
+		pt_buf b;
+		uint8_t byte = (uint8_t)c;
+		pt_buf_init(&b, 0);
+		assert_int_equal(pt_buf_binstr(&b, &byte, 1), 0);
+		n = b.len - 2;
+		memcpy(raw, pt_buf_text(&b) + 1, n);
+		j = json_loadb(pt_buf_text(&b), b.len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+		assert_non_null(j);
+		assert_int_equal(pt_binstr_decode_json(raw, n, out, 1), 0);
+		assert_int_equal(out[0], c);
+		json_decref(j);
+		pt_buf_free(&b);
+	}
+	assert_int_equal(pt_binstr_decode_json("\\/", 2, out, 1), 0);
+	assert_int_equal(out[0], '/');
+	/* Above U+00FF (a surrogate too), cut escapes, raw control bytes. */
+	assert_int_equal(pt_binstr_decode_json("\\u0100", 6, out, 1), -EINVAL);
+	assert_int_equal(pt_binstr_decode_json("\\ud800", 6, out, 1), -EINVAL);
+	assert_int_equal(pt_binstr_decode_json("\\u00f", 5, out, 1), -EINVAL);
+	assert_int_equal(pt_binstr_decode_json("\\x", 2, out, 1), -EINVAL);
+	assert_int_equal(pt_binstr_decode_json("\n", 1, out, 1), -EINVAL);
+	assert_int_equal(pt_binstr_decode_json("\xc4\x80", 2, out, 1), -EINVAL);
+	assert_int_equal(pt_binstr_decode_json("ab", 2, out, 1), -EINVAL);
+}
+
+static const pt_wt_limits wide = { 100, 4096, 4 };
+
+/* Frames as bittorrent-tracker's client writes them (escaped and raw
+ * binary ids, SDP with \r\n) take the fast path, which reads them as the
+ * full parser does and relays offers and answers as spelled. */
+static void test_fast_accepts(void **state)
+{
+	(void)state;
+	static const char announce[] =
+		"{ \"action\" : \"announce\", \"info_hash\":\"" IH "\",\"peer_id\":\"" PID "\","
+		"\"numwant\":2,\"uploaded\":0,\"downloaded\":17,\"left\":0,\"event\":\"completed\","
+		"\"offers\":[ {\"offer\": {\"type\":\"offer\", \"sdp\":\"v=0\\r\\n\\u00e9\"} ,"
+		"\"offer_id\":\"" PID "\"},{\"offer_id\":\"" IH "\",\"x\":[1,{\"y\":null}],"
+		"\"offer\":\"encrypted\"}],\"unknown\":{\"a\":[true,false]}}\n";
+	static const char answer[] =
+		"{\"action\":\"announce\",\"info_hash\":\"" IH "\",\"peer_id\":\"" PID "\","
+		"\"to_peer_id\":\"" IH "\",\"offer_id\":\"" PID "\","
+		"\"answer\":{\"type\":\"answer\",\"sdp\":\"a=\\\"q\\\"\"},\"offers\":[]}";
+	static const char bare[] =
+		"{\"action\":\"announce\",\"info_hash\":\"" IH "\",\"peer_id\":\"" PID "\",\"left\":null}";
+	pt_wt_msg f, m;
+
+	assert_int_equal(pt_wt_fast_parse(announce, sizeof(announce) - 1, &lim, &f), 1);
+	assert_int_equal(pt_wt_msg_parse_json(announce, sizeof(announce) - 1, &lim, &m, NULL), PT_OK);
+	assert_int_equal(f.type, PT_WT_ANNOUNCE);
+	assert_true(f.has_info_hash);
+	assert_memory_equal(&f.info_hash, &m.info_hash, 20);
+	assert_int_equal(f.info_hash.b[0], 0);
+	assert_int_equal(f.info_hash.b[2], '\\');
+	assert_int_equal(f.info_hash.b[4], 0xff);
+	assert_memory_equal(&f.peer_id, &m.peer_id, 20);
+	assert_int_equal(f.peer_id.b[8], 0xff);
+	assert_int_equal(f.event, PT_WT_EV_COMPLETED);
+	assert_int_equal(f.numwant, 2);
+	assert_true(f.seeder);
+	assert_int_equal(f.n_offers, 2);
+	assert_memory_equal(&f.offers[0].offer_id, &f.peer_id, 20);
+	assert_memory_equal(&f.offers[1].offer_id, &f.info_hash, 20);
+	/* Verbatim, pointing into the frame; the full parser's is compact. */
+	assert_text(f.offers[0].offer, f.offers[0].offer_len,
+	            "{\"type\":\"offer\", \"sdp\":\"v=0\\r\\n\\u00e9\"}");
+	assert_true(f.offers[0].offer > announce && f.offers[0].offer < announce + sizeof(announce));
+	assert_text(m.offers[0].offer, m.offers[0].offer_len,
+	            "{\"type\":\"offer\",\"sdp\":\"v=0\\r\\n\xc3\xa9\"}");
+	assert_text(f.offers[1].offer, f.offers[1].offer_len, "\"encrypted\"");
+	pt_wt_msg_clear(&f); /* frees nothing, borrowed */
+	pt_wt_msg_clear(&m);
+
+	assert_int_equal(pt_wt_fast_parse(answer, sizeof(answer) - 1, &lim, &f), 1);
+	assert_int_equal(f.type, PT_WT_ANSWER);
+	assert_memory_equal(&f.to_peer_id, &f.info_hash, 20);
+	assert_memory_equal(&f.offer_id, &f.peer_id, 20);
+	assert_text(f.answer, f.answer_len, "{\"type\":\"answer\",\"sdp\":\"a=\\\"q\\\"\"}");
+	assert_int_equal(f.n_offers, 0);
+	pt_wt_msg_clear(&f);
+
+	assert_int_equal(pt_wt_fast_parse(bare, sizeof(bare) - 1, &lim, &f), 1);
+	assert_int_equal(f.event, PT_WT_EV_UPDATE);
+	assert_int_equal(f.numwant, -1);
+	assert_false(f.seeder);
+	assert_null(f.offers);
+	pt_wt_msg_clear(&f);
+
+	/* pt_wt_msg_parse takes the fast path: the offer is the frame's bytes. */
+	assert_int_equal(pt_wt_msg_parse(announce, sizeof(announce) - 1, &lim, &m, NULL), PT_OK);
+	assert_true(m.offers[0].offer > announce && m.offers[0].offer < announce + sizeof(announce));
+	pt_wt_msg_clear(&m);
+}
+
+/* What the fast path declines, the full parser decides: unusual but valid
+ * frames are still served (through jansson), bad ones get their reason. */
+static void test_fast_declines(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *text;
+		enum pt_err full; /* the full parser's verdict */
+	} cases[] = {
+		/* valid, unusual */
+		{ "{\"action\":\"announce\",\"info_hash\":\"" IH "\",\"peer_id\":\"" PID "\",\"downloaded\":1.5}", PT_OK },
+		{ "{\"action\":\"announce\",\"info_hash\":\"" IH "\",\"peer_id\":\"" PID "\",\"event\":\"st\\u0061rted\"}", PT_OK },
+		{ "{\"act\\u0069on\":\"announce\",\"info_hash\":\"" IH "\",\"peer_id\":\"" PID "\"}", PT_OK },
+		{ "{\"action\":\"announce\",\"info_hash\":\"" IH "\",\"peer_id\":\"" PID "\",\"left\":1234567890123456789}", PT_OK },
+		{ "{\"action\":\"scrape\",\"info_hash\":\"" IH "\"}", PT_OK },
+		/* invalid */
+		{ "{\"action\":\"announce\",\"info_hash\":\"" IH "\",\"peer_id\":\"short\"}", PT_E_BAD_MESSAGE },
+		{ "{\"action\":\"announce\",\"info_hash\":\"\\u0100bcdefghijklmnopqrs\",\"peer_id\":\"" PID "\"}", PT_E_BAD_MESSAGE },
+		{ "{\"action\":\"announce\",\"info_hash\":\"" IH "\",\"peer_id\":\"" PID "\",\"numwant\":null}", PT_E_BAD_MESSAGE },
+		{ "{\"action\":\"announce\",\"info_hash\":\"" IH "\",\"peer_id\":\"" PID "\",\"numwant\":-1}", PT_E_BAD_MESSAGE },
+		{ "{\"action\":\"announce\",\"info_hash\":\"" IH "\",\"peer_id\":\"" PID "\",\"peer_id\":\"" PID "\"}", PT_E_BAD_JSON },
+		{ "{\"action\":\"announce\",\"info_hash\":\"" IH "\",\"peer_id\":\"" PID "\",\"answer\":{}}", PT_E_BAD_MESSAGE },
+		{ "{\"action\":\"announce\",\"info_hash\":\"" IH "\",\"peer_id\":\"" PID "\",\"offers\":[{\"offer_id\":\"" PID "\"}]}", PT_E_BAD_MESSAGE },
+		{ "{\"action\":\"announce\",\"info_hash\":\"" IH "\",\"peer_id\":\"" PID "\",\"offers\":[{\"offer_id\":\"" PID "\",\"offer\":1}]}", PT_E_BAD_MESSAGE },
+		{ "{\"action\":\"announce\",\"info_hash\":\"" IH "\",\"peer_id\":\"" PID "\"} x", PT_E_BAD_JSON },
+		{ "{\"action\":\"announce\",\"info_hash\":\"" IH "\",\"peer_id\":\"" PID "\",\"x\":\"\\ud800\"}", PT_E_BAD_JSON },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		pt_wt_msg f, m;
+		const char *why = NULL;
+		size_t n = strlen(cases[i].text);
+
+		if (pt_wt_fast_parse(cases[i].text, n, &lim, &f))
+			fail_msg("case %zu taken by the fast path: %s", i, cases[i].text);
+		pt_wt_msg_clear(&f);
+		enum pt_err e = pt_wt_msg_parse(cases[i].text, n, &lim, &m, &why);
+		if (e != cases[i].full && !(cases[i].full == PT_E_BAD_JSON && e == PT_E_BAD_MESSAGE))
+			fail_msg("case %zu: %d (%s)", i, e, why ? why : "-");
+		pt_wt_msg_clear(&m);
+	}
+
+	/* More offers than the message holds: the full parser takes them. */
+	char big[8192];
+	int k = snprintf(big, sizeof(big), "{\"action\":\"announce\",\"info_hash\":\"" IH "\",\"peer_id\":\"" PID "\",\"offers\":[");
+	for (int i = 0; i <= PT_WT_FAST_OFFERS; i++)
+		k += snprintf(big + k, sizeof(big) - (size_t)k, "%s{\"offer_id\":\"" PID "\",\"offer\":\"o%d\"}",
+		              i ? "," : "", i);
+	k += snprintf(big + k, sizeof(big) - (size_t)k, "]}");
+	pt_wt_msg f, m;
+	assert_int_equal(pt_wt_fast_parse(big, (size_t)k, &wide, &f), 0);
+	pt_wt_msg_clear(&f);
+	assert_int_equal(pt_wt_msg_parse(big, (size_t)k, &wide, &m, NULL), PT_OK);
+	assert_int_equal(m.n_offers, PT_WT_FAST_OFFERS + 1);
+	assert_text(m.offers[PT_WT_FAST_OFFERS].offer, m.offers[PT_WT_FAST_OFFERS].offer_len, "\"o16\"");
+	pt_wt_msg_clear(&m);
+
+	/* An offer longer than the limit as spelled (escapes) but not once
+	 * compacted: declined here, accepted by the full parser, which
+	 * measures the compact form. */
+	k = snprintf(big, sizeof(big), "{\"action\":\"announce\",\"info_hash\":\"" IH "\",\"peer_id\":\"" PID "\",\"offers\":[{\"offer_id\":\"" PID "\",\"offer\":\"");
+	for (int i = 0; i < 700; i++)
+		k += snprintf(big + k, sizeof(big) - (size_t)k, "\\u0041");
+	k += snprintf(big + k, sizeof(big) - (size_t)k, "\"}]}");
+	assert_int_equal(pt_wt_fast_parse(big, (size_t)k, &lim, &f), 0);
+	pt_wt_msg_clear(&f);
+	assert_int_equal(pt_wt_msg_parse(big, (size_t)k, &lim, &m, NULL), PT_OK);
+	assert_int_equal(m.offers[0].offer_len, 702);
 	pt_wt_msg_clear(&m);
 }
 
@@ -500,6 +692,9 @@ int main(void)
 		cmocka_unit_test(test_parse_announce),
 		cmocka_unit_test(test_parse_answer_scrape),
 		cmocka_unit_test(test_parse_refuses),
+		cmocka_unit_test(test_binstr_decode_json),
+		cmocka_unit_test(test_fast_accepts),
+		cmocka_unit_test(test_fast_declines),
 		cmocka_unit_test(test_replies),
 		cmocka_unit_test(test_swarms),
 		cmocka_unit_test(test_swarms_pooled),
