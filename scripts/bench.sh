@@ -9,6 +9,10 @@
 #   ROUNDS=3 DURATION=3 scripts/bench.sh   shorter
 #   ONLY="relay idle" scripts/bench.sh     some parts: relay latency idle tracker lookup wt
 #   PEERTRACKD=/tmp/old/bin/peertrackd scripts/bench.sh   another daemon binary (a before/after)
+#   PIN=1 scripts/bench.sh           servers on CPU 0, the generator on CPU 1 (taskset): on
+#                                    a 2-core machine each side then has one core of its own,
+#                                    so a round's rate does not depend on how the scheduler
+#                                    shared the cores between generator and target
 #
 # wt: the WebTorrent tracker protocol. Rounds alternate peertrackd's
 # /announce, the reference bittorrent-tracker server (npm, in
@@ -31,6 +35,11 @@ WT_PAIRS="${WT_PAIRS:-50}" WT_IDLE="${WT_IDLE:-5000}"
 WT_DIR=tests/webtorrent
 BENCH=bin/peertrack-bench DAEMON=${PEERTRACKD:-bin/peertrackd} ECHO=build/tests/bench/echo_server
 PEERJS_DIR=tests/bench/peerjs
+SRV=() GEN=()
+if [ "${PIN:-0}" = 1 ]; then
+	[ "$(nproc)" -ge 2 ] || { echo "PIN=1 needs 2 CPUs" >&2; exit 2; }
+	SRV=(taskset -c 0) GEN=(taskset -c 1)
+fi
 
 make -s all build/tests/bench/echo_server >/dev/null
 mkdir -p build/bench
@@ -68,24 +77,24 @@ wt_rate_messages_per_sec = 1000000
 wt_rate_burst = 1000000
 ${2:-}
 EOF
-	pt_start "$name" "$DAEMON" -c "$tmp/$name.conf" --listen 127.0.0.1:0
+	pt_start "$name" "${SRV[@]}" "$DAEMON" -c "$tmp/$name.conf" --listen 127.0.0.1:0
 	D_PORT=$PORT D_PID=$PID
 }
 # The same daemon with 4 KiB lws receive buffers (ws_rx_buffer_bytes): the
 # relay/memory trade-off, measured beside the default.
 RX4K="ws_rx_buffer_bytes = 4096"
-start_echo() { pt_start echo "$ECHO" --listen 127.0.0.1:0; E_PORT=$PORT E_PID=$PID; }
+start_echo() { pt_start echo "${SRV[@]}" "$ECHO" --listen 127.0.0.1:0; E_PORT=$PORT E_PID=$PID; }
 # The baseline sending the way peertrackd does (one write per peer per loop
 # turn): measured beside the plain forwarder so neither is handicapped.
-start_echo_co() { pt_start echoco "$ECHO" --listen 127.0.0.1:0 --coalesce; C_PORT=$PORT C_PID=$PID; }
-start_peerjs() { pt_start peerjs node "$PEERJS_DIR/start.js" 0; J_PORT=$PORT J_PID=$PID; }
-start_reftracker() { pt_start reftracker node "$WT_DIR/tracker-server.mjs" 0; R_PORT=$PORT R_PID=$PID; }
+start_echo_co() { pt_start echoco "${SRV[@]}" "$ECHO" --listen 127.0.0.1:0 --coalesce; C_PORT=$PORT C_PID=$PID; }
+start_peerjs() { pt_start peerjs "${SRV[@]}" node "$PEERJS_DIR/start.js" 0; J_PORT=$PORT J_PID=$PID; }
+start_reftracker() { pt_start reftracker "${SRV[@]}" node "$WT_DIR/tracker-server.mjs" 0; R_PORT=$PORT R_PID=$PID; }
 
 # bench LABEL ARGS...: one run, its JSON appended to $out (with the label).
 bench() {
 	local label=$1; shift
 	local line
-	if ! line=$(timeout 600 "$BENCH" --json --label "$label" "$@"); then
+	if ! line=$(timeout 600 "${GEN[@]}" "$BENCH" --json --label "$label" "$@"); then
 		echo "run failed: $label $*" >&2
 		return 0
 	fi
