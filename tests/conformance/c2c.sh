@@ -15,7 +15,7 @@ for f in small big; do
 	h=$(pt_sha "$WORK/$f")
 	pt_spawn "get_$f" timeout 60 "${PEER[@]}" --server "$PT_URL" --json fetch "$h" -o "$WORK/$f.got" --stay
 	line=$(pt_wait_line "$WORK/get_$f.out" '"event":"fetched"' 60)
-	printf '%s\n' "$line" | grep -q '"ok":true' || pt_fail "$f: $line"
+	grep -q '"ok":true' <<<"$line" || pt_fail "$f: $line"
 	[ "$(pt_sha "$WORK/$f.got")" = "$h" ] || pt_fail "$f: written file does not hash to $h"
 	cmp -s "$WORK/$f" "$WORK/$f.got" || pt_fail "$f: contents differ"
 	[ "$(pt_json_str "$line" peer)" = "$id_seed" ] || pt_fail "$f: not served by the seeder: $line"
@@ -25,8 +25,8 @@ for f in small big; do
 	       "offer->open $(pt_json_num "$line" offer_open_ms) ms, transfer $(pt_json_num "$line" transfer_ms) ms," \
 	       "$(pt_json_num "$line" mib_per_s) MiB/s"
 	holders=$(pt_lookup "$h")
-	printf '%s\n' "$holders" | grep -qxF -- "$id_seed" || pt_fail "$f: lookup lacks the seeder: $holders"
-	printf '%s\n' "$holders" | grep -qxF -- "$fetcher" || pt_fail "$f: lookup lacks the fetcher $fetcher: $holders"
+	grep -qxF -- "$id_seed" <<<"$holders" || pt_fail "$f: lookup lacks the seeder: $holders"
+	grep -qxF -- "$fetcher" <<<"$holders" || pt_fail "$f: lookup lacks the fetcher $fetcher: $holders"
 	[ "$(printf '%s\n' "$holders" | grep -c .)" -eq 2 ] || pt_fail "$f: lookup: $holders"
 done
 # The daemon only takes the allowed Origin (http://127.0.0.1 here).

@@ -54,7 +54,7 @@ case "$id_seed" in Aa*) ;; *) pt_fail "the seeder's id $id_seed lacks node a's t
 PT_URL="ws://127.0.0.1:$port_b/v1"
 pt_spawn get timeout 60 "${PEER[@]}" --server "$PT_URL" --json fetch "$h" -o "$WORK/file.got"
 line=$(pt_wait_line "$WORK/get.out" '"event":"fetched"' 60)
-printf '%s\n' "$line" | grep -q '"ok":true' || pt_fail "fetch: $line"
+grep -q '"ok":true' <<<"$line" || pt_fail "fetch: $line"
 cmp -s "$WORK/file" "$WORK/file.got" || pt_fail "contents differ"
 [ "$(pt_json_str "$line" peer)" = "$id_seed" ] || pt_fail "not served by the seeder on node a: $line"
 fetcher=$(pt_json_str "$(head -1 "$WORK/get.out")" id)
@@ -84,10 +84,10 @@ pt_wait_line "$WORK/b.err" 'Redis unreachable' 20 >/dev/null
 pt_kill_peer "$pid_near"
 kill -CONT "$near_pid" 2>/dev/null || true
 line=$(pt_wait_line "$WORK/get2.out" '"event":"fetched"' 40)
-printf '%s\n' "$line" | grep -q '"ok":false' || pt_fail "fetch without Redis: $line"
-printf '%s\n' "$line" | grep -q "{\"peer\":\"$id_near\",\"result\":\"peer-gone\"" ||
+grep -q '"ok":false' <<<"$line" || pt_fail "fetch without Redis: $line"
+grep -q "{\"peer\":\"$id_near\",\"result\":\"peer-gone\"" <<<"$line" ||
 	pt_fail "the frozen seeder's attempt is not peer-gone: $line"
-printf '%s\n' "$line" | grep -q "{\"peer\":\"$id_seed\",\"result\":\"unavailable\"" ||
+grep -q "{\"peer\":\"$id_seed\",\"result\":\"unavailable\"" <<<"$line" ||
 	pt_fail "the remote seeder's attempt is not unavailable: $line"
 st=0; wait "$pid_get2" || st=$?
 KILLED[$pid_get2]=1

@@ -45,7 +45,7 @@ pt_lookup "$h" | grep -qxF -- "$other" || pt_fail "lookup lost the live holder"
 pt_log "dead holder absent from a lookup started $gone ms after the kill"
 
 line=$(pt_wait_line "$WORK/get.out" '"event":"fetched"' 30)
-printf '%s\n' "$line" | grep -q '"ok":true' || pt_fail "fetch failed: $line"
+grep -q '"ok":true' <<<"$line" || pt_fail "fetch failed: $line"
 cmp -s "$WORK/res" "$WORK/got" || pt_fail "contents differ"
 [ "$(pt_json_str "$line" peer)" = "$other" ] || pt_fail "not completed by the other holder: $line"
 first_result=$(printf '%s\n' "$line" | grep -oE '"attempts":\[\{"peer":"[^"]+","result":"[^"]+"' | sed -E 's/.*"result":"//; s/"$//')

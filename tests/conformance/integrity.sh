@@ -29,7 +29,7 @@ for try in 1 2 3 4 5; do
 	cmp -s "$WORK/res" "$WORK/got$try" || pt_fail "try $try: contents differ"
 	[ "$(pt_json_str "$line" peer)" = "$id_honest" ] || pt_fail "try $try: completed by someone else: $line"
 	# Only a try where the liar came first shows the fallback.
-	if printf '%s\n' "$line" | grep -qF "\"attempts\":[{\"peer\":\"$id_liar\",\"result\":\"hash-mismatch\""; then
+	if grep -qF "\"attempts\":[{\"peer\":\"$id_liar\",\"result\":\"hash-mismatch\"" <<<"$line"; then
 		grep -q "integrity failure" "$WORK/try$try.err" || pt_fail "try $try: mismatch not reported on stderr"
 		ok=$try; break
 	fi

@@ -21,7 +21,7 @@ wave() {
 	done
 	for i in $(seq $N); do
 		line=$(pt_wait_line "$WORK/${w}_$i.out" '"event":"fetched"' 60)
-		printf '%s\n' "$line" | grep -q '"ok":true' || pt_fail "$w $i: $line"
+		grep -q '"ok":true' <<<"$line" || pt_fail "$w $i: $line"
 		cmp -s "$WORK/res" "$WORK/$w.$i" || pt_fail "$w $i: contents differ"
 		[ -z "$stay" ] || pt_wait_line "$WORK/${w}_$i.out" '"event":"ready"' 10 >/dev/null
 		printf '%s %s %s\n' "$(pt_json_str "$(head -1 "$WORK/${w}_$i.out")" id)" \
@@ -34,7 +34,7 @@ pt_log "wave 1 (id, served by, transfer ms):"; printf '%s\n' "$wave1" >&2
 # A fetcher that starts late may be served by one of its wave that is done.
 ids1=$(printf '%s\n' "$wave1" | awk '{print $1}')
 for by in $(printf '%s\n' "$wave1" | awk '{print $2}'); do
-	[ "$by" = "$id_seed" ] || printf '%s\n' "$ids1" | grep -qxF -- "$by" ||
+	[ "$by" = "$id_seed" ] || grep -qxF -- "$by" <<<"$ids1" ||
 		pt_fail "wave 1 served by $by, neither the seeder nor a wave-1 peer"
 done
 printf '%s\n' "$wave1" | awk '{print $2}' | grep -qxF -- "$id_seed" || pt_fail "the seeder served nobody"
@@ -50,6 +50,6 @@ for n in $(seq 50); do pt_lookup "$h" | grep -qxF -- "$id_seed" || break; sleep 
 wave2=$(wave w2)
 pt_log "wave 2 (id, served by, transfer ms):"; printf '%s\n' "$wave2" >&2
 for by in $(printf '%s\n' "$wave2" | awk '{print $2}'); do
-	printf '%s\n' "$ids1" | grep -qxF -- "$by" || pt_fail "wave 2 served by $by, not a wave-1 peer"
+	grep -qxF -- "$by" <<<"$ids1" || pt_fail "wave 2 served by $by, not a wave-1 peer"
 done
 pt_log "ok"

@@ -56,7 +56,7 @@ id3=$(renewed "$lines")
 grep -q '(1001' "$WORK/seed.err" || pt_fail "the seeder did not see close 1001"
 pt_spawn get timeout 120 "${PEER[@]}" --server "$PT_URL" --json fetch "$h" -o "$WORK/file.got"
 line=$(pt_wait_line "$WORK/get.out" '"event":"fetched"' 90)
-printf '%s\n' "$line" | grep -q '"ok":true' || pt_fail "fetch after the restarts: $line"
+grep -q '"ok":true' <<<"$line" || pt_fail "fetch after the restarts: $line"
 cmp -s "$WORK/file" "$WORK/file.got" || pt_fail "contents differ"
 [ "$(pt_json_str "$line" peer)" = "$id3" ] || pt_fail "not served by the renewed seeder $id3: $line"
 kill -0 "$pid_seed" || pt_fail "the seeder exited"

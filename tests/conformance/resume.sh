@@ -14,7 +14,7 @@ h=$(pt_sha "$WORK/file")
 pt_seed seed --test-drop-after 1 -- "$WORK/file"
 pt_spawn get timeout 120 "${PEER[@]}" --server "$PT_URL" --json fetch "$h" -o "$WORK/file.got"
 line=$(pt_wait_line "$WORK/get.out" '"event":"fetched"' 90)
-printf '%s\n' "$line" | grep -q '"ok":true' || pt_fail "fetch after the drop: $line"
+grep -q '"ok":true' <<<"$line" || pt_fail "fetch after the drop: $line"
 cmp -s "$WORK/file" "$WORK/file.got" || pt_fail "contents differ"
 [ "$(pt_json_str "$line" peer)" = "$id_seed" ] || pt_fail "not served by the seeder $id_seed: $line"
 # "resumed ID HELD": the same id. (HELD counts the fetcher's candidates
@@ -23,10 +23,10 @@ cmp -s "$WORK/file" "$WORK/file.got" || pt_fail "contents differ"
 read -r _ rid held <<<"$(pt_wait_line "$WORK/seed.out" '^resumed ' 5)"
 [ "$rid" = "$id_seed" ] || pt_fail "the seeder came back as $rid, not $id_seed"
 metrics=$(curl -s --max-time 5 "http://127.0.0.1:$PT_PORT/metrics")
-printf '%s\n' "$metrics" | grep -qx 'peertrack_resumes_total 1' || pt_fail "peertrack_resumes_total is not 1"
+grep -qx 'peertrack_resumes_total 1' <<<"$metrics" || pt_fail "peertrack_resumes_total is not 1"
 # Still the holder under the same id: resumed, not re-joined.
 holders=$(pt_lookup "$h")
-printf '%s\n' "$holders" | grep -qxF -- "$id_seed" || pt_fail "lookup lacks the resumed seeder: $holders"
+grep -qxF -- "$id_seed" <<<"$holders" || pt_fail "lookup lacks the resumed seeder: $holders"
 pt_log "fetched after the seeder resumed ($held held frames)," \
        "offer->open $(pt_json_num "$line" offer_open_ms) ms"
 pt_log "ok"

@@ -31,7 +31,7 @@ h=$(pt_sha "$WORK/file")
 pt_seed seed --relay-only -- "$WORK/file"
 pt_spawn get timeout 120 "${PEER[@]}" --server "$PT_URL" --json --relay-only fetch "$h" -o "$WORK/file.got"
 line=$(pt_wait_line "$WORK/get.out" '"event":"fetched"' 90)
-printf '%s\n' "$line" | grep -q '"ok":true' || pt_fail "relayed fetch: $line"
+grep -q '"ok":true' <<<"$line" || pt_fail "relayed fetch: $line"
 cmp -s "$WORK/file" "$WORK/file.got" || pt_fail "relayed fetch: contents differ"
 fetcher=$(pt_json_str "$(head -1 "$WORK/get.out")" id)
 for id in "$id_seed" "$fetcher"; do

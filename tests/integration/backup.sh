@@ -47,7 +47,7 @@ for i in $(seq 1 20); do
 	[ "$(sqlite3 "$WORK/backup.db" "SELECT reason FROM bans WHERE cidr LIKE '198.51.100.$i/%' OR cidr = '198.51.100.$i'")" = "before-$i" ] ||
 		pt_fail "backup lacks the ban of 198.51.100.$i: $(sqlite3 "$WORK/backup.db" 'SELECT cidr, reason FROM bans' | head)"
 done
-"$CTL" --db "$WORK/backup.db" audit --limit 100 | grep -q '198.51.100.20' || pt_fail "peertrackctl --db on the backup: no audit entry"
+grep -q '198.51.100.20' <<<"$("$CTL" --db "$WORK/backup.db" audit --limit 100)" || pt_fail "peertrackctl --db on the backup: no audit entry"
 pt_log "backup: integrity ok, the 20 bans from before, readable by peertrackctl --db"
 
 pt_wait_exit "$pid_bench" 30 >/dev/null || true

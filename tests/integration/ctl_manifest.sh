@@ -98,5 +98,5 @@ if [ "$(id -u)" -ne 0 ]; then
 	chmod 000 "$site/img/a.png"; expect 1 "$site"; chmod 644 "$site/img/a.png"
 fi
 expect 1 "$site" -o "$WORK/no/such/dir/m.json"
-"$CTL" --help | grep -q 'manifest DIR' || pt_fail "peertrackctl --help does not list manifest"
+grep -q 'manifest DIR' <<<"$("$CTL" --help)" || pt_fail "peertrackctl --help does not list manifest"
 pt_log "ok"
