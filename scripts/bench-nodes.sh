@@ -96,11 +96,29 @@ single=(--target "127.0.0.1:$S_PORT" --target-pid "$S_PID")
 nodes=(--target "127.0.0.1:$A_PORT" --target "127.0.0.1:$B_PORT" --target-pid "$A_PID" --target-pid "$B_PID" --target-pid "$RPID")
 relay=(--mode relay --peers $((PAIRS * 2)) --warmup "$WARMUP" --duration "$DURATION")
 
+# inbox PUBLISHes and the messages they carried, both nodes: "P M".
+inbox() { python3 - "$A_PORT" "$B_PORT" <<'PY'
+import sys, urllib.request
+p = m = 0
+for port in sys.argv[1:]:
+    for l in urllib.request.urlopen("http://127.0.0.1:%s/metrics" % port, timeout=10).read().decode().splitlines():
+        if l.startswith("peertrack_cluster_inbox_publishes_total"):
+            p += int(float(l.split()[-1]))
+        elif l.startswith("peertrack_cluster_inbox_messages_total"):
+            m += int(float(l.split()[-1]))
+print(p, m)
+PY
+}
 run() { # LABEL ARGS...
-	local line
+	local line before after
+	before=$(inbox)
 	line=$(timeout 900 "$BENCH" --json --label "$1" "${@:2}") || { echo "run failed: $1" >&2; return 0; }
+	after=$(inbox)
+	# Messages per inbox PUBLISH over the run (warm-up included): how well
+	# cluster_publish_linger_us batched.
+	line=$(python3 -c 'import json,sys; r=json.loads(sys.argv[1]); b=sys.argv[2].split(); a=sys.argv[3].split(); p=int(a[0])-int(b[0]); m=int(a[1])-int(b[1]); r["inbox_publishes"]=p; r["inbox_msgs_per_publish"]=round(m/p,2) if p else 0; print(json.dumps(r))' "$line" "$before" "$after")
 	echo "$line" >>"$out"
-	python3 -c 'import json,sys; r=json.loads(sys.argv[1]); e=r["target_cpu_each_s"]; rd=(e[2]*1e6/r["received"]) if len(e)==3 and r["received"] else 0; print("  %-20s %9.0f/s  p50 %5d us  p99 %6d us  errors %d  %.2f us CPU/msg (redis %.2f)  load %.1f" % (r["label"], r["rate"], r["latency_us"]["p50"], r["latency_us"]["p99"], r["errors"], r["target_cpu_us_per_msg"], rd, r["load_before"]))' "$line"
+	python3 -c 'import json,sys; r=json.loads(sys.argv[1]); e=r["target_cpu_each_s"]; rd=(e[2]*1e6/r["received"]) if len(e)==3 and r["received"] else 0; print("  %-20s %9.0f/s  p50 %5d us  p99 %6d us  errors %d  %.2f us CPU/msg (redis %.2f)  msgs/PUBLISH %.2f  load %.1f" % (r["label"], r["rate"], r["latency_us"]["p50"], r["latency_us"]["p99"], r["errors"], r["target_cpu_us_per_msg"], rd, r["inbox_msgs_per_publish"], r["load_before"]))' "$line"
 }
 
 echo "results in $out; redis-server $RPID on :$RPORT; single :$S_PORT, nodes :$A_PORT :$B_PORT"

@@ -5,7 +5,8 @@
  * tag (pt_id_tag), and each node subscribes once to its own inbox channel
  * PREFIX n:TAG. A signal to a peer of another node is one PUBLISH to that
  * node's inbox (no directory lookup); PUBLISH answering 0 receivers means
- * the node is gone. The index lives in Redis as one sorted set per key,
+ * the node is gone. Messages to one node within cluster_publish_linger_us
+ * leave as one PUBLISH (outbox.h, ibatch.h); its count holds for each. The index lives in Redis as one sorted set per key,
  * PREFIX h:SPACE:HEX, member "ID ADDR", score = expiry (Redis' clock);
  * a node refreshes its peers' entries below the TTL. Nodes heartbeat a
  * registry (PREFIX nodes) and read it back: a node silent for
@@ -131,8 +132,12 @@ typedef struct pt_cluster_stats {
 	uint64_t lookups, lookups_cached, lookup_failures, announces, announce_failures;
 	uint64_t withdraws, purged_keys, bad_replies, probes, stale_subscriptions;
 	uint64_t heartbeats, heartbeat_failures, tag_conflicts;
+	/* PUBLISHes to other nodes' inboxes, the messages they carried, and
+	 * those of them carrying several (cluster_publish_linger_us). */
+	uint64_t inbox_publishes, inbox_messages, inbox_batches;
 } pt_cluster_stats;
-const pt_cluster_stats *pt_cluster_stats_get(const pt_cluster *c);
+/* Borrowed until the next call. */
+const pt_cluster_stats *pt_cluster_stats_get(pt_cluster *c);
 
 typedef struct pt_cluster_node {
 	char tag[3];

@@ -118,6 +118,7 @@ typedef struct pt_config {
 	char cluster_prefix[32];
 	uint32_t cluster_timeout_ms;
 	uint32_t cluster_max_pending;
+	uint32_t cluster_publish_linger_us, cluster_publish_batch_bytes;
 	uint32_t cluster_heartbeat_ms;
 	uint32_t cluster_dead_ms;
 	uint32_t cluster_entry_ttl_ms;

@@ -61,6 +61,12 @@ void pt_rlink_close(pt_rlink *l);
  * error fn is not called. */
 int pt_rlink_command(pt_rlink *l, pt_rlink_fn *fn, void *arg, int argc, const char **argv,
                      const size_t *argvlen);
+/* Writes the queued commands now rather than when the loop next finds
+ * the socket writable (saves a loop turn per write). A write that fails
+ * drops the link, running every pending callback (NULL) and on_state from
+ * inside this call: call it only where that is safe, never from inside a
+ * request's callback (it does nothing there). */
+void pt_rlink_write_now(pt_rlink *l);
 /* Drops the connection now and reconnects after the backoff (a stale
  * subscription, a reply that makes no sense). */
 void pt_rlink_reset(pt_rlink *l, const char *why);

@@ -380,6 +380,17 @@ const pt_config_key pt_config_keys[] = {
 	U32("cluster", cluster_max_pending, "10000", 16, 1000000, false,
 	    "Most requests in flight on one Redis link; past it cross-node operations\n"
 	    "are refused (signals answer unavailable) instead of queueing."),
+	U32("cluster", cluster_publish_linger_us, "500", 0, 100000, false,
+	    "Longest a message to another node's peer (signal, peer-left, kick) waits\n"
+	    "for more to the same node, so several leave in one Redis PUBLISH: Redis and\n"
+	    "both nodes then wake once per batch, not once per message, which is most of\n"
+	    "a cross-node signal's CPU at moderate rates. It adds at most this much to a\n"
+	    "cross-node signal's latency. 0: every message is its own PUBLISH at once\n"
+	    "(set 0 on every node while a rolling upgrade still runs nodes without\n"
+	    "batches: they cannot read them)."),
+	U32("cluster", cluster_publish_batch_bytes, "16384", 64, 1048576, false,
+	    "A batch to one node leaves as soon as it holds this many bytes, whatever\n"
+	    "the linger; a larger message leaves alone."),
 	U32("cluster", cluster_heartbeat_ms, "2000", 100, 60000, false,
 	    "How often the node tells the registry it is alive and reads the others."),
 	U32("cluster", cluster_dead_ms, "6000", 300, 600000, false,

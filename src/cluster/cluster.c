@@ -17,8 +17,10 @@
 
 #include "peertrack/clock.h"
 #include "peertrack/cluster.h"
+#include "peertrack/ibatch.h"
 #include "peertrack/lcache.h"
 #include "peertrack/log.h"
+#include "peertrack/outbox.h"
 #include "peertrack/rlink.h"
 
 /* Redis' clock, in ms, inside a script. */
@@ -106,9 +108,10 @@ struct pt_cluster {
 	pt_rlink *cmd[MAX_LINKS];
 	int n_links;
 	pt_rlink *sub;
+	pt_outbox *out;             /* PUBLISHes to other nodes' inboxes, on cmd[0] */
 	char sha[S__COUNT][41];
 	uint32_t ttl_ms, dead_ms, heartbeat_ms, sample, batch, probe_ms, timeout_ms;
-	uint32_t max_pending;
+	uint32_t max_pending, linger_us, batch_bytes;
 	uv_timer_t hb_timer;
 	int handles_open;
 	bool registered, closing, index_was_up;
@@ -474,17 +477,11 @@ static void link_state(pt_rlink *l, bool up, void *arg)
 	check_up(c);
 }
 
-static void on_message(pt_rlink *l, redisReply *r, void *arg)
+/* One inbox message (alone, or one record of a batch). */
+static void dispatch(pt_cluster *c, const char *m, size_t len)
 {
-	pt_cluster *c = arg;
-	const char *m = r->element[2]->str;
-	size_t len = r->element[2]->len;
 	pt_id a, b;
 
-	(void)l;
-	c->last_inbox_ms = uv_now(c->loop);
-	if (!len)
-		return;
 	switch (m[0]) {
 	case 'p':
 		c->probe_sent_ms = 0;
@@ -546,6 +543,30 @@ static void on_message(pt_rlink *l, redisReply *r, void *arg)
 		break;
 	}
 	bad_reply(c, "inbox message", NULL);
+}
+
+static void on_message(pt_rlink *l, redisReply *r, void *arg)
+{
+	pt_cluster *c = arg;
+	const char *m = r->element[2]->str, *rec;
+	size_t len = r->element[2]->len, off = 0, rlen;
+
+	(void)l;
+	c->last_inbox_ms = uv_now(c->loop);
+	if (!len)
+		return;
+	if (m[0] != PT_IBATCH_TAG) {
+		dispatch(c, m, len);
+		return;
+	}
+	/* Several messages from one node (cluster_publish_linger_us): all or
+	 * nothing, so a damaged batch is not half delivered. */
+	if (pt_ibatch_count(m, len) < 0) {
+		bad_reply(c, "inbox batch", NULL);
+		return;
+	}
+	while (pt_ibatch_next(m, len, &off, &rec, &rlen))
+		dispatch(c, rec, rlen);
 }
 
 /* -- new / free --------------------------------------------------------------- */
@@ -617,6 +638,8 @@ pt_cluster *pt_cluster_new(uv_loop_t *loop, const pt_config *cfg, const pt_clust
 	c->probe_ms = cfg->cluster_probe_ms;
 	c->timeout_ms = cfg->cluster_timeout_ms;
 	c->max_pending = cfg->cluster_max_pending;
+	c->linger_us = cfg->cluster_publish_linger_us;
+	c->batch_bytes = cfg->cluster_publish_batch_bytes;
 	if (cfg->cluster_lookup_cache_ms &&
 	    !(c->lcache = pt_lcache_new(cfg->cluster_lookup_cache_slots, c->sample,
 	                                cfg->cluster_lookup_cache_ms))) {
@@ -677,6 +700,13 @@ pt_cluster *pt_cluster_new(uv_loop_t *loop, const pt_config *cfg, const pt_clust
 				goto fail_links;
 			}
 			if (c->n_links++ == 0) {
+				pt_outbox_opts ob = { c->prefix, c->linger_us, c->batch_bytes,
+				                      c->max_pending };
+
+				if (!(c->out = pt_outbox_new(loop, c->cmd[0], &ob))) {
+					snprintf(err, errlen, "out of memory (or no timer) for the outbox");
+					goto fail_links;
+				}
 				channels[0] = c->inbox;
 				channels[1] = c->all;
 				channels[2] = NULL;
@@ -716,6 +746,8 @@ void pt_cluster_free(pt_cluster *c)
 		return;
 	c->closing = true;
 	c->hooks.up = NULL;
+	/* Held messages leave (or fail) before their link closes. */
+	pt_outbox_close(c->out);
 	for (int i = 0; i < c->n_links; i++)
 		pt_rlink_close(c->cmd[i]);
 	pt_rlink_close(c->sub);
@@ -765,12 +797,11 @@ typedef struct pub {
 	bool count_signal;
 } pub;
 
-static void publish_reply(pt_rlink *l, redisReply *r, void *arg)
+static void publish_reply(void *arg, redisReply *r)
 {
 	pub *p = arg;
 	int status;
 
-	(void)l;
 	if (!r || r->type != REDIS_REPLY_INTEGER) {
 		if (r)
 			bad_reply(p->c, "publish", r);
@@ -793,9 +824,7 @@ static int publish_to(pt_cluster *c, const pt_id *to, const char *head, size_t h
                       bool count_signal)
 {
 	unsigned tag = pt_id_tag(to);
-	char chan[64], ts[3], *msg;
-	const char *argv[3];
-	size_t lens[3];
+	char *msg;
 	pub *p;
 	int r;
 
@@ -812,19 +841,12 @@ static int publish_to(pt_cluster *c, const pt_id *to, const char *head, size_t h
 	memcpy(msg, head, head_len);
 	if (body_len)
 		memcpy(msg + head_len, body, body_len);
-	pt_id_tag_format(tag, ts);
-	lens[0] = 7;
-	argv[0] = "PUBLISH";
-	lens[1] = (size_t)snprintf(chan, sizeof(chan), "%sn:%s", c->prefix, ts);
-	argv[1] = chan;
-	argv[2] = msg;
-	lens[2] = head_len + body_len;
 	p->c = c;
 	p->done = done;
 	p->arg = arg;
 	p->count_signal = count_signal;
-	/* hiredis copies the command into its output buffer at once. */
-	r = pt_rlink_command(c->cmd[0], publish_reply, p, 3, argv, lens);
+	/* Batched with others to that node for up to cluster_publish_linger_us. */
+	r = pt_outbox_publish(c->out, tag, msg, head_len + body_len, publish_reply, p);
 	free(msg);
 	if (r)
 		free(p);
@@ -1090,8 +1112,13 @@ const pt_cluster_cand *pt_cluster_lookup_cached(pt_cluster *c, const pt_key *k, 
 
 /* -- state -------------------------------------------------------------------- */
 
-const pt_cluster_stats *pt_cluster_stats_get(const pt_cluster *c)
+const pt_cluster_stats *pt_cluster_stats_get(pt_cluster *c)
 {
+	const pt_outbox_stats *o = pt_outbox_stats_get(c->out);
+
+	c->stats.inbox_publishes = o->publishes;
+	c->stats.inbox_messages = o->messages;
+	c->stats.inbox_batches = o->batches;
 	return &c->stats;
 }
 

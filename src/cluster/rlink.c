@@ -468,6 +468,12 @@ int pt_rlink_command(pt_rlink *l, pt_rlink_fn *fn, void *arg, int argc, const ch
 	return r;
 }
 
+void pt_rlink_write_now(pt_rlink *l)
+{
+	if (l->ac && l->state == L_UP && !l->kill && !l->closing && !l->in_cb)
+		redisAsyncHandleWrite(l->ac);
+}
+
 void pt_rlink_reset(pt_rlink *l, const char *why)
 {
 	if (!l->ac || l->closing)

@@ -605,6 +605,13 @@ int pt__remote_metrics(struct pt_server *srv, pt_buf *b)
 		"# TYPE peertrack_cluster_peer_left_total counter\n"
 		"peertrack_cluster_peer_left_total{direction=\"out\"} %" PRIu64 "\n"
 		"peertrack_cluster_peer_left_total{direction=\"in\"} %" PRIu64 "\n"
+		"# HELP peertrack_cluster_inbox_publishes_total PUBLISHes to other nodes' inboxes, by whether they carried one message or a batch (cluster_publish_linger_us)\n"
+		"# TYPE peertrack_cluster_inbox_publishes_total counter\n"
+		"peertrack_cluster_inbox_publishes_total{kind=\"single\"} %" PRIu64 "\n"
+		"peertrack_cluster_inbox_publishes_total{kind=\"batch\"} %" PRIu64 "\n"
+		"# HELP peertrack_cluster_inbox_messages_total Messages those PUBLISHes carried\n"
+		"# TYPE peertrack_cluster_inbox_messages_total counter\n"
+		"peertrack_cluster_inbox_messages_total %" PRIu64 "\n"
 		"# HELP peertrack_cluster_lookups_total Lookups that asked Redis, that reused a recent sample of a hot hash (cluster_lookup_cache_ms), and those answered from this node alone (Redis down or failing)\n"
 		"# TYPE peertrack_cluster_lookups_total counter\n"
 		"peertrack_cluster_lookups_total{result=\"asked\"} %" PRIu64 "\n"
@@ -635,7 +642,8 @@ int pt__remote_metrics(struct pt_server *srv, pt_buf *b)
 		"peertrack_cluster_tag_conflicts_total %" PRIu64 "\n",
 		pt_cluster_up(srv->cluster) && pt_cluster_registered(srv->cluster), x.alive, x.dead,
 		c->signals_out, c->signals_gone, c->signals_unavailable, c->signals_in,
-		srv->stats.cluster_undeliverable, c->peer_left_out, c->peer_left_in, c->lookups,
+		srv->stats.cluster_undeliverable, c->peer_left_out, c->peer_left_in,
+		c->inbox_publishes - c->inbox_batches, c->inbox_batches, c->inbox_messages, c->lookups,
 		c->lookups_cached, srv->stats.cluster_lookups_local_only, c->announces, c->withdraws,
 		srv->stats.cluster_refreshed, c->announce_failures, c->purged_keys, c->bad_replies,
 		c->stale_subscriptions, c->heartbeat_failures, c->tag_conflicts);

@@ -3,8 +3,8 @@
  * and lookup with proximity ranking, signals both ways with the sender
  * stamped, peer-left across nodes, a SIGKILLed node, the lookup cache of
  * hot hashes, Redis lost and back,
- * the /announce allow-list on every node,
- * and the bad Redis cases (wrong password, unreachable, wrong reply type). */
+ * the /announce allow-list on every node, signals batched per node
+ * (cluster_publish_linger_us), and the bad Redis cases (wrong password, unreachable, wrong reply type). */
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -730,6 +730,130 @@ static void test_bad_redis(void **state)
 	assert_int_equal(ptd_stop(d), 0);
 }
 
+/* cluster_publish_linger_us: messages to one node within the linger leave
+ * as one PUBLISH (a batch). A long linger (50 ms) makes the batching
+ * certain here. A lone signal still arrives (the timer sends it); a burst
+ * arrives complete and in order, in fewer PUBLISHes than messages; a
+ * malformed batch planted in the inbox is refused whole (counted, nothing
+ * delivered, the node unharmed); a batch to a node that died gives every
+ * one of its signals peer-gone. */
+#define BATCH_CONF LIVE_STEADY "cluster_publish_linger_us = 50000\n"
+#define BURST 60
+static double inbox(pt_daemon *d, const char *kind)
+{
+	char series[96];
+
+	snprintf(series, sizeof(series), "peertrack_cluster_inbox_publishes_total{kind=\"%s\"}", kind);
+	return ptd_metric(d, series);
+}
+
+static void test_batches(void **state)
+{
+	pt_redis *r = pt_redis_start();
+	pt_daemon *a = node(r, "Aa", BATCH_CONF), *b = node(r, "Bb", BATCH_CONF);
+	ptc *x, *y;
+	char y_id[32], p[16];
+	double singles, batches, msgs, bad;
+	bool seen[5] = { false };
+	redisReply *rep;
+	uint64_t t0;
+	int n;
+	(void)state;
+
+	sees(a, "Bb");
+	x = join_from(ptd_port(a), "127.1.1.1");
+	y = join_from(ptd_port(b), "127.1.1.2");
+	snprintf(y_id, sizeof(y_id), "%s", ptc_id(y));
+
+	/* Alone: the linger's timer sends it, as a plain PUBLISH. */
+	singles = inbox(a, "single");
+	send_signal(x, y_id, 1, "lone");
+	expect_signal(y, ptc_id(x), "lone");
+	PT_CHECK(inbox(a, "single") == singles + 1, "the lone signal did not leave alone");
+
+	/* A burst: every one, in order, in fewer PUBLISHes. */
+	batches = inbox(a, "batch");
+	singles = inbox(a, "single");
+	msgs = ptd_metric(a, "peertrack_cluster_inbox_messages_total");
+	for (int i = 0; i < BURST; i++) {
+		snprintf(p, sizeof(p), "m%d", i);
+		send_signal(x, y_id, 10 + i, p);
+	}
+	for (int i = 0; i < BURST; i++) {
+		snprintf(p, sizeof(p), "m%d", i);
+		expect_signal(y, ptc_id(x), p);
+	}
+	PT_CHECK(ptd_metric(a, "peertrack_cluster_inbox_messages_total") == msgs + BURST,
+	         "the burst's messages were not all counted");
+	PT_CHECK(inbox(a, "batch") > batches, "the burst left without a batch");
+	PT_CHECK(inbox(a, "batch") + inbox(a, "single") - batches - singles < BURST,
+	         "%d signals took as many PUBLISHes", BURST);
+	fprintf(stderr, "%d signals in %.0f PUBLISHes\n", BURST,
+	        inbox(a, "batch") + inbox(a, "single") - batches - singles);
+
+	/* Malformed batches in B's inbox: a record longer than the rest, a
+	 * nested batch, a trailing fragment. Refused whole, B keeps working. */
+	bad = ptd_metric(b, "peertrack_cluster_bad_replies_total");
+	{
+		static const char over[] = "B\x00\x00\x00\x40sAA", nested[] = "B\x00\x00\x00\x02" "Bx",
+		                  tail[] = "B\x00\x00\x00\x01p\x00\x00";
+		const char *v[3] = { over, nested, tail };
+		const size_t len[3] = { sizeof(over) - 1, sizeof(nested) - 1, sizeof(tail) - 1 };
+
+		for (int i = 0; i < 3; i++) {
+			rep = pt_redis_cmd(r, "PUBLISH pt:n:Bb %b", v[i], len[i]);
+			PT_CHECK(rep && rep->type == REDIS_REPLY_INTEGER && rep->integer == 1,
+			         "B's inbox did not take the planted batch");
+			freeReplyObject(rep);
+		}
+	}
+	t0 = pt_now_ms();
+	while (ptd_metric(b, "peertrack_cluster_bad_replies_total") < bad + 3 &&
+	       pt_now_ms() - t0 < PT_T_REPLY_MS)
+		ptc_service(20);
+	assert_true(ptd_metric(b, "peertrack_cluster_bad_replies_total") == bad + 3);
+	send_signal(x, y_id, 2, "after-bad");
+	expect_signal(y, ptc_id(x), "after-bad");
+
+	/* B dies; once Redis dropped its subscription (and long before A
+	 * declares it dead: cluster_dead_ms 3000), a batch of five goes to
+	 * its inbox: PUBLISH counts 0 receivers, and each of the five gets
+	 * peer-gone. */
+	batches = inbox(a, "batch");
+	ptd_kill(b);
+	t0 = pt_now_ms();
+	do {
+		rep = pt_redis_cmd(r, "PUBSUB NUMSUB pt:n:Bb");
+		n = rep && rep->type == REDIS_REPLY_ARRAY && rep->elements == 2 &&
+		    rep->element[1]->type == REDIS_REPLY_INTEGER ? (int)rep->element[1]->integer : -1;
+		freeReplyObject(rep);
+		if (n == 0)
+			break;
+		ptc_service(10);
+	} while (pt_now_ms() - t0 < PT_T_REPLY_MS);
+	assert_int_equal(n, 0);
+	for (int i = 0; i < 5; i++)
+		send_signal(x, y_id, 100 + i, "to-the-dead");
+	for (int i = 0; i < 5; i++) {
+		json_t *m = ptc_recv_type(x, "error", PT_T_REPLY_MS);
+		long long rid;
+
+		PT_CHECK(m, "signal %d of the batch got no answer", i);
+		PT_CHECK(!strcmp(pt_jstr(m, "code"), "peer-gone"), "error %s, wanted peer-gone",
+		         pt_jstr(m, "code"));
+		rid = pt_jint(m, "rid");
+		PT_CHECK(rid >= 100 && rid < 105 && !seen[rid - 100], "rid %lld unexpected", rid);
+		seen[rid - 100] = true;
+		json_decref(m);
+	}
+	PT_CHECK(inbox(a, "batch") > batches, "the five did not leave as a batch");
+	PT_CHECK(!ptd_log_has(a, "is dead"), "A declared B dead before the batch was answered");
+
+	ptc_close(x);
+	ptc_close(y);
+	assert_int_equal(ptd_stop(a), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -740,6 +864,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_ban_kick, pt_teardown),
 		cmocka_unit_test_teardown(test_allowlist, pt_teardown),
 		cmocka_unit_test_teardown(test_bad_redis, pt_teardown),
+		cmocka_unit_test_teardown(test_batches, pt_teardown),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
