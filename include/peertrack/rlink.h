@@ -1,5 +1,5 @@
-/* rlink.h — one Redis connection on a libuv loop (hiredis 0.14 async and
- * its libuv adapter), with what hiredis 0.14 lacks: a timeout on every
+/* rlink.h — one Redis connection on a libuv loop (hiredis 0.14 async on
+ * uvredis.h), with what hiredis 0.14 lacks: a timeout on every
  * request, a bounded queue, the AUTH handshake and reconnection with
  * backoff and jitter.
  *

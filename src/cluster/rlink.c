@@ -1,7 +1,8 @@
-/* rlink.c — one Redis connection: hiredis 0.14 async on the libuv adapter,
+/* rlink.c — one Redis connection: hiredis 0.14 async on libuv (uvredis.h),
  * plus request timeouts, a bounded queue, the AUTH handshake and
  * reconnection with backoff (rlink.h).
  *
+ * The loop adapter is uvredis.c (fewer epoll_ctl calls than hiredis' own).
  * hiredis frees a context itself when the connection fails or drops, after
  * calling every pending callback with NULL; a context may be freed from
  * here (redisAsyncFree) only outside hiredis' own callbacks, so a drop
@@ -13,10 +14,10 @@
 #include <string.h>
 #include <strings.h>
 #include <hiredis/async.h>
-#include <hiredis/adapters/libuv.h>
 
 #include "peertrack/log.h"
 #include "peertrack/rlink.h"
+#include "peertrack/uvredis.h"
 
 enum { L_DOWN = 0, L_CONNECTING, L_UP };
 
@@ -280,7 +281,7 @@ static void connect_now(pt_rlink *l)
 		return;
 	}
 	ac->data = l;
-	if (redisLibuvAttach(ac, l->loop) != REDIS_OK) {
+	if (pt_uvredis_attach(ac, l->loop) != REDIS_OK) {
 		redisAsyncFree(ac);
 		snprintf(l->last_error, sizeof(l->last_error), "cannot attach to the loop");
 		schedule_retry(l);
