@@ -392,20 +392,28 @@ void pt__budget_close(struct pt_server *s)
 /* A storm of handshakes (every browser reconnecting after a restart)
  * leaves the heap fragmented: lws' header buffers, our records and the
  * sessions were allocated interleaved, and the freed holes stay mapped.
- * Once it has passed — no handshake in progress — the free memory goes
- * back to the system; at most every 10 s, and only after 1024 accepts. */
+ * Once it has passed the free memory goes back to the system; at most
+ * every 10 s, and only after 1024 accepts. "Passed" is a few handshakes,
+ * not none: a busy tracker always has some in progress (and a /metrics
+ * scrape is one), so waiting for zero kept a storm's high-water mark for
+ * good. */
 #define TRIM_AFTER_ACCEPTS 1024
 #define TRIM_EVERY_MS 10000
+#define TRIM_QUIET_HANDSHAKES 16 /* or 1/32 of the peers, whichever is more */
 
 void pt__budget_tick(struct pt_server *s)
 {
 	uint64_t now = pt__server_now(s);
+	uint32_t quiet = pt__server_live_peers(s) / 32;
 
 	release_pending(s);
-	if (s->accepted_since_trim >= TRIM_AFTER_ACCEPTS && !s->halfopen &&
+	if (quiet < TRIM_QUIET_HANDSHAKES)
+		quiet = TRIM_QUIET_HANDSHAKES;
+	if (s->accepted_since_trim >= TRIM_AFTER_ACCEPTS && s->halfopen <= quiet &&
 	    now - s->last_trim_ms >= TRIM_EVERY_MS) {
 		s->accepted_since_trim = 0;
 		s->last_trim_ms = now;
+		s->stats.heap_trims++;
 		malloc_trim(0);
 	}
 }

@@ -178,6 +178,9 @@ int pt_metrics_render(struct pt_server *s, pt_buf *b)
 	r |= one(b, "peertrack_handshakes_evicted_total", "counter",
 	         "Handshakes dropped to make room for another address (max_halfopen)",
 	         st->halfopen_evicted);
+	r |= one(b, "peertrack_heap_trims_total", "counter",
+	         "Free heap returned to the system after a burst of handshakes (malloc_trim)",
+	         st->heap_trims);
 	r |= one(b, "peertrack_peers", "gauge", "Live peers", pt__server_live_peers(s));
 	r |= one(b, "peertrack_index_entries", "gauge", "(peer, hash) pairs in the index",
 	         pt_index_entries(s->index));

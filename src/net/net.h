@@ -107,6 +107,7 @@ typedef struct pt_stats {
 	pt_wt_stats wt;
 	uint64_t budget[PT_BUDGET__COUNT];    /* refusals (or drops) by budget */
 	uint64_t halfopen_evicted;            /* handshakes dropped for another address */
+	uint64_t heap_trims;                  /* malloc_trim runs after handshake storms */
 	uint64_t parked;                      /* peers made resumable */
 	uint64_t resumed;                     /* ... that came back */
 	uint64_t resume_expired;              /* ... whose window ended */
