@@ -109,7 +109,7 @@ def pct(v, p):
 
 
 class Pinger(threading.Thread):
-    """The bystander: a ping every 20 ms, round trips in ms."""
+    """The bystander: a ping every 20 ms, (start, round trip in ms)."""
 
     def __init__(self, port, src):
         super().__init__(daemon=True)
@@ -126,7 +126,7 @@ class Pinger(threading.Thread):
             except (OSError, ConnectionError):
                 self.errors += 1
                 return
-            self.rtt.append((time.monotonic() - t) * 1000)
+            self.rtt.append((t, (time.monotonic() - t) * 1000))
             time.sleep(0.02)
 
 
@@ -409,12 +409,31 @@ def main():
         pinger.start()
     res, conns = {"index": attack_index, "store": attack_store, "halfopen": attack_halfopen,
                   "hsmem": attack_hsmem}[a.attack](a)
-    if pinger:
-        pinger.finish()
-        res["bystander_ping_ms"] = {"n": len(pinger.rtt), "errors": pinger.errors,
-                                    "p50": round(pct(pinger.rtt, 50), 2),
-                                    "p99": round(pct(pinger.rtt, 99), 2)}
     m = metrics(a.port)
+    t_close = time.monotonic()
+    if pinger:
+        # The attackers leave at once, the bystander still pinging: what
+        # dropping their index entries costs it (until the index is empty,
+        # at most 60 s).
+        for c in conns:
+            (c["s"] if isinstance(c, dict) else c).close()
+        conns = []
+        while time.monotonic() - t_close < 60:
+            try:
+                if int(metrics(a.port).get("peertrack_index_entries", -1)) == 0:
+                    break
+            except OSError:
+                pass
+            time.sleep(0.2)
+        res["teardown_seconds"] = round(time.monotonic() - t_close, 1)
+        time.sleep(1)
+        pinger.finish()
+        for name, sel in (("bystander_ping_ms", lambda t: t < t_close),
+                          ("bystander_ping_teardown_ms", lambda t: t >= t_close)):
+            v = [r for t, r in pinger.rtt if sel(t)]
+            res[name] = {"n": len(v), "p50": round(pct(v, 50), 2), "p99": round(pct(v, 99), 2),
+                         "max": round(max(v), 2) if v else None}
+        res["bystander_errors"] = pinger.errors
     stop.set()
     th.join(2)
     res["peak_rss_mib"] = round(max(s[1] for s in samples) / 1024, 1)

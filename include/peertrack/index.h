@@ -95,5 +95,10 @@ size_t pt_index_entries(const pt_index *ix);
 size_t pt_index_hashes(const pt_index *ix);
 /* Bytes the index holds in its tables and pools (not malloc overhead). */
 size_t pt_index_memory(const pt_index *ix);
+/* Items still waiting in a hash table's previous array: a table resizes
+ * incrementally, each insert or delete moving a bounded number of items
+ * across (no call pays for the whole table); 0 when no resize is under
+ * way. For tests. */
+size_t pt_index_moving(const pt_index *ix);
 
 #endif

@@ -339,6 +339,96 @@ static void test_differential(void **state)
 	pt_index_free(ix);
 }
 
+/* Tables resize a few items per call: across many doublings and halvings,
+ * with adds, removes, lookups and whole-peer removals interleaved while a
+ * resize is under way, the index agrees with a model after every call,
+ * and no call moves more than a bounded number of items (a one-go resize
+ * moves the whole table: tens of thousands here). */
+static void test_incremental_resize(void **state)
+{
+	(void)state;
+	enum { P = 8, NH = 40000, OPS = 400000, MAX_MOVED = 512 };
+	static uint8_t model[P][NH];
+	static pt_hash hs[NH];
+	memset(model, 0, sizeof model);
+	for (uint32_t i = 0; i < NH; i++)
+		hs[i] = H(i * 7 + 3);
+	pt_index *ix = pt_index_new(0xabcdef);
+	assert_non_null(ix);
+	uint64_t x = 0x9e3779b97f4a7c15ULL;
+	size_t entries = 0, during = 0, peak_moving = 0, resizes = 0;
+	size_t moving = pt_index_moving(ix);
+	assert_int_equal(moving, 0);
+
+	for (int op = 0; op < OPS; op++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		uint32_t p = (uint32_t)(x % P), hi = (uint32_t)((x >> 8) % NH);
+		unsigned kind = (unsigned)((x >> 40) % 1000);
+		/* Fill to ~200 000 entries, drain, fill again, drain. */
+		int phase = op / (OPS / 4);
+		unsigned add_cut = phase % 2 == 0 ? 800 : 150;
+		bool was_moving = moving > 0;
+		if (kind < 1 && phase % 2 == 1) {
+			size_t n = 0;
+			for (uint32_t j = 0; j < NH; j++)
+				n += model[p][j];
+			assert_int_equal(pt_index_remove_peer(ix, p), n);
+			memset(model[p], 0, NH);
+			entries -= n;
+		} else if (kind < add_cut) {
+			assert_int_equal(pt_index_add(ix, p, &hs[hi]), !model[p][hi]);
+			entries += !model[p][hi];
+			model[p][hi] = 1;
+		} else if (kind < 900) {
+			assert_int_equal(pt_index_remove(ix, p, &hs[hi]), model[p][hi]);
+			entries -= model[p][hi];
+			model[p][hi] = 0;
+		} else {
+			assert_int_equal(pt_index_has(ix, p, &hs[hi]), model[p][hi]);
+			const uint32_t *v;
+			size_t n = pt_index_holders(ix, &hs[hi], &v), want = 0;
+			for (uint32_t q = 0; q < P; q++)
+				want += model[q][hi];
+			assert_int_equal(n, want);
+			for (size_t i = 0; i < n; i++)
+				assert_int_equal(model[v[i]][hi], 1);
+		}
+		assert_int_equal(pt_index_entries(ix), entries);
+		size_t now = pt_index_moving(ix);
+		if (now > moving)
+			resizes++; /* a resize started: everything is to move */
+		else if (kind >= 1 || phase % 2 == 0)
+			assert_true(moving - now <= MAX_MOVED); /* one call, bounded work */
+		moving = now;
+		during += was_moving;
+		if (moving > peak_moving)
+			peak_moving = moving;
+
+		if (op % 20000 != 0 && op != OPS - 1)
+			continue;
+		for (uint32_t q = 0; q < P; q++) {
+			size_t want = 0;
+			for (uint32_t j = 0; j < NH; j++) {
+				want += model[q][j];
+				assert_int_equal(pt_index_has(ix, q, &hs[j]), model[q][j]);
+			}
+			assert_int_equal(pt_index_peer_count(ix, q), want);
+		}
+	}
+	/* The resizes were incremental and the model was checked during them. */
+	assert_true(resizes >= 10);
+	assert_true(peak_moving > 10000);
+	assert_true(during > 10000);
+	for (uint32_t q = 0; q < P; q++)
+		pt_index_remove_peer(ix, q);
+	assert_int_equal(pt_index_entries(ix), 0);
+	assert_int_equal(pt_index_hashes(ix), 0);
+	assert_int_equal(pt_index_moving(ix), 0);
+	pt_index_free(ix);
+}
+
 static int key_calls[PT_SPACE__COUNT];
 static void key_fn(enum pt_space space, const pt_hash *h, void *arg)
 {
@@ -419,6 +509,7 @@ int main(void)
 		cmocka_unit_test(test_popular_hash),
 		cmocka_unit_test(test_memory_accounting),
 		cmocka_unit_test(test_differential),
+		cmocka_unit_test(test_incremental_resize),
 		cmocka_unit_test(test_key_spaces),
 		cmocka_unit_test(test_key_parse),
 	};
