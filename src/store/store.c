@@ -16,6 +16,7 @@
 #include <sqlite3.h>
 
 #include "peertrack/clock.h"
+#include "peertrack/lograte.h"
 #include "peertrack/log.h"
 #include "peertrack/sat.h"
 #include "peertrack/store.h"
@@ -152,6 +153,8 @@ struct pt_store {
 	uint64_t flushes, errors, dropped, last_flush_us, last_flush_ms;
 	uint64_t flush_hist[PT_STORE_FLUSH_BUCKETS], flush_over, flush_sum_us;
 	bool ok;
+
+	pt_lograte err_log; /* the writer's failure lines (writer only) */
 };
 
 const uint64_t pt_store_flush_bounds_us[PT_STORE_FLUSH_BUCKETS] = {
@@ -497,6 +500,36 @@ out:
 
 /* -- the writer ------------------------------------------------------------ */
 
+/* A store that fails fails at every commit (a full disk: every flush_ms),
+ * and the same line each time says nothing new while it floods the log
+ * (the disk that is full, often). The first failure is logged at once,
+ * later ones are counted and their number goes with the next line, at most
+ * one a minute; peertrack_store_errors_total counts every failed commit. */
+#define STORE_ERROR_LOG_MS 60000u
+
+static void log_failure(pt_store *s, const char *what)
+{
+	uint64_t more;
+
+	if (!pt_lograte_take(&s->err_log, STORE_ERROR_LOG_MS, pt_clock_mono_ms(), &more))
+		return;
+	if (more)
+		pt_log_error("store: %s: %s (%llu more failures since the last such line)", what,
+		             sqlite3_errmsg(s->db), (unsigned long long)more);
+	else
+		pt_log_error("store: %s: %s", what, sqlite3_errmsg(s->db));
+}
+
+/* The count of failures held back, once their minute is over. */
+static void log_failures_held(pt_store *s)
+{
+	uint64_t more;
+
+	if (pt_lograte_flush(&s->err_log, STORE_ERROR_LOG_MS, pt_clock_mono_ms(), &more))
+		pt_log_error("store: %llu more failures in the last minute (see "
+		             "peertrack_store_errors_total)", (unsigned long long)more);
+}
+
 static int step(pt_store *s, int which)
 {
 	sqlite3_stmt *st = s->st[which];
@@ -505,7 +538,7 @@ static int step(pt_store *s, int which)
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-		pt_log_error("store: %s: %s", stmt_sql[which], sqlite3_errmsg(s->db));
+		log_failure(s, stmt_sql[which]);
 		return -EIO;
 	}
 	return 0;
@@ -634,7 +667,7 @@ static int prune(pt_store *s, uint64_t now)
 		}
 		sqlite3_finalize(st);
 		if (rc != SQLITE_DONE) {
-			pt_log_error("store: pruning: %s", sqlite3_errmsg(s->db));
+			log_failure(s, "pruning");
 			return -EIO;
 		}
 	}
@@ -676,7 +709,7 @@ static int cap_resources(pt_store *s)
 		}
 	}
 	if (rc != SQLITE_DONE) {
-		pt_log_error("store: bounding resources: %s", sqlite3_errmsg(s->db));
+		log_failure(s, "bounding resources");
 		return -EIO;
 	}
 	return 0;
@@ -750,6 +783,7 @@ static void *writer(void *arg)
 		int r = commit(s, &work);
 		uint64_t took = pt_clock_mono_us() - t0;
 		size_t lost = work.n + work.ncnt;
+		log_failures_held(s);
 
 		/* A burst (a wave of connects, a large announce) grows a batch;
 		 * give that back instead of keeping its high-water mark, twice

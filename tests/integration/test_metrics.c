@@ -402,7 +402,9 @@ static int fill_fs(const char *path, size_t max_bytes)
  * a load balancer must not drop the tracker); /healthz and the peers are
  * untouched; peertrack_up is 0. It stays "failing" through the commit
  * turns that have nothing to write (it said "ok" for 9 of every 10 while
- * the per-second sample kept failing), and recovers once there is room. */
+ * the per-second sample kept failing), and recovers once there is room.
+ * Each failed commit is counted; the failure is logged once a minute at
+ * most, not at every commit. */
 static void test_store_failing(void **state)
 {
 	char mnt[] = "/tmp/pt-full-XXXXXX", filler[64], *body;
@@ -450,6 +452,21 @@ static void test_store_failing(void **state)
 	free(body);
 	ptc_roundtrip(a); /* signaling goes on */
 	PT_CHECK(ptd_log_has(d, "disk is full"), "the failure is not logged");
+	/* Every commit fails now (a session row each turn): counted each time,
+	 * logged once (at most one line a minute), not at every flush. */
+	double failed = pt_metric(body = get_status(port, "/metrics", 200), "peertrack_store_errors_total");
+	free(body);
+	for (int i = 0; i < 12; i++) {
+		ptc *c = ptc_join(port, NULL);
+		ptc_service(150);
+		ptc_close(c);
+	}
+	body = get_status(port, "/metrics", 200);
+	double more = pt_metric(body, "peertrack_store_errors_total") - failed;
+	free(body);
+	PT_CHECK(more >= 8, "only %g more failed commits", more);
+	PT_CHECK(ptd_log_lines_with(d, "disk is full") == 1, "%zu lines about the full disk for %g "
+	         "failed commits", ptd_log_lines_with(d, "disk is full"), more + failed);
 
 	close(fd);
 	unlink(filler);

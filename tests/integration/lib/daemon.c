@@ -325,6 +325,17 @@ bool ptd_log_has(pt_daemon *d, const char *needle)
 	return r >= 0;
 }
 
+size_t ptd_log_lines_with(pt_daemon *d, const char *needle)
+{
+	size_t n = 0;
+
+	pthread_mutex_lock(&d->mu);
+	for (size_t i = 0; i < d->n; i++)
+		n += d->lines[i] && strstr(d->lines[i], needle);
+	pthread_mutex_unlock(&d->mu);
+	return n;
+}
+
 /* Used by client.c when it has no lws context to service: a plain timed
  * wait on the log's condition variable. */
 void pt_daemon_cond_wait(pt_daemon *d, int ms)

@@ -64,6 +64,8 @@ int ptd_wait_log(pt_daemon *d, const char *needle, int timeout_ms);
 size_t ptd_log_count(pt_daemon *d);
 /* Non-zero if some line holds needle. */
 bool ptd_log_has(pt_daemon *d, const char *needle);
+/* How many lines hold needle. */
+size_t ptd_log_lines_with(pt_daemon *d, const char *needle);
 void ptd_print_log(pt_daemon *d);
 
 void ptd_signal(pt_daemon *d, int sig);
