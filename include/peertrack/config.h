@@ -54,6 +54,7 @@ typedef struct pt_config {
 	uint32_t max_halfopen;
 	uint32_t max_halfopen_per_ip;
 	uint32_t halfopen_idle_ms;
+	uint32_t turn_budget_us;
 	/* [liveness] */
 	uint32_t heartbeat_ms;
 	uint32_t timeout_ms;

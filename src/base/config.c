@@ -175,6 +175,12 @@ const pt_config_key pt_config_keys[] = {
 	    "Retry-After and closed (clients retry: pacing), unless a handshake of\n"
 	    "another address can be dropped for it (halfopen_idle_ms), the oldest\n"
 	    "first. lws holds up to about 4.5 KB of header buffer per handshake."),
+	U32("budgets", turn_budget_us, "5000", 0, 10000000, false,
+	    "Time one turn of the event loop spends on large messages (4 KB or\n"
+	    "more: announces of many hashes) before it leaves the rest for the\n"
+	    "next turns, their connections' reads paused meanwhile; smaller\n"
+	    "messages (signals, pings, lookups) are handled at once. Bounds what a\n"
+	    "flood of large announces adds to everyone's latency. 0: no bound."),
 	U32("budgets", halfopen_idle_ms, "50", 0, 600000, true,
 	    "When max_halfopen is full, a newcomer takes the place of the oldest\n"
 	    "handshake of another address that is idle: nothing of it waits\n"

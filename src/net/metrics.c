@@ -175,6 +175,8 @@ int pt_metrics_render(struct pt_server *s, pt_buf *b)
 	r |= one(b, "peertrack_handshakes", "gauge",
 	         "Accepted sockets in their WebSocket handshake, counted against max_halfopen",
 	         s->halfopen - s->ho_evicting);
+	r |= one(b, "peertrack_messages_deferred_total", "counter",
+	         "Large messages left for a later loop turn (turn_budget_us)", s->defer.deferred);
 	r |= one(b, "peertrack_handshakes_evicted_total", "counter",
 	         "Handshakes dropped to make room for another address (max_halfopen)",
 	         st->halfopen_evicted);

@@ -209,6 +209,10 @@ typedef struct pt_session {
 	bool co_usable;       /* frames may be coalesced (coalesce.c) */
 	uint32_t co_slot;     /* 1 + place in the turn's list; 0: none */
 	uint32_t co_head, co_tail, co_bytes; /* this turn's frames */
+	char *dq;             /* messages waiting for a turn's budget (defer.c) */
+	uint32_t dq_len, dq_cap;
+	uint32_t dq_slot;     /* 1 + place in the waiting queue; 0: none */
+	void (*dq_run)(struct pt_session *s, const char *msg, size_t len, bool binary);
 	bool said_goodbye;    /* the client sent a close frame: not resumable */
 	bool spoke;           /* sent a message: too late to resume another id */
 	bool has_prev;        /* prev_secret is the token this connection resumed with */
@@ -226,6 +230,19 @@ typedef struct pt_coalesce {
 	pt_session **dirty;   /* sessions with frames this turn */
 	uint32_t n, dirty_cap;
 } pt_coalesce;
+
+/* Heavy messages taken in at a bounded pace per loop turn (defer.c). */
+#define PT_DEFER_MIN_BYTES 4096u /* a message this large counts against the budget */
+typedef void (*pt_defer_fn)(pt_session *s, const char *msg, size_t len, bool binary);
+typedef struct pt_defer {
+	uv_prepare_t prepare; /* each turn: a new budget, the waiting first */
+	uv_idle_t idle;       /* the poll must not block while some wait */
+	bool ready, active;
+	uint64_t turn_us;     /* heavy work done this turn */
+	pt_session **q;       /* waiting sessions, oldest first; NULL: closed */
+	uint32_t head, n, cap;
+	uint64_t deferred;    /* messages that waited, ever */
+} pt_defer;
 
 #define PT_PROTOCOLS 3 /* v1, http, terminator */
 
@@ -262,6 +279,7 @@ struct pt_server {
 	pt_lograte refusal_log[PT_REFUSE__COUNT]; /* client-triggered refusal lines */
 	pt_lograte untrusted_proxy_log;           /* forwarding headers from untrusted peers */
 	pt_coalesce co;
+	pt_defer defer;
 	pt_buf scratch;       /* reply encoding, reused */
 	pt_wt_swarms *wt_swarms; /* /announce: peer_id bindings (wt.c) */
 	pt_wt_offers *wt_offers; /* /announce: relayed offers awaiting answers */
@@ -412,6 +430,16 @@ void pt__coalesce_drop(pt_session *s);
 void pt__coalesce_flush(struct pt_server *srv);
 void pt__coalesce_close(struct pt_server *srv);
 void pt__coalesce_free(struct pt_server *srv);
+
+/* Deferring (defer.c): a message of PT_DEFER_MIN_BYTES or more is run now
+ * while the turn's budget (turn_budget_us) lasts, else held and run by a
+ * later turn (the session's reads paused meanwhile); smaller ones are run
+ * now unless one of the session's messages waits. */
+void pt__defer_init(struct pt_server *srv);
+void pt__defer_or_run(pt_session *s, const char *msg, size_t len, bool binary, pt_defer_fn run);
+void pt__defer_drop(pt_session *s); /* closing: what waits is dropped */
+void pt__defer_close(struct pt_server *srv);
+void pt__defer_free(struct pt_server *srv);
 
 /* Budgets (budget.c). hit: counts a refusal of budget b (a may be NULL)
  * and logs it, at most one line a second per budget. The handshake

@@ -261,6 +261,7 @@ static void stop_step(uv_timer_t *t)
 		 * A second destroy here, while close callbacks are still pending,
 		 * would free wsi those callbacks then use. */
 		pt__coalesce_close(s);
+		pt__defer_close(s);
 		lws_context_destroy(s->lws);
 		s->stop_phase = 3;
 		close_handle((uv_handle_t *)&s->stop_timer);
@@ -501,6 +502,7 @@ int pt_server_start(pt_server *s)
 	if (pt__remote_start(s))
 		return -1;
 	pt__coalesce_init(s);
+	pt__defer_init(s);
 	pt__budget_init(s);
 	uv_timer_init(s->loop, &s->sweep_timer);
 	uv_timer_init(s->loop, &s->stop_timer);
@@ -556,6 +558,7 @@ void pt_server_free(pt_server *s)
 	pt_buf_free(&s->ice_buf);
 	pt_ice_clear(&s->ice);
 	pt__coalesce_free(s);
+	pt__defer_free(s);
 	free(s->picks);
 	pt_config_free(&s->cfg);
 	free(s);

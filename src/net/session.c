@@ -468,6 +468,7 @@ void pt__session_closed(pt_session *s)
 
 	if (!srv)
 		return; /* never admitted: lws zeroed it */
+	pt__defer_drop(s); /* before a ghost copies the session */
 	pt__session_retire(s, PT_LEAVE_CLOSED);
 	pt__coalesce_drop(s);
 	if (s->ip_counted)

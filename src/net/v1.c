@@ -299,12 +299,18 @@ void pt__v1_dispatch(pt_session *s, const char *frame, size_t len)
 }
 
 /* One complete message: text goes to dispatch, binary is refused. */
-static void deliver(pt_session *s, const char *msg, size_t len, bool binary)
+static void run(pt_session *s, const char *msg, size_t len, bool binary)
 {
 	if (binary)
 		v1_error(s, NULL, PT_E_BAD_MESSAGE, "binary frames are not accepted");
 	else
 		pt__v1_dispatch(s, msg, len);
+}
+
+/* Now, or in a later turn when this one's budget is spent (defer.c). */
+static void deliver(pt_session *s, const char *msg, size_t len, bool binary)
+{
+	pt__defer_or_run(s, msg, len, binary, run);
 }
 
 static void send_welcome(pt_session *s)

@@ -11,6 +11,8 @@
  *     recorded, every report acked is a row, resources bounded and only
  *     for held hashes, /healthz stays 200;
  *   - a flooder closed with 4001 first receives every reply queued for it;
+ *   - large messages past a loop turn's budget wait for later turns, in
+ *     order, none lost;
  *   - accept() failing with EMFILE (the running daemon's limit lowered)
  *     pauses the listener instead of spinning, and it resumes.
  * Budgets are scaled down; each source address is its own 127.0.x.y. */
@@ -741,10 +743,85 @@ static void test_emfile_pauses(void **state)
 	assert_int_equal(ptd_stop(d), 0);
 }
 
+/* -- the loop's turn budget ------------------------------------------------------ */
+
+/* 8 connections pipeline 6 announces of 100 fresh hashes each (6.7 KB, over
+ * PT_DEFER_MIN_BYTES) and a ping. Every announce is acked, in the order sent,
+ * and the ping after them; the index holds every hash; a bystander is served.
+ * Returns how many messages waited for a later turn. */
+static long long flood_turns(const char *conf)
+{
+	enum { C = 8, A = 6, H = 100 };
+	pt_daemon *d = ptd_start(conf);
+	int port = ptd_port(d);
+	ptc *c[C], *by;
+	char *msg = malloc(H * 67 + 128), h[65];
+	long long deferred;
+
+	for (int i = 0; i < C; i++)
+		c[i] = ptc_join(port, &(ptc_opts){ .source = "127.0.31.1" });
+	by = ptc_join(port, &(ptc_opts){ .source = "127.0.31.2" });
+	for (int i = 0; i < C; i++) {
+		for (int a = 0; a < A; a++) {
+			size_t n = (size_t)sprintf(msg, "{\"type\":\"announce\",\"rid\":%d,\"hashes\":[", a);
+			for (int k = 0; k < H; k++) {
+				pt_hash_of((unsigned)(k + H * a), (unsigned)(1 + i), h);
+				n += (size_t)sprintf(msg + n, "%s\"%s\"", k ? "," : "", h);
+			}
+			strcpy(msg + n, "]}");
+			ptc_send(c[i], "%s", msg);
+		}
+		ptc_send(c[i], "{\"type\":\"ping\",\"rid\":99}");
+	}
+	ptc_roundtrip(by);
+	for (int i = 0; i < C; i++) {
+		for (int a = 0; a <= A; a++) {
+			json_t *r = ptc_recv(c[i], PT_T_REPLY_MS);
+			PT_CHECK(r, "connection %d: reply %d missing", i, a);
+			PT_CHECK(pt_jtype_is(r, a < A ? "ack" : "pong"), "connection %d: reply %d is not %s",
+			         i, a, a < A ? "an ack" : "the pong");
+			PT_CHECK(pt_jint(r, "rid") == (a < A ? a : 99), "connection %d: reply %d has rid %lld",
+			         i, a, pt_jint(r, "rid"));
+			if (a < A)
+				PT_CHECK(pt_jint(r, "total") == (a + 1) * H, "connection %d: total %lld after %d",
+				         i, pt_jint(r, "total"), a + 1);
+			json_decref(r);
+		}
+	}
+	PT_CHECK(metric(port, "peertrack_index_entries") == C * A * H, "index holds %lld",
+	         metric(port, "peertrack_index_entries"));
+	deferred = metric(port, "peertrack_messages_deferred_total");
+	for (int i = 0; i < C; i++)
+		ptc_close(c[i]);
+	ptc_close(by);
+	free(msg);
+	assert_int_equal(ptd_stop(d), 0);
+	return deferred;
+}
+
+/* Large messages past a turn's budget wait for later turns; with the bound
+ * off none does. */
+static void test_turn_budget(void **state)
+{
+	const char *base = BASE_CONF "max_hashes_per_message = 100\nrate_messages_per_sec = 1000\n"
+	                   "rate_burst = 1000\n";
+	char conf[512];
+	long long n;
+	(void)state;
+
+	snprintf(conf, sizeof(conf), "%sturn_budget_us = 1\n", base);
+	n = flood_turns(conf);
+	PT_CHECK(n >= 8, "only %lld messages waited with a budget of 1 us", n);
+	snprintf(conf, sizeof(conf), "%sturn_budget_us = 0\n", base);
+	n = flood_turns(conf);
+	PT_CHECK(n == 0, "%lld messages waited with no budget", n);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_index_budgets, pt_teardown),
+		cmocka_unit_test_teardown(test_turn_budget, pt_teardown),
 		cmocka_unit_test_teardown(test_halfopen_budgets, pt_teardown),
 		cmocka_unit_test_teardown(test_http_subprotocol, pt_teardown),
 		cmocka_unit_test_teardown(test_halfopen_flood, flood_teardown),
