@@ -185,7 +185,7 @@ void pt__defer_drop(pt_session *s)
 {
 	pt_defer *d = &s->srv->defer;
 
-	if (s->dq_slot)
+	if (s->dq_slot && d->q)
 		d->q[s->dq_slot - 1] = NULL;
 	s->dq_slot = 0;
 	free(s->dq);
