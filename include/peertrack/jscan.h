@@ -72,6 +72,9 @@ int pt_jscan_key(pt_jscan *s, pt_jscan_keys *ks, const char **k, size_t *len);
  * `close` ('}' or ']'; stepped over, nothing more); 0 otherwise. */
 int pt_jscan_next(pt_jscan *s, char close);
 
+/* The value of hex digit c (either case), or -1. */
+int pt_jscan_hexval(int c);
+
 /* The value of an integer span that pt_jscan_number accepted. */
 int64_t pt_jscan_int(const char *p, size_t n);
 

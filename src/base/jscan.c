@@ -24,7 +24,7 @@ int pt_jscan_eat(pt_jscan *s, char c)
 	return 1;
 }
 
-static int hexval(int c)
+int pt_jscan_hexval(int c)
 {
 	if (c >= '0' && c <= '9') return c - '0';
 	if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -37,7 +37,7 @@ static int hex4(const char *p, unsigned *out)
 	unsigned v = 0;
 
 	for (int i = 0; i < 4; i++) {
-		int h = hexval((unsigned char)p[i]);
+		int h = pt_jscan_hexval((unsigned char)p[i]);
 		if (h < 0)
 			return 0;
 		v = v << 4 | (unsigned)h;

@@ -1,20 +1,49 @@
 /* binstr.c — binary strings of the WebTorrent tracker protocol (binstr.h). */
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "peertrack/binstr.h"
+#include "peertrack/jscan.h"
 
-int pt_binstr_decode(const char *s, size_t len, uint8_t *out, size_t n)
+/* One decoder for both spellings: json says s is a JSON string's raw
+ * content (escapes to undo, raw control bytes and quotes impossible). */
+static int decode(const char *s, size_t len, uint8_t *out, size_t n, bool json)
 {
 	const unsigned char *p = (const unsigned char *)s, *end = p + len;
 	uint8_t tmp[256];
 	size_t k = 0;
 
-	if (n > sizeof(tmp) || len > 2 * n)
-		return -EINVAL; /* even all two-byte characters cannot fit */
+	/* Even all two-byte characters (or all \u00XX) cannot fit. */
+	if (n > sizeof(tmp) || len > (json ? 6 : 2) * n)
+		return -EINVAL;
 	while (p < end) {
 		if (k == n)
 			return -EINVAL;
+		if (json && *p == '\\') {
+			static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
+			const char *e;
+			int h, l;
+
+			if (end - p < 2)
+				return -EINVAL;
+			if (p[1] == 'u') {
+				/* Only \u00XX is a byte; anything above is refused. */
+				if (end - p < 6 || p[2] != '0' || p[3] != '0' ||
+				    (h = pt_jscan_hexval(p[4])) < 0 || (l = pt_jscan_hexval(p[5])) < 0)
+					return -EINVAL;
+				tmp[k++] = (uint8_t)(h << 4 | l);
+				p += 6;
+				continue;
+			}
+			if (!p[1] || !(e = memchr(from, p[1], sizeof(from) - 1)))
+				return -EINVAL;
+			tmp[k++] = (uint8_t)to[e - from];
+			p += 2;
+			continue;
+		}
+		if (json && (*p < 0x20 || *p == '"'))
+			return -EINVAL; /* never raw inside a JSON string */
 		if (*p < 0x80) {
 			tmp[k++] = *p++;
 			continue;
@@ -32,63 +61,14 @@ int pt_binstr_decode(const char *s, size_t len, uint8_t *out, size_t n)
 	return 0;
 }
 
-static int hexval(int c)
+int pt_binstr_decode(const char *s, size_t len, uint8_t *out, size_t n)
 {
-	if (c >= '0' && c <= '9') return c - '0';
-	if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-	return -1;
+	return decode(s, len, out, n, false);
 }
 
 int pt_binstr_decode_json(const char *s, size_t len, uint8_t *out, size_t n)
 {
-	const unsigned char *p = (const unsigned char *)s, *end = p + len;
-	uint8_t tmp[256];
-	size_t k = 0;
-
-	if (n > sizeof(tmp) || len > 6 * n)
-		return -EINVAL; /* even all \u00XX cannot fit */
-	while (p < end) {
-		if (k == n)
-			return -EINVAL;
-		if (*p == '\\') {
-			static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
-			const char *e;
-
-			if (end - p < 2)
-				return -EINVAL;
-			if (p[1] == 'u') {
-				/* Only \u00XX is a byte; anything above is refused. */
-				int h, l;
-
-				if (end - p < 6 || p[2] != '0' || p[3] != '0' ||
-				    (h = hexval(p[4])) < 0 || (l = hexval(p[5])) < 0)
-					return -EINVAL;
-				tmp[k++] = (uint8_t)(h << 4 | l);
-				p += 6;
-				continue;
-			}
-			if (!p[1] || !(e = memchr(from, p[1], sizeof(from) - 1)))
-				return -EINVAL;
-			tmp[k++] = (uint8_t)to[e - from];
-			p += 2;
-			continue;
-		}
-		if (*p < 0x20 || *p == '"')
-			return -EINVAL; /* never raw inside a JSON string */
-		if (*p < 0x80) {
-			tmp[k++] = *p++;
-			continue;
-		}
-		if ((*p != 0xc2 && *p != 0xc3) || end - p < 2 || (p[1] & 0xc0) != 0x80)
-			return -EINVAL;
-		tmp[k++] = (uint8_t)((p[0] & 0x03) << 6 | (p[1] & 0x3f));
-		p += 2;
-	}
-	if (k != n)
-		return -EINVAL;
-	memcpy(out, tmp, n);
-	return 0;
+	return decode(s, len, out, n, true);
 }
 
 int pt_buf_binstr(pt_buf *b, const uint8_t *p, size_t n)
