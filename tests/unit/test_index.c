@@ -264,6 +264,20 @@ static void test_memory_accounting(void **state)
 	pt_index_free(jx);
 }
 
+/* Removes peer p from the index and from its model row (nh hashes, one
+ * byte each), checking the index dropped exactly the row's entries;
+ * returns how many that was. */
+static size_t model_remove_peer(pt_index *ix, uint32_t p, uint8_t *row, size_t nh)
+{
+	size_t n = 0;
+
+	for (size_t j = 0; j < nh; j++)
+		n += row[j];
+	assert_int_equal(pt_index_remove_peer(ix, p), n);
+	memset(row, 0, nh);
+	return n;
+}
+
 /* Randomized differential test: a bit matrix is the model. Every few
  * hundred operations the whole index is compared with it. */
 static void test_differential(void **state)
@@ -289,12 +303,7 @@ static void test_differential(void **state)
 		 * last, so the index fills, churns and drains. */
 		unsigned add_cut = op < OPS / 3 ? 700 : op < 2 * OPS / 3 ? 500 : 300;
 		if (kind < 2) {
-			size_t n = 0;
-			for (uint32_t j = 0; j < NH; j++)
-				n += model[p][j];
-			assert_int_equal(pt_index_remove_peer(ix, p), n);
-			memset(model[p], 0, NH);
-			entries -= n;
+			entries -= model_remove_peer(ix, p, model[p], NH);
 		} else if (kind < add_cut) {
 			int rc = pt_index_add(ix, p, &hs[hi]);
 			assert_int_equal(rc, !model[p][hi]);
@@ -371,12 +380,7 @@ static void test_incremental_resize(void **state)
 		unsigned add_cut = phase % 2 == 0 ? 800 : 150;
 		bool was_moving = moving > 0;
 		if (kind < 1 && phase % 2 == 1) {
-			size_t n = 0;
-			for (uint32_t j = 0; j < NH; j++)
-				n += model[p][j];
-			assert_int_equal(pt_index_remove_peer(ix, p), n);
-			memset(model[p], 0, NH);
-			entries -= n;
+			entries -= model_remove_peer(ix, p, model[p], NH);
 		} else if (kind < add_cut) {
 			assert_int_equal(pt_index_add(ix, p, &hs[hi]), !model[p][hi]);
 			entries += !model[p][hi];
