@@ -105,6 +105,11 @@ static int get_offers(pt_jscan *s, const pt_wt_limits *lim, pt_wt_msg *msg)
 	return 1;
 }
 
+static int is_announce(const span *v)
+{
+	return !v->escaped && v->len == 8 && !memcmp(v->p, "announce", 8);
+}
+
 static const struct {
 	const char *name;
 	size_t len;
@@ -175,7 +180,10 @@ int pt_wt_fast_parse(const char *frame, size_t len, const pt_wt_limits *lim, pt_
 			ok = PT_JSCAN_KEY_IS(k, kl, "event") ? get_string(&s, &event) : pt_jscan_value(&s, 1);
 			break;
 		case 6:
-			ok = PT_JSCAN_KEY_IS(k, kl, "action")  ? get_string(&s, &action) :
+			/* Not an announce (a scrape, or a doubt): the full parser's
+			 * now, without scanning the rest first. */
+			ok = PT_JSCAN_KEY_IS(k, kl, "action")  ? get_string(&s, &action) &&
+			                                          is_announce(&action) :
 			     PT_JSCAN_KEY_IS(k, kl, "answer")  ? get_opaque(&s, lim->max_offer_bytes, &answer) :
 			     PT_JSCAN_KEY_IS(k, kl, "offers")  ? get_offers(&s, lim, msg) :
 			                                          pt_jscan_value(&s, 1);
@@ -211,8 +219,7 @@ int pt_wt_fast_parse(const char *frame, size_t len, const pt_wt_limits *lim, pt_
 	if (r != 2)
 		return 0;
 	pt_jscan_ws(&s);
-	if (s.p != s.end || !action.p || action.escaped || action.len != 8 ||
-	    memcmp(action.p, "announce", 8) || !get_id(&ih, &msg->info_hash))
+	if (s.p != s.end || !action.p || !get_id(&ih, &msg->info_hash))
 		return 0;
 	msg->has_info_hash = true;
 	if (!get_id(&pid, &msg->peer_id))
