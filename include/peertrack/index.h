@@ -61,6 +61,10 @@ int pt_index_has(const pt_index *ix, uint32_t peer, const pt_hash *h);
 
 /* Removes every entry of peer; returns how many. */
 size_t pt_index_remove_peer(pt_index *ix, uint32_t peer);
+/* Removes at most max entries of peer (any of them); returns how many. A
+ * peer with many entries leaves over several calls (src/net/drain.c), so
+ * no single call pays for all of them. */
+size_t pt_index_remove_peer_some(pt_index *ix, uint32_t peer, size_t max);
 
 /* The holders of h as a dense array of peer handles (order unspecified,
  * changes on every mutation). Valid until the next mutation. 0 and *out =

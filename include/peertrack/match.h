@@ -41,9 +41,14 @@ void pt_match_free(pt_match *m);
  * hand-out counter. -ENOMEM or 0. */
 int pt_match_set_peer(pt_match *m, uint32_t peer, const pt_addr *addr);
 void pt_match_clear_peer(pt_match *m, uint32_t peer);
+/* Marks a peer that is leaving while the index still lists it among some
+ * hashes' holders: pt_match_pick never returns it until the handle is
+ * registered again (pt_match_set_peer). 0 or -ENOMEM. */
+int pt_match_drop_peer(pt_match *m, uint32_t peer);
 
 /* Picks up to k holders, best first, into out (room for k). Never returns
- * `asker`. Counts a hand-out for the first only (the peer the asker will
+ * `asker` or a dropped peer (a dropped peer drawn into the sample leaves
+ * it one candidate short). Counts a hand-out for the first only (the peer the asker will
  * try; the rest are fallbacks). Returns how many. */
 size_t pt_match_pick(pt_match *m, const pt_match_opts *o,
                      const uint32_t *holders, size_t n_holders,

@@ -33,6 +33,16 @@ void pt_registry_set_tag(pt_registry *r, int tag);
 /* Removes a live handle (no-op for a dead one). */
 void pt_registry_remove(pt_registry *r, uint32_t handle);
 
+/* Like pt_registry_remove, but the handle is not reused until
+ * pt_registry_release: for a peer that is gone (its id no longer found,
+ * its session NULL, its generation 0) while other tables indexed by
+ * handle (the index) still name it. No-op if not live. */
+void pt_registry_hold(pt_registry *r, uint32_t handle);
+/* Makes a held handle free for reuse. No-op if not held. */
+void pt_registry_release(pt_registry *r, uint32_t handle);
+/* How many handles are held. */
+uint32_t pt_registry_held(const pt_registry *r);
+
 /* Points a live handle at another session (a peer that changes
  * connections keeps its handle, id and generation). No-op if dead. */
 void pt_registry_set_session(pt_registry *r, uint32_t handle, void *session);

@@ -575,14 +575,19 @@ int pt_index_has_in(const pt_index *ix, enum pt_space space, uint32_t peer, cons
 	return rec != NONE && at(find_pair(ix, peer, rec)) != NONE;
 }
 
-size_t pt_index_remove_peer(pt_index *ix, uint32_t peer)
+size_t pt_index_remove_peer_some(pt_index *ix, uint32_t peer, size_t max)
 {
 	size_t n = 0;
 	if (peer >= ix->peers_cap)
 		return 0;
-	for (uint32_t e; (e = ix->peers[peer].head) != NONE; n++)
+	for (uint32_t e; n < max && (e = ix->peers[peer].head) != NONE; n++)
 		drop_entry(ix, e, find_pair(ix, peer, ix->ents[e].rec));
 	return n;
+}
+
+size_t pt_index_remove_peer(pt_index *ix, uint32_t peer)
+{
+	return pt_index_remove_peer_some(ix, peer, SIZE_MAX);
 }
 
 size_t pt_index_holders_in(const pt_index *ix, enum pt_space space, const pt_hash *h,

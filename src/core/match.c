@@ -20,6 +20,7 @@
  * reused, so a pick allocates nothing once the buffers have grown.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,6 +34,7 @@ struct mpeer {
 	pt_addr addr;      /* family 0: not registered */
 	uint32_t handouts; /* decayed lazily, see decayed() */
 	uint64_t last_ms;  /* start of the current half-life */
+	bool gone;         /* leaving: never picked (pt_match_drop_peer) */
 };
 
 #define INDEX_BITS 16u /* match_sample <= 65536 */
@@ -170,6 +172,16 @@ void pt_match_clear_peer(pt_match *m, uint32_t peer)
 {
 	if (peer < m->peers_cap)
 		memset(&m->peers[peer], 0, sizeof m->peers[peer]);
+}
+
+int pt_match_drop_peer(pt_match *m, uint32_t peer)
+{
+	static const pt_addr none;
+
+	if (pt_match_set_peer(m, peer, &none) < 0)
+		return -ENOMEM;
+	m->peers[peer].gone = true;
+	return 0;
 }
 
 /* The hand-out count after the half-lives elapsed since last_ms. A clock
@@ -325,20 +337,29 @@ size_t pt_match_pick(pt_match *m, const pt_match_opts *o,
 		if (m->cand_peer[i] < m->peers_cap)
 			__builtin_prefetch(&m->peers[m->cand_peer[i]]);
 
+	/* Leaving peers still among the holders (their entries go over a few
+	 * turns) drop out here, where their records are read anyway. */
+	size_t live = 0;
 	for (size_t i = 0; i < c; i++) {
-		uint64_t r = next_rand(m);
 		uint32_t peer = m->cand_peer[i];
+		struct mpeer *p = peer < m->peers_cap ? &m->peers[peer] : NULL;
+		if (p && p->gone)
+			continue;
+		m->cand_peer[live] = peer;
+		uint64_t r = next_rand(m);
 		if (o->strategy == PT_MATCH_RANDOM) {
-			m->cand_key[i] = (r & ~INDEX_MASK) | i;
+			m->cand_key[live] = (r & ~INDEX_MASK) | live;
+			live++;
 			continue;
 		}
-		struct mpeer *p = peer < m->peers_cap ? &m->peers[peer] : NULL;
 		uint64_t prox = p ? pt_addr_proximity(asker_addr, &p->addr) : 3;
 		uint64_t ho = p ? decayed(p, now_ms, half_life) : 0;
 		if (ho > HANDOUT_MAX)
 			ho = HANDOUT_MAX;
-		m->cand_key[i] = prox << 56 | ho << 32 | (r >> 48) << 16 | i;
+		m->cand_key[live] = prox << 56 | ho << 32 | (r >> 48) << 16 | live;
+		live++;
 	}
+	c = live;
 
 	if (k < c)
 		select_k(m, m->cand_key, c, k);

@@ -12,6 +12,7 @@
 #include "peertrack/registry.h"
 
 #define LIVE      (UINT32_MAX - 1) /* next_free of a live slot */
+#define HELD      (UINT32_MAX - 2) /* next_free of a held slot */
 #define MIN_MAP   16u
 #define ID_TRIES  8 /* 144 random bits: a second collision means a broken RNG */
 
@@ -19,7 +20,7 @@ struct slot {
 	void *session;
 	pt_id id;
 	uint32_t gen;
-	uint32_t next_free; /* LIVE, or the next free slot / PT_HANDLE_NONE */
+	uint32_t next_free; /* LIVE, HELD, or the next free slot / PT_HANDLE_NONE */
 };
 
 struct pt_registry {
@@ -27,6 +28,7 @@ struct pt_registry {
 	uint32_t n_slots, cap_slots; /* n_slots = limit (high-water mark) */
 	uint32_t free_head;
 	uint32_t count, max;
+	uint32_t held; /* handles out of use but not free yet */
 	uint32_t *map; /* handles; PT_HANDLE_NONE = empty */
 	uint32_t map_cap;
 	uint64_t seed;
@@ -112,11 +114,11 @@ static int reserve(pt_registry *r)
 			return -ENOMEM;
 	}
 	if (r->free_head == PT_HANDLE_NONE && r->n_slots == r->cap_slots) {
-		if (r->cap_slots >= LIVE - 1)
+		if (r->cap_slots >= HELD - 1)
 			return -ENOMEM; /* handles must stay below the markers */
 		uint64_t cap = r->cap_slots ? (uint64_t)r->cap_slots * 2 : 16;
-		if (cap > LIVE - 1)
-			cap = LIVE - 1;
+		if (cap > HELD - 1)
+			cap = HELD - 1;
 		struct slot *s = realloc(r->slots, (size_t)cap * sizeof *s);
 		if (!s)
 			return -ENOMEM;
@@ -168,10 +170,9 @@ int pt_registry_add(pt_registry *r, void *session, uint32_t *handle, pt_id *id)
 	return 0;
 }
 
-void pt_registry_remove(pt_registry *r, uint32_t handle)
+/* Takes a live handle's id out of the map and its session off. */
+static void unmap(pt_registry *r, uint32_t handle)
 {
-	if (!live(r, handle))
-		return;
 	uint32_t mask = r->map_cap - 1, i = probe(r, &r->slots[handle].id);
 	for (uint32_t j = (i + 1) & mask; r->map[j] != PT_HANDLE_NONE; j = (j + 1) & mask) {
 		uint32_t home = id_home(r, &r->slots[r->map[j]].id);
@@ -182,9 +183,43 @@ void pt_registry_remove(pt_registry *r, uint32_t handle)
 	}
 	r->map[i] = PT_HANDLE_NONE;
 	r->slots[handle].session = NULL;
+	r->count--;
+}
+
+static void push_free(pt_registry *r, uint32_t handle)
+{
 	r->slots[handle].next_free = r->free_head;
 	r->free_head = handle;
-	r->count--;
+}
+
+void pt_registry_remove(pt_registry *r, uint32_t handle)
+{
+	if (!live(r, handle))
+		return;
+	unmap(r, handle);
+	push_free(r, handle);
+}
+
+void pt_registry_hold(pt_registry *r, uint32_t handle)
+{
+	if (!live(r, handle))
+		return;
+	unmap(r, handle);
+	r->slots[handle].next_free = HELD;
+	r->held++;
+}
+
+void pt_registry_release(pt_registry *r, uint32_t handle)
+{
+	if (handle >= r->n_slots || r->slots[handle].next_free != HELD)
+		return;
+	push_free(r, handle);
+	r->held--;
+}
+
+uint32_t pt_registry_held(const pt_registry *r)
+{
+	return r->held;
 }
 
 void pt_registry_set_session(pt_registry *r, uint32_t handle, void *session)

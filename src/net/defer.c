@@ -76,6 +76,8 @@ static void on_prepare(uv_prepare_t *h)
 			run_held(s);
 		}
 	}
+	/* What is left of the budget takes leaving peers out of the index. */
+	pt__drain_turn(srv);
 	if (d->head == d->n) {
 		d->head = d->n = 0;
 		if (d->active) {

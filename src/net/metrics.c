@@ -177,6 +177,14 @@ int pt_metrics_render(struct pt_server *s, pt_buf *b)
 	         s->halfopen - s->ho_evicting);
 	r |= one(b, "peertrack_messages_deferred_total", "counter",
 	         "Large messages left for a later loop turn (turn_budget_us)", s->defer.deferred);
+	r |= one(b, "peertrack_leaves_deferred_total", "counter",
+	         "Leaving peers whose index entries went over later loop turns (turn_budget_us)",
+	         s->drain.deferred);
+	r |= one(b, "peertrack_leaving_peers", "gauge",
+	         "Peers gone whose index entries are still being taken out", s->drain.peers);
+	r |= one(b, "peertrack_leaving_entries", "gauge",
+	         "Index entries of leaving peers still to take out (counted in the index's)",
+	         s->drain.entries);
 	r |= one(b, "peertrack_handshakes_evicted_total", "counter",
 	         "Handshakes dropped to make room for another address (max_halfopen)",
 	         st->halfopen_evicted);

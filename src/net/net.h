@@ -212,6 +212,7 @@ typedef struct pt_session {
 	char *dq;             /* messages waiting for a turn's budget (defer.c) */
 	uint32_t dq_len, dq_cap;
 	uint32_t dq_slot;     /* 1 + place in the waiting queue; 0: none */
+	uint32_t drain_slot;  /* parked, entries leaving: 1 + place in the drain queue (drain.c) */
 	void (*dq_run)(struct pt_session *s, const char *msg, size_t len, bool binary);
 	bool said_goodbye;    /* the client sent a close frame: not resumable */
 	bool spoke;           /* sent a message: too late to resume another id */
@@ -243,6 +244,21 @@ typedef struct pt_defer {
 	uint32_t head, n, cap;
 	uint64_t deferred;    /* messages that waited, ever */
 } pt_defer;
+
+/* Leaving peers' index entries taken out at a bounded pace (drain.c). */
+typedef struct pt_drain_item {
+	uint32_t handle;      /* PT_HANDLE_NONE: cancelled or done */
+	pt_session *owner;    /* a parked peer keeping the handle; NULL: release it when done */
+} pt_drain_item;
+typedef struct pt_drain {
+	uv_idle_t idle;       /* the poll must not block while peers drain */
+	bool ready, active;
+	pt_drain_item *q;     /* oldest first */
+	uint32_t head, n, cap;
+	uint32_t peers;       /* waiting now */
+	uint64_t entries;     /* their entries still in the index */
+	uint64_t deferred;    /* peers that waited, ever */
+} pt_drain;
 
 #define PT_PROTOCOLS 3 /* v1, http, terminator */
 
@@ -280,6 +296,7 @@ struct pt_server {
 	pt_lograte untrusted_proxy_log;           /* forwarding headers from untrusted peers */
 	pt_coalesce co;
 	pt_defer defer;
+	pt_drain drain;
 	pt_buf scratch;       /* reply encoding, reused */
 	pt_wt_swarms *wt_swarms; /* /announce: peer_id bindings (wt.c) */
 	pt_wt_offers *wt_offers; /* /announce: relayed offers awaiting answers */
@@ -440,6 +457,20 @@ void pt__defer_or_run(pt_session *s, const char *msg, size_t len, bool binary, p
 void pt__defer_drop(pt_session *s); /* closing: what waits is dropped */
 void pt__defer_close(struct pt_server *srv);
 void pt__defer_free(struct pt_server *srv);
+
+/* Draining (drain.c): pt__drain takes s's index entries out while the
+ * turn's budget (turn_budget_us) lasts and sets its matcher record; true:
+ * all out now. false: the rest leave in later turns (pt__drain_turn, run
+ * by defer.c's prepare), the handle unpickable meanwhile; release: the
+ * handle is given back to the registry when done (the caller holds it:
+ * pt_registry_hold), else s (a parked peer) keeps it, and
+ * pt__drain_cancel(s) stops the drain, the entries left staying. */
+void pt__drain_init(struct pt_server *srv);
+bool pt__drain(pt_session *s, bool release);
+void pt__drain_cancel(pt_session *s);
+void pt__drain_turn(struct pt_server *srv);
+void pt__drain_close(struct pt_server *srv);
+void pt__drain_free(struct pt_server *srv);
 
 /* Budgets (budget.c). hit: counts a refusal of budget b (a may be NULL)
  * and logs it, at most one line a second per budget. The handshake

@@ -84,11 +84,10 @@ bool pt__park(pt_session *s, enum pt_leave why)
 	pt_index_peer_foreach(srv->index, s->handle, collect, &g->park);
 	/* Not offered by other nodes either while parked. */
 	pt__remote_forget(s);
-	/* Out of the index, so out of the address's hash budget too; a resume
-	 * takes them again, from the new address. */
+	/* Out of the index (below), so out of the address's hash budget too;
+	 * a resume takes them again, from the new address. */
 	pt_iplimit_give(srv->iplimit, &s->addr, PT_IP_HASHES,
-	                (uint32_t)pt_index_remove_peer(srv->index, s->handle));
-	pt_match_clear_peer(srv->match, s->handle);
+	                (uint32_t)pt_index_peer_count(srv->index, s->handle));
 
 	/* The copy keeps id, handle, address and contacts; the connection's
 	 * own things (socket, queue, buffers) stay with s, which closes. */
@@ -118,6 +117,8 @@ bool pt__park(pt_session *s, enum pt_leave why)
 	s->q_bytes = s->q_count = 0;
 
 	pt_registry_set_session(srv->registry, g->s.handle, &g->s);
+	/* Its entries leave now or over the next turns; it keeps its handle. */
+	pt__drain(&g->s, false);
 	pt_resume_table_add(&srv->parked, &g->park, pt__server_now(srv) + srv->cfg.resume_window_ms);
 	srv->stats.parked++;
 	pt_log_debug("peer %s parked (%s), resumable for %u ms", g->s.id_str, pt__leave_name(why),
@@ -197,6 +198,8 @@ void pt__park_resume(pt_session *s, const pt_msg *m)
 
 	/* s gives its fresh id back and becomes the parked peer. */
 	g = ghost_of(t);
+	/* What has not left the index yet stays, and is added back below. */
+	pt__drain_cancel(&g->s);
 	pt_resume_table_remove(&srv->parked, &g->park);
 	pt_match_clear_peer(srv->match, fresh);
 	pt_registry_remove(srv->registry, fresh);
@@ -220,9 +223,10 @@ void pt__park_resume(pt_session *s, const pt_msg *m)
 		if (r < 0)
 			goto nomem;
 		/* Counted without a limit: these hashes were admitted once, and
-		 * refusing them now would break the resume halfway. */
-		if (r > 0)
-			pt_iplimit_take(srv->iplimit, &s->addr, PT_IP_HASHES, 1, UINT32_MAX);
+		 * refusing them now would break the resume halfway. Those still
+		 * in the index (0: their drain was stopped) were given back at
+		 * parking like the rest. */
+		pt_iplimit_take(srv->iplimit, &s->addr, PT_IP_HASHES, 1, UINT32_MAX);
 	}
 	pt__remote_announce(s, PT_SPACE_V1, g->park.hashes, g->park.n_hashes);
 	if (pt_resume_secret_new(&s->secret))

@@ -262,6 +262,7 @@ static void stop_step(uv_timer_t *t)
 		 * would free wsi those callbacks then use. */
 		pt__coalesce_close(s);
 		pt__defer_close(s);
+		pt__drain_close(s);
 		lws_context_destroy(s->lws);
 		s->stop_phase = 3;
 		close_handle((uv_handle_t *)&s->stop_timer);
@@ -503,6 +504,7 @@ int pt_server_start(pt_server *s)
 		return -1;
 	pt__coalesce_init(s);
 	pt__defer_init(s);
+	pt__drain_init(s);
 	pt__budget_init(s);
 	uv_timer_init(s->loop, &s->sweep_timer);
 	uv_timer_init(s->loop, &s->stop_timer);
@@ -559,6 +561,7 @@ void pt_server_free(pt_server *s)
 	pt_ice_clear(&s->ice);
 	pt__coalesce_free(s);
 	pt__defer_free(s);
+	pt__drain_free(s);
 	free(s->picks);
 	pt_config_free(&s->cfg);
 	free(s);

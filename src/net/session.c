@@ -387,10 +387,16 @@ void pt__session_leave(pt_session *s, enum pt_leave why)
 	if (s->fe && s->fe->retire)
 		s->fe->retire(s);
 	pt__remote_forget(s);
-	pt_iplimit_give(srv->iplimit, &s->addr, PT_IP_HASHES,
-	                (uint32_t)pt_index_remove_peer(srv->index, s->handle));
-	pt_match_clear_peer(srv->match, s->handle);
-	pt_registry_remove(srv->registry, s->handle);
+	/* A parked peer gave its hashes back when it parked. Its entries
+	 * leave the index now or over the next turns (drain.c); the address's
+	 * budget is free at once, the global one as they go. */
+	if (!s->drain_slot)
+		pt_iplimit_give(srv->iplimit, &s->addr, PT_IP_HASHES,
+		                (uint32_t)pt_index_peer_count(srv->index, s->handle));
+	if (pt__drain(s, true))
+		pt_registry_remove(srv->registry, s->handle);
+	else
+		pt_registry_hold(srv->registry, s->handle);
 	pt_ops_session_close(s, why);
 	pt_log_debug("peer %s left (%s)", s->id_str, pt__leave_name(why));
 	notify_contacts(s);

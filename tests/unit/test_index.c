@@ -139,9 +139,18 @@ static void test_remove_peer_with_thousands(void **state)
 	assert_int_equal(pt_index_peer_count(ix, 0), N);
 	assert_int_equal(pt_index_entries(ix), N + others);
 
-	assert_int_equal(pt_index_remove_peer(ix, 0), N);
+	/* In slices first (a leaving peer over several loop turns), then the
+	 * rest at once. */
+	assert_int_equal(pt_index_remove_peer_some(ix, 0, 0), 0);
+	for (size_t left = N; left > N - 3 * 256; left -= 256) {
+		assert_int_equal(pt_index_remove_peer_some(ix, 0, 256), 256);
+		assert_int_equal(pt_index_peer_count(ix, 0), left - 256);
+		assert_int_equal(pt_index_entries(ix), left - 256 + others);
+	}
+	assert_int_equal(pt_index_remove_peer(ix, 0), N - 3 * 256);
 	assert_int_equal(pt_index_peer_count(ix, 0), 0);
 	assert_int_equal(pt_index_remove_peer(ix, 0), 0);
+	assert_int_equal(pt_index_remove_peer_some(ix, 0, 256), 0);
 	assert_int_equal(pt_index_entries(ix), others);
 
 	size_t hashes = 0;

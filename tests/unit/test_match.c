@@ -356,6 +356,48 @@ static void test_unregistered_and_cleared(void **state)
 	pt_match_free(m);
 }
 
+/* A dropped peer (leaving, still among holders) is never picked, in the
+ * whole-array branch and the sampled one, by either strategy, until it is
+ * registered again. */
+static void test_dropped_never_picked(void **state)
+{
+	(void)state;
+	enum { N = 200 };
+	pt_match *m = pt_match_new(9);
+	uint32_t holders[N], out[N];
+	pt_addr me = A("10.0.0.1");
+	const pt_match_opts small = { PT_MATCH_PROXIMITY, 16, 10000 };
+	const pt_match_opts small_rnd = { PT_MATCH_RANDOM, 16, 10000 };
+
+	for (uint32_t i = 0; i < N; i++) {
+		holders[i] = i;
+		set(m, i, "10.0.0.1"); /* all the asker's neighbours */
+	}
+	for (uint32_t i = 0; i < N; i += 2)
+		assert_int_equal(pt_match_drop_peer(m, i), 0);
+	for (int round = 0; round < 50; round++) {
+		const pt_match_opts *o[] = { &prox, &rnd, &small, &small_rnd };
+		for (int k = 0; k < 4; k++) {
+			size_t n = pt_match_pick(m, o[k], holders, N, 999, &me, 0, out, N);
+			assert_true(n > 0);
+			for (size_t i = 0; i < n; i++)
+				assert_int_equal(out[i] % 2, 1);
+		}
+	}
+	/* All 100 live ones when the sample covers them all. */
+	const pt_match_opts all = { PT_MATCH_PROXIMITY, N, 10000 };
+	assert_int_equal(pt_match_pick(m, &all, holders, N, 999, &me, 0, out, N), N / 2);
+	/* Registered again (a reused handle, a resume): picked again. */
+	set(m, 0, "10.0.0.1");
+	assert_int_equal(pt_match_pick(m, &prox, holders, 1, 999, &me, 0, out, 1), 1);
+	assert_int_equal(out[0], 0);
+	/* Dropping a handle never registered grows the table. */
+	assert_int_equal(pt_match_drop_peer(m, 100000), 0);
+	holders[0] = 100000;
+	assert_int_equal(pt_match_pick(m, &prox, holders, 1, 999, &me, 0, out, 1), 0);
+	pt_match_free(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -367,6 +409,7 @@ int main(void)
 		cmocka_unit_test(test_random_ignores_proximity),
 		cmocka_unit_test(test_sampling_bounds_work),
 		cmocka_unit_test(test_unregistered_and_cleared),
+		cmocka_unit_test(test_dropped_never_picked),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -133,6 +133,45 @@ static void test_handle_reuse_bumps_gen(void **state)
 	pt_registry_free(r);
 }
 
+/* A held handle: gone for everyone (no id, no session, generation 0, not
+ * counted) but not reused until released. */
+static void test_hold_release(void **state)
+{
+	(void)state;
+	pt_registry *r = pt_registry_new(8, 1);
+	int s;
+	uint32_t h, h2, h3;
+	pt_id id, id2, id3;
+
+	assert_int_equal(pt_registry_add(r, &s, &h, &id), 0);
+	assert_int_equal(pt_registry_add(r, &s, &h2, &id2), 0);
+	pt_registry_hold(r, h);
+	assert_int_equal(pt_registry_find(r, &id), PT_HANDLE_NONE);
+	assert_null(pt_registry_session(r, h));
+	assert_null(pt_registry_id(r, h));
+	assert_int_equal(pt_registry_gen(r, h), 0);
+	assert_int_equal(pt_registry_count(r), 1);
+	assert_int_equal(pt_registry_held(r), 1);
+	pt_registry_hold(r, h);   /* not live: no-op */
+	pt_registry_remove(r, h); /* not live: no-op, stays held */
+	assert_int_equal(pt_registry_held(r), 1);
+	/* Not reused while held. */
+	assert_int_equal(pt_registry_add(r, &s, &h3, &id3), 0);
+	assert_true(h3 != h);
+	pt_registry_remove(r, h3);
+	pt_registry_release(r, h2); /* live, not held: no-op */
+	assert_int_equal(pt_registry_find(r, &id2), h2);
+	pt_registry_release(r, h);
+	assert_int_equal(pt_registry_held(r), 0);
+	pt_registry_release(r, h); /* twice: no-op */
+	/* Free again, under a new generation. */
+	assert_int_equal(pt_registry_add(r, &s, &h3, &id3), 0);
+	assert_int_equal(pt_registry_add(r, &s, &h, &id), 0);
+	assert_int_equal(pt_registry_limit(r), 3);
+	assert_int_equal(pt_registry_count(r), 3);
+	pt_registry_free(r);
+}
+
 static void test_set_max(void **state)
 {
 	(void)state;
@@ -267,6 +306,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(test_add_find_remove, setup),
 		cmocka_unit_test_setup(test_handle_reuse_bumps_gen, setup),
+		cmocka_unit_test_setup(test_hold_release, setup),
 		cmocka_unit_test_setup(test_set_max, setup),
 		cmocka_unit_test_setup(test_id_collision_regenerates, setup),
 		cmocka_unit_test_setup(test_churn_against_model, setup),
