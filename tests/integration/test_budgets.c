@@ -835,8 +835,10 @@ static void drain_announce_text(char *msg, unsigned from, unsigned salt, int rid
 	strcpy(msg + n, "]}");
 }
 
-/* c announces hashes 0..n-1 of salt, pipelined 50 messages at a time. */
-static void drain_fill(ptc *c, unsigned n, unsigned salt)
+/* Announces hashes 0..n-1 of salt, pipelined 50 messages at a time, on c
+ * or, when it is NULL, on the raw connection r (a peer the test drops
+ * without a close). */
+static void drain_fill_on(ptc *c, ptr *r, unsigned n, unsigned salt)
 {
 	char *msg = malloc(DH * 67 + 128);
 
@@ -845,36 +847,23 @@ static void drain_fill(ptc *c, unsigned n, unsigned salt)
 
 		for (; batch < 50 && at < n; batch++, at += DH) {
 			drain_announce_text(msg, at, salt, (int)batch);
-			ptc_send(c, "%s", msg);
+			if (c)
+				ptc_send(c, "%s", msg);
+			else
+				PT_CHECK(ptr_send_text(r, msg) == 0, "raw send failed");
 		}
 		for (unsigned i = 0; i < batch; i++) {
-			json_t *r = ptc_recv(c, PT_T_REPLY_MS);
-			PT_CHECK(pt_jtype_is(r, "ack"), "announce %u of salt %u not acked", i, salt);
-			json_decref(r);
+			json_t *a = c ? ptc_recv(c, PT_T_REPLY_MS) : ptr_recv_json(r, PT_T_REPLY_MS);
+			PT_CHECK(pt_jtype_is(a, "ack"), "announce %u of salt %u not acked", i, salt);
+			json_decref(a);
 		}
 	}
 	free(msg);
 }
 
-/* The same on a raw connection (a peer the test drops without a close). */
-static void drain_fill_raw(ptr *r, unsigned n, unsigned salt)
+static void drain_fill(ptc *c, unsigned n, unsigned salt)
 {
-	char *msg = malloc(DH * 67 + 128);
-
-	for (unsigned at = 0; at < n;) {
-		unsigned batch = 0;
-
-		for (; batch < 50 && at < n; batch++, at += DH) {
-			drain_announce_text(msg, at, salt, (int)batch);
-			PT_CHECK(ptr_send_text(r, msg) == 0, "raw send failed");
-		}
-		for (unsigned i = 0; i < batch; i++) {
-			json_t *a = ptr_recv_json(r, PT_T_REPLY_MS);
-			PT_CHECK(pt_jtype_is(a, "ack"), "raw announce %u of salt %u not acked", i, salt);
-			json_decref(a);
-		}
-	}
-	free(msg);
+	drain_fill_on(c, NULL, n, salt);
 }
 
 /* Waits (bounded) until no peer is leaving; returns the index's entries. */
@@ -948,7 +937,7 @@ static void test_leave_drain(void **state)
 	snprintf(rid, sizeof(rid), "%s", pt_jstr(m, "id"));
 	snprintf(token, sizeof(token), "%s", pt_jstr(m, "resume_token"));
 	json_decref(m);
-	drain_fill_raw(r, NR, 2);
+	drain_fill_on(NULL, r, NR, 2);
 	mark = ptd_log_count(d);
 	ptr_free(r);
 	snprintf(msg, sizeof(msg), "peer %s parked", rid);
