@@ -179,8 +179,12 @@ const pt_config_key pt_config_keys[] = {
 	    "Time one turn of the event loop spends on large messages (4 KB or\n"
 	    "more: announces of many hashes) before it leaves the rest for the\n"
 	    "next turns, their connections' reads paused meanwhile; smaller\n"
-	    "messages (signals, pings, lookups) are handled at once. Bounds what a\n"
-	    "flood of large announces adds to everyone's latency. 0: no bound."),
+	    "messages (signals, pings, lookups) are handled at once. The same\n"
+	    "budget bounds the index entries of leaving peers a turn takes out:\n"
+	    "the rest leave over the next turns, found by nobody meanwhile\n"
+	    "(peertrack_leaving_peers). Bounds what a flood of large announces,\n"
+	    "or its attackers leaving at once, adds to everyone's latency.\n"
+	    "0: no bound."),
 	U32("budgets", halfopen_idle_ms, "50", 0, 600000, true,
 	    "When max_halfopen is full, a newcomer takes the place of the oldest\n"
 	    "handshake of another address that is idle: nothing of it waits\n"
