@@ -118,6 +118,28 @@ int pt_cluster_lookup(pt_cluster *c, const pt_key *k, pt_cluster_lookup_fn *fn, 
  * ask pt_cluster_lookup. Synchronous, unlike it. */
 const pt_cluster_cand *pt_cluster_lookup_cached(pt_cluster *c, const pt_key *k, size_t *n);
 
+/* -- swarm counts ------------------------------------------------------------
+ * Each node's complete/incomplete counts of a key, for /announce replies and
+ * scrapes that count every node's peers: per key a hash PREFIX c:SPACE:HEX
+ * on the key's instance, field = node tag, value "COMPLETE INCOMPLETE
+ * EXPIRY" (EXPIRY by Redis' clock, now + cluster_entry_ttl_ms: a field a
+ * node stopped writing ages out, the key itself too). A node rewrites its
+ * fields below the TTL (the caller's refresh); a dead node's are ignored by
+ * readers and removed by the purge. */
+typedef struct pt_cluster_count {
+	pt_key key;
+	uint32_t complete, incomplete;  /* both 0: the field goes */
+} pt_cluster_count;
+/* Writes this node's fields of v[0..n): one script call per instance
+ * touched. 0, or -EAGAIN (down, not registered) etc.: nothing sent. */
+int pt_cluster_counts_put(pt_cluster *c, const pt_cluster_count *v, size_t n);
+/* The sums of the live other nodes' counts of k as last read (ccache.h):
+ * true and *complete and *incomplete, or false (not read yet, Redis down or
+ * failing, cluster_count_refresh_ms = 0). Starts a read of k when its sum
+ * is missing or older than cluster_count_refresh_ms; never waits. */
+bool pt_cluster_counts_remote(pt_cluster *c, const pt_key *k, uint32_t *complete,
+                              uint32_t *incomplete);
+
 /* Whether the instance holding k, and the routing instance, are up. */
 bool pt_cluster_index_up(const pt_cluster *c, const pt_key *k);
 bool pt_cluster_up(const pt_cluster *c);
@@ -135,6 +157,9 @@ typedef struct pt_cluster_stats {
 	/* PUBLISHes to other nodes' inboxes, the messages they carried, and
 	 * those of them carrying several (cluster_publish_linger_us). */
 	uint64_t inbox_publishes, inbox_messages, inbox_batches;
+	/* Swarm count fields written (or removed), reads of a key's fields,
+	 * and writes or reads that failed. */
+	uint64_t counts_written, counts_read, counts_failures;
 } pt_cluster_stats;
 /* Borrowed until the next call. */
 const pt_cluster_stats *pt_cluster_stats_get(pt_cluster *c);

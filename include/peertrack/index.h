@@ -21,6 +21,7 @@
 #ifndef PEERTRACK_INDEX_H
 #define PEERTRACK_INDEX_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "peertrack/hash.h"
@@ -44,6 +45,13 @@ typedef struct pt_key {
 int pt_key_parse(const char *s, size_t len, pt_key *out);
 /* Writes 64 or 40 lowercase hex characters plus a NUL. */
 void pt_key_format(const pt_key *k, char out[PT_HASH_HEX + 1]);
+bool pt_key_equal(const pt_key *a, const pt_key *b);
+/* k's slot in a direct-mapped table of n (> 0) slots (lcache, ccache):
+ * hashes and info_hashes are uniform bytes, so their first eight are a
+ * hash already; the space keeps a /v1 hash and an info_hash with the same
+ * leading bytes apart. Not keyed: for tables whose slots a client cannot
+ * pick to advantage (a collision only costs a Redis read). */
+uint32_t pt_key_slot(const pt_key *k, uint32_t n);
 
 /* seed keys the table hashes (see pt_hash_hash). NULL on ENOMEM. */
 pt_index *pt_index_new(uint64_t seed);

@@ -422,6 +422,15 @@ const pt_config_key pt_config_keys[] = {
 	U32("cluster", cluster_lookup_cache_slots, "1024", 1, 65536, false,
 	    "Hashes whose remote sample a node keeps at once (a direct-mapped table,\n"
 	    "about cluster_lookup_sample x 36 bytes per slot used)."),
+	U32("cluster", cluster_count_refresh_ms, "250", 0, 60000, false,
+	    "/announce complete/incomplete counts across nodes: how often a node writes\n"
+	    "the counts of its swarms that changed to Redis, and how old the other\n"
+	    "nodes' counts it answers with may grow before it reads them again (a\n"
+	    "swarm not read yet, or Redis down, answers this node's peers only). 0:\n"
+	    "every node counts its own peers only, nothing written or read."),
+	U32("cluster", cluster_count_cache_slots, "4096", 1, 1048576, false,
+	    "Swarms whose other nodes' counts a node keeps at once (a direct-mapped\n"
+	    "table of 72 bytes per slot)."),
 	U32("cluster", cluster_batch, "256", 1, 65536, false,
 	    "Index entries per Redis request when the node re-announces (after a\n"
 	    "reconnect, and for the periodic refresh) and keys per purge step."),

@@ -15,6 +15,7 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
+#include "peertrack/ccache.h"
 #include "peertrack/clock.h"
 #include "peertrack/cluster.h"
 #include "peertrack/ibatch.h"
@@ -26,7 +27,8 @@
 /* Redis' clock, in ms, inside a script. */
 #define NOW_LUA "local t = redis.call('TIME') local now = t[1] * 1000 + math.floor(t[2] / 1000) "
 
-enum { S_ANNOUNCE, S_WITHDRAW, S_LOOKUP, S_HEARTBEAT, S_PURGE, S__COUNT };
+enum { S_ANNOUNCE, S_WITHDRAW, S_LOOKUP, S_HEARTBEAT, S_PURGE, S_COUNT_PUT, S_COUNT_GET,
+       S__COUNT };
 
 static const char *const script_src[S__COUNT] = {
 	/* KEYS[1] node's key set, KEYS[2..] index keys; ARGV member, ttl */
@@ -66,8 +68,9 @@ static const char *const script_src[S__COUNT] = {
 	"end "
 	"return { now, redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES'), redis.call('HGETALL', KEYS[2]) }",
 	/* KEYS[1] the dead node's key set, KEYS[2] (instance 0 only) nodes;
-	 * ARGV tag, batch, dead_ms. Pops up to batch keys and removes the
-	 * node's members from each; 0 when none is left (or the node is back). */
+	 * ARGV tag, batch, dead_ms, PREFIX h:1:, PREFIX c:1:. Pops up to batch
+	 * keys and removes the node's members from each, and its field from a
+	 * swarm's counts; 0 when none is left (or the node is back). */
 	[S_PURGE] = NOW_LUA
 	"if KEYS[2] then "
 	"  local seen = redis.call('ZSCORE', KEYS[2], ARGV[1]) "
@@ -81,8 +84,35 @@ static const char *const script_src[S__COUNT] = {
 	"      if string.sub(m, 1, 2) == ARGV[1] then redis.call('ZREM', k, m) end "
 	"    end "
 	"  end "
+	"  if string.sub(k, 1, #ARGV[4]) == ARGV[4] then "
+	"    redis.call('HDEL', ARGV[5] .. string.sub(k, #ARGV[4] + 1), ARGV[1]) "
+	"  end "
 	"end "
 	"return #ks",
+	/* KEYS swarm count keys; ARGV tag, ttl, then per key "COMPLETE
+	 * INCOMPLETE", or "" to remove the field. */
+	[S_COUNT_PUT] = NOW_LUA
+	"local ttl = tonumber(ARGV[2]) "
+	"for i = 1, #KEYS do "
+	"  local v = ARGV[i + 2] "
+	"  if v == '' then redis.call('HDEL', KEYS[i], ARGV[1]) "
+	"  else "
+	"    redis.call('HSET', KEYS[i], ARGV[1], v .. ' ' .. string.format('%d', now + ttl)) "
+	"    redis.call('PEXPIRE', KEYS[i], ttl) "
+	"  end "
+	"end "
+	"return #KEYS",
+	/* KEYS[1] a swarm count key -> {tag, value, ...} of the fields not
+	 * expired; expired ones go. */
+	[S_COUNT_GET] = NOW_LUA
+	"local kv = redis.call('HGETALL', KEYS[1]) "
+	"local out = {} "
+	"for i = 1, #kv, 2 do "
+	"  local e = tonumber(string.match(kv[i + 1], '(%d+)$')) "
+	"  if e and e > now then out[#out + 1] = kv[i] out[#out + 1] = kv[i + 1] "
+	"  else redis.call('HDEL', KEYS[1], kv[i]) end "
+	"end "
+	"return out",
 };
 
 #define MAX_LINKS PT_CONFIG_REDIS_MAX
@@ -119,6 +149,7 @@ struct pt_cluster {
 	uint64_t last_inbox_ms, probe_sent_ms;
 	node_rec nodes[TAGS];
 	pt_lcache *lcache;          /* NULL: cluster_lookup_cache_ms = 0 */
+	pt_ccache *ccache;          /* NULL: cluster_count_refresh_ms = 0 */
 	pt_cluster_stats stats;
 	uint64_t bad_log_ms, bad_logged;
 };
@@ -294,9 +325,9 @@ static void purge_reply(pt_cluster *c, redisReply *r, void *arg)
 
 static void purge_step(pt_cluster *c, unsigned tag, int shard)
 {
-	char ks[64], nodes[64], t[3], b[16], d[16];
-	const char *argv[5];
-	size_t lens[5];
+	char ks[64], nodes[64], t[3], b[16], d[16], hp[64], cp[64];
+	const char *argv[7];
+	size_t lens[7];
 	int nkeys = shard == 0 ? 2 : 1;
 
 	pt_id_tag_format(tag, t);
@@ -304,14 +335,18 @@ static void purge_step(pt_cluster *c, unsigned tag, int shard)
 	snprintf(nodes, sizeof(nodes), "%snodes", c->prefix);
 	snprintf(b, sizeof(b), "%u", c->batch);
 	snprintf(d, sizeof(d), "%u", c->dead_ms);
+	snprintf(hp, sizeof(hp), "%sh:%d:", c->prefix, (int)PT_SPACE_WT);
+	snprintf(cp, sizeof(cp), "%sc:%d:", c->prefix, (int)PT_SPACE_WT);
 	argv[0] = ks;
 	argv[1] = nodes;
 	argv[nkeys] = t;
 	argv[nkeys + 1] = b;
 	argv[nkeys + 2] = d;
-	for (int i = 0; i < nkeys + 3; i++)
+	argv[nkeys + 3] = hp;
+	argv[nkeys + 4] = cp;
+	for (int i = 0; i < nkeys + 5; i++)
 		lens[i] = strlen(argv[i]);
-	if (script_call(c, c->cmd[shard], S_PURGE, nkeys, nkeys + 3, argv, lens, purge_reply,
+	if (script_call(c, c->cmd[shard], S_PURGE, nkeys, nkeys + 5, argv, lens, purge_reply,
 	                (void *)(uintptr_t)((unsigned)shard << 16 | tag)))
 		c->nodes[tag].purging = false;
 }
@@ -387,6 +422,9 @@ static void heartbeat_reply(pt_cluster *c, redisReply *r, void *arg)
 			pt_id_tag_format((unsigned)t, ts);
 			pt_log_warn("cluster: node '%s' is dead (silent for %u ms): purging its entries",
 			            ts, c->dead_ms);
+			/* Swarm sums counting its peers go at once, as its
+			 * candidates do from lookups. */
+			pt_ccache_clear(c->ccache);
 			/* Every survivor that saw it die purges; SPOP makes the
 			 * work split rather than repeat. */
 			if (!c->nodes[t].purging) {
@@ -609,6 +647,7 @@ static void hb_closed(uv_handle_t *h)
 	for (int t = 0; t < TAGS; t++)
 		free(c->nodes[t].info);
 	pt_lcache_free(c->lcache);
+	pt_ccache_free(c->ccache);
 	free(c);
 }
 
@@ -643,6 +682,12 @@ pt_cluster *pt_cluster_new(uv_loop_t *loop, const pt_config *cfg, const pt_clust
 	if (cfg->cluster_lookup_cache_ms &&
 	    !(c->lcache = pt_lcache_new(cfg->cluster_lookup_cache_slots, c->sample,
 	                                cfg->cluster_lookup_cache_ms))) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	if (cfg->cluster_count_refresh_ms &&
+	    !(c->ccache = pt_ccache_new(cfg->cluster_count_cache_slots,
+	                                cfg->cluster_count_refresh_ms))) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
@@ -736,6 +781,7 @@ fail_links:
 fail:
 	explicit_bzero(password, sizeof(password));
 	pt_lcache_free(c->lcache);
+	pt_ccache_free(c->ccache);
 	free(c);
 	return NULL;
 }
@@ -1108,6 +1154,184 @@ const pt_cluster_cand *pt_cluster_lookup_cached(pt_cluster *c, const pt_key *k, 
 		return NULL;
 	c->stats.lookups_cached++;
 	return v;
+}
+
+/* -- swarm counts ------------------------------------------------------------- */
+
+static size_t count_key(const pt_cluster *c, const pt_key *k, char out[KEY_MAX])
+{
+	char hex[PT_HASH_HEX + 1];
+
+	pt_key_format(k, hex);
+	return (size_t)snprintf(out, KEY_MAX, "%sc:%d:%s", c->prefix, (int)k->space, hex);
+}
+
+static void counts_put_reply(pt_cluster *c, redisReply *r, void *arg)
+{
+	(void)arg;
+	if (!r || r->type != REDIS_REPLY_INTEGER) {
+		if (r)
+			bad_reply(c, "swarm counts", r);
+		c->stats.counts_failures++;
+	}
+}
+
+#define COUNT_VAL_MAX 24 /* "4294967295 4294967295" */
+
+int pt_cluster_counts_put(pt_cluster *c, const pt_cluster_count *v, size_t n)
+{
+	char ttl[16];
+	int rc = 0;
+
+	if (!n)
+		return 0;
+	/* A node refused its tag must not write another node's fields. */
+	if (!c->registered || c->closing)
+		return -EAGAIN;
+	snprintf(ttl, sizeof(ttl), "%u", c->ttl_ms);
+	for (int shard = 0; shard < c->n_links; shard++) {
+		size_t cnt = 0, at = 0;
+		const char **argv;
+		size_t *lens;
+		char *kb, *vb;
+		int nk, r;
+
+		for (size_t i = 0; i < n; i++)
+			cnt += shard_of(c, &v[i].key) == shard;
+		if (!cnt)
+			continue;
+		argv = malloc((2 * cnt + 2) * (sizeof(char *) + sizeof(size_t)));
+		kb = malloc(cnt * (KEY_MAX + COUNT_VAL_MAX));
+		if (!argv || !kb) {
+			free(argv);
+			free(kb);
+			return -ENOMEM;
+		}
+		lens = (size_t *)(void *)(argv + 2 * cnt + 2);
+		vb = kb + cnt * KEY_MAX;
+		for (size_t i = 0, j = 0; i < n; i++) {
+			if (shard_of(c, &v[i].key) != shard)
+				continue;
+			argv[at] = kb + KEY_MAX * j;
+			lens[at++] = count_key(c, &v[i].key, kb + KEY_MAX * j);
+			j++;
+		}
+		nk = (int)at;
+		argv[at] = c->tag_s;
+		lens[at++] = 2;
+		argv[at] = ttl;
+		lens[at++] = strlen(ttl);
+		for (size_t i = 0, j = 0; i < n; i++) {
+			char *val;
+
+			if (shard_of(c, &v[i].key) != shard)
+				continue;
+			val = vb + COUNT_VAL_MAX * j++;
+			argv[at] = val;
+			lens[at++] = v[i].complete || v[i].incomplete
+			                     ? (size_t)snprintf(val, COUNT_VAL_MAX, "%u %u", v[i].complete,
+			                                        v[i].incomplete)
+			                     : 0;
+		}
+		r = script_call(c, c->cmd[shard], S_COUNT_PUT, nk, (int)at, argv, lens,
+		                counts_put_reply, NULL);
+		if (r) {
+			c->stats.counts_failures++;
+			if (!rc)
+				rc = r;
+		} else {
+			c->stats.counts_written += cnt;
+		}
+		free(argv);
+		free(kb);
+	}
+	return rc;
+}
+
+typedef struct count_req {
+	pt_key key;
+} count_req;
+
+/* Saturating: fields are written by other processes. */
+static uint32_t add_sat(uint32_t a, unsigned long b)
+{
+	return b >= UINT32_MAX - a ? UINT32_MAX : a + (uint32_t)b;
+}
+
+static void counts_get_reply(pt_cluster *c, redisReply *r, void *arg)
+{
+	count_req *q = arg;
+	uint32_t complete = 0, incomplete = 0;
+
+	if (!r || r->type != REDIS_REPLY_ARRAY) {
+		if (r)
+			bad_reply(c, "swarm counts read", r);
+		c->stats.counts_failures++;
+		pt_ccache_fail(c->ccache, &q->key, true, uv_now(c->loop));
+		free(q);
+		return;
+	}
+	for (size_t i = 0; i + 1 < r->elements; i += 2) {
+		redisReply *tr = r->element[i], *vr = r->element[i + 1];
+		unsigned long a, b;
+		char val[COUNT_VAL_MAX + 24], *end;
+		int t;
+
+		if (tr->type != REDIS_REPLY_STRING || vr->type != REDIS_REPLY_STRING ||
+		    vr->len >= sizeof(val) || (t = pt_id_tag_parse(tr->str, tr->len)) < 0)
+			continue;
+		/* This node's own peers are counted locally; a node not alive
+		 * (dead, or not in the registry yet) counts nothing. */
+		if ((unsigned)t == c->tag || !c->nodes[t].alive)
+			continue;
+		memcpy(val, vr->str, vr->len);
+		val[vr->len] = '\0';
+		a = strtoul(val, &end, 10);
+		if (*end != ' ')
+			continue;
+		b = strtoul(end + 1, &end, 10);
+		if (*end != ' ')
+			continue;
+		complete = add_sat(complete, a);
+		incomplete = add_sat(incomplete, b);
+	}
+	pt_ccache_put(c->ccache, &q->key, complete, incomplete, uv_now(c->loop));
+	free(q);
+}
+
+static int counts_read(pt_cluster *c, const pt_key *k)
+{
+	char key[KEY_MAX];
+	const char *argv[1] = { key };
+	size_t lens[1];
+	count_req *q = malloc(sizeof(*q));
+	int r;
+
+	if (!q)
+		return -ENOMEM;
+	q->key = *k;
+	lens[0] = count_key(c, k, key);
+	r = script_call(c, c->cmd[shard_of(c, k)], S_COUNT_GET, 1, 1, argv, lens, counts_get_reply,
+	                q);
+	if (r)
+		free(q);
+	else
+		c->stats.counts_read++;
+	return r;
+}
+
+bool pt_cluster_counts_remote(pt_cluster *c, const pt_key *k, uint32_t *complete,
+                              uint32_t *incomplete)
+{
+	bool have, read;
+
+	if (!c->ccache || !c->registered || !pt_cluster_index_up(c, k))
+		return false;
+	have = pt_ccache_get(c->ccache, k, uv_now(c->loop), complete, incomplete, &read);
+	/* Not sent (the link full): the sum kept stays usable a while. */
+	if (read && counts_read(c, k))
+		pt_ccache_fail(c->ccache, k, false, uv_now(c->loop));
+	return have;
 }
 
 /* -- state -------------------------------------------------------------------- */

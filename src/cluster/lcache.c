@@ -40,22 +40,9 @@ void pt_lcache_free(pt_lcache *lc)
 	free(lc);
 }
 
-/* The keys are SHA-256 hashes and info_hashes (uniform bytes): their first
- * eight bytes are a hash already; the space keeps a /v1 hash and an
- * info_hash with the same leading bytes apart. */
 static slot *slot_of(pt_lcache *lc, const pt_key *k)
 {
-	uint64_t x;
-
-	memcpy(&x, k->h.b, sizeof(x));
-	x ^= (uint64_t)k->space * 0x9e3779b97f4a7c15ull;
-	x ^= x >> 29;
-	return &lc->s[x % lc->n_slots];
-}
-
-static bool same_key(const pt_key *a, const pt_key *b)
-{
-	return a->space == b->space && !memcmp(a->h.b, b->h.b, sizeof(a->h.b));
+	return &lc->s[pt_key_slot(k, lc->n_slots)];
 }
 
 int pt_lcache_put(pt_lcache *lc, const pt_key *k, const pt_cluster_cand *v, size_t n,
@@ -83,7 +70,7 @@ const pt_cluster_cand *pt_lcache_get(pt_lcache *lc, const pt_key *k, uint64_t no
 	slot *s = slot_of(lc, k);
 	uint32_t m = 0;
 
-	if (!s->expires_ms || now_ms >= s->expires_ms || !same_key(&s->key, k))
+	if (!s->expires_ms || now_ms >= s->expires_ms || !pt_key_equal(&s->key, k))
 		return NULL;
 	for (uint32_t i = 0; i < s->n; i++)
 		if (!keep || keep(arg, &s->v[i]))

@@ -664,6 +664,21 @@ void pt_key_format(const pt_key *k, char out[PT_HASH_HEX + 1])
 		out[40] = '\0';
 }
 
+bool pt_key_equal(const pt_key *a, const pt_key *b)
+{
+	return a->space == b->space && !memcmp(a->h.b, b->h.b, sizeof(a->h.b));
+}
+
+uint32_t pt_key_slot(const pt_key *k, uint32_t n)
+{
+	uint64_t x;
+
+	memcpy(&x, k->h.b, sizeof(x));
+	x ^= (uint64_t)k->space * 0x9e3779b97f4a7c15ull;
+	x ^= x >> 29;
+	return (uint32_t)(x % n);
+}
+
 /* /v1's own calls: its key space. */
 int pt_index_add(pt_index *ix, uint32_t peer, const pt_hash *h)
 {

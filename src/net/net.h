@@ -339,6 +339,10 @@ struct pt_server {
 	uv_timer_t refresh_timer;
 	bool refresh_ready;
 	uint32_t refresh_cursor;
+	/* /announce swarms whose counts changed, not written yet (wtcount.c;
+	 * NULL: not in cluster mode, or cluster_count_refresh_ms = 0). */
+	struct pt__wtdirty *wt_dirty;
+	uv_timer_t wtcount_timer;
 	pt_server_ban_fn *on_cluster_ban;
 	pt_server_allow_fn *on_cluster_allow;
 	void *on_cluster_allow_arg;
@@ -573,6 +577,19 @@ void pt__remote_peer_left(struct pt_server *srv, const pt_id *to, const pt_id *g
 size_t pt__wtremote_offers(pt_session *s, const pt_wt_msg *m, size_t first, size_t k);
 void pt__wtremote_answer(pt_session *s, const pt_wt_msg *m, const pt_id *offerer);
 bool pt__wtremote_receive(pt_session *t, const pt_id *from, const char *frame, size_t len);
+/* /announce counts across nodes (wtcount.c), each a no-op without
+ * srv->wt_dirty. start/stop: the dirty set and its timer. changed: ih's
+ * counts may have changed (before: what they were, to compare; NULL: they
+ * did), so they are written at the next flush. get: ih's counts, this
+ * node's plus the other nodes' as last read. refresh: puts the swarms
+ * among keys in the set (the refresh pass). dropped: changes lost to a
+ * full set (the next refresh pass writes them). */
+int pt__wtcount_start(struct pt_server *srv);
+void pt__wtcount_stop(struct pt_server *srv);
+void pt__wtcount_changed(struct pt_server *srv, const pt_wt_id *ih, const pt_wt_counts *before);
+void pt__wtcount_get(struct pt_server *srv, const pt_wt_id *ih, pt_wt_counts *c);
+void pt__wtcount_refresh(struct pt_server *srv, const pt_key *keys, size_t n);
+uint64_t pt__wtcount_dropped(const struct pt_server *srv);
 /* The cluster's lines of /metrics (nothing without a cluster). */
 int pt__remote_metrics(struct pt_server *srv, pt_buf *b);
 /* "off", "ok" (registered, every link up) or "degraded", for /readyz. */

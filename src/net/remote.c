@@ -337,6 +337,8 @@ static void refresh_tick(uv_timer_t *t)
 
 			pt_cluster_announce(srv->cluster, &p->id, &p->addr, a.v + i, n);
 		}
+		/* Its swarms' counts too: they live as long as its entries. */
+		pt__wtcount_refresh(srv, a.v, a.n);
 		srv->stats.cluster_refreshed += a.n;
 		budget = a.n >= budget ? 0 : budget - (uint32_t)a.n;
 		free(a.v);
@@ -515,6 +517,10 @@ int pt__remote_start(struct pt_server *srv)
 	uv_timer_init(srv->loop, &srv->refresh_timer);
 	srv->refresh_timer.data = srv;
 	srv->refresh_ready = true;
+	if (pt__wtcount_start(srv)) {
+		pt_log_error("cluster: out of memory");
+		return -1;
+	}
 	return 0;
 }
 
@@ -527,6 +533,7 @@ void pt__remote_stop(struct pt_server *srv)
 		uv_close((uv_handle_t *)&srv->refresh_timer, NULL);
 		srv->refresh_ready = false;
 	}
+	pt__wtcount_stop(srv);
 	/* Pending callbacks run inside the free and may look at
 	 * srv->cluster: it is already NULL for them. */
 	srv->cluster = NULL;
@@ -625,6 +632,12 @@ int pt__remote_metrics(struct pt_server *srv, pt_buf *b)
 		"# HELP peertrack_cluster_index_write_failures_total Index writes not sent or refused (re-announced later)\n"
 		"# TYPE peertrack_cluster_index_write_failures_total counter\n"
 		"peertrack_cluster_index_write_failures_total %" PRIu64 "\n"
+		"# HELP peertrack_cluster_swarm_counts_total /announce swarm counts shared through Redis (cluster_count_refresh_ms): this node's fields written, reads of the other nodes' fields, writes or reads that failed, changes dropped (too many waiting while Redis was down)\n"
+		"# TYPE peertrack_cluster_swarm_counts_total counter\n"
+		"peertrack_cluster_swarm_counts_total{op=\"written\"} %" PRIu64 "\n"
+		"peertrack_cluster_swarm_counts_total{op=\"read\"} %" PRIu64 "\n"
+		"peertrack_cluster_swarm_counts_total{op=\"failed\"} %" PRIu64 "\n"
+		"peertrack_cluster_swarm_counts_total{op=\"dropped\"} %" PRIu64 "\n"
 		"# HELP peertrack_cluster_purged_keys_total Index keys purged of a dead node's entries\n"
 		"# TYPE peertrack_cluster_purged_keys_total counter\n"
 		"peertrack_cluster_purged_keys_total %" PRIu64 "\n"
@@ -645,7 +658,8 @@ int pt__remote_metrics(struct pt_server *srv, pt_buf *b)
 		srv->stats.cluster_undeliverable, c->peer_left_out, c->peer_left_in,
 		c->inbox_publishes - c->inbox_batches, c->inbox_batches, c->inbox_messages, c->lookups,
 		c->lookups_cached, srv->stats.cluster_lookups_local_only, c->announces, c->withdraws,
-		srv->stats.cluster_refreshed, c->announce_failures, c->purged_keys, c->bad_replies,
+		srv->stats.cluster_refreshed, c->announce_failures, c->counts_written, c->counts_read,
+		c->counts_failures, pt__wtcount_dropped(srv), c->purged_keys, c->bad_replies,
 		c->stale_subscriptions, c->heartbeat_failures, c->tag_conflicts);
 	x.r |= pt_buf_printf(b,
 		"# HELP peertrack_cluster_redis_up 1 if the link to this Redis instance is up\n"

@@ -67,7 +67,8 @@ static void announce_reply(pt_session *s, const pt_wt_id *ih)
 	struct pt_server *srv = s->srv;
 	pt_wt_counts c;
 
-	pt_wt_swarms_counts(srv->wt_swarms, ih, &c);
+	/* Cluster mode: plus the other nodes' peers, as last read. */
+	pt__wtcount_get(srv, ih, &c);
 	pt_buf_reset(&srv->scratch);
 	if (pt_wt_reply_announce(&srv->scratch, ih, srv->cfg.wt_interval_s, &c))
 		failure(s, PT_WT_ANNOUNCE, ih, "server out of memory");
@@ -132,6 +133,7 @@ static void on_announce(pt_session *s, const pt_wt_msg *m)
 	struct pt_server *srv = s->srv;
 	pt_hash key = key_of(&m->info_hash);
 	size_t sent, want, used;
+	pt_wt_counts before = { 0, 0, 0 };
 	int r;
 
 	if (m->event == PT_WT_EV_STOPPED) {
@@ -145,6 +147,7 @@ static void on_announce(pt_session *s, const pt_wt_msg *m)
 			pt_iplimit_give(srv->iplimit, &s->addr, PT_IP_HASHES, 1);
 			pt__remote_withdraw(s, PT_SPACE_WT, &key, 1);
 		}
+		pt__wtcount_changed(srv, &m->info_hash, NULL);
 		announce_reply(s, &m->info_hash);
 		return;
 	}
@@ -157,6 +160,9 @@ static void on_announce(pt_session *s, const pt_wt_msg *m)
 		failure(s, PT_WT_ANNOUNCE, &m->info_hash, "info_hash not allowed on this tracker");
 		return;
 	}
+	/* Cluster mode: what the announce changes of the counts is written. */
+	if (srv->wt_dirty)
+		pt_wt_swarms_counts(srv->wt_swarms, &m->info_hash, &before);
 	r = pt_wt_swarms_join(srv->wt_swarms, s->handle, &m->info_hash, &m->peer_id, m->seeder,
 	                      m->event == PT_WT_EV_COMPLETED, srv->cfg.wt_max_swarms_per_connection);
 	if (r == -EEXIST) {
@@ -192,6 +198,8 @@ static void on_announce(pt_session *s, const pt_wt_msg *m)
 	}
 	if (r == 1)
 		pt__remote_announce(s, PT_SPACE_WT, &key, 1);
+	if (srv->wt_dirty)
+		pt__wtcount_changed(srv, &m->info_hash, &before);
 	announce_reply(s, &m->info_hash);
 	sent = relay_offers(s, m, &key, &want, &used);
 	/* Cluster mode: offers no local peer took go to other nodes' peers. */
@@ -265,7 +273,7 @@ static void on_scrape(pt_session *s, const pt_wt_msg *m)
 		size_t k = n - at < 64 ? n - at : 64;
 
 		for (size_t i = 0; i < k; i++)
-			pt_wt_swarms_counts(srv->wt_swarms, &m->hashes[at + i], &c[i]);
+			pt__wtcount_get(srv, &m->hashes[at + i], &c[i]);
 		pt_buf_reset(&srv->scratch);
 		if (pt_wt_reply_scrape(&srv->scratch, m->hashes + at, c, k, srv->cfg.wt_interval_s)) {
 			failure(s, PT_WT_SCRAPE, m->has_info_hash ? &m->info_hash : NULL,
@@ -321,9 +329,15 @@ static void deliver(pt_session *s, const char *msg, size_t len, bool binary)
 /* A peer leaving takes all its peer_ids out of all its swarms; the session
  * layer drops its index entries right after. Its relayed offers stay until
  * they expire: their (handle, gen) matches no later connection. */
+static void left_swarm(const pt_wt_id *ih, void *arg)
+{
+	pt__wtcount_changed(arg, ih, NULL);
+}
+
 void pt__wt_retire(pt_session *s)
 {
-	pt_wt_swarms_drop_conn(s->srv->wt_swarms, s->handle, NULL, NULL);
+	pt_wt_swarms_drop_conn(s->srv->wt_swarms, s->handle, s->srv->wt_dirty ? left_swarm : NULL,
+	                       s->srv);
 }
 
 int pt__wt_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,

@@ -4,7 +4,7 @@
  * in two swarms and with two peer_ids, spoofed answers and stops refused,
  * and a table of malformed inputs each answered with its failure reason or
  * close code while a bystander pair keeps being served; and two cluster
- * nodes over a real redis-server sharing one swarm.
+ * nodes over a real redis-server sharing one swarm and its counts.
  *
  * Clients are raw sockets (harness ptr_*), so what the daemon sends is
  * compared byte for byte with what the reference server would send. */
@@ -219,20 +219,65 @@ static void expect_announce(ptr *r, const wid *ih, int complete, int incomplete,
 	        "\"complete\":%d,\"incomplete\":%d}", js(ih, j), complete, incomplete);
 }
 
+/* Reads ih's announce reply; its counts in *complete and *incomplete. */
+static void read_announce(ptr *r, const wid *ih, int *complete, int *incomplete, const char *what)
+{
+	char j[128], head[256];
+	char *got = next_text(r);
+	int n = snprintf(head, sizeof(head), "{\"action\":\"announce\",\"interval\":120,"
+	                 "\"info_hash\":%s,", js(ih, j)), end = -1;
+
+	PT_CHECK(!strncmp(got, head, (size_t)n) &&
+	         sscanf(got + n, "\"complete\":%d,\"incomplete\":%d}%n", complete, incomplete,
+	                &end) == 2 && end > 0 && !got[n + end], "%s: %s", what, got);
+	free(got);
+}
+
+/* Cluster mode: a node answers its own peers plus the other nodes' as
+ * last read, so a reply lies between this node's count and the cluster's. */
+static void expect_announce_in(ptr *r, const wid *ih, int c_lo, int c_hi, int i_lo, int i_hi,
+                               const char *what)
+{
+	int c, i;
+
+	read_announce(r, ih, &c, &i, what);
+	PT_CHECK(c >= c_lo && c <= c_hi && i >= i_lo && i <= i_hi,
+	         "%s: complete %d incomplete %d, wanted %d..%d and %d..%d", what, c, i, c_lo, c_hi,
+	         i_lo, i_hi);
+}
+
+/* Scrapes ih alone; its counts in *complete and *incomplete. */
+static void scrape_counts(ptr *r, const wid *ih, int *complete, int *incomplete, const char *what)
+{
+	char j[128], head[256];
+	char *got;
+	int n, downloaded, end = -1;
+
+	sendf(r, "{\"action\":\"scrape\",\"info_hash\":%s}", spell(ih, RAW, j));
+	got = next_text(r);
+	n = snprintf(head, sizeof(head), "{\"action\":\"scrape\",\"files\":{%s:{", js(ih, j));
+	PT_CHECK(!strncmp(got, head, (size_t)n) &&
+	         sscanf(got + n, "\"complete\":%d,\"incomplete\":%d,\"downloaded\":%d}},"
+	                "\"flags\":{\"min_request_interval\":120}}%n",
+	                complete, incomplete, &downloaded, &end) == 3 && end > 0 && !got[n + end],
+	         "%s: %s", what, got);
+	free(got);
+}
+
 #define OFFER "{\"type\":\"offer\",\"sdp\":\"v=0\\r\\no=- 1 2 IN IP4 127.0.0.1\\r\\n\"}"
 #define ANSWER "{\"type\":\"answer\",\"sdp\":\"v=0\\r\\n\"}"
 
 /* from offers into ih (where `to` is the only other peer); `to` answers;
  * both ends see byte-exact relays. Used by every test as the sign that
  * the server still serves. */
-static void offer_answer(ptr *from, const wid *fpid, ptr *to, const wid *tpid, const wid *ih,
-                         const wid *oid, enum spelling sp, int n_in_swarm)
+static void offer_answer_in(ptr *from, const wid *fpid, ptr *to, const wid *tpid, const wid *ih,
+                            const wid *oid, enum spelling sp, int n_lo, int n_hi)
 {
 	char e[512], a[128], b[128], c[128], d[128];
 
 	snprintf(e, sizeof(e), ",\"offers\":[{\"offer\":" OFFER ",\"offer_id\":%s}]", spell(oid, sp, a));
 	announce(from, ih, fpid, sp, e);
-	expect_announce(from, ih, 0, n_in_swarm, "offerer's announce reply");
+	expect_announce_in(from, ih, 0, 0, n_lo, n_hi, "offerer's announce reply");
 	expectf(to, "relayed offer", "{\"action\":\"announce\",\"offer\":" OFFER ",\"offer_id\":%s,"
 	        "\"peer_id\":%s,\"info_hash\":%s}", js(oid, a), js(fpid, b), js(ih, c));
 	sendf(to, "{\"action\":\"announce\",\"info_hash\":%s,\"peer_id\":%s,\"to_peer_id\":%s,"
@@ -240,6 +285,13 @@ static void offer_answer(ptr *from, const wid *fpid, ptr *to, const wid *tpid, c
 	      spell(fpid, sp, c), spell(oid, sp, d));
 	expectf(from, "routed answer", "{\"action\":\"announce\",\"answer\":" ANSWER ",\"offer_id\":%s,"
 	        "\"peer_id\":%s,\"info_hash\":%s}", js(oid, a), js(tpid, b), js(ih, c));
+}
+
+/* The same where the swarm has n_in_swarm peers, all counted. */
+static void offer_answer(ptr *from, const wid *fpid, ptr *to, const wid *tpid, const wid *ih,
+                         const wid *oid, enum spelling sp, int n_in_swarm)
+{
+	offer_answer_in(from, fpid, to, tpid, ih, oid, sp, n_in_swarm, n_in_swarm);
 }
 
 static void test_offer_answer_byte_exact(void **state)
@@ -448,6 +500,148 @@ static void members_in_redis(pt_redis *r, const wid *ih, int want)
 	pt_fail("swarm has %d members in Redis, wanted %d", n, want);
 }
 
+/* Waits (bounded) until node tag's field of swarm ih's counts in Redis is
+ * there (want) or gone (!want); the key, while there, always expires. */
+static void count_field_in_redis(pt_redis *r, const wid *ih, const char *tag, bool want)
+{
+	char hex[41];
+	uint64_t t0 = pt_now_ms();
+	long long n, ttl;
+
+	for (int i = 0; i < 20; i++)
+		sprintf(hex + 2 * i, "%02x", ih->b[i]);
+	do {
+		struct redisReply *rep = pt_redis_cmd(r, "HEXISTS pt:c:1:%s %s", hex, tag);
+
+		n = rep && rep->type == REDIS_REPLY_INTEGER ? rep->integer : -1;
+		freeReplyObject(rep);
+		rep = pt_redis_cmd(r, "PTTL pt:c:1:%s", hex);
+		ttl = rep && rep->type == REDIS_REPLY_INTEGER ? rep->integer : -3;
+		freeReplyObject(rep);
+		PT_CHECK(ttl != -1, "swarm counts key with no expiry");
+		if (n == want)
+			return;
+		usleep(20000);
+	} while (pt_now_ms() - t0 < 5000);
+	pt_fail("node %s's count field of the swarm: %lld, wanted %d", tag, n, want);
+}
+
+/* Polls (bounded) until r's node counts complete/incomplete in ih, in its
+ * scrape and, with pid (r's peer_id in ih), in the reply to a
+ * re-announce too (with extra: a seeder says left:0 again), which changes
+ * no count. */
+static void converge(ptr *r, const wid *ih, const wid *pid, const char *extra, int complete,
+                     int incomplete, const char *what)
+{
+	uint64_t t0 = pt_now_ms();
+	int ac = -1, ai = -1, sc = -1, si = -1;
+
+	for (int i = 0; i < 250; i++) {
+		if (pid) {
+			announce(r, ih, pid, RAW, extra);
+			read_announce(r, ih, &ac, &ai, what);
+		}
+		scrape_counts(r, ih, &sc, &si, what);
+		if ((!pid || (ac == complete && ai == incomplete)) && sc == complete &&
+		    si == incomplete)
+			return;
+		if (pt_now_ms() - t0 > 5000)
+			break;
+		usleep(20000);
+	}
+	pt_fail("%s: announce %d/%d, scrape %d/%d, wanted %d/%d", what, ac, ai, sc, si, complete,
+	        incomplete);
+}
+
+/* complete/incomplete span the nodes: a seeder on A and a leecher on B
+ * read 1/1 on both nodes, in announce replies and scrapes; a swarm a
+ * node has not read yet answers its own peers; a leecher that closes or
+ * a seeder that stops is taken off both nodes' counts; once A sees B
+ * dead, B's peers are no longer counted, at once. A counts key of the
+ * wrong type costs counted failures, not a wrong count. */
+#define SEED ",\"left\":0"
+
+static void test_cluster_counts(void **state)
+{
+	(void)state;
+	pt_redis *r = pt_redis_start();
+	pt_daemon *na = wt_node(r, "Aa"), *nb = wt_node(r, "Bb");
+	wid ih = mk(21), ps = mk(22), pl = mk(23), pl2 = mk(24), ih2 = mk(25);
+	ptr *s, *l, *l2;
+	int c, i;
+
+	PT_CHECK(ptd_wait_log(na, "node 'Bb' is alive", PT_T_START_MS) >= 0, "A never saw B");
+	PT_CHECK(ptd_wait_log(nb, "node 'Aa' is alive", PT_T_START_MS) >= 0, "B never saw A");
+	s = wt_open(ptd_port(na), "127.0.0.2");
+	l = wt_open(ptd_port(nb), "127.0.0.3");
+	announce(s, &ih, &ps, RAW, ",\"left\":0,\"event\":\"started\"");
+	expect_announce(s, &ih, 1, 0, "seeder joins on A");
+	announce(l, &ih, &pl, ESCAPED, ",\"event\":\"started\"");
+	expect_announce(l, &ih, 0, 1, "leecher joins on B (B has not read the swarm yet)");
+	converge(s, &ih, &ps, SEED, 1, 1, "A counts B's leecher");
+	converge(l, &ih, &pl, "", 1, 1, "B counts A's seeder");
+	PT_CHECK(ptd_metric(na, "peertrack_cluster_swarm_counts_total{op=\"written\"}") >= 1 &&
+	         ptd_metric(na, "peertrack_cluster_swarm_counts_total{op=\"read\"}") >= 1,
+	         "A's swarm count metrics did not move");
+
+	/* A swarm whose counts key is of the wrong type (planted): writes and
+	 * reads fail, counted; the node answers its own count. */
+	{
+		char hex[41];
+		double failed = ptd_metric(na, "peertrack_cluster_swarm_counts_total{op=\"failed\"}");
+		uint64_t t0 = pt_now_ms();
+		struct redisReply *rep;
+
+		for (int k = 0; k < 20; k++)
+			sprintf(hex + 2 * k, "%02x", ih2.b[k]);
+		rep = pt_redis_cmd(r, "SET pt:c:1:%s planted", hex);
+		PT_CHECK(rep && rep->type == REDIS_REPLY_STATUS, "could not plant the key");
+		freeReplyObject(rep);
+		announce(s, &ih2, &ps, RAW, SEED);
+		expect_announce(s, &ih2, 1, 0, "seeder in a swarm with a planted key");
+		while (ptd_metric(na, "peertrack_cluster_swarm_counts_total{op=\"failed\"}") < failed + 2 &&
+		       pt_now_ms() - t0 < 5000) {
+			scrape_counts(s, &ih2, &c, &i, "scrape of the planted swarm");
+			PT_CHECK(c == 1 && i == 0, "planted swarm counted %d/%d", c, i);
+			usleep(20000);
+		}
+		PT_CHECK(ptd_metric(na, "peertrack_cluster_swarm_counts_total{op=\"failed\"}") >= failed + 2,
+		         "the failed write and read of a planted key were not counted");
+	}
+
+	/* A second leecher on B, gone by closing its socket. */
+	l2 = wt_open(ptd_port(nb), "127.0.0.4");
+	announce(l2, &ih, &pl2, RAW, "");
+	expect_announce_in(l2, &ih, 0, 1, 2, 2, "second leecher joins on B");
+	converge(s, &ih, NULL, NULL, 1, 2, "A counts both of B's leechers");
+	ptr_free(l2);
+	converge(s, &ih, NULL, NULL, 1, 1, "A after B's second leecher closed");
+
+	/* The seeder stops: both nodes count the leecher alone. */
+	announce(s, &ih, &ps, RAW, ",\"event\":\"stopped\"");
+	expect_announce_in(s, &ih, 0, 0, 0, 1, "seeder stops");
+	converge(l, &ih, &pl, "", 0, 1, "B after A's seeder stopped");
+	converge(s, &ih, NULL, NULL, 0, 1, "A after its seeder stopped");
+
+	/* Back as a seeder; then B is killed. */
+	announce(s, &ih, &ps, RAW, SEED);
+	expect_announce_in(s, &ih, 1, 1, 0, 1, "seeder back on A");
+	converge(s, &ih, &ps, SEED, 1, 1, "A counts B's leecher again");
+	count_field_in_redis(r, &ih, "Bb", true);
+	ptd_kill(nb);
+	PT_CHECK(ptd_wait_log(na, "node 'Bb' is dead", 10000) >= 0, "A never noticed B died");
+	announce(s, &ih, &ps, RAW, SEED);
+	expect_announce(s, &ih, 1, 0, "A right after B died");
+	scrape_counts(s, &ih, &c, &i, "A's scrape after B died");
+	PT_CHECK(c == 1 && i == 0, "A's scrape after B died: %d/%d", c, i);
+	/* A purges the dead node's field with its index entries. */
+	count_field_in_redis(r, &ih, "Bb", false);
+	count_field_in_redis(r, &ih, "Aa", true);
+	ptr_free(s);
+	ptr_free(l);
+	assert_int_equal(ptd_stop(na), 0);
+}
+
 /* Two nodes, one swarm: peers on different nodes get each other's offers
  * and answers byte-exact (ids with every awkward byte); an answer for an
  * offerer that stopped meanwhile is dropped on the offerer's node; a
@@ -471,23 +665,23 @@ static void test_cluster_nodes(void **state)
 	expect_announce(y, &ih, 0, 1, "y joins on B");
 	members_in_redis(r, &ih, 1);
 	/* x on A: its offer reaches y on B; y's answer comes back to x. */
-	offer_answer(x, &pa, y, &pb, &ih, &oid, RAW, 1);
+	offer_answer_in(x, &pa, y, &pb, &ih, &oid, RAW, 1, 2);
 	members_in_redis(r, &ih, 2);
-	offer_answer(y, &pb, x, &pa, &ih, &oid2, ESCAPED, 1);
+	offer_answer_in(y, &pb, x, &pa, &ih, &oid2, ESCAPED, 1, 2);
 
 	/* x offers, then stops before y answers: A drops the answer. */
 	snprintf(e, sizeof(e), ",\"offers\":[{\"offer\":\"o3\",\"offer_id\":%s}]", spell(&oid3, RAW, a1));
 	announce(x, &ih, &pa, RAW, e);
-	expect_announce(x, &ih, 0, 1, "x offers again");
+	expect_announce_in(x, &ih, 0, 0, 1, 2, "x offers again");
 	got = next_text(y);
 	PT_CHECK(strstr(got, "\"offer\":\"o3\"") && strstr(got, js(&pa, a2)), "offer o3: %s", got);
 	free(got);
 	announce(x, &ih, &pa, RAW, ",\"event\":\"stopped\"");
-	expect_announce(x, &ih, 0, 0, "x stops");
+	expect_announce_in(x, &ih, 0, 0, 0, 1, "x stops");
 	/* A peer of B that never got offer o3 cannot answer it. */
 	m = wt_open(ptd_port(nb), "127.0.0.4");
 	announce(m, &ih, &pm, RAW, "");
-	expect_announce(m, &ih, 0, 2, "m joins on B");
+	expect_announce_in(m, &ih, 0, 0, 2, 3, "m joins on B");
 	sendf(m, "{\"action\":\"announce\",\"info_hash\":%s,\"peer_id\":%s,\"to_peer_id\":%s,"
 	      "\"answer\":\"a\",\"offer_id\":%s}", spell(&ih, RAW, a1), spell(&pm, RAW, a2),
 	      spell(&pa, RAW, a3), spell(&oid3, RAW, a4));
@@ -502,7 +696,8 @@ static void test_cluster_nodes(void **state)
 	ptd_kill(nb);
 	PT_CHECK(ptd_wait_log(na, "node 'Bb' is dead", 10000) >= 0, "A never noticed B died");
 	members_in_redis(r, &ih, 0);
-	/* And A's offers find nobody (no crash, no stale target). */
+	/* And A's offers find nobody (no crash, no stale target); A counts
+	 * its own peer alone at once (no sum counting B's peers is kept). */
 	announce(x, &ih, &pa, RAW, e);
 	expect_announce(x, &ih, 0, 1, "x alone after B died");
 	ptr_free(x);
@@ -529,12 +724,13 @@ static void test_cluster_redis_down(void **state)
 	announce(y, &ih, &py, RAW, "");
 	expect_announce(y, &ih, 0, 1, "y joins on B");
 	members_in_redis(r, &ih, 1);
-	offer_answer(x, &px, y, &py, &ih, &o1, RAW, 1);
+	offer_answer_in(x, &px, y, &py, &ih, &o1, RAW, 1, 2);
 
 	pt_redis_stop(r);
 	PT_CHECK(ptd_wait_log_from(na, mark, "Redis unreachable", 5000) >= 0, "A never noticed");
 	z = wt_open(ptd_port(na), "127.0.0.4");
 	announce(z, &ih, &pz, ESCAPED, "");
+	/* Redis down: A counts its own peers only. */
 	expect_announce(z, &ih, 0, 2, "z joins on A, Redis down");
 	offer_answer(z, &pz, x, &px, &ih, &o2, ESCAPED, 2);
 
@@ -550,7 +746,7 @@ static void test_cluster_redis_down(void **state)
 
 		snprintf(e, sizeof(e), ",\"offers\":[{\"offer\":\"o\",\"offer_id\":%s}]", spell(&o3, RAW, a1));
 		announce(y, &ih, &py, RAW, e);
-		expect_announce(y, &ih, 0, 1, "y offers after Redis came back");
+		expect_announce_in(y, &ih, 0, 0, 1, 3, "y offers after Redis came back");
 		/* One of A's two peers gets it. */
 		for (int i = 0;; i++) {
 			who = i % 2 ? z : x;
@@ -563,6 +759,9 @@ static void test_cluster_redis_down(void **state)
 		PT_CHECK(strstr(got, js(&py, a2)), "offer: %s", got);
 		free(got);
 	}
+	/* Redis came back empty: the nodes' counts are written again. */
+	converge(y, &ih, NULL, NULL, 0, 3, "B's counts after Redis came back");
+	converge(x, &ih, NULL, NULL, 0, 3, "A's counts after Redis came back");
 	ptr_free(x);
 	ptr_free(y);
 	ptr_free(z);
@@ -747,6 +946,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_malformed, pt_teardown),
 		cmocka_unit_test_teardown(test_paths, pt_teardown),
 		cmocka_unit_test_teardown(test_cluster_nodes, pt_teardown),
+		cmocka_unit_test_teardown(test_cluster_counts, pt_teardown),
 		cmocka_unit_test_teardown(test_cluster_redis_down, pt_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
