@@ -34,27 +34,7 @@ out="build/bench/nodes-$(date +%Y%m%d-%H%M%S).jsonl"
 . "$(dirname "$0")/lib/start.sh"
 pt_scratch "EXIT INT TERM"
 
-# redis-server on a free loopback port with a password, nothing on disk.
-head -c 24 /dev/urandom | base64 | tr -d '/+=' >"$tmp/redis.pw"
-chmod 600 "$tmp/redis.pw"
-for try in 1 2 3 4 5; do
-	RPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-	printf '%s\n' "bind 127.0.0.1" "port $RPORT" "requirepass $(cat "$tmp/redis.pw")" 'save ""' \
-		"appendonly no" "dir $tmp" "logfile $tmp/redis.log" >"$tmp/redis.conf"
-	chmod 600 "$tmp/redis.conf"
-	"$REDIS" "$tmp/redis.conf" &
-	RPID=$!
-	for _ in $(seq 1 100); do
-		grep -q 'Ready to accept connections' "$tmp/redis.log" 2>/dev/null && break
-		kill -0 "$RPID" 2>/dev/null || break
-		sleep 0.05
-	done
-	if kill -0 "$RPID" 2>/dev/null && grep -q 'Ready to accept connections' "$tmp/redis.log"; then
-		pids+=("$RPID"); break
-	fi
-	kill "$RPID" 2>/dev/null || true; wait "$RPID" 2>/dev/null || true; RPID=""
-done
-[ -n "$RPID" ] || { echo "redis-server did not start: $(tail -n 3 "$tmp/redis.log")" >&2; exit 1; }
+pt_redis "$REDIS"
 
 # start NAME [CLUSTER-LINES]: a daemon with the bench limits; sets PORT and PID.
 start() {
@@ -150,15 +130,14 @@ for r in $(seq 1 "$LOOKUP_ROUNDS"); do
 	run "lookup-spread-$r" "${lookup[@]}" "${nodes[@]}"
 done
 
-python3 - "$out" <<'PY'
-import json, statistics, sys, collections
-g = collections.defaultdict(list)
-for l in open(sys.argv[1]):
-    r = json.loads(l)
-    g[r["label"].rsplit("-", 1)[0]].append(r)
+python3 - "$out" "$PWD/scripts/lib" <<'PY'
+import statistics, sys
+sys.path.insert(0, sys.argv[2])
+sys.dont_write_bytecode = True  # no __pycache__ in the checkout
+import runs
+g = runs.groups(sys.argv[1])
 def med(kind, f):
-    v = [f(r) for r in g[kind]]
-    return (statistics.median(v), min(v), max(v)) if v else (0, 0, 0)
+    return runs.med(g, kind, f)
 print("\nmedians (min..max) over rounds")
 for kind in ("sat-single", "sat-same", "sat-split", "half-single", "half-same", "half-split",
              "lookup-single", "lookup-spread"):
