@@ -422,6 +422,15 @@ void pt__session_contact(pt_session *s, pt_session *other);
 bool pt__session_contacted(const pt_session *s, const pt_session *other);
 /* The same with a peer of another node (cluster mode). */
 void pt__session_contact_remote(pt_session *s, const pt_id *other);
+/* A session named for ever by (handle, gen) (registry.h): for a request
+ * whose answer comes back when the session may have gone. */
+typedef struct pt__sref {
+	struct pt_server *srv;
+	uint32_t handle, gen;
+} pt__sref;
+pt__sref pt__sref_of(pt_session *s);
+/* The session while it is that one and live; NULL once it left. */
+pt_session *pt__sref_live(const pt__sref *r);
 /* One received piece of a message: reassembles fragments up to max bytes
  * (more closes with 1009) and hands each complete message to deliver. */
 int pt__session_receive(pt_session *s, const char *in, size_t len, bool first, bool final,

@@ -18,29 +18,16 @@
 /* Re-announce pacing: one tick per REFRESH_TICK_MS while a pass runs. */
 #define REFRESH_TICK_MS 20
 
-/* A request whose answer comes back to a peer that may have left by then:
- * (handle, gen) names it for ever (registry.h). */
+/* A request whose answer comes back to a peer that may have left by then
+ * (pt__sref), and the request id to answer with. */
 typedef struct asker {
-	struct pt_server *srv;
-	uint32_t handle, gen;
+	pt__sref who;
 	pt_rid rid;
 } asker;
 
-static pt_session *asker_session(const asker *a)
-{
-	pt_session *s;
-
-	if (pt_registry_gen(a->srv->registry, a->handle) != a->gen)
-		return NULL;
-	s = pt_registry_session(a->srv->registry, a->handle);
-	return s && s->state == PT_SESSION_LIVE ? s : NULL;
-}
-
 static void asker_init(asker *a, pt_session *s, const pt_rid *rid)
 {
-	a->srv = s->srv;
-	a->handle = s->handle;
-	a->gen = pt_registry_gen(s->srv->registry, s->handle);
+	a->who = pt__sref_of(s);
 	if (rid)
 		a->rid = *rid;
 	else
@@ -57,10 +44,10 @@ typedef struct sig_req {
 static void signal_done(void *arg, int status)
 {
 	sig_req *q = arg;
-	pt_session *s = asker_session(&q->a);
+	pt_session *s = pt__sref_live(&q->a.who);
 
 	if (status > 0)
-		q->a.srv->stats.relayed++;
+		q->a.who.srv->stats.relayed++;
 	if (s) {
 		if (status > 0)
 			pt__session_contact_remote(s, &q->to);
@@ -438,12 +425,12 @@ static void merge_reply(pt_session *s, const pt_rid *rid, const pt_hash *hash,
 static void lookup_done(void *arg, int status, const pt_cluster_cand *v, size_t n)
 {
 	look_req *q = arg;
-	pt_session *s = asker_session(&q->a);
+	pt_session *s = pt__sref_live(&q->a.who);
 	const pt_id *local[1024];
 	uint32_t n_local = q->n_local < 1024 ? q->n_local : 1024;
 
 	if (status)
-		q->a.srv->stats.cluster_lookups_local_only++;
+		q->a.who.srv->stats.cluster_lookups_local_only++;
 	if (s) {
 		for (uint32_t i = 0; i < n_local; i++)
 			local[i] = &q->local[i];

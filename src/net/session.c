@@ -733,6 +733,21 @@ void pt__session_contact(pt_session *s, pt_session *other)
 	remember(other, s, NULL);
 }
 
+pt__sref pt__sref_of(pt_session *s)
+{
+	return (pt__sref){ s->srv, s->handle, pt_registry_gen(s->srv->registry, s->handle) };
+}
+
+pt_session *pt__sref_live(const pt__sref *r)
+{
+	pt_session *s;
+
+	if (pt_registry_gen(r->srv->registry, r->handle) != r->gen)
+		return NULL;
+	s = pt_registry_session(r->srv->registry, r->handle);
+	return s && s->state == PT_SESSION_LIVE ? s : NULL;
+}
+
 void pt__session_contact_remote(pt_session *s, const pt_id *other)
 {
 	remember(s, NULL, other);

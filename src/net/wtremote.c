@@ -28,23 +28,12 @@
 
 #define ID PT_WT_ID_BYTES
 
-/* A request whose outcome comes back to a connection that may have gone:
- * (handle, gen) names it for ever. */
+/* A request whose outcome comes back to a connection that may have gone
+ * (pt__sref), and its swarm. */
 typedef struct wt_asker {
-	struct pt_server *srv;
-	uint32_t handle, gen;
+	pt__sref who;
 	pt_wt_id ih;
 } wt_asker;
-
-static pt_session *asker_live(const wt_asker *a)
-{
-	pt_session *s;
-
-	if (pt_registry_gen(a->srv->registry, a->handle) != a->gen)
-		return NULL;
-	s = pt_registry_session(a->srv->registry, a->handle);
-	return s && s->state == PT_SESSION_LIVE ? s : NULL;
-}
 
 static void fail(pt_session *s, enum pt_wt_type t, const pt_wt_id *ih, const char *why)
 {
@@ -109,8 +98,8 @@ static void offer_req_free(offer_req *q)
 static void offers_found(void *arg, int status, const pt_cluster_cand *v, size_t n)
 {
 	offer_req *q = arg;
-	struct pt_server *srv = q->a.srv;
-	pt_session *s = asker_live(&q->a);
+	struct pt_server *srv = q->a.who.srv;
+	pt_session *s = pt__sref_live(&q->a.who);
 	ranked *r;
 	size_t k;
 
@@ -148,7 +137,7 @@ size_t pt__wtremote_offers(pt_session *s, const pt_wt_msg *m, size_t first, size
 		return 0;
 	if (!(q = calloc(1, sizeof(*q) + (k - first) * sizeof(offer_copy))))
 		return 0;
-	q->a = (wt_asker){ srv, s->handle, pt_registry_gen(srv->registry, s->handle), m->info_hash };
+	q->a = (wt_asker){ pt__sref_of(s), m->info_hash };
 	q->pid = m->peer_id;
 	for (size_t i = first; i < k; i++, q->n++) {
 		offer_copy *o = &q->o[q->n];
@@ -176,10 +165,10 @@ size_t pt__wtremote_offers(pt_session *s, const pt_wt_msg *m, size_t first, size
 static void answer_done(void *arg, int status)
 {
 	wt_asker *a = arg;
-	pt_session *s = asker_live(a);
+	pt_session *s = pt__sref_live(&a->who);
 
 	if (status > 0)
-		a->srv->stats.wt.answers_relayed++;
+		a->who.srv->stats.wt.answers_relayed++;
 	else if (s)
 		fail(s, PT_WT_ANSWER, &a->ih, status == 0 ? "answer: the offering peer has left"
 		                                          : "answer: the offering peer is on another "
@@ -195,8 +184,7 @@ void pt__wtremote_answer(pt_session *s, const pt_wt_msg *m, const pt_id *offerer
 	int r = -ENOMEM;
 
 	if (a && srv->cluster && !frame(srv, 'a', ids, 4, m->answer, m->answer_len)) {
-		*a = (wt_asker){ srv, s->handle, pt_registry_gen(srv->registry, s->handle),
-		                 m->info_hash };
+		*a = (wt_asker){ pt__sref_of(s), m->info_hash };
 		r = pt_cluster_signal(srv->cluster, offerer, &s->id, pt_buf_text(&srv->scratch),
 		                      srv->scratch.len, answer_done, a);
 		if (!r)
