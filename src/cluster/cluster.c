@@ -821,10 +821,17 @@ bool pt_cluster_index_up(const pt_cluster *c, const pt_key *k)
 	return !c->closing && pt_rlink_up(c->cmd[shard_of(c, k)]);
 }
 
+/* Up and at most half full: background work (refresh, counts) leaves the
+ * other half to what peers wait for (signals, lookups). */
+static bool link_has_room(const pt_cluster *c, int shard)
+{
+	return pt_rlink_up(c->cmd[shard]) && pt_rlink_pending(c->cmd[shard]) <= c->max_pending / 2;
+}
+
 bool pt_cluster_has_room(const pt_cluster *c)
 {
 	for (int i = 0; i < c->n_links; i++)
-		if (!pt_rlink_up(c->cmd[i]) || pt_rlink_pending(c->cmd[i]) > c->max_pending / 2)
+		if (!link_has_room(c, i))
 			return false;
 	return !c->closing;
 }
@@ -1304,15 +1311,17 @@ static int counts_read(pt_cluster *c, const pt_key *k)
 	char key[KEY_MAX];
 	const char *argv[1] = { key };
 	size_t lens[1];
-	count_req *q = malloc(sizeof(*q));
-	int r;
+	int shard = shard_of(c, k), r;
+	count_req *q;
 
-	if (!q)
+	/* Scrapes of many swarms must not fill the link signals use. */
+	if (!link_has_room(c, shard))
+		return -ENOBUFS;
+	if (!(q = malloc(sizeof(*q))))
 		return -ENOMEM;
 	q->key = *k;
 	lens[0] = count_key(c, k, key);
-	r = script_call(c, c->cmd[shard_of(c, k)], S_COUNT_GET, 1, 1, argv, lens, counts_get_reply,
-	                q);
+	r = script_call(c, c->cmd[shard], S_COUNT_GET, 1, 1, argv, lens, counts_get_reply, q);
 	if (r)
 		free(q);
 	else
