@@ -3,7 +3,8 @@
 # bittorrent-tracker websocket clients (WebRTC from node-datachannel) find
 # each other through peertrackd alone and every pair exchanges 48 KiB over a
 # data channel, SHA-256 checked; a scrape counts them all; then two clients
-# on two cluster nodes sharing a redis-server do the same. In fresh network
+# on two cluster nodes sharing a redis-server do the same (the scrape on one
+# node counts the other node's client too). In fresh network
 # and PID namespaces holding only lo (tests/browser/lib.sh), so every socket,
 # ICE included, is on 127.0.0.1.
 . "$(dirname "$0")/../browser/lib.sh"
