@@ -158,8 +158,9 @@ typedef struct pt_cluster_stats {
 	 * those of them carrying several (cluster_publish_linger_us). */
 	uint64_t inbox_publishes, inbox_messages, inbox_batches;
 	/* Swarm count fields written (or removed), reads of a key's fields,
-	 * and writes or reads that failed. */
-	uint64_t counts_written, counts_read, counts_failures;
+	 * writes or reads that failed, and reads not made for the budget
+	 * (cluster_count_reads_per_sec). */
+	uint64_t counts_written, counts_read, counts_failures, counts_throttled;
 } pt_cluster_stats;
 /* Borrowed until the next call. */
 const pt_cluster_stats *pt_cluster_stats_get(pt_cluster *c);

@@ -125,7 +125,7 @@ typedef struct pt_config {
 	uint32_t cluster_entry_ttl_ms;
 	uint32_t cluster_lookup_sample;
 	uint32_t cluster_lookup_cache_ms, cluster_lookup_cache_slots;
-	uint32_t cluster_count_refresh_ms, cluster_count_cache_slots;
+	uint32_t cluster_count_refresh_ms, cluster_count_cache_slots, cluster_count_reads_per_sec;
 	uint32_t cluster_batch;
 	uint32_t cluster_reconnect_min_ms;
 	uint32_t cluster_reconnect_max_ms;

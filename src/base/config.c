@@ -431,6 +431,11 @@ const pt_config_key pt_config_keys[] = {
 	U32("cluster", cluster_count_cache_slots, "4096", 1, 1048576, false,
 	    "Swarms whose other nodes' counts a node keeps at once (a direct-mapped\n"
 	    "table of 72 bytes per slot)."),
+	U32("cluster", cluster_count_reads_per_sec, "2000", 1, 1000000, false,
+	    "Most reads of other nodes' swarm counts a node sends Redis per second\n"
+	    "(a token bucket of as many): a swarm asked about past it answers with\n"
+	    "its last sum while young enough, else with this node's peers only, so a\n"
+	    "flood of scrapes of random info_hashes costs Redis a bounded rate."),
 	U32("cluster", cluster_batch, "256", 1, 65536, false,
 	    "Index entries per Redis request when the node re-announces (after a\n"
 	    "reconnect, and for the periodic refresh) and keys per purge step."),

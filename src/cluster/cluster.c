@@ -22,6 +22,7 @@
 #include "peertrack/lcache.h"
 #include "peertrack/log.h"
 #include "peertrack/outbox.h"
+#include "peertrack/ratelimit.h"
 #include "peertrack/rlink.h"
 
 /* Redis' clock, in ms, inside a script. */
@@ -150,6 +151,8 @@ struct pt_cluster {
 	node_rec nodes[TAGS];
 	pt_lcache *lcache;          /* NULL: cluster_lookup_cache_ms = 0 */
 	pt_ccache *ccache;          /* NULL: cluster_count_refresh_ms = 0 */
+	pt_bucket count_reads;      /* cluster_count_reads_per_sec */
+	uint32_t count_reads_per_s;
 	pt_cluster_stats stats;
 	uint64_t bad_log_ms, bad_logged;
 };
@@ -691,6 +694,8 @@ pt_cluster *pt_cluster_new(uv_loop_t *loop, const pt_config *cfg, const pt_clust
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
+	c->count_reads_per_s = cfg->cluster_count_reads_per_sec;
+	pt_bucket_init(&c->count_reads, c->count_reads_per_s, uv_now(loop));
 	if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
 		snprintf(err, errlen, "no randomness for the node");
 		goto fail;
@@ -1337,9 +1342,18 @@ bool pt_cluster_counts_remote(pt_cluster *c, const pt_key *k, uint32_t *complete
 	if (!c->ccache || !c->registered || !pt_cluster_index_up(c, k))
 		return false;
 	have = pt_ccache_get(c->ccache, k, uv_now(c->loop), complete, incomplete, &read);
-	/* Not sent (the link full): the sum kept stays usable a while. */
-	if (read && counts_read(c, k))
+	if (!read)
+		return have;
+	/* Scrapes of many random swarms would otherwise turn into as many
+	 * Redis reads: past the node's budget, the swarm waits for a later
+	 * request (the sum kept stays usable a while, as when not sent). */
+	if (!pt_bucket_take(&c->count_reads, c->count_reads_per_s, c->count_reads_per_s,
+	                    uv_now(c->loop))) {
+		c->stats.counts_throttled++;
 		pt_ccache_fail(c->ccache, k, false, uv_now(c->loop));
+	} else if (counts_read(c, k)) {
+		pt_ccache_fail(c->ccache, k, false, uv_now(c->loop));
+	}
 	return have;
 }
 

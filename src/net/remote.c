@@ -619,11 +619,12 @@ int pt__remote_metrics(struct pt_server *srv, pt_buf *b)
 		"# HELP peertrack_cluster_index_write_failures_total Index writes not sent or refused (re-announced later)\n"
 		"# TYPE peertrack_cluster_index_write_failures_total counter\n"
 		"peertrack_cluster_index_write_failures_total %" PRIu64 "\n"
-		"# HELP peertrack_cluster_swarm_counts_total /announce swarm counts shared through Redis (cluster_count_refresh_ms): this node's fields written, reads of the other nodes' fields, writes or reads that failed, changes dropped (too many waiting while Redis was down)\n"
+		"# HELP peertrack_cluster_swarm_counts_total /announce swarm counts shared through Redis (cluster_count_refresh_ms): this node's fields written, reads of the other nodes' fields, writes or reads that failed, reads not made (cluster_count_reads_per_sec), changes dropped (too many waiting while Redis was down)\n"
 		"# TYPE peertrack_cluster_swarm_counts_total counter\n"
 		"peertrack_cluster_swarm_counts_total{op=\"written\"} %" PRIu64 "\n"
 		"peertrack_cluster_swarm_counts_total{op=\"read\"} %" PRIu64 "\n"
 		"peertrack_cluster_swarm_counts_total{op=\"failed\"} %" PRIu64 "\n"
+		"peertrack_cluster_swarm_counts_total{op=\"throttled\"} %" PRIu64 "\n"
 		"peertrack_cluster_swarm_counts_total{op=\"dropped\"} %" PRIu64 "\n"
 		"# HELP peertrack_cluster_purged_keys_total Index keys purged of a dead node's entries\n"
 		"# TYPE peertrack_cluster_purged_keys_total counter\n"
@@ -646,7 +647,7 @@ int pt__remote_metrics(struct pt_server *srv, pt_buf *b)
 		c->inbox_publishes - c->inbox_batches, c->inbox_batches, c->inbox_messages, c->lookups,
 		c->lookups_cached, srv->stats.cluster_lookups_local_only, c->announces, c->withdraws,
 		srv->stats.cluster_refreshed, c->announce_failures, c->counts_written, c->counts_read,
-		c->counts_failures, pt__wtcount_dropped(srv), c->purged_keys, c->bad_replies,
+		c->counts_failures, c->counts_throttled, pt__wtcount_dropped(srv), c->purged_keys, c->bad_replies,
 		c->stale_subscriptions, c->heartbeat_failures, c->tag_conflicts);
 	x.r |= pt_buf_printf(b,
 		"# HELP peertrack_cluster_redis_up 1 if the link to this Redis instance is up\n"

@@ -463,20 +463,25 @@ static void test_two_swarms_two_peer_ids(void **state)
 /* -- across cluster nodes ---------------------------------------------------- */
 
 /* A node of a cluster over r: CONF plus the cluster keys of test_cluster.c
- * (quick heartbeats; a node silent for 2 s is dead). */
-static pt_daemon *wt_node(pt_redis *r, const char *tag)
+ * (quick heartbeats; a node silent for 2 s is dead), and more. */
+static pt_daemon *wt_node_with(pt_redis *r, const char *tag, const char *more)
 {
 	pt_daemon *d = ptd_start(CONF "resume_window_ms = 0\n[cluster]\ncluster_redis = 127.0.0.1:%d\n"
 	                         "cluster_node = %s\ncluster_redis_password_file = %s\n"
 	                         "cluster_heartbeat_ms = 200\ncluster_timeout_ms = 500\n"
 	                         "cluster_reconnect_min_ms = 50\ncluster_reconnect_max_ms = 400\n"
-	                         "cluster_dead_ms = 2000\n",
-	                         pt_redis_port(r), tag, pt_redis_password_file(r));
+	                         "cluster_dead_ms = 2000\n%s",
+	                         pt_redis_port(r), tag, pt_redis_password_file(r), more);
 	char line[64];
 
 	snprintf(line, sizeof(line), "node '%s' registered", tag);
 	PT_CHECK(ptd_wait_log(d, line, PT_T_START_MS) >= 0, "node %s never registered", tag);
 	return d;
+}
+
+static pt_daemon *wt_node(pt_redis *r, const char *tag)
+{
+	return wt_node_with(r, tag, "");
 }
 
 /* Waits (bounded) until swarm ih has `want` members in Redis' index. */
@@ -640,6 +645,56 @@ static void test_cluster_counts(void **state)
 	ptr_free(s);
 	ptr_free(l);
 	assert_int_equal(ptd_stop(na), 0);
+}
+
+/* A scrape of many swarms past cluster_count_reads_per_sec: the reads
+ * beyond the budget are not made (counted), every swarm is still answered
+ * (this node's counts), and a swarm asked about again is read later. */
+static void test_cluster_count_budget(void **state)
+{
+	(void)state;
+	pt_redis *r = pt_redis_start();
+	pt_daemon *na = wt_node_with(r, "Aa", "cluster_count_reads_per_sec = 1\n"),
+	          *nb = wt_node(r, "Bb");
+	wid ih[8], pl = mk(39);
+	char list[8 * 128 + 16], *o = list, j[128];
+	ptr *s, *l;
+	double read0, thr0;
+	char *got;
+
+	/* Distinct leading bytes, as real info_hashes have: the count cache
+	 * places a swarm by them, and swarms sharing a slot share one read. */
+	for (int k = 0; k < 8; k++) {
+		ih[k] = mk((unsigned char)(40 + k));
+		ih[k].b[0] = (unsigned char)(0x40 + k);
+	}
+	PT_CHECK(ptd_wait_log(na, "node 'Bb' is alive", PT_T_START_MS) >= 0, "A never saw B");
+	l = wt_open(ptd_port(nb), "127.0.0.3");
+	announce(l, &ih[0], &pl, RAW, "");
+	expect_announce(l, &ih[0], 0, 1, "leecher joins on B");
+	count_field_in_redis(r, &ih[0], "Bb", true);
+	s = wt_open(ptd_port(na), "127.0.0.2");
+	read0 = ptd_metric(na, "peertrack_cluster_swarm_counts_total{op=\"read\"}");
+	thr0 = ptd_metric(na, "peertrack_cluster_swarm_counts_total{op=\"throttled\"}");
+	for (int k = 0; k < 8; k++)
+		o += sprintf(o, "%s%s", k ? "," : "", spell(&ih[k], RAW, j));
+	sendf(s, "{\"action\":\"scrape\",\"info_hash\":[%s]}", list);
+	got = next_text(s);
+	for (int k = 0; k < 8; k++)
+		PT_CHECK(strstr(got, js(&ih[k], j)), "scrape reply lacks swarm %d: %s", k, got);
+	free(got);
+	/* One token (two if a second passed meanwhile): the rest throttled. */
+	PT_CHECK(ptd_metric(na, "peertrack_cluster_swarm_counts_total{op=\"read\"}") - read0 <= 2 &&
+	         ptd_metric(na, "peertrack_cluster_swarm_counts_total{op=\"throttled\"}") - thr0 >= 6,
+	         "scrape of 8 swarms at 1 read/s: %.0f reads, %.0f throttled",
+	         ptd_metric(na, "peertrack_cluster_swarm_counts_total{op=\"read\"}") - read0,
+	         ptd_metric(na, "peertrack_cluster_swarm_counts_total{op=\"throttled\"}") - thr0);
+	/* Throttled, not lost: B's leecher is counted on A once read. */
+	converge(s, &ih[0], NULL, NULL, 0, 1, "A counts B's leecher at 1 read/s");
+	ptr_free(s);
+	ptr_free(l);
+	assert_int_equal(ptd_stop(na), 0);
+	assert_int_equal(ptd_stop(nb), 0);
 }
 
 /* Two nodes, one swarm: peers on different nodes get each other's offers
@@ -947,6 +1002,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_paths, pt_teardown),
 		cmocka_unit_test_teardown(test_cluster_nodes, pt_teardown),
 		cmocka_unit_test_teardown(test_cluster_counts, pt_teardown),
+		cmocka_unit_test_teardown(test_cluster_count_budget, pt_teardown),
 		cmocka_unit_test_teardown(test_cluster_redis_down, pt_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
