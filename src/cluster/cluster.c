@@ -201,12 +201,50 @@ static int shard_of(const pt_cluster *c, const pt_key *k)
 	return (int)b;
 }
 
-static size_t index_key(const pt_cluster *c, const pt_key *k, char out[KEY_MAX])
+/* The Redis key of k: PREFIX KIND:SPACE:HEX, KIND 'h' (its holders, a
+ * sorted set) or 'c' (the nodes' swarm counts, a hash). */
+static size_t key_name(const pt_cluster *c, char kind, const pt_key *k, char out[KEY_MAX])
 {
 	char hex[PT_HASH_HEX + 1];
 
 	pt_key_format(k, hex);
-	return (size_t)snprintf(out, KEY_MAX, "%sh:%d:%s", c->prefix, (int)k->space, hex);
+	return (size_t)snprintf(out, KEY_MAX, "%s%c:%d:%s", c->prefix, kind, (int)k->space, hex);
+}
+
+/* A script call per instance: of n keys (a pt_key each, stride bytes
+ * apart from first: a pt_key array, or the key member of an array of
+ * records), how many live on shard, and their names (key_name's kind)
+ * into argv and lens in order, the text in kb (KEY_MAX each). */
+static const pt_key *key_at(const pt_key *first, size_t stride, size_t i)
+{
+	return (const pt_key *)(const void *)((const char *)first + i * stride);
+}
+
+static size_t shard_count(const pt_cluster *c, int shard, const pt_key *first, size_t stride,
+                          size_t n)
+{
+	size_t cnt = 0;
+
+	for (size_t i = 0; i < n; i++)
+		cnt += shard_of(c, key_at(first, stride, i)) == shard;
+	return cnt;
+}
+
+static size_t shard_names(const pt_cluster *c, int shard, char kind, const pt_key *first,
+                          size_t stride, size_t n, const char **argv, size_t *lens, char *kb)
+{
+	size_t j = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const pt_key *k = key_at(first, stride, i);
+
+		if (shard_of(c, k) != shard)
+			continue;
+		argv[j] = kb + KEY_MAX * j;
+		lens[j] = key_name(c, kind, k, kb + KEY_MAX * j);
+		j++;
+	}
+	return j;
 }
 
 static size_t member_of(const pt_id *id, const pt_addr *a, char out[MEMBER_MAX])
@@ -1006,15 +1044,13 @@ static int index_write(pt_cluster *c, int script, const pt_id *peer, const pt_ad
 	snprintf(ttl, sizeof(ttl), "%u", c->ttl_ms);
 	snprintf(ks, sizeof(ks), "%sk:%s", c->prefix, c->tag_s);
 	for (int shard = 0; shard < c->n_links; shard++) {
-		size_t cnt = 0, at = 0;
+		size_t cnt, at = 0;
 		const char **argv;
 		size_t *lens;
 		char *kb;
 		int nk;
 
-		for (size_t i = 0; i < n; i++)
-			cnt += shard_of(c, &keys[i]) == shard;
-		if (!cnt)
+		if (!(cnt = shard_count(c, shard, keys, sizeof(*keys), n)))
 			continue;
 		argv = malloc((cnt + 3) * (sizeof(char *) + sizeof(size_t)));
 		kb = malloc(cnt * KEY_MAX);
@@ -1028,12 +1064,7 @@ static int index_write(pt_cluster *c, int script, const pt_id *peer, const pt_ad
 			argv[at] = ks;
 			lens[at++] = strlen(ks);
 		}
-		for (size_t i = 0, j = 0; i < n; i++) {
-			if (shard_of(c, &keys[i]) != shard)
-				continue;
-			argv[at] = kb + KEY_MAX * j++;
-			lens[at++] = index_key(c, &keys[i], kb + KEY_MAX * (j - 1));
-		}
+		at += shard_names(c, shard, 'h', keys, sizeof(*keys), n, argv + at, lens + at, kb);
 		nk = (int)at;
 		argv[at] = member;
 		lens[at++] = member_of(peer, addr, member);
@@ -1135,7 +1166,7 @@ int pt_cluster_lookup(pt_cluster *c, const pt_key *k, pt_cluster_lookup_fn *fn, 
 
 	if (!c->registered)
 		return -EAGAIN;
-	lens[0] = index_key(c, k, key);
+	lens[0] = key_name(c, 'h', k, key);
 	lens[1] = (size_t)snprintf(sample, sizeof(sample), "%u", c->sample);
 	if (!(q = malloc(sizeof(*q))))
 		return -ENOMEM;
@@ -1170,14 +1201,6 @@ const pt_cluster_cand *pt_cluster_lookup_cached(pt_cluster *c, const pt_key *k, 
 
 /* -- swarm counts ------------------------------------------------------------- */
 
-static size_t count_key(const pt_cluster *c, const pt_key *k, char out[KEY_MAX])
-{
-	char hex[PT_HASH_HEX + 1];
-
-	pt_key_format(k, hex);
-	return (size_t)snprintf(out, KEY_MAX, "%sc:%d:%s", c->prefix, (int)k->space, hex);
-}
-
 static void counts_put_reply(pt_cluster *c, redisReply *r, void *arg)
 {
 	(void)arg;
@@ -1202,15 +1225,13 @@ int pt_cluster_counts_put(pt_cluster *c, const pt_cluster_count *v, size_t n)
 		return -EAGAIN;
 	snprintf(ttl, sizeof(ttl), "%u", c->ttl_ms);
 	for (int shard = 0; shard < c->n_links; shard++) {
-		size_t cnt = 0, at = 0;
+		size_t cnt, at = 0;
 		const char **argv;
 		size_t *lens;
 		char *kb, *vb;
 		int nk, r;
 
-		for (size_t i = 0; i < n; i++)
-			cnt += shard_of(c, &v[i].key) == shard;
-		if (!cnt)
+		if (!(cnt = shard_count(c, shard, &v->key, sizeof(*v), n)))
 			continue;
 		argv = malloc((2 * cnt + 2) * (sizeof(char *) + sizeof(size_t)));
 		kb = malloc(cnt * (KEY_MAX + COUNT_VAL_MAX));
@@ -1221,13 +1242,7 @@ int pt_cluster_counts_put(pt_cluster *c, const pt_cluster_count *v, size_t n)
 		}
 		lens = (size_t *)(void *)(argv + 2 * cnt + 2);
 		vb = kb + cnt * KEY_MAX;
-		for (size_t i = 0, j = 0; i < n; i++) {
-			if (shard_of(c, &v[i].key) != shard)
-				continue;
-			argv[at] = kb + KEY_MAX * j;
-			lens[at++] = count_key(c, &v[i].key, kb + KEY_MAX * j);
-			j++;
-		}
+		at = shard_names(c, shard, 'c', &v->key, sizeof(*v), n, argv, lens, kb);
 		nk = (int)at;
 		argv[at] = c->tag_s;
 		lens[at++] = 2;
@@ -1325,7 +1340,7 @@ static int counts_read(pt_cluster *c, const pt_key *k)
 	if (!(q = malloc(sizeof(*q))))
 		return -ENOMEM;
 	q->key = *k;
-	lens[0] = count_key(c, k, key);
+	lens[0] = key_name(c, 'c', k, key);
 	r = script_call(c, c->cmd[shard], S_COUNT_GET, 1, 1, argv, lens, counts_get_reply, q);
 	if (r)
 		free(q);
