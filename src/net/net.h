@@ -583,6 +583,10 @@ void pt__remote_peer_left(struct pt_server *srv, const pt_id *to, const pt_id *g
  * m to peers of other nodes (after a lookup); returns how many it tried.
  * answer: routes m to `offerer`'s node. receive: a WT frame from another
  * node for local t (false: not a WT frame). */
+/* An info_hash as an index key (PT_SPACE_WT, zero-padded to a pt_hash;
+ * wt.c), and back (its first PT_WT_ID_BYTES). */
+pt_key pt__wt_key(const pt_wt_id *ih);
+pt_wt_id pt__wt_ih(const pt_key *k);
 size_t pt__wtremote_offers(pt_session *s, const pt_wt_msg *m, size_t first, size_t k);
 void pt__wtremote_answer(pt_session *s, const pt_wt_msg *m, const pt_id *offerer);
 bool pt__wtremote_receive(pt_session *t, const pt_id *from, const char *frame, size_t len);

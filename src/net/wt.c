@@ -33,13 +33,20 @@ void pt__wt_free(struct pt_server *srv)
 
 /* The index key of an info_hash: its 20 bytes, zero-padded, in its own
  * key space. */
-static pt_hash key_of(const pt_wt_id *ih)
+pt_key pt__wt_key(const pt_wt_id *ih)
 {
-	pt_hash h;
+	pt_key k = { PT_SPACE_WT, { { 0 } } };
 
-	memset(&h, 0, sizeof(h));
-	memcpy(h.b, ih->b, PT_WT_ID_BYTES);
-	return h;
+	memcpy(k.h.b, ih->b, PT_WT_ID_BYTES);
+	return k;
+}
+
+pt_wt_id pt__wt_ih(const pt_key *k)
+{
+	pt_wt_id ih;
+
+	memcpy(ih.b, k->h.b, PT_WT_ID_BYTES);
+	return ih;
 }
 
 pt_wt_conn pt__wt_conn(const pt_session *s)
@@ -131,7 +138,7 @@ static size_t relay_offers(pt_session *s, const pt_wt_msg *m, const pt_hash *key
 static void on_announce(pt_session *s, const pt_wt_msg *m)
 {
 	struct pt_server *srv = s->srv;
-	pt_hash key = key_of(&m->info_hash);
+	pt_hash key = pt__wt_key(&m->info_hash).h;
 	size_t sent, want, used;
 	pt_wt_counts before = { 0, 0, 0 };
 	int r;

@@ -121,22 +121,12 @@ static void dirty_pop(struct pt__wtdirty *d)
 	d->n--;
 }
 
-static pt_key key_of(const pt_wt_id *ih)
+static void count_of(struct pt_server *srv, const pt_wt_id *ih, pt_cluster_count *out)
 {
-	pt_key k = { PT_SPACE_WT, { { 0 } } };
-
-	memcpy(k.h.b, ih->b, PT_WT_ID_BYTES);
-	return k;
-}
-
-static void count_of(struct pt_server *srv, const pt_key *k, pt_cluster_count *out)
-{
-	pt_wt_id ih;
 	pt_wt_counts c;
 
-	memcpy(ih.b, k->h.b, PT_WT_ID_BYTES);
-	pt_wt_swarms_counts(srv->wt_swarms, &ih, &c);
-	*out = (pt_cluster_count){ *k, c.complete, c.incomplete };
+	pt_wt_swarms_counts(srv->wt_swarms, ih, &c);
+	*out = (pt_cluster_count){ pt__wt_key(ih), c.complete, c.incomplete };
 }
 
 static void flush(uv_timer_t *t)
@@ -156,11 +146,8 @@ static void flush(uv_timer_t *t)
 		uv_timer_start(t, flush, srv->cfg.cluster_count_refresh_ms, 0);
 		return;
 	}
-	for (uint32_t i = 0; i < k; i++) {
-		pt_key key = key_of(&d->v[d->n - 1 - i]);
-
-		count_of(srv, &key, &v[i]);
-	}
+	for (uint32_t i = 0; i < k; i++)
+		count_of(srv, &d->v[d->n - 1 - i], &v[i]);
 	r = pt_cluster_counts_put(srv->cluster, v, k);
 	free(v);
 	if (r) {
@@ -200,7 +187,7 @@ void pt__wtcount_get(struct pt_server *srv, const pt_wt_id *ih, pt_wt_counts *c)
 	pt_wt_swarms_counts(srv->wt_swarms, ih, c);
 	if (!srv->wt_dirty || !srv->cluster)
 		return;
-	key = key_of(ih);
+	key = pt__wt_key(ih);
 	if (!pt_cluster_counts_remote(srv->cluster, &key, &rc, &ri))
 		return;
 	c->complete = rc > UINT32_MAX - c->complete ? UINT32_MAX : c->complete + rc;
@@ -212,12 +199,10 @@ void pt__wtcount_refresh(struct pt_server *srv, const pt_key *keys, size_t n)
 	/* Through the set: a swarm of many local peers is written once a pass,
 	 * not once per peer. */
 	for (size_t i = 0; i < n && srv->wt_dirty; i++) {
-		pt_wt_id ih;
+		pt_wt_id ih = pt__wt_ih(&keys[i]);
 
-		if (keys[i].space != PT_SPACE_WT)
-			continue;
-		memcpy(ih.b, keys[i].h.b, PT_WT_ID_BYTES);
-		pt__wtcount_changed(srv, &ih, NULL);
+		if (keys[i].space == PT_SPACE_WT)
+			pt__wtcount_changed(srv, &ih, NULL);
 	}
 }
 

@@ -130,7 +130,7 @@ static void offers_found(void *arg, int status, const pt_cluster_cand *v, size_t
 size_t pt__wtremote_offers(pt_session *s, const pt_wt_msg *m, size_t first, size_t k)
 {
 	struct pt_server *srv = s->srv;
-	pt_key key = { PT_SPACE_WT, { { 0 } } };
+	pt_key key = pt__wt_key(&m->info_hash);
 	offer_req *q;
 
 	if (!srv->cluster || first >= k || k > m->n_offers)
@@ -150,7 +150,6 @@ size_t pt__wtremote_offers(pt_session *s, const pt_wt_msg *m, size_t first, size
 		}
 		memcpy(o->text, m->offers[i].offer, o->len);
 	}
-	memcpy(key.h.b, m->info_hash.b, ID);
 	if (pt_cluster_lookup(srv->cluster, &key, offers_found, q)) {
 		/* Redis down: the local peers were all there is (counted). */
 		srv->stats.cluster_lookups_local_only++;
@@ -211,8 +210,7 @@ static void got_offer(pt_session *t, const pt_id *from, const char *f, size_t le
 	memcpy(ih.b, f, ID);
 	memcpy(pid.b, f + ID, ID);
 	memcpy(oid.b, f + 2 * ID, ID);
-	memset(&key, 0, sizeof(key));
-	memcpy(key.b, ih.b, ID);
+	key = pt__wt_key(&ih).h;
 	/* Only to a connection still in that swarm (it may have stopped since
 	 * the other node's lookup). */
 	if (pt_index_has_in(srv->index, PT_SPACE_WT, t->handle, &key) != 1) {
