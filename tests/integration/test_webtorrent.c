@@ -484,6 +484,14 @@ static pt_daemon *wt_node(pt_redis *r, const char *tag)
 	return wt_node_with(r, tag, "");
 }
 
+/* ih in 40 lowercase hex digits, as in the Redis keys. */
+static const char *hex_of(const wid *ih, char out[41])
+{
+	for (int i = 0; i < 20; i++)
+		sprintf(out + 2 * i, "%02x", ih->b[i]);
+	return out;
+}
+
 /* Waits (bounded) until swarm ih has `want` members in Redis' index. */
 static void members_in_redis(pt_redis *r, const wid *ih, int want)
 {
@@ -491,8 +499,7 @@ static void members_in_redis(pt_redis *r, const wid *ih, int want)
 	uint64_t t0 = pt_now_ms();
 	int n;
 
-	for (int i = 0; i < 20; i++)
-		sprintf(hex + 2 * i, "%02x", ih->b[i]);
+	hex_of(ih, hex);
 	do {
 		struct redisReply *rep = pt_redis_cmd(r, "ZCARD pt:h:1:%s", hex);
 
@@ -513,8 +520,7 @@ static void count_field_in_redis(pt_redis *r, const wid *ih, const char *tag, bo
 	uint64_t t0 = pt_now_ms();
 	long long n, ttl;
 
-	for (int i = 0; i < 20; i++)
-		sprintf(hex + 2 * i, "%02x", ih->b[i]);
+	hex_of(ih, hex);
 	do {
 		struct redisReply *rep = pt_redis_cmd(r, "HEXISTS pt:c:1:%s %s", hex, tag);
 
@@ -597,9 +603,7 @@ static void test_cluster_counts(void **state)
 		uint64_t t0 = pt_now_ms();
 		struct redisReply *rep;
 
-		for (int k = 0; k < 20; k++)
-			sprintf(hex + 2 * k, "%02x", ih2.b[k]);
-		rep = pt_redis_cmd(r, "SET pt:c:1:%s planted", hex);
+		rep = pt_redis_cmd(r, "SET pt:c:1:%s planted", hex_of(&ih2, hex));
 		PT_CHECK(rep && rep->type == REDIS_REPLY_STATUS, "could not plant the key");
 		freeReplyObject(rep);
 		announce(s, &ih2, &ps, RAW, SEED);
