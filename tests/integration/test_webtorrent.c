@@ -4,7 +4,8 @@
  * in two swarms and with two peer_ids, spoofed answers and stops refused,
  * and a table of malformed inputs each answered with its failure reason or
  * close code while a bystander pair keeps being served; and two cluster
- * nodes over a real redis-server sharing one swarm and its counts.
+ * nodes over a real redis-server sharing one swarm and its counts, also
+ * with two Redis instances as index shards.
  *
  * Clients are raw sockets (harness ptr_*), so what the daemon sends is
  * compared byte for byte with what the reference server would send. */
@@ -462,17 +463,22 @@ static void test_two_swarms_two_peer_ids(void **state)
 
 /* -- across cluster nodes ---------------------------------------------------- */
 
-/* A node of a cluster over r: CONF plus the cluster keys of test_cluster.c
- * (quick heartbeats; a node silent for 2 s is dead), and more. */
-static pt_daemon *wt_node_with(pt_redis *r, const char *tag, const char *more)
+/* A node of a cluster over r (and r2, a second index shard, unless
+ * NULL): CONF plus the cluster keys of test_cluster.c (quick heartbeats;
+ * a node silent for 2 s is dead), and more. */
+static pt_daemon *wt_node_with(pt_redis *r, pt_redis *r2, const char *tag, const char *more)
 {
-	pt_daemon *d = ptd_start(CONF "resume_window_ms = 0\n[cluster]\ncluster_redis = 127.0.0.1:%d\n"
-	                         "cluster_node = %s\ncluster_redis_password_file = %s\n"
-	                         "cluster_heartbeat_ms = 200\ncluster_timeout_ms = 500\n"
-	                         "cluster_reconnect_min_ms = 50\ncluster_reconnect_max_ms = 400\n"
-	                         "cluster_dead_ms = 2000\n%s",
-	                         pt_redis_port(r), tag, pt_redis_password_file(r), more);
-	char line[64];
+	char second[32] = "", line[64];
+	pt_daemon *d;
+
+	if (r2)
+		snprintf(second, sizeof(second), ",127.0.0.1:%d", pt_redis_port(r2));
+	d = ptd_start(CONF "resume_window_ms = 0\n[cluster]\ncluster_redis = 127.0.0.1:%d%s\n"
+	              "cluster_node = %s\ncluster_redis_password_file = %s\n"
+	              "cluster_heartbeat_ms = 200\ncluster_timeout_ms = 500\n"
+	              "cluster_reconnect_min_ms = 50\ncluster_reconnect_max_ms = 400\n"
+	              "cluster_dead_ms = 2000\n%s",
+	              pt_redis_port(r), second, tag, pt_redis_password_file(r), more);
 
 	snprintf(line, sizeof(line), "node '%s' registered", tag);
 	PT_CHECK(ptd_wait_log(d, line, PT_T_START_MS) >= 0, "node %s never registered", tag);
@@ -481,7 +487,7 @@ static pt_daemon *wt_node_with(pt_redis *r, const char *tag, const char *more)
 
 static pt_daemon *wt_node(pt_redis *r, const char *tag)
 {
-	return wt_node_with(r, tag, "");
+	return wt_node_with(r, NULL, tag, "");
 }
 
 /* ih in 40 lowercase hex digits, as in the Redis keys. */
@@ -658,7 +664,7 @@ static void test_cluster_count_budget(void **state)
 {
 	(void)state;
 	pt_redis *r = pt_redis_start();
-	pt_daemon *na = wt_node_with(r, "Aa", "cluster_count_reads_per_sec = 1\n"),
+	pt_daemon *na = wt_node_with(r, NULL, "Aa", "cluster_count_reads_per_sec = 1\n"),
 	          *nb = wt_node(r, "Bb");
 	wid ih[8], pl = mk(39);
 	char list[8 * 128 + 16], *o = list, j[128];
@@ -695,6 +701,73 @@ static void test_cluster_count_budget(void **state)
 	         ptd_metric(na, "peertrack_cluster_swarm_counts_total{op=\"throttled\"}") - thr0);
 	/* Throttled, not lost: B's leecher is counted on A once read. */
 	converge(s, &ih[0], NULL, NULL, 0, 1, "A counts B's leecher at 1 read/s");
+	ptr_free(s);
+	ptr_free(l);
+	assert_int_equal(ptd_stop(na), 0);
+	assert_int_equal(ptd_stop(nb), 0);
+}
+
+/* Two Redis instances as index shards: each swarm's index key and counts
+ * key live together on the instance the jump hash picks, both instances
+ * hold some, and offers and counts cross nodes on either. */
+static void test_cluster_shards(void **state)
+{
+	(void)state;
+	pt_redis *r = pt_redis_start(), *r2 = pt_redis_start_like(r), *on[2] = { r, r2 };
+	pt_daemon *na = wt_node_with(r, r2, "Aa", ""), *nb = wt_node_with(r, r2, "Bb", "");
+	wid ih[4], ps = mk(61), pl = mk(62), oid = mk(63);
+	int where[4], per[2] = { 0, 0 };
+	char hex[41];
+	ptr *s, *l;
+
+	PT_CHECK(ptd_wait_log(na, "node 'Bb' is alive", PT_T_START_MS) >= 0, "A never saw B");
+	s = wt_open(ptd_port(na), "127.0.0.2");
+	l = wt_open(ptd_port(nb), "127.0.0.3");
+	for (int k = 0; k < 4; k++) {
+		ih[k] = mk((unsigned char)(64 + k));
+		ih[k].b[0] = (unsigned char)(0x10 * (k + 1));
+		announce(s, &ih[k], &ps, RAW, "");
+		expect_announce_in(s, &ih[k], 0, 0, 1, 1, "a leecher joins on A");
+		announce(l, &ih[k], &pl, RAW, "");
+		expect_announce_in(l, &ih[k], 0, 0, 1, 2, "a leecher joins on B");
+	}
+	for (int k = 0; k < 4; k++) {
+		converge(s, &ih[k], &ps, "", 0, 2, "A counts B's leecher");
+		converge(l, &ih[k], &pl, "", 0, 2, "B counts A's leecher");
+		/* On one instance: the index key (both peers) and the counts key
+		 * (both nodes' fields). */
+		where[k] = -1;
+		for (int x = 0; x < 2; x++) {
+			struct redisReply *z = pt_redis_cmd(on[x], "ZCARD pt:h:1:%s", hex_of(&ih[k], hex));
+			struct redisReply *h = pt_redis_cmd(on[x], "HLEN pt:c:1:%s", hex);
+			long long zn = z && z->type == REDIS_REPLY_INTEGER ? z->integer : -1;
+			long long hn = h && h->type == REDIS_REPLY_INTEGER ? h->integer : -1;
+
+			freeReplyObject(z);
+			freeReplyObject(h);
+			PT_CHECK((zn == 2 && hn == 2) || (zn == 0 && hn == 0),
+			         "swarm %d on instance %d: %lld index members, %lld count fields", k, x, zn,
+			         hn);
+			if (zn == 2) {
+				PT_CHECK(where[k] < 0, "swarm %d on both instances", k);
+				where[k] = x;
+			}
+		}
+		PT_CHECK(where[k] >= 0, "swarm %d on no instance", k);
+		per[where[k]]++;
+	}
+	PT_CHECK(per[0] && per[1], "the 4 swarms did not spread over both instances (%d, %d)",
+	         per[0], per[1]);
+	/* An offer crosses nodes in a swarm of each instance. */
+	for (int x = 0; x < 2; x++) {
+		int k = 0;
+
+		while (where[k] != x)
+			k++;
+		oid.b[0] = (unsigned char)x;
+		offer_answer_in(s, &ps, l, &pl, &ih[k], &oid, RAW, 1, 2);
+		converge(l, &ih[k], NULL, NULL, 0, 2, "B's scrape after the offer");
+	}
 	ptr_free(s);
 	ptr_free(l);
 	assert_int_equal(ptd_stop(na), 0);
@@ -1007,6 +1080,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_cluster_nodes, pt_teardown),
 		cmocka_unit_test_teardown(test_cluster_counts, pt_teardown),
 		cmocka_unit_test_teardown(test_cluster_count_budget, pt_teardown),
+		cmocka_unit_test_teardown(test_cluster_shards, pt_teardown),
 		cmocka_unit_test_teardown(test_cluster_redis_down, pt_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

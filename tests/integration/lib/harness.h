@@ -195,6 +195,9 @@ int pt_http_get(int port, const char *source, const char *path, char **body);
 typedef struct pt_redis pt_redis;
 struct redisReply;
 pt_redis *pt_redis_start(void);
+/* Another instance with like's password: the index shards of one cluster
+ * (cluster_redis lists several, one password file for all). */
+pt_redis *pt_redis_start_like(const pt_redis *like);
 int pt_redis_port(const pt_redis *r);
 const char *pt_redis_password_file(const pt_redis *r);
 /* SIGKILL (the data is gone: no persistence); restart: on the same port. */

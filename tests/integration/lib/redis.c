@@ -78,7 +78,7 @@ static bool wait_ready(pt_redis *r)
 	return false;
 }
 
-pt_redis *pt_redis_start(void)
+static pt_redis *start(const char *password)
 {
 	pt_redis *r = calloc(1, sizeof(*r));
 	FILE *f;
@@ -86,7 +86,7 @@ pt_redis *pt_redis_start(void)
 	PT_CHECK(r, "out of memory");
 	snprintf(r->dir, sizeof(r->dir), "/tmp/pt-redis-XXXXXX");
 	PT_CHECK(mkdtemp(r->dir), "mkdtemp: %s", strerror(errno));
-	snprintf(r->password, sizeof(r->password), "pw-%d-%ld", getpid(), (long)pt_now_ms());
+	snprintf(r->password, sizeof(r->password), "%s", password);
 	snprintf(r->pwfile, sizeof(r->pwfile), "%s/password", r->dir);
 	f = fopen(r->pwfile, "w");
 	PT_CHECK(f, "cannot write %s", r->pwfile);
@@ -101,6 +101,19 @@ pt_redis *pt_redis_start(void)
 	redises = r;
 	PT_CHECK(wait_ready(r), "redis-server did not come up on 127.0.0.1:%d", r->port);
 	return r;
+}
+
+pt_redis *pt_redis_start(void)
+{
+	char pw[64];
+
+	snprintf(pw, sizeof(pw), "pw-%d-%ld", getpid(), (long)pt_now_ms());
+	return start(pw);
+}
+
+pt_redis *pt_redis_start_like(const pt_redis *like)
+{
+	return start(like->password);
 }
 
 int pt_redis_port(const pt_redis *r)
