@@ -77,18 +77,8 @@ nodes=(--target "127.0.0.1:$A_PORT" --target "127.0.0.1:$B_PORT" --target-pid "$
 relay=(--mode relay --peers $((PAIRS * 2)) --warmup "$WARMUP" --duration "$DURATION")
 
 # inbox PUBLISHes and the messages they carried, both nodes: "P M".
-inbox() { python3 - "$A_PORT" "$B_PORT" <<'PY'
-import sys, urllib.request
-p = m = 0
-for port in sys.argv[1:]:
-    for l in urllib.request.urlopen("http://127.0.0.1:%s/metrics" % port, timeout=10).read().decode().splitlines():
-        if l.startswith("peertrack_cluster_inbox_publishes_total"):
-            p += int(float(l.split()[-1]))
-        elif l.startswith("peertrack_cluster_inbox_messages_total"):
-            m += int(float(l.split()[-1]))
-print(p, m)
-PY
-}
+inbox() { python3 scripts/lib/metrics.py "$A_PORT" "$B_PORT" -- \
+	peertrack_cluster_inbox_publishes_total peertrack_cluster_inbox_messages_total; }
 run() { # LABEL ARGS...
 	local line before after
 	before=$(inbox)

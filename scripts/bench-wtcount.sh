@@ -59,33 +59,17 @@ PY
 }
 # Waits (bounded: 60 s) until the nodes at PORTS have no /announce peer and
 # no swarm left, then a second for their last count writes.
-drained() { python3 - "$@" <<'PY'
-import sys, time, urllib.request
-end = time.monotonic() + 60
-def left(port):
-    n = 0
-    for l in urllib.request.urlopen("http://127.0.0.1:%s/metrics" % port, timeout=10).read().decode().splitlines():
-        if l.startswith("peertrack_wt_peers ") or l.startswith("peertrack_wt_swarms "):
-            n += int(float(l.split()[-1]))
-    return n
-while time.monotonic() < end and sum(left(p) for p in sys.argv[1:]):
-    time.sleep(0.2)
-time.sleep(1)
-PY
+drained() {
+	local i
+	for i in $(seq 1 300); do
+		[ "$(python3 scripts/lib/metrics.py "$@" -- "peertrack_wt_peers " "peertrack_wt_swarms ")" = "0 0" ] && break
+		sleep 0.2
+	done
+	sleep 1
 }
 # Swarm count fields written and reads, both nodes at PORTS: "W R".
-counts() { python3 - "$@" <<'PY'
-import sys, urllib.request
-w = r = 0
-for port in sys.argv[1:]:
-    for l in urllib.request.urlopen("http://127.0.0.1:%s/metrics" % port, timeout=10).read().decode().splitlines():
-        if l.startswith('peertrack_cluster_swarm_counts_total{op="written"}'):
-            w += int(float(l.split()[-1]))
-        elif l.startswith('peertrack_cluster_swarm_counts_total{op="read"}'):
-            r += int(float(l.split()[-1]))
-print(w, r)
-PY
-}
+counts() { python3 scripts/lib/metrics.py "$@" -- 'peertrack_cluster_swarm_counts_total{op="written"}' \
+	'peertrack_cluster_swarm_counts_total{op="read"}'; }
 relay() { # LABEL ARGS...
 	local line
 	line=$(timeout 900 "$BENCH" --json --label "$1" --mode relay --proto wt --split --peers $((PAIRS * 2)) \
